@@ -1,0 +1,145 @@
+// @ts-check
+import eslint from '@eslint/js';
+import nx from '@nx/eslint-plugin';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Which layer may import which. Tags live in each package.json under "nx".
+ * The graph points one way: proto <- raft, storage <- server <- apps;
+ * proto <- client <- recipes; the simulator is imported only by tools.
+ */
+const depConstraints = [
+  {sourceTag: 'layer:proto', onlyDependOnLibsWithTags: []},
+  {
+    sourceTag: 'layer:core',
+    onlyDependOnLibsWithTags: ['layer:proto'],
+    bannedExternalImports: ['nice-grpc*', '@grpc/*', 'rxjs', 'rxjs/*', 'lmdb', 'pino'],
+  },
+  {
+    sourceTag: 'layer:storage',
+    onlyDependOnLibsWithTags: ['layer:proto'],
+    bannedExternalImports: ['nice-grpc*', '@grpc/*', 'rxjs', 'rxjs/*'],
+  },
+  {
+    sourceTag: 'layer:server',
+    onlyDependOnLibsWithTags: ['layer:proto', 'layer:core', 'layer:storage'],
+    bannedExternalImports: ['rxjs', 'rxjs/*'],
+  },
+  {
+    sourceTag: 'layer:client',
+    onlyDependOnLibsWithTags: ['layer:proto'],
+    bannedExternalImports: ['lmdb'],
+  },
+  {sourceTag: 'layer:recipes', onlyDependOnLibsWithTags: ['layer:client', 'layer:proto']},
+  {
+    sourceTag: 'layer:sim',
+    onlyDependOnLibsWithTags: ['layer:core', 'layer:storage', 'layer:server', 'layer:proto'],
+  },
+  {
+    sourceTag: 'layer:app',
+    onlyDependOnLibsWithTags: ['layer:server', 'layer:client', 'layer:proto'],
+  },
+];
+
+/** What a deterministic package must never touch: time, randomness and the outside world. */
+const determinism = {
+  'no-restricted-properties': [
+    'error',
+    {object: 'Math', property: 'random', message: 'Inject a seeded PRNG instead.'},
+    {object: 'Date', property: 'now', message: 'Time must arrive as tick() or an injected clock.'},
+    {object: 'performance', property: 'now', message: 'Use an injected clock.'},
+  ],
+  'no-restricted-globals': [
+    'error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'process', 'Buffer'].map(
+      name => ({name, message: `The raft core is synchronous and environment-free: no ${name}.`}),
+    ),
+  ],
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          group: ['node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'http', 'crypto', 'child_process'],
+          message: 'The raft core does no I/O: it imports no Node.js module.',
+        },
+      ],
+    },
+  ],
+};
+
+export default tseslint.config(
+  {
+    name: 'global-ignores',
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/coverage/**',
+      '.nx/**',
+      'packages/proto/src/gen/**',
+      '**/*.synod/**',
+    ],
+  },
+  {
+    name: 'base-config',
+    files: ['**/*.ts'],
+    extends: [eslint.configs.recommended, ...tseslint.configs.strictTypeChecked],
+    plugins: {'@nx': nx},
+    languageOptions: {
+      parserOptions: {projectService: true, tsconfigRootDir: import.meta.dirname},
+    },
+    linterOptions: {reportUnusedDisableDirectives: 'error'},
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {enforceBuildableLibDependency: false, allow: [], depConstraints},
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/ban-ts-comment': ['error', {'ts-expect-error': 'allow-with-description'}],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        {allowNumber: true, allowBoolean: true},
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {argsIgnorePattern: '^_', varsIgnorePattern: '^_'},
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@synod/simulator', '@synod/simulator/*'],
+              message: 'Only tools and the simulator itself may import the simulator.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    name: 'raft-determinism',
+    files: ['packages/raft/src/**/*.ts'],
+    rules: determinism,
+  },
+  {
+    name: 'simulator-determinism',
+    files: ['packages/simulator/src/**/*.ts'],
+    rules: {'no-restricted-properties': determinism['no-restricted-properties']},
+  },
+  {
+    name: 'tests',
+    files: ['**/*.test.ts', '**/bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    name: 'plain-javascript',
+    files: ['**/*.mjs', '**/*.js'],
+    extends: [eslint.configs.recommended, tseslint.configs.disableTypeChecked],
+    languageOptions: {globals: {process: 'readonly', console: 'readonly', URL: 'readonly'}},
+  },
+  prettier,
+);

@@ -1,0 +1,83 @@
+import {ESLint} from 'eslint';
+import {describe, expect, it} from 'vitest';
+
+/**
+ * The layering of ARCHITECTURE.md is enforced by lint. These cases feed lint a
+ * source text as if it were a file of the given package and check that the rule
+ * that guards the boundary fires; the control case shows the same file passes
+ * when it keeps to its layer, so a rule that rejects everything would fail here.
+ */
+const eslint = new ESLint({
+  cwd: new URL('..', import.meta.url).pathname,
+  // The fixtures exist only in memory, so no tsconfig lists them: let the
+  // TypeScript project service give them its default project.
+  overrideConfig: {
+    files: ['**/lint-fixture.ts'],
+    languageOptions: {
+      parserOptions: {projectService: {allowDefaultProject: ['packages/*/src/lint-fixture.ts']}},
+    },
+  },
+});
+
+async function ruleIdsFor(filePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, {filePath});
+  if (result === undefined) throw new Error(`lint returned no result for ${filePath}`);
+  return result.messages.map(m => m.ruleId ?? `fatal: ${m.message}`);
+}
+
+const raftFile = 'packages/raft/src/lint-fixture.ts';
+
+describe('module boundaries', () => {
+  it('accepts a raft file that imports only the raft protocol types', async () => {
+    const code = `import {MessageType} from '@synod/proto/raftpb';\nexport const hup = MessageType.MsgHup;\n`;
+    expect(await ruleIdsFor(raftFile, code)).toEqual([]);
+  });
+
+  it('rejects gRPC in the raft core', async () => {
+    const code = `import {createServer} from 'nice-grpc';\nexport const s = createServer;\n`;
+    expect(await ruleIdsFor(raftFile, code)).toContain('@nx/enforce-module-boundaries');
+  });
+
+  it('rejects rxjs in the raft core', async () => {
+    const code = `import {Subject} from 'rxjs';\nexport const s = new Subject<number>();\n`;
+    expect(await ruleIdsFor(raftFile, code)).toContain('@nx/enforce-module-boundaries');
+  });
+
+  it('rejects Node.js modules in the raft core', async () => {
+    const code = `import {readFileSync} from 'node:fs';\nexport const r = readFileSync;\n`;
+    expect(await ruleIdsFor(raftFile, code)).toContain('no-restricted-imports');
+  });
+
+  it('rejects Math.random and Date.now in the raft core', async () => {
+    const code = `export const a = Math.random();\nexport const b = Date.now();\n`;
+    expect(await ruleIdsFor(raftFile, code)).toEqual([
+      'no-restricted-properties',
+      'no-restricted-properties',
+    ]);
+  });
+
+  it('rejects timers in the raft core', async () => {
+    const code = `export function later(f: () => void): void {\n  setTimeout(f, 1);\n}\n`;
+    expect(await ruleIdsFor(raftFile, code)).toContain('no-restricted-globals');
+  });
+
+  it('rejects the client importing the server', async () => {
+    const code = `export * from '@synod/server';\n`;
+    expect(await ruleIdsFor('packages/client/src/lint-fixture.ts', code)).toContain(
+      '@nx/enforce-module-boundaries',
+    );
+  });
+
+  it('rejects the server importing the simulator', async () => {
+    const code = `export * from '@synod/simulator';\n`;
+    const ids = await ruleIdsFor('packages/server/src/lint-fixture.ts', code);
+    expect(ids).toContain('no-restricted-imports');
+  });
+
+  it('rejects storage reaching up into the server', async () => {
+    const code = `export * from '@synod/server';\n`;
+    expect(await ruleIdsFor('packages/storage/src/lint-fixture.ts', code)).toContain(
+      '@nx/enforce-module-boundaries',
+    );
+  });
+});
