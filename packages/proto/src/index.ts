@@ -204,3 +204,8 @@ export {
   SnapshotResponse as PeerSnapshotResponse,
 } from './gen/peerpb/peer.js';
 export type {PeerClient, PeerServiceImplementation} from './gen/peerpb/peer.js';
+
+// etcd's error codes and messages, shared by the server (which sends them) and the client
+// (which recognises them).
+export {EtcdErrors, etcdErrorName} from './etcd-errors.js';
+export type {EtcdErrorName, EtcdErrorSpec} from './etcd-errors.js';
