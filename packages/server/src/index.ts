@@ -1,6 +1,13 @@
 /**
  * `@synod/server`: a cluster member that serves the etcd v3 API over Raft, and
- * `startMember(config)` for embedding one in-process. The member lands with its
- * own issue; this package already sits in the graph above raft and storage.
+ * (as it lands) `startMember(config)` for embedding one in-process.
  */
-export {};
+export {
+  ConfigError,
+  memberDefaults,
+  parseInitialCluster,
+  parseRetention,
+  resolveMemberConfig,
+} from './config/member-config.js';
+export type {LogLevel, MemberConfig, MemberConfigInput} from './config/member-config.js';
+export {clusterIdFor, memberIdFor} from './config/member-ids.js';

@@ -1,0 +1,183 @@
+import {parseArgs} from 'node:util';
+
+import type {MemberConfigInput} from '@synod/server';
+
+/**
+ * The command-line flags `synod` takes: etcd's names and meanings, so that a
+ * script that starts etcd starts Synod. Each flag can also be given as an
+ * environment variable, `SYNOD_` + the flag name in upper case with `_` for
+ * `-` (`--data-dir` is `SYNOD_DATA_DIR`); a flag on the command line wins.
+ */
+const flagSpecs = {
+  name: {kind: 'string', help: 'human-readable name of this member'},
+  'data-dir': {kind: 'string', help: 'path to the data directory (default: ${name}.synod)'},
+  'listen-client-urls': {
+    kind: 'string',
+    help: 'URLs to serve clients on (default: http://127.0.0.1:2379)',
+  },
+  'advertise-client-urls': {
+    kind: 'string',
+    help: "this member's client URLs to advertise to the cluster",
+  },
+  'listen-peer-urls': {
+    kind: 'string',
+    help: 'URLs to accept peer traffic on (default: http://127.0.0.1:2380)',
+  },
+  'initial-advertise-peer-urls': {
+    kind: 'string',
+    help: "this member's peer URLs to advertise to the cluster",
+  },
+  'initial-cluster': {
+    kind: 'string',
+    help: 'bootstrap configuration: name=peerURL,name=peerURL,...',
+  },
+  'initial-cluster-state': {
+    kind: 'string',
+    help: 'new (bootstrap a cluster) or existing (join one)',
+  },
+  'initial-cluster-token': {
+    kind: 'string',
+    help: 'bootstrap token, distinct per cluster (default: etcd-cluster)',
+  },
+  'snapshot-count': {
+    kind: 'int',
+    help: 'committed entries between raft snapshots (default: 10000)',
+  },
+  'heartbeat-interval': {kind: 'int', help: 'time between heartbeats, in ms (default: 100)'},
+  'election-timeout': {kind: 'int', help: 'election timeout, in ms (default: 1000)'},
+  'quota-backend-bytes': {
+    kind: 'int',
+    help: 'backend size that raises the NOSPACE alarm (0: 2 GiB)',
+  },
+  'auto-compaction-mode': {kind: 'string', help: 'periodic or revision (default: periodic)'},
+  'auto-compaction-retention': {
+    kind: 'string',
+    help: 'periodic: 1h, 30m, ...; revision: a count; 0 is off',
+  },
+  'max-request-bytes': {kind: 'int', help: 'largest client request accepted (default: 1572864)'},
+  'max-txn-ops': {kind: 'int', help: 'most operations in one txn (default: 128)'},
+  'strict-reconfig-check': {
+    kind: 'bool',
+    help: 'refuse membership changes that could lose quorum (default: true)',
+  },
+  'log-level': {kind: 'string', help: 'debug, info, warn or error (default: info)'},
+} as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
+
+type FlagName = keyof typeof flagSpecs;
+
+/** What the command line asks for: run a member with these settings, or print something and exit. */
+export type Command =
+  | {readonly kind: 'run'; readonly config: MemberConfigInput}
+  | {readonly kind: 'help'}
+  | {readonly kind: 'version'};
+
+/** A command line that cannot be understood; the message says which flag and why. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function usage(): string {
+  const lines = Object.entries(flagSpecs).map(([flag, spec]) => {
+    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' <n>' : ' <value>';
+    return `  --${`${flag}${arg}`.padEnd(36)} ${spec.help}`;
+  });
+  return [
+    'Usage: synod [flags]',
+    '',
+    'Runs a Synod member, serving the etcd v3 API. With no flags: one member on',
+    '127.0.0.1:2379 (peers on 127.0.0.1:2380) with its data in ./default.synod.',
+    '',
+    ...lines,
+    `  ${'--help'.padEnd(38)} show this help`,
+    `  ${'--version'.padEnd(38)} print the version`,
+    '',
+    'Every flag can also be set as SYNOD_<FLAG> (e.g. SYNOD_DATA_DIR); flags win.',
+    '',
+  ].join('\n');
+}
+
+function envName(flag: string): string {
+  return `SYNOD_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+function toInt(flag: string, text: string): number {
+  if (!/^-?\d+$/.test(text.trim()))
+    throw new UsageError(`invalid value ${JSON.stringify(text)} for --${flag}: not an integer`);
+  return Number(text);
+}
+
+function toBool(flag: string, text: string): boolean {
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new UsageError(`invalid value ${JSON.stringify(text)} for --${flag}: use true or false`);
+}
+
+/** Parses `synod`'s arguments and environment into a command. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  // A bare boolean flag means true; etcd also takes --flag=false.
+  const normalised = argv.map(arg => {
+    const flag = arg.startsWith('--') ? arg.slice(2) : '';
+    return flag in flagSpecs && flagSpecs[flag as FlagName].kind === 'bool' ? `${arg}=true` : arg;
+  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalised,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(
+          Object.keys(flagSpecs).map(flag => [flag, {type: 'string' as const}]),
+        ),
+        help: {type: 'boolean', short: 'h'},
+        version: {type: 'boolean'},
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help === true) return {kind: 'help'};
+  if (values.version === true) return {kind: 'version'};
+
+  const raw = new Map<FlagName, string>();
+  for (const flag of Object.keys(flagSpecs) as FlagName[]) {
+    const fromFlag = values[flag];
+    const fromEnv = env[envName(flag)];
+    if (typeof fromFlag === 'string') raw.set(flag, fromFlag);
+    else if (fromEnv !== undefined) raw.set(flag, fromEnv);
+  }
+  const str = (flag: FlagName) => raw.get(flag);
+  const int = (flag: FlagName) => {
+    const v = raw.get(flag);
+    return v === undefined ? undefined : toInt(flag, v);
+  };
+  const bool = (flag: FlagName) => {
+    const v = raw.get(flag);
+    return v === undefined ? undefined : toBool(flag, v);
+  };
+  const config: MemberConfigInput = {
+    name: str('name'),
+    dataDir: str('data-dir'),
+    listenClientUrls: str('listen-client-urls'),
+    advertiseClientUrls: str('advertise-client-urls'),
+    listenPeerUrls: str('listen-peer-urls'),
+    initialAdvertisePeerUrls: str('initial-advertise-peer-urls'),
+    initialCluster: str('initial-cluster'),
+    initialClusterState: str('initial-cluster-state'),
+    initialClusterToken: str('initial-cluster-token'),
+    snapshotCount: int('snapshot-count'),
+    heartbeatIntervalMs: int('heartbeat-interval'),
+    electionTimeoutMs: int('election-timeout'),
+    quotaBackendBytes: int('quota-backend-bytes'),
+    autoCompactionMode: str('auto-compaction-mode'),
+    autoCompactionRetention: str('auto-compaction-retention'),
+    maxRequestBytes: int('max-request-bytes'),
+    maxTxnOps: int('max-txn-ops'),
+    strictReconfigCheck: bool('strict-reconfig-check'),
+    logLevel: str('log-level'),
+  };
+  // Leave out what was not given, so the member's defaults apply.
+  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+  return {kind: 'run', config: given};
+}

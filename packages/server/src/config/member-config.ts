@@ -1,0 +1,320 @@
+/**
+ * Everything a member needs to start, with etcd's meaning for each setting.
+ * `apps/server` fills it from flags and `SYNOD_*` variables; an embedding
+ * application builds one with {@link resolveMemberConfig}.
+ */
+export interface MemberConfig {
+  /** Human-readable name of this member; its key in `initialCluster`. */
+  readonly name: string;
+  /** Where the WAL, snapshots and the backend live. */
+  readonly dataDir: string;
+  /** URLs to serve clients on (`http://host:port`; hosts must be IP addresses). */
+  readonly listenClientUrls: readonly URL[];
+  /** Client URLs announced to the rest of the cluster and to clients. */
+  readonly advertiseClientUrls: readonly URL[];
+  /** URLs to accept peer traffic on. */
+  readonly listenPeerUrls: readonly URL[];
+  /** This member's peer URLs as announced to the rest of the cluster. */
+  readonly initialAdvertisePeerUrls: readonly URL[];
+  /** The bootstrap membership: member name to its peer URLs. */
+  readonly initialCluster: ReadonlyMap<string, readonly URL[]>;
+  /** `new` bootstraps a cluster; `existing` joins one that already runs. */
+  readonly initialClusterState: 'new' | 'existing';
+  /** Distinguishes clusters bootstrapped from the same member list. */
+  readonly initialClusterToken: string;
+  /** Committed entries between two raft snapshots. */
+  readonly snapshotCount: number;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  /** Size of the backend above which the NOSPACE alarm is raised. */
+  readonly quotaBackendBytes: number;
+  readonly autoCompactionMode: 'periodic' | 'revision';
+  /** For `periodic`, a duration in ms; for `revision`, a count of revisions; 0 turns it off. */
+  readonly autoCompactionRetention: number;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  /** Refuse membership changes that would leave fewer started members than a quorum. */
+  readonly strictReconfigCheck: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Settings as a user gives them: every field optional, URLs as strings. */
+export interface MemberConfigInput {
+  name?: string;
+  dataDir?: string;
+  listenClientUrls?: string | readonly string[];
+  advertiseClientUrls?: string | readonly string[];
+  listenPeerUrls?: string | readonly string[];
+  initialAdvertisePeerUrls?: string | readonly string[];
+  initialCluster?: string;
+  initialClusterState?: string;
+  initialClusterToken?: string;
+  snapshotCount?: number;
+  heartbeatIntervalMs?: number;
+  electionTimeoutMs?: number;
+  quotaBackendBytes?: number;
+  autoCompactionMode?: string;
+  /** `periodic`: a duration such as `1h`, `30m`, `90s`, or a bare number of hours. `revision`: a count. */
+  autoCompactionRetention?: string;
+  maxRequestBytes?: number;
+  maxTxnOps?: number;
+  strictReconfigCheck?: boolean;
+  logLevel?: string;
+}
+
+/** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
+export const memberDefaults = {
+  name: 'default',
+  clientUrl: 'http://127.0.0.1:2379',
+  peerUrl: 'http://127.0.0.1:2380',
+  initialClusterToken: 'etcd-cluster',
+  snapshotCount: 10_000,
+  heartbeatIntervalMs: 100,
+  electionTimeoutMs: 1000,
+  /** etcd's default quota: 2 GiB. */
+  quotaBackendBytes: 2 * 1024 * 1024 * 1024,
+  /** etcd's default: 1.5 MiB. */
+  maxRequestBytes: 1.5 * 1024 * 1024,
+  maxTxnOps: 128,
+} as const;
+
+/** A setting that cannot be used, with the name the user gave it under. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    detail: string,
+  ) {
+    super(`invalid --${setting}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const hourMs = 3_600_000;
+const maxElectionTimeoutMs = 50_000;
+
+function parseUrls(setting: string, value: string | readonly string[]): URL[] {
+  const parts = (typeof value === 'string' ? value.split(',') : [...value])
+    .map(s => s.trim())
+    .filter(s => s.length > 0);
+  if (parts.length === 0) throw new ConfigError(setting, 'at least one URL is required');
+  return parts.map(part => {
+    let url: URL;
+    try {
+      url = new URL(part);
+    } catch {
+      throw new ConfigError(setting, `${JSON.stringify(part)} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(setting, `${part}: scheme must be http or https`);
+    }
+    if (url.protocol === 'https:') {
+      throw new ConfigError(setting, `${part}: TLS is not supported yet; use http`);
+    }
+    if (url.port === '') throw new ConfigError(setting, `${part}: a port is required`);
+    if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+      throw new ConfigError(setting, `${part}: a URL must not have a path, query or fragment`);
+    }
+    return url;
+  });
+}
+
+/** Parses `name=http://a:2380,name=http://b:2380,other=...` into names and their peer URLs. */
+export function parseInitialCluster(value: string): Map<string, URL[]> {
+  const cluster = new Map<string, URL[]>();
+  for (const item of value.split(',')) {
+    const trimmed = item.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0) {
+      throw new ConfigError('initial-cluster', `${JSON.stringify(trimmed)} is not name=peerURL`);
+    }
+    const name = trimmed.slice(0, eq);
+    const urls = parseUrls('initial-cluster', trimmed.slice(eq + 1));
+    cluster.set(name, [...(cluster.get(name) ?? []), ...urls]);
+  }
+  if (cluster.size === 0) throw new ConfigError('initial-cluster', 'no members given');
+  return cluster;
+}
+
+function positiveInt(setting: string, value: number, {allowZero = false} = {}): number {
+  if (!Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ConfigError(
+      setting,
+      `${value} is not a ${allowZero ? 'non-negative' : 'positive'} integer`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Parses an auto-compaction retention. Periodic mode takes a Go-style duration
+ * (`1h`, `30m`, `1h30m`, `90s`) or a bare number, read as hours as etcd does;
+ * revision mode takes a count of revisions.
+ */
+export function parseRetention(mode: 'periodic' | 'revision', value: string): number {
+  const text = value.trim();
+  if (mode === 'revision') {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
+      throw new ConfigError(
+        'auto-compaction-retention',
+        `${JSON.stringify(value)} is not a revision count`,
+      );
+    }
+    return n;
+  }
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * hourMs);
+  const unitMs: Record<string, number> = {h: hourMs, m: 60_000, s: 1000, ms: 1};
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  if (parts.length === 0 || parts.map(p => p[0]).join('') !== text) {
+    throw new ConfigError(
+      'auto-compaction-retention',
+      `${JSON.stringify(value)} is not a duration`,
+    );
+  }
+  let total = 0;
+  for (const [, amount, unit] of parts) total += Number(amount) * (unitMs[unit ?? ''] ?? 0);
+  return Math.round(total);
+}
+
+function oneOf<T extends string>(setting: string, value: string, allowed: readonly T[]): T {
+  const found = allowed.find(a => a === value);
+  if (found === undefined) {
+    throw new ConfigError(setting, `${JSON.stringify(value)} is not one of ${allowed.join(', ')}`);
+  }
+  return found;
+}
+
+/**
+ * Fills defaults and checks every setting, the way etcd does at start-up: a
+ * member that would misbehave with a setting refuses to start and says which.
+ */
+export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig {
+  const name = input.name ?? memberDefaults.name;
+  if (name === '') throw new ConfigError('name', 'must not be empty');
+  const listenClientUrls = parseUrls(
+    'listen-client-urls',
+    input.listenClientUrls ?? memberDefaults.clientUrl,
+  );
+  for (const url of listenClientUrls) {
+    if (!isIpLiteral(url.hostname)) {
+      throw new ConfigError(
+        'listen-client-urls',
+        `${url.href}: listen on an IP address, not a host name`,
+      );
+    }
+  }
+  const listenPeerUrls = parseUrls(
+    'listen-peer-urls',
+    input.listenPeerUrls ?? memberDefaults.peerUrl,
+  );
+  for (const url of listenPeerUrls) {
+    if (!isIpLiteral(url.hostname)) {
+      throw new ConfigError(
+        'listen-peer-urls',
+        `${url.href}: listen on an IP address, not a host name`,
+      );
+    }
+  }
+  const advertiseClientUrls = parseUrls(
+    'advertise-client-urls',
+    input.advertiseClientUrls ??
+      (input.listenClientUrls === undefined
+        ? memberDefaults.clientUrl
+        : listenClientUrls.map(u => u.origin)),
+  );
+  const initialAdvertisePeerUrls = parseUrls(
+    'initial-advertise-peer-urls',
+    input.initialAdvertisePeerUrls ??
+      (input.listenPeerUrls === undefined
+        ? memberDefaults.peerUrl
+        : listenPeerUrls.map(u => u.origin)),
+  );
+  const initialCluster = parseInitialCluster(
+    input.initialCluster ??
+      `${name}=${initialAdvertisePeerUrls.map(u => u.origin).join(`,${name}=`)}`,
+  );
+  const ownPeers = initialCluster.get(name);
+  if (ownPeers === undefined) {
+    throw new ConfigError('initial-cluster', `does not name this member (${name})`);
+  }
+  const advertised = new Set(initialAdvertisePeerUrls.map(u => u.origin));
+  const listed = new Set(ownPeers.map(u => u.origin));
+  if (advertised.size !== listed.size || [...advertised].some(u => !listed.has(u))) {
+    throw new ConfigError(
+      'initial-cluster',
+      `lists ${[...listed].join(',')} for ${name}, but --initial-advertise-peer-urls is ${[...advertised].join(',')}`,
+    );
+  }
+  const heartbeatIntervalMs = positiveInt(
+    'heartbeat-interval',
+    input.heartbeatIntervalMs ?? memberDefaults.heartbeatIntervalMs,
+  );
+  const electionTimeoutMs = positiveInt(
+    'election-timeout',
+    input.electionTimeoutMs ?? memberDefaults.electionTimeoutMs,
+  );
+  if (electionTimeoutMs < 5 * heartbeatIntervalMs) {
+    throw new ConfigError(
+      'election-timeout',
+      `${electionTimeoutMs} ms must be at least 5 times --heartbeat-interval (${heartbeatIntervalMs} ms)`,
+    );
+  }
+  if (electionTimeoutMs > maxElectionTimeoutMs) {
+    throw new ConfigError(
+      'election-timeout',
+      `${electionTimeoutMs} ms is above the maximum of ${maxElectionTimeoutMs} ms`,
+    );
+  }
+  const autoCompactionMode = oneOf('auto-compaction-mode', input.autoCompactionMode ?? 'periodic', [
+    'periodic',
+    'revision',
+  ] as const);
+  const quota = positiveInt('quota-backend-bytes', input.quotaBackendBytes ?? 0, {allowZero: true});
+  return {
+    name,
+    dataDir: input.dataDir ?? `${name}.synod`,
+    listenClientUrls,
+    advertiseClientUrls,
+    listenPeerUrls,
+    initialAdvertisePeerUrls,
+    initialCluster,
+    initialClusterState: oneOf('initial-cluster-state', input.initialClusterState ?? 'new', [
+      'new',
+      'existing',
+    ] as const),
+    initialClusterToken: input.initialClusterToken ?? memberDefaults.initialClusterToken,
+    snapshotCount: positiveInt(
+      'snapshot-count',
+      input.snapshotCount ?? memberDefaults.snapshotCount,
+    ),
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+    quotaBackendBytes: quota === 0 ? memberDefaults.quotaBackendBytes : quota,
+    autoCompactionMode,
+    autoCompactionRetention: parseRetention(
+      autoCompactionMode,
+      input.autoCompactionRetention ?? '0',
+    ),
+    maxRequestBytes: positiveInt(
+      'max-request-bytes',
+      input.maxRequestBytes ?? memberDefaults.maxRequestBytes,
+    ),
+    maxTxnOps: positiveInt('max-txn-ops', input.maxTxnOps ?? memberDefaults.maxTxnOps),
+    strictReconfigCheck: input.strictReconfigCheck ?? true,
+    logLevel: oneOf('log-level', input.logLevel ?? 'info', [
+      'debug',
+      'info',
+      'warn',
+      'error',
+    ] as const),
+  };
+}
+
+function isIpLiteral(hostname: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(hostname))
+    return hostname.split('.').every(o => Number(o) <= 255);
+  return hostname.startsWith('[') && hostname.endsWith(']');
+}

@@ -1,0 +1,99 @@
+import * as grpc from '@grpc/grpc-js';
+import {HealthCheckResponse_ServingStatus, HealthDefinition} from '@synod/proto';
+import {createChannel, createClient, ServerError, Status} from 'nice-grpc';
+import {afterEach, describe, expect, it} from 'vitest';
+
+import {ClientListener} from './client-listener.js';
+import {addGrpcService} from './grpc-service.js';
+
+const listeners: ClientListener[] = [];
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map(l => l.close()));
+});
+
+async function startListener(): Promise<{url: string; errors: unknown[]}> {
+  const errors: unknown[] = [];
+  const server = new grpc.Server();
+  addGrpcService(
+    server,
+    HealthDefinition,
+    {
+      check(request) {
+        if (request.service === 'unknown') {
+          return Promise.reject(new ServerError(Status.NOT_FOUND, 'unknown service'));
+        }
+        if (request.service === 'crash') return Promise.reject(new Error('handler bug'));
+        return Promise.resolve({status: HealthCheckResponse_ServingStatus.SERVING});
+      },
+      async *watch(_request, context) {
+        for (let i = 0; i < 3 && !context.signal.aborted; i++) {
+          await Promise.resolve();
+          yield {status: HealthCheckResponse_ServingStatus.SERVING};
+        }
+      },
+    },
+    (_path, error) => errors.push(error),
+  );
+  const listener = await ClientListener.listen(
+    [new URL('http://127.0.0.1:0')],
+    server,
+    (req, res) => {
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.end(JSON.stringify({path: req.url}));
+    },
+  );
+  listeners.push(listener);
+  const [address] = listener.addresses;
+  if (address === undefined) throw new Error('listener has no address');
+  return {url: `${address.host}:${address.port}`, errors};
+}
+
+describe('client port serving gRPC and HTTP together', () => {
+  it('answers gRPC calls and HTTP requests on one port', async () => {
+    const {url} = await startListener();
+    const channel = createChannel(url);
+    try {
+      const health = createClient(HealthDefinition, channel);
+      await expect(health.check({service: ''})).resolves.toEqual({
+        status: HealthCheckResponse_ServingStatus.SERVING,
+      });
+      const response = await fetch(`http://${url}/health`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({path: '/health'});
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('carries status codes from handlers, and hides nothing of an unexpected error', async () => {
+    const {url, errors} = await startListener();
+    const channel = createChannel(url);
+    try {
+      const health = createClient(HealthDefinition, channel);
+      await expect(health.check({service: 'unknown'})).rejects.toMatchObject({
+        code: Status.NOT_FOUND,
+        details: 'unknown service',
+      });
+      await expect(health.check({service: 'crash'})).rejects.toMatchObject({
+        code: Status.UNKNOWN,
+        details: 'handler bug',
+      });
+      expect(errors).toHaveLength(1);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('streams server responses to the end', async () => {
+    const {url} = await startListener();
+    const channel = createChannel(url);
+    try {
+      const health = createClient(HealthDefinition, channel);
+      const statuses: HealthCheckResponse_ServingStatus[] = [];
+      for await (const r of health.watch({service: ''})) statuses.push(r.status);
+      expect(statuses).toEqual([1, 1, 1]);
+    } finally {
+      channel.close();
+    }
+  });
+});
