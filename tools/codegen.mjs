@@ -34,7 +34,15 @@ const commonOptions = [
  */
 const runs = [
   {
-    paths: ['etcdserverpb', 'mvccpb', 'authpb', 'v3lockpb', 'v3electionpb', 'grpc/health/v1'],
+    paths: [
+      'etcdserverpb',
+      'mvccpb',
+      'authpb',
+      'v3lockpb',
+      'v3electionpb',
+      'grpc/health/v1',
+      'synodpb',
+    ],
     options: [...commonOptions, 'forceLong=bigint', 'env=node'],
   },
   {

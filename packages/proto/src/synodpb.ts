@@ -1,0 +1,12 @@
+/**
+ * Synod's internal replicated requests and member-to-member services. Only the
+ * server uses these; clients speak the etcd API.
+ */
+export {
+  ConfChangeContext,
+  InternalRequest,
+  LessorDefinition,
+  MemberRecord,
+  RequestHeader,
+} from './gen/synodpb/internal.js';
+export type {LessorClient, LessorServiceImplementation} from './gen/synodpb/internal.js';
