@@ -86,6 +86,12 @@ export interface InternalRequest {
     | //
     /** Issues an auth token at a raft index, so tokens are ordered with writes. */
     { $case: "authenticate"; value: AuthenticateRequest }
+    | //
+    /**
+     * A member publishes its name and client URLs once it has started, so every
+     * member lists them (peer URLs change only through conf changes).
+     */
+    { $case: "memberAttributes"; value: MemberRecord }
     | undefined;
 }
 
@@ -266,6 +272,9 @@ export const InternalRequest: MessageFns<InternalRequest> = {
         break;
       case "authenticate":
         AuthenticateRequest.encode(message.request.value, writer.uint32(170).fork()).join();
+        break;
+      case "memberAttributes":
+        MemberRecord.encode(message.request.value, writer.uint32(178).fork()).join();
         break;
     }
     return writer;
@@ -470,6 +479,14 @@ export const InternalRequest: MessageFns<InternalRequest> = {
             message.request = { $case: "authenticate", value: AuthenticateRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.request = { $case: "memberAttributes", value: MemberRecord.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -626,6 +643,12 @@ export const InternalRequest: MessageFns<InternalRequest> = {
       case "authenticate": {
         if (object.request?.value !== undefined && object.request?.value !== null) {
           message.request = { $case: "authenticate", value: AuthenticateRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "memberAttributes": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "memberAttributes", value: MemberRecord.fromPartial(object.request.value) };
         }
         break;
       }

@@ -1,0 +1,2 @@
+export {MajorityConfig} from './majority-config.js';
+export type {VoteResult} from './vote-result.js';

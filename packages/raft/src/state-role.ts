@@ -1,0 +1,2 @@
+/** StateRole is a node's role in the current term. */
+export type StateRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
