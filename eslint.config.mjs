@@ -119,6 +119,11 @@ export default tseslint.config(
     },
   },
   {
+    name: 'simulator-users',
+    files: ['tools/**/*.ts', 'packages/simulator/**/*.ts'],
+    rules: {'no-restricted-imports': 'off'},
+  },
+  {
     name: 'raft-determinism',
     files: ['packages/raft/src/**/*.ts'],
     rules: determinism,
