@@ -4,41 +4,51 @@ import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/** Test support may be imported by tests, benchmarks and tools of any layer. */
+const testing = 'layer:testing';
+
 /**
  * Which layer may import which. Tags live in each package.json under "nx".
  * The graph points one way: proto <- raft, storage <- server <- apps;
  * proto <- client <- recipes; the simulator is imported only by tools.
  */
 const depConstraints = [
-  {sourceTag: 'layer:proto', onlyDependOnLibsWithTags: []},
+  {sourceTag: 'layer:proto', onlyDependOnLibsWithTags: [testing]},
+  {sourceTag: testing, onlyDependOnLibsWithTags: ['layer:proto', 'layer:client']},
   {
     sourceTag: 'layer:core',
-    onlyDependOnLibsWithTags: ['layer:proto'],
+    onlyDependOnLibsWithTags: ['layer:proto', testing],
     bannedExternalImports: ['nice-grpc*', '@grpc/*', 'rxjs', 'rxjs/*', 'lmdb', 'pino'],
   },
   {
     sourceTag: 'layer:storage',
-    onlyDependOnLibsWithTags: ['layer:proto'],
+    onlyDependOnLibsWithTags: ['layer:proto', testing],
     bannedExternalImports: ['nice-grpc*', '@grpc/*', 'rxjs', 'rxjs/*'],
   },
   {
     sourceTag: 'layer:server',
-    onlyDependOnLibsWithTags: ['layer:proto', 'layer:core', 'layer:storage'],
+    onlyDependOnLibsWithTags: ['layer:proto', 'layer:core', 'layer:storage', testing],
     bannedExternalImports: ['rxjs', 'rxjs/*'],
   },
   {
     sourceTag: 'layer:client',
-    onlyDependOnLibsWithTags: ['layer:proto'],
+    onlyDependOnLibsWithTags: ['layer:proto', testing],
     bannedExternalImports: ['lmdb'],
   },
-  {sourceTag: 'layer:recipes', onlyDependOnLibsWithTags: ['layer:client', 'layer:proto']},
+  {sourceTag: 'layer:recipes', onlyDependOnLibsWithTags: ['layer:client', 'layer:proto', testing]},
   {
     sourceTag: 'layer:sim',
-    onlyDependOnLibsWithTags: ['layer:core', 'layer:storage', 'layer:server', 'layer:proto'],
+    onlyDependOnLibsWithTags: [
+      'layer:core',
+      'layer:storage',
+      'layer:server',
+      'layer:proto',
+      testing,
+    ],
   },
   {
     sourceTag: 'layer:app',
-    onlyDependOnLibsWithTags: ['layer:server', 'layer:client', 'layer:proto'],
+    onlyDependOnLibsWithTags: ['layer:server', 'layer:client', 'layer:proto', testing],
   },
 ];
 
@@ -113,6 +123,28 @@ export default tseslint.config(
               group: ['@synod/simulator', '@synod/simulator/*'],
               message: 'Only tools and the simulator itself may import the simulator.',
             },
+            {
+              group: ['@synod/testing'],
+              message: 'Test support is for tests, benchmarks and tools, not shipped code.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    name: 'tests',
+    files: ['**/*.test.ts', '**/bench/**/*.ts', '**/test/**/*.ts', 'tools/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@synod/simulator', '@synod/simulator/*'],
+              message: 'Only tools and the simulator itself may import the simulator.',
+            },
           ],
         },
       ],
@@ -132,13 +164,6 @@ export default tseslint.config(
     name: 'simulator-determinism',
     files: ['packages/simulator/src/**/*.ts'],
     rules: {'no-restricted-properties': determinism['no-restricted-properties']},
-  },
-  {
-    name: 'tests',
-    files: ['**/*.test.ts', '**/bench/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-non-null-assertion': 'off',
-    },
   },
   {
     name: 'plain-javascript',

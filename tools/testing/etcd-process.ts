@@ -1,0 +1,310 @@
+import {spawn, spawnSync} from 'node:child_process';
+import type {ChildProcess} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {createServer} from 'node:net';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+
+/**
+ * Starts real etcd members as child processes for integration tests: one member or a
+ * cluster, on loopback ports, with short raft timings so that elections and lease
+ * expiry happen in test time.
+ *
+ * Every process started here is tracked by pid and killed when the test process exits,
+ * even if a test crashes before calling `stop()`.
+ */
+
+/** Why the etcd suites are skipped on this machine, or undefined when etcd is installed. */
+export const etcdSkipReason: string | undefined = findEtcdSkipReason();
+
+function findEtcdSkipReason(): string | undefined {
+  const binary = process.env.ETCD_BIN ?? 'etcd';
+  const probe = spawnSync(binary, ['--version'], {encoding: 'utf8'});
+  if (probe.error === undefined && probe.status === 0) return undefined;
+  const reason =
+    `etcd is not installed (running "${binary} --version" failed): install etcd 3.4+ ` +
+    '(Debian package etcd-server) or point ETCD_BIN at the binary to run these tests';
+  // On CI a missing etcd must fail the build rather than silently skip the suites.
+  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(reason);
+  return reason;
+}
+
+/** Options for {@link startEtcd}. */
+export interface EtcdClusterOptions {
+  /** Number of members, 1 by default. */
+  readonly members?: number;
+  /** Raft heartbeat, 50 ms by default (etcd's default is 100). */
+  readonly heartbeatIntervalMs?: number;
+  /** Raft election timeout, 500 ms by default (etcd's default is 1000). */
+  readonly electionTimeoutMs?: number;
+  /** Extra flags passed to every member. */
+  readonly extraArgs?: readonly string[];
+  /** How long to wait for the cluster to become healthy, 20 s by default. */
+  readonly startTimeoutMs?: number;
+}
+
+/** One member of a test cluster. */
+export interface EtcdMember {
+  readonly name: string;
+  /** Client URL, `http://127.0.0.1:<port>`. */
+  readonly clientUrl: string;
+  /** Client address without scheme, `127.0.0.1:<port>`. */
+  readonly clientAddress: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  /** The pid of the running process, or undefined while the member is down. */
+  readonly pid: number | undefined;
+  /** Whether the process is running (possibly stopped by SIGSTOP). */
+  readonly running: boolean;
+  /** Sends a signal to the member. SIGKILL and SIGTERM leave it down until `restart()`. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the member again on its data dir and ports, and waits until it is healthy. */
+  restart(): Promise<void>;
+}
+
+/** A running test cluster. */
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** Client URLs of all members, in member order. */
+  readonly endpoints: readonly string[];
+  /** Pids of the running members. */
+  readonly pids: readonly number[];
+  /** Kills every member and removes the data dirs. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const liveChildren = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+
+/** Kills every member still running and removes the data dirs; synchronous. */
+function killAll(): void {
+  for (const child of liveChildren) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  liveChildren.clear();
+  for (const dir of tempDirs) rmSync(dir, {recursive: true, force: true});
+  tempDirs.clear();
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', killAll);
+  // A signal ends the process without 'exit' handlers: clean up, then die of the same
+  // signal as if nobody had listened.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAll();
+      process.removeListener(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+/** Finds `count` distinct free loopback ports by binding port 0 and releasing it. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      {length: count},
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => {
+            resolve(server);
+          });
+        }),
+    ),
+  );
+  const ports = servers.map(server => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port bound');
+    return address.port;
+  });
+  await Promise.all(
+    servers.map(
+      server =>
+        new Promise<void>(resolve => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    ),
+  );
+  return ports;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms));
+}
+
+async function isHealthy(clientUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${clientUrl}/health`, {signal: AbortSignal.timeout(1000)});
+    if (!response.ok) return false;
+    const body = (await response.json()) as {health?: unknown};
+    return body.health === 'true' || body.health === true;
+  } catch {
+    return false;
+  }
+}
+
+class Member implements EtcdMember {
+  private child: ChildProcess | undefined;
+  private output = '';
+
+  constructor(
+    readonly name: string,
+    readonly clientUrl: string,
+    readonly peerUrl: string,
+    readonly dataDir: string,
+    private readonly args: readonly string[],
+    private readonly startTimeoutMs: number,
+  ) {}
+
+  get clientAddress(): string {
+    return this.clientUrl.replace(/^https?:\/\//, '');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  spawn(): void {
+    const binary = process.env.ETCD_BIN ?? 'etcd';
+    const child = spawn(binary, this.args, {stdio: ['ignore', 'pipe', 'pipe']});
+    this.output = '';
+    const keep = (chunk: Buffer): void => {
+      // Keep the tail only: enough to explain a failed start.
+      this.output = (this.output + chunk.toString('utf8')).slice(-4000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('exit', () => {
+      liveChildren.delete(child);
+      if (this.child === child) this.child = undefined;
+    });
+    liveChildren.add(child);
+    this.child = child;
+  }
+
+  async waitHealthy(): Promise<void> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child === undefined) {
+        throw new Error(`etcd member ${this.name} exited during start:\n${this.output}`);
+      }
+      if (await isHealthy(this.clientUrl)) return;
+      await sleep(50);
+    }
+    throw new Error(
+      `etcd member ${this.name} was not healthy after ${this.startTimeoutMs} ms:\n${this.output}`,
+    );
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (child?.pid === undefined) return;
+    const exited =
+      signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT'
+        ? new Promise<void>(resolve => {
+            child.once('exit', () => {
+              resolve();
+            });
+          })
+        : Promise.resolve();
+    process.kill(child.pid, signal);
+    await exited;
+  }
+
+  async restart(): Promise<void> {
+    if (this.child !== undefined) await this.kill('SIGKILL');
+    this.spawn();
+    await this.waitHealthy();
+  }
+}
+
+/**
+ * Starts an etcd cluster on 127.0.0.1 with fresh ports and data dirs and waits until every
+ * member reports healthy (which needs an elected leader).
+ */
+export async function startEtcd(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  if (etcdSkipReason !== undefined) throw new Error(etcdSkipReason);
+  installExitHook();
+  const count = options.members ?? 1;
+  const ports = await freePorts(count * 2);
+  const root = mkdtempSync(join(tmpdir(), 'etcd-test-'));
+  tempDirs.add(root);
+  const token = `test-${process.pid}-${ports[0] ?? 0}`;
+  const specs = Array.from({length: count}, (_, i) => ({
+    name: `m${i}`,
+    clientUrl: `http://127.0.0.1:${ports[2 * i] ?? 0}`,
+    peerUrl: `http://127.0.0.1:${ports[2 * i + 1] ?? 0}`,
+    dataDir: join(root, `m${i}`),
+  }));
+  const initialCluster = specs.map(s => `${s.name}=${s.peerUrl}`).join(',');
+  const members = specs.map(
+    spec =>
+      new Member(
+        spec.name,
+        spec.clientUrl,
+        spec.peerUrl,
+        spec.dataDir,
+        [
+          `--name=${spec.name}`,
+          `--data-dir=${spec.dataDir}`,
+          `--listen-client-urls=${spec.clientUrl}`,
+          `--advertise-client-urls=${spec.clientUrl}`,
+          `--listen-peer-urls=${spec.peerUrl}`,
+          `--initial-advertise-peer-urls=${spec.peerUrl}`,
+          `--initial-cluster=${initialCluster}`,
+          `--initial-cluster-token=${token}`,
+          '--initial-cluster-state=new',
+          `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
+          `--election-timeout=${options.electionTimeoutMs ?? 500}`,
+          '--logger=zap',
+          '--log-level=error',
+          ...(options.extraArgs ?? []),
+        ],
+        options.startTimeoutMs ?? 20_000,
+      ),
+  );
+  let stopped = false;
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map(m => m.clientUrl),
+    get pids() {
+      return members.flatMap(m => (m.pid === undefined ? [] : [m.pid]));
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const member of members) {
+        // A stopped (SIGSTOP) process still dies by SIGKILL.
+        await member.kill('SIGKILL');
+      }
+      rmSync(root, {recursive: true, force: true});
+      tempDirs.delete(root);
+    },
+  };
+  try {
+    for (const member of members) member.spawn();
+    await Promise.all(members.map(m => m.waitHealthy()));
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
