@@ -4,6 +4,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
 
 /**
  * Starts real etcd members as child processes for integration tests: one member or a
@@ -166,7 +167,7 @@ class Member implements EtcdMember {
     readonly clientUrl: string,
     readonly peerUrl: string,
     readonly dataDir: string,
-    private readonly args: readonly string[],
+    private readonly command: ServerCommand,
     private readonly startTimeoutMs: number,
   ) {}
 
@@ -183,8 +184,7 @@ class Member implements EtcdMember {
   }
 
   spawn(): void {
-    const binary = process.env.ETCD_BIN ?? 'etcd';
-    const child = spawn(binary, this.args, {stdio: ['ignore', 'pipe', 'pipe']});
+    const child = spawn(this.command.file, this.command.args, {stdio: ['ignore', 'pipe', 'pipe']});
     this.output = '';
     const keep = (chunk: Buffer): void => {
       // Keep the tail only: enough to explain a failed start.
@@ -204,13 +204,13 @@ class Member implements EtcdMember {
     const deadline = Date.now() + this.startTimeoutMs;
     while (Date.now() < deadline) {
       if (this.child === undefined) {
-        throw new Error(`etcd member ${this.name} exited during start:\n${this.output}`);
+        throw new Error(`member ${this.name} exited during start:\n${this.output}`);
       }
       if (await isHealthy(this.clientUrl)) return;
       await sleep(50);
     }
     throw new Error(
-      `etcd member ${this.name} was not healthy after ${this.startTimeoutMs} ms:\n${this.output}`,
+      `member ${this.name} was not healthy after ${this.startTimeoutMs} ms:\n${this.output}`,
     );
   }
 
@@ -236,16 +236,52 @@ class Member implements EtcdMember {
   }
 }
 
+/** How to start one member's process. */
+interface ServerCommand {
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+/** The etcd-style flags both servers take, for one member of a cluster. */
+interface MemberFlags {
+  readonly flags: readonly string[];
+}
+
 /**
  * Starts an etcd cluster on 127.0.0.1 with fresh ports and data dirs and waits until every
  * member reports healthy (which needs an elected leader).
  */
 export async function startEtcd(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   if (etcdSkipReason !== undefined) throw new Error(etcdSkipReason);
+  const binary = process.env.ETCD_BIN ?? 'etcd';
+  return startCluster(options, 'etcd-test-', ({flags}) => ({
+    file: binary,
+    args: [...flags, '--logger=zap', '--log-level=error'],
+  }));
+}
+
+/**
+ * Starts a Synod cluster the same way, each member a real `synod` process run from the
+ * TypeScript sources (through tsx), so tests need no build. The flags are etcd's, which is
+ * the point: the same script starts either server.
+ */
+export async function startSynod(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  const entry = fileURLToPath(new URL('../../apps/server/src/run.ts', import.meta.url));
+  return startCluster(options, 'synod-test-', ({flags}) => ({
+    file: process.execPath,
+    args: ['--conditions=@synod/source', '--import', 'tsx', entry, ...flags, '--log-level=error'],
+  }));
+}
+
+async function startCluster(
+  options: EtcdClusterOptions,
+  dirPrefix: string,
+  commandFor: (member: MemberFlags) => ServerCommand,
+): Promise<EtcdCluster> {
   installExitHook();
   const count = options.members ?? 1;
   const ports = await freePorts(count * 2);
-  const root = mkdtempSync(join(tmpdir(), 'etcd-test-'));
+  const root = mkdtempSync(join(tmpdir(), dirPrefix));
   tempDirs.add(root);
   const token = `test-${process.pid}-${ports[0] ?? 0}`;
   const specs = Array.from({length: count}, (_, i) => ({
@@ -262,22 +298,22 @@ export async function startEtcd(options: EtcdClusterOptions = {}): Promise<EtcdC
         spec.clientUrl,
         spec.peerUrl,
         spec.dataDir,
-        [
-          `--name=${spec.name}`,
-          `--data-dir=${spec.dataDir}`,
-          `--listen-client-urls=${spec.clientUrl}`,
-          `--advertise-client-urls=${spec.clientUrl}`,
-          `--listen-peer-urls=${spec.peerUrl}`,
-          `--initial-advertise-peer-urls=${spec.peerUrl}`,
-          `--initial-cluster=${initialCluster}`,
-          `--initial-cluster-token=${token}`,
-          '--initial-cluster-state=new',
-          `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
-          `--election-timeout=${options.electionTimeoutMs ?? 500}`,
-          '--logger=zap',
-          '--log-level=error',
-          ...(options.extraArgs ?? []),
-        ],
+        commandFor({
+          flags: [
+            `--name=${spec.name}`,
+            `--data-dir=${spec.dataDir}`,
+            `--listen-client-urls=${spec.clientUrl}`,
+            `--advertise-client-urls=${spec.clientUrl}`,
+            `--listen-peer-urls=${spec.peerUrl}`,
+            `--initial-advertise-peer-urls=${spec.peerUrl}`,
+            `--initial-cluster=${initialCluster}`,
+            `--initial-cluster-token=${token}`,
+            '--initial-cluster-state=new',
+            `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
+            `--election-timeout=${options.electionTimeoutMs ?? 500}`,
+            ...(options.extraArgs ?? []),
+          ],
+        }),
         options.startTimeoutMs ?? 20_000,
       ),
   );

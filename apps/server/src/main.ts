@@ -1,6 +1,8 @@
 import {readFileSync} from 'node:fs';
 
-import {ConfigError, resolveMemberConfig} from '@synod/server';
+import {ConfigError, resolveMemberConfig, startMember} from '@synod/server';
+import type {Member} from '@synod/server';
+import {pino} from 'pino';
 
 import {parseCommandLine, UsageError, usage} from './flags.js';
 
@@ -11,8 +13,16 @@ function version(): string {
   return pkg.version;
 }
 
-/** Runs the `synod` command line; returns the process exit code. */
-export function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * Runs the `synod` command line. Resolves with the process exit code once the
+ * member has stopped (after SIGTERM or SIGINT), or at once for `--help`,
+ * `--version` and bad flags.
+ */
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let member: Member;
   try {
     const command = parseCommandLine(argv, env);
     if (command.kind === 'help') {
@@ -23,16 +33,34 @@ export function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.e
       process.stdout.write(`synod ${version()}\n`);
       return 0;
     }
-    resolveMemberConfig(command.config);
-    process.stderr.write(
-      'synod: the configuration is valid, but serving the etcd v3 API is not in this build yet; see the status table in README.md\n',
-    );
-    return 2;
+    const config = resolveMemberConfig(command.config);
+    const logger = pino({level: config.logLevel, base: {member: config.name}});
+    member = await startMember(config, {logger});
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`synod: ${err.message}\nRun synod --help for the flags.\n`);
       return 2;
     }
-    throw err;
+    process.stderr.write(`synod: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
   }
+  return new Promise<number>(resolve => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`synod: ${signal} received, stopping\n`);
+      member.close().then(
+        () => {
+          resolve(0);
+        },
+        (error: unknown) => {
+          process.stderr.write(`synod: error while stopping: ${String(error)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }

@@ -11,3 +11,6 @@ export {
 } from './config/member-config.js';
 export type {LogLevel, MemberConfig, MemberConfigInput} from './config/member-config.js';
 export {clusterIdFor, memberIdFor} from './config/member-ids.js';
+export {startMember} from './start-member.js';
+export type {Member, StartMemberOptions} from './start-member.js';
+export type {MemberLogger} from './member/member.js';

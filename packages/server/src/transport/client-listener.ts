@@ -92,7 +92,7 @@ function routeConnection(
   injector: grpc.ConnectionInjector,
   httpServer: http.Server,
 ): void {
-  let seen = Buffer.alloc(0);
+  let seen: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, sniffBytes);

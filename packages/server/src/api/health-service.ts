@@ -1,0 +1,42 @@
+import type {HealthServiceImplementation} from '@synod/proto';
+import {HealthCheckResponse_ServingStatus} from '@synod/proto';
+import {ServerError, Status} from 'nice-grpc-common';
+
+import type {MemberCore} from '../member/member.js';
+
+function servingStatus(member: MemberCore): HealthCheckResponse_ServingStatus {
+  return member.leader !== 0 && member.fatalError === undefined
+    ? HealthCheckResponse_ServingStatus.SERVING
+    : HealthCheckResponse_ServingStatus.NOT_SERVING;
+}
+
+/**
+ * The standard gRPC health service. The member serves when it knows a leader
+ * (so that its requests can be ordered) and has not stopped on an error.
+ */
+export function healthService(member: MemberCore): HealthServiceImplementation {
+  const known = new Set(['', 'etcdserverpb.KV', 'etcdserverpb.Watch', 'etcdserverpb.Lease']);
+  return {
+    check(request) {
+      if (!known.has(request.service)) {
+        return Promise.reject(
+          new ServerError(Status.NOT_FOUND, `unknown service ${request.service}`),
+        );
+      }
+      return Promise.resolve({status: servingStatus(member)});
+    },
+    async *watch(request, context) {
+      let last: HealthCheckResponse_ServingStatus | undefined;
+      while (!context.signal.aborted) {
+        const status = known.has(request.service)
+          ? servingStatus(member)
+          : HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN;
+        if (status !== last) {
+          last = status;
+          yield {status};
+        }
+        await new Promise(resolve => setTimeout(resolve, member.config.heartbeatIntervalMs));
+      }
+    },
+  };
+}

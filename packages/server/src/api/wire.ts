@@ -1,0 +1,219 @@
+import type {
+  Compare as WireCompare,
+  DeleteRangeRequest as WireDeleteRangeRequest,
+  DeleteRangeResponse as WireDeleteRangeResponse,
+  Event as WireEvent,
+  KeyValue as WireKeyValue,
+  PutRequest as WirePutRequest,
+  PutResponse as WirePutResponse,
+  RangeRequest as WireRangeRequest,
+  RangeResponse as WireRangeResponse,
+  RequestOp as WireRequestOp,
+  ResponseHeader,
+  ResponseOp as WireResponseOp,
+  TxnRequest as WireTxnRequest,
+  TxnResponse as WireTxnResponse,
+} from '@synod/proto';
+import {
+  Compare_CompareResult,
+  Compare_CompareTarget,
+  Event_EventType,
+  EtcdErrors,
+} from '@synod/proto';
+import type {
+  Compare,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  KvEvent,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from '@synod/storage';
+import {CompareResult, CompareTarget, SortOrder, SortTarget} from '@synod/storage';
+import {ServerError, Status} from 'nice-grpc-common';
+
+/**
+ * The one boundary between the etcd wire types, whose revisions are int64
+ * (`bigint`), and the store, which keeps revisions as numbers below 2^53. A
+ * revision beyond that is further in the future than any store will reach,
+ * so it is clamped to the largest safe number and fails as a future revision.
+ */
+export function toRevision(value: bigint): number {
+  if (value <= 0n) return 0;
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+
+/** A count or limit from the wire; negative means none. */
+function toCount(value: bigint): number {
+  if (value <= 0n) return 0;
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+
+function enumValue<E extends number>(value: number, allowed: readonly E[]): E {
+  const found = allowed.find(a => a === value);
+  if (found === undefined) {
+    throw new ServerError(EtcdErrors.invalidSortOption.code, EtcdErrors.invalidSortOption.message);
+  }
+  return found;
+}
+
+const sortOrders = [SortOrder.None, SortOrder.Ascend, SortOrder.Descend] as const;
+const sortTargets = [
+  SortTarget.Key,
+  SortTarget.Version,
+  SortTarget.Create,
+  SortTarget.Mod,
+  SortTarget.Value,
+] as const;
+
+export function fromWireRange(r: WireRangeRequest): RangeRequest {
+  return {
+    key: r.key,
+    rangeEnd: r.rangeEnd,
+    limit: toCount(r.limit),
+    revision: toRevision(r.revision),
+    sortOrder: enumValue(r.sortOrder, sortOrders),
+    sortTarget: enumValue(r.sortTarget, sortTargets),
+    keysOnly: r.keysOnly,
+    countOnly: r.countOnly,
+    minModRevision: toRevision(r.minModRevision),
+    maxModRevision: toRevision(r.maxModRevision),
+    minCreateRevision: toRevision(r.minCreateRevision),
+    maxCreateRevision: toRevision(r.maxCreateRevision),
+  };
+}
+
+export function fromWirePut(r: WirePutRequest): PutRequest {
+  return {
+    key: r.key,
+    value: r.value,
+    lease: r.lease,
+    prevKv: r.prevKv,
+    ignoreValue: r.ignoreValue,
+    ignoreLease: r.ignoreLease,
+  };
+}
+
+export function fromWireDeleteRange(r: WireDeleteRangeRequest): DeleteRangeRequest {
+  return {key: r.key, rangeEnd: r.rangeEnd, prevKv: r.prevKv};
+}
+
+const compareResults = new Map<Compare_CompareResult, CompareResult>([
+  [Compare_CompareResult.EQUAL, CompareResult.Equal],
+  [Compare_CompareResult.GREATER, CompareResult.Greater],
+  [Compare_CompareResult.LESS, CompareResult.Less],
+  [Compare_CompareResult.NOT_EQUAL, CompareResult.NotEqual],
+]);
+
+const compareTargets = new Map<Compare_CompareTarget, CompareTarget>([
+  [Compare_CompareTarget.VERSION, CompareTarget.Version],
+  [Compare_CompareTarget.CREATE, CompareTarget.Create],
+  [Compare_CompareTarget.MOD, CompareTarget.Mod],
+  [Compare_CompareTarget.VALUE, CompareTarget.Value],
+  [Compare_CompareTarget.LEASE, CompareTarget.Lease],
+]);
+
+function fromWireCompare(c: WireCompare): Compare {
+  const u = c.targetUnion;
+  const result = compareResults.get(c.result);
+  const target = compareTargets.get(c.target);
+  if (result === undefined || target === undefined) {
+    throw new ServerError(Status.INVALID_ARGUMENT, 'etcdserver: unknown compare result or target');
+  }
+  return {
+    result,
+    target,
+    key: c.key,
+    rangeEnd: c.rangeEnd,
+    version: u?.$case === 'version' ? toRevision(u.value) : 0,
+    createRevision: u?.$case === 'createRevision' ? toRevision(u.value) : 0,
+    modRevision: u?.$case === 'modRevision' ? toRevision(u.value) : 0,
+    value: u?.$case === 'value' ? u.value : new Uint8Array(0),
+    lease: u?.$case === 'lease' ? u.value : 0n,
+  };
+}
+
+function fromWireOp(op: WireRequestOp): RequestOp {
+  const r = op.request;
+  switch (r?.$case) {
+    case 'requestRange':
+      return {range: fromWireRange(r.value)};
+    case 'requestPut':
+      return {put: fromWirePut(r.value)};
+    case 'requestDeleteRange':
+      return {deleteRange: fromWireDeleteRange(r.value)};
+    case 'requestTxn':
+      return {txn: fromWireTxn(r.value)};
+    case undefined:
+      // etcd treats an empty RequestOp as a no-op range of nothing; refuse it clearly instead.
+      throw new ServerError(EtcdErrors.emptyKey.code, EtcdErrors.emptyKey.message);
+  }
+}
+
+export function fromWireTxn(t: WireTxnRequest): TxnRequest {
+  return {
+    compare: t.compare.map(fromWireCompare),
+    success: t.success.map(fromWireOp),
+    failure: t.failure.map(fromWireOp),
+  };
+}
+
+export function toWireKv(kv: KeyValue): WireKeyValue {
+  return {
+    key: Buffer.from(kv.key.buffer, kv.key.byteOffset, kv.key.byteLength),
+    createRevision: BigInt(kv.createRevision),
+    modRevision: BigInt(kv.modRevision),
+    version: BigInt(kv.version),
+    value: Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength),
+    lease: kv.lease,
+  };
+}
+
+export function toWireRange(
+  r: RangeResponse,
+  header: ResponseHeader | undefined,
+): WireRangeResponse {
+  return {header, kvs: r.kvs.map(toWireKv), more: r.more, count: BigInt(r.count)};
+}
+
+export function toWirePut(r: PutResponse, header: ResponseHeader | undefined): WirePutResponse {
+  return {header, prevKv: r.prevKv === undefined ? undefined : toWireKv(r.prevKv)};
+}
+
+export function toWireDeleteRange(
+  r: DeleteRangeResponse,
+  header: ResponseHeader | undefined,
+): WireDeleteRangeResponse {
+  return {header, deleted: BigInt(r.deleted), prevKvs: r.prevKvs.map(toWireKv)};
+}
+
+function toWireOp(op: ResponseOp, header: ResponseHeader): WireResponseOp {
+  if ('range' in op)
+    return {response: {$case: 'responseRange', value: toWireRange(op.range, header)}};
+  if ('put' in op) return {response: {$case: 'responsePut', value: toWirePut(op.put, header)}};
+  if ('deleteRange' in op) {
+    return {
+      response: {$case: 'responseDeleteRange', value: toWireDeleteRange(op.deleteRange, header)},
+    };
+  }
+  return {response: {$case: 'responseTxn', value: toWireTxn(op.txn, header)}};
+}
+
+/** etcd fills the same header into every nested response of a txn; clients should not rely on them. */
+export function toWireTxn(r: TxnResponse, header: ResponseHeader): WireTxnResponse {
+  return {header, succeeded: r.succeeded, responses: r.responses.map(op => toWireOp(op, header))};
+}
+
+export function toWireEvent(e: KvEvent): WireEvent {
+  return {
+    type: e.type === 'put' ? Event_EventType.PUT : Event_EventType.DELETE,
+    kv: toWireKv(e.kv),
+    prevKv: e.prevKv === undefined ? undefined : toWireKv(e.prevKv),
+  };
+}

@@ -1,0 +1,640 @@
+import {randomInt} from 'node:crypto';
+import {mkdirSync} from 'node:fs';
+import {join} from 'node:path';
+
+import type {ResponseHeader} from '@synod/proto';
+import {AlarmRequest_AlarmAction, AlarmType, EtcdErrors} from '@synod/proto';
+import type {ConfState, Entry, Message, Snapshot} from '@synod/proto/raftpb';
+import {ConfChange, ConfChangeType} from '@synod/proto/raftpb';
+import {ConfChangeContext, InternalRequest} from '@synod/proto/synodpb';
+import type {SoftState} from '@synod/raft';
+import {MemoryStorage, ProposalDroppedError, RawNode, SeededRng} from '@synod/raft';
+import {KvExecutor, KvStore, Lessor, Snapshotter, Wal, WatchableStore} from '@synod/storage';
+import {ServerError} from 'nice-grpc-common';
+
+import type {MemberConfig} from '../config/member-config.js';
+import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
+import type {ApplyResult} from './apply-result.js';
+import {AlarmStore, Applier} from './applier.js';
+import type {MemberInfo} from './membership.js';
+import {fromRecord, Membership} from './membership.js';
+import {RaftLoop} from './raft-loop.js';
+import {ReadIndexBatcher} from './read-index-batcher.js';
+import {RequestIds} from './request-ids.js';
+import {Waiters} from './waiters.js';
+
+/** What a member writes into its WAL's metadata: who it is, in which cluster. */
+interface WalIdentity {
+  readonly memberId: number;
+  readonly clusterId: number;
+  readonly name: string;
+}
+
+/** Logs what happens to a member; `apps/server` passes a pino logger. */
+export interface MemberLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type InternalRequestBody = NonNullable<InternalRequest['request']>;
+
+/**
+ * One member's replicated state and the machinery that keeps it: the raft node
+ * and its Ready loop, the WAL and snapshots, and the applied state (the MVCC
+ * store, leases, alarms, membership). The RPC layer talks to it through
+ * {@link MemberCore.propose} and {@link MemberCore.linearizableRead}; the peer
+ * transport through {@link MemberCore.step} and {@link MemberCore.onSend}.
+ */
+export class MemberCore {
+  readonly store: WatchableStore;
+  readonly executor: KvExecutor;
+  readonly lessor: Lessor;
+  readonly alarms = new AlarmStore();
+  readonly membership: Membership;
+  readonly loop: RaftLoop;
+  private readonly wal: Wal;
+  private readonly raftStorage: MemoryStorage;
+  private readonly snapshotter: Snapshotter;
+  private readonly applier: Applier;
+  private readonly waiters = new Waiters<bigint, ApplyResult>();
+  private readonly reads: ReadIndexBatcher;
+  private readonly requestIds: RequestIds;
+  private readonly requestTimeoutMs: number;
+  private leaderId = 0;
+  private confState: ConfState;
+  private appliedSinceSnapshot = 0;
+  private sendHandler: (messages: readonly Message[]) => void = () => undefined;
+  private membershipListener: () => void = () => undefined;
+  private fatal: unknown;
+  private stopped = false;
+  private pendingCompactions: Promise<void>[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly revoking = new Set<bigint>();
+
+  private constructor(
+    readonly config: MemberConfig,
+    readonly memberId: number,
+    readonly clusterId: number,
+    parts: {
+      wal: Wal;
+      raftStorage: MemoryStorage;
+      snapshotter: Snapshotter;
+      store: WatchableStore;
+      kv: KvStore;
+      lessor: Lessor;
+      node: RawNode;
+      confState: ConfState;
+    },
+    private readonly logger: MemberLogger,
+  ) {
+    this.wal = parts.wal;
+    this.raftStorage = parts.raftStorage;
+    this.snapshotter = parts.snapshotter;
+    this.store = parts.store;
+    this.lessor = parts.lessor;
+    this.confState = parts.confState;
+    this.membership = new Membership(parts.kv.backend);
+    this.executor = new KvExecutor(this.store, {
+      leaseExists: id => this.lessor.exists(id),
+      maxTxnOps: config.maxTxnOps,
+    });
+    this.applier = new Applier({
+      store: this.store,
+      executor: this.executor,
+      lessor: this.lessor,
+      alarms: this.alarms,
+      overQuota: () => this.store.kv.backend.sizeBytes() > config.quotaBackendBytes,
+      applyConfChange: entry => {
+        this.applyConfChange(entry);
+      },
+      publishAttributes: record => {
+        const existing = this.membership.get(Number(record.id));
+        if (existing === undefined) return;
+        this.membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
+        this.membershipListener();
+      },
+      onCompaction: done => {
+        this.pendingCompactions.push(done);
+      },
+    });
+    this.requestIds = new RequestIds(memberId, Date.now());
+    this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
+    this.reads = new ReadIndexBatcher(
+      {
+        requestReadIndex: ctx => {
+          this.loop.readIndex(ctx);
+        },
+        appliedIndex: () => this.applier.appliedIndex(),
+      },
+      this.requestTimeoutMs,
+      // etcd asks again every 500 ms when a read index does not come back.
+      Math.min(500, config.electionTimeoutMs),
+      () => new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message),
+    );
+    this.loop = new RaftLoop(
+      parts.node,
+      {
+        persist: rd => {
+          this.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+          return Promise.resolve();
+        },
+        send: messages => {
+          this.sendHandler(messages);
+        },
+        apply: (snapshot, entries) => {
+          this.apply(snapshot, entries);
+        },
+        onSoftState: state => {
+          this.onSoftState(state);
+        },
+        onFatal: error => {
+          this.fail(error);
+        },
+      },
+      config.heartbeatIntervalMs,
+    );
+    this.loop.onReadState((index, ctx) => {
+      this.reads.onReadState(index, ctx);
+    });
+  }
+
+  /**
+   * Opens the member's data directory: bootstraps a new cluster member when it
+   * holds no WAL, or recovers from the WAL, the newest snapshot and the backend.
+   */
+  static open(config: MemberConfig, logger: MemberLogger): MemberCore {
+    const memberDir = join(config.dataDir, 'member');
+    const walDir = join(memberDir, 'wal');
+    const snapDir = join(memberDir, 'snap');
+    const dbDir = join(memberDir, 'db');
+    mkdirSync(dbDir, {recursive: true});
+    const snapshotter = new Snapshotter(snapDir);
+    const raftStorage = new MemoryStorage();
+    const minTtlSeconds = Math.ceil((1.5 * config.electionTimeoutMs) / 1000);
+    const lessor = new Lessor({nowMs: Date.now, minTtlSeconds});
+    const kv = KvStore.open(dbDir, {leaseHooks: lessor});
+    lessor.restore(kv.backend);
+    const store = new WatchableStore(kv);
+
+    let wal: Wal;
+    let identity: WalIdentity;
+    let bootstrapPeers: {id: number; context: Uint8Array}[] | undefined;
+    let applied = 0;
+    let confState: ConfState = {voters: [], learners: []};
+    if (Wal.exists(walDir)) {
+      const opened = Wal.open(walDir);
+      wal = opened.wal;
+      identity = JSON.parse(Buffer.from(opened.replay.metadata).toString('utf8')) as WalIdentity;
+      const snap = snapshotter.loadNewest();
+      if (snap !== undefined) {
+        raftStorage.applySnapshot({
+          data: snap.data,
+          metadata: {index: snap.index, term: snap.term, confState: snap.confState},
+        });
+        applied = snap.index;
+        confState = snap.confState;
+      }
+      const hs = opened.replay.hardState;
+      if (hs !== undefined) {
+        // A crash after a snapshot was saved but before the hard state that followed
+        // it leaves a commit index behind the snapshot; the snapshot itself is committed.
+        raftStorage.setHardState({...hs, commit: Math.max(hs.commit, applied)});
+      }
+      // A crash between writing a snapshot file and its WAL marker leaves entries the
+      // snapshot already covers; the log continues after the snapshot.
+      raftStorage.append(opened.replay.entries.filter(e => e.index > applied));
+      logger.info(
+        {memberId: identity.memberId.toString(16), entries: opened.replay.entries.length, applied},
+        'member recovered from its WAL',
+      );
+    } else {
+      if (config.initialClusterState === 'existing') {
+        throw new Error(
+          'joining an existing cluster (--initial-cluster-state existing) arrives with cluster operations; bootstrap with new',
+        );
+      }
+      const members: MemberInfo[] = [...config.initialCluster].map(([name, urls]) => ({
+        id: memberIdFor(urls, config.initialClusterToken),
+        name,
+        peerUrls: urls.map(u => u.origin),
+        clientUrls: name === config.name ? config.advertiseClientUrls.map(u => u.origin) : [],
+        isLearner: false,
+      }));
+      const self = members.find(m => m.name === config.name);
+      if (self === undefined) throw new Error(`--initial-cluster does not name ${config.name}`);
+      const clusterId = clusterIdFor(members.map(m => m.id));
+      identity = {memberId: self.id, clusterId, name: config.name};
+      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)));
+      bootstrapPeers = members
+        .sort((a, b) => a.id - b.id)
+        .map(m => ({
+          id: m.id,
+          context: ConfChangeContext.encode({
+            member: {
+              id: BigInt(m.id),
+              name: m.name,
+              peerUrls: [...m.peerUrls],
+              clientUrls: [...m.clientUrls],
+              isLearner: false,
+            },
+            promote: false,
+          }).finish(),
+        }));
+      logger.info(
+        {
+          memberId: identity.memberId.toString(16),
+          clusterId: clusterId.toString(16),
+          members: members.length,
+        },
+        'bootstrapping a new cluster',
+      );
+    }
+    const electionTick = Math.max(
+      2,
+      Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
+    );
+    const node = new RawNode({
+      id: identity.memberId,
+      electionTick,
+      heartbeatTick: 1,
+      storage: raftStorage,
+      applied,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 512,
+      checkQuorum: true,
+      preVote: true,
+      rng: new SeededRng(randomInt(2 ** 31)),
+    });
+    if (bootstrapPeers !== undefined) node.bootstrap(bootstrapPeers);
+    return new MemberCore(
+      config,
+      identity.memberId,
+      identity.clusterId,
+      {wal, raftStorage, snapshotter, store, kv, lessor, node, confState},
+      logger,
+    );
+  }
+
+  /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
+  start(): void {
+    this.loop.start();
+    this.expiryTimer = setInterval(() => {
+      this.revokeExpiredLeases();
+    }, 500);
+  }
+
+  /**
+   * On the leader, proposes the revocation of every lease whose time is up.
+   * Expiry is decided by the leader's clock alone and carried out through the
+   * log, so every member deletes the lease's keys at the same revision.
+   */
+  private revokeExpiredLeases(): void {
+    if (!this.isLeader || this.stopped) return;
+    for (const id of this.lessor.expired(1000)) {
+      if (this.revoking.has(id)) continue;
+      this.revoking.add(id);
+      this.propose({$case: 'leaseRevoke', value: {ID: id}})
+        .catch((error: unknown) => {
+          this.logger.warn(
+            {lease: id.toString(16), error: String(error)},
+            'could not revoke an expired lease',
+          );
+        })
+        .finally(() => {
+          this.revoking.delete(id);
+        });
+    }
+  }
+
+  /** Where raft messages for peers go. */
+  onSend(handler: (messages: readonly Message[]) => void): void {
+    this.sendHandler = handler;
+  }
+
+  /** Called whenever the membership changes, so the transport can follow. */
+  onMembershipChange(listener: () => void): void {
+    this.membershipListener = listener;
+  }
+
+  /** Hands a message from a peer to raft. */
+  step(message: Message): void {
+    if (this.stopped) return;
+    try {
+      this.loop.step(message);
+    } catch (error) {
+      this.logger.warn({error: String(error), from: message.from}, 'dropped a peer message');
+    }
+  }
+
+  reportUnreachable(id: number): void {
+    this.loop.node.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: number, ok: boolean): void {
+    this.loop.node.reportSnapshot(id, ok);
+    this.loop.schedule();
+  }
+
+  get leader(): number {
+    return this.leaderId;
+  }
+
+  get isLeader(): boolean {
+    return this.loop.isLeader;
+  }
+
+  get term(): number {
+    return this.loop.node.status().hardState.term;
+  }
+
+  get raftIndex(): number {
+    return this.loop.node.status().hardState.commit;
+  }
+
+  get appliedIndex(): number {
+    return this.applier.appliedIndex();
+  }
+
+  get voters(): readonly number[] {
+    return this.confState.voters;
+  }
+
+  /** The header etcd puts on every response. */
+  header(revision: number = this.store.rev()): ResponseHeader {
+    return {
+      clusterId: BigInt(this.clusterId),
+      memberId: BigInt(this.memberId),
+      revision: BigInt(revision),
+      raftTerm: BigInt(this.loop.node.status().hardState.term),
+    };
+  }
+
+  /**
+   * Replicates a request and resolves with the result of applying it here.
+   * Fails with etcd's errors: no leader, timed out, server stopped.
+   */
+  async propose(body: InternalRequestBody): Promise<ApplyResult> {
+    this.checkRunning();
+    const id = this.requestIds.next();
+    const data = InternalRequest.encode({
+      header: {id, username: '', authRevision: 0n},
+      request: body,
+    }).finish();
+    if (data.length > this.config.maxRequestBytes) {
+      throw new ServerError(EtcdErrors.requestTooLarge.code, EtcdErrors.requestTooLarge.message);
+    }
+    const result = this.waiters.wait(id);
+    try {
+      this.loop.propose(data);
+    } catch (error) {
+      this.waiters.reject(id, error);
+      void result.catch(() => undefined);
+      if (error instanceof ProposalDroppedError) {
+        throw new ServerError(EtcdErrors.noLeader.code, EtcdErrors.noLeader.message);
+      }
+      throw error;
+    }
+    // A proposal lost with a leader change is never applied: give up on it as etcd does.
+    const timer = setTimeout(() => {
+      const spec = this.leaderId === 0 ? EtcdErrors.timeoutDueToLeaderFail : EtcdErrors.timeout;
+      this.waiters.reject(id, new ServerError(spec.code, spec.message));
+    }, this.requestTimeoutMs);
+    try {
+      return await result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Refuses a write when the backend has outgrown `--quota-backend-bytes`, as
+   * etcd does: the first refusal raises the cluster-wide NOSPACE alarm, after
+   * which only reads, deletes and compaction are accepted until an operator
+   * compacts, defragments and disarms the alarm.
+   */
+  checkQuota(): void {
+    if (this.alarms.has(AlarmType.NOSPACE)) {
+      throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
+    }
+    if (this.store.kv.backend.sizeBytes() <= this.config.quotaBackendBytes) return;
+    void this.propose({
+      $case: 'alarm',
+      value: {
+        action: AlarmRequest_AlarmAction.ACTIVATE,
+        memberID: BigInt(this.memberId),
+        alarm: AlarmType.NOSPACE,
+      },
+    }).catch((error: unknown) => {
+      this.logger.warn({error: String(error)}, 'could not raise the NOSPACE alarm');
+    });
+    throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
+  }
+
+  /** A fresh cluster-unique id, for requests and for leases the server names. */
+  nextRequestId(): bigint {
+    return this.requestIds.next();
+  }
+
+  /**
+   * Hands leadership to `target` and resolves once it leads, or fails with
+   * etcd's timeout when the transfer does not finish within an election timeout
+   * and a margin (raft aborts a transfer after one election timeout).
+   */
+  async transferLeadership(target: number): Promise<void> {
+    this.loop.node.transferLeader(target);
+    this.loop.schedule();
+    const deadline = Date.now() + 2 * this.config.electionTimeoutMs + 1000;
+    while (this.leaderId !== target) {
+      if (Date.now() > deadline) {
+        throw new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message);
+      }
+      await new Promise(resolve => setTimeout(resolve, this.config.heartbeatIntervalMs));
+    }
+  }
+
+  /**
+   * Publishes this member's client URLs through the log once a leader is
+   * known, retrying until it succeeds or the member stops.
+   */
+  async publishAttributes(clientUrls: readonly string[]): Promise<void> {
+    while (!this.stopped && this.fatal === undefined) {
+      const current = this.membership.get(this.memberId);
+      if (
+        current !== undefined &&
+        sameList(current.clientUrls, clientUrls) &&
+        current.name === this.config.name
+      ) {
+        return;
+      }
+      if (this.leaderId !== 0) {
+        try {
+          await this.propose({
+            $case: 'memberAttributes',
+            value: {
+              id: BigInt(this.memberId),
+              name: this.config.name,
+              peerUrls: [...(current?.peerUrls ?? [])],
+              clientUrls: [...clientUrls],
+              isLearner: current?.isLearner ?? false,
+            },
+          });
+          return;
+        } catch (error) {
+          this.logger.warn({error: String(error)}, 'could not publish client URLs yet');
+        }
+      }
+      await new Promise(resolve => setTimeout(resolve, this.config.heartbeatIntervalMs));
+    }
+  }
+
+  /** Resolves once a read that starts now may be served from local state. */
+  linearizableRead(): Promise<void> {
+    this.checkRunning();
+    return this.reads.wait();
+  }
+
+  private checkRunning(): void {
+    if (this.stopped || this.fatal !== undefined) {
+      throw new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+    }
+  }
+
+  private persist(
+    hardState: Parameters<Wal['save']>[0],
+    entries: readonly Entry[],
+    snapshot: Snapshot | undefined,
+    _mustSync: boolean,
+  ): void {
+    if (snapshot?.metadata !== undefined) {
+      const meta = snapshot.metadata;
+      this.snapshotter.save({
+        index: meta.index,
+        term: meta.term,
+        confState: meta.confState ?? {voters: [], learners: []},
+        data: snapshot.data,
+      });
+      this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
+      this.raftStorage.applySnapshot(snapshot);
+    }
+    this.wal.save(hardState, entries);
+    if (hardState !== undefined) this.raftStorage.setHardState(hardState);
+    if (entries.length > 0) this.raftStorage.append(entries);
+  }
+
+  private apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void {
+    if (snapshot !== undefined) {
+      // Installing a leader's snapshot replaces the backend; that arrives with cluster operations.
+      throw new Error('installing a snapshot from the leader is not supported yet');
+    }
+    const results = this.applier.applyEntries(entries);
+    void this.store.commit();
+    for (const {id, result} of results) this.waiters.resolve(id, result);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) {
+      this.reads.onApplied(last.index);
+      this.appliedSinceSnapshot += entries.length;
+      if (this.appliedSinceSnapshot >= this.config.snapshotCount) this.snapshot(last.index);
+    }
+  }
+
+  /**
+   * Takes a raft snapshot at `index` and compacts the raft log behind it,
+   * keeping some entries so a slightly lagging follower catches up from the log.
+   */
+  private snapshot(index: number): void {
+    this.appliedSinceSnapshot = 0;
+    const data = Buffer.from(JSON.stringify(this.membership.list()));
+    const snap = this.raftStorage.createSnapshot(index, this.confState, data);
+    const meta = snap.metadata;
+    if (meta === undefined) return;
+    this.snapshotter.save({index: meta.index, term: meta.term, confState: this.confState, data});
+    this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
+    const keep = 5000;
+    const compactTo = index - keep;
+    if (compactTo > this.raftStorage.firstIndex()) {
+      this.raftStorage.compact(compactTo);
+      this.wal.releaseTo(compactTo);
+      this.snapshotter.purge(5);
+    }
+    this.logger.info({index}, 'saved a raft snapshot');
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const cc = ConfChange.decode(entry.data);
+    this.confState = this.loop.node.applyConfChange(cc);
+    if (entry.index <= this.store.consistentIndex()) return;
+    const ctx = cc.context.length > 0 ? ConfChangeContext.decode(cc.context) : undefined;
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode:
+      case ConfChangeType.ConfChangeUpdateNode:
+        if (ctx?.member !== undefined) {
+          const member = fromRecord(ctx.member);
+          const existing = this.membership.get(member.id);
+          this.membership.set({
+            ...member,
+            // A member's own client URLs are published by the member itself.
+            clientUrls:
+              member.clientUrls.length > 0 ? member.clientUrls : (existing?.clientUrls ?? []),
+            isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode,
+          });
+        }
+        break;
+      case ConfChangeType.ConfChangeRemoveNode:
+        this.membership.remove(cc.nodeId);
+        break;
+      default:
+        break;
+    }
+    this.membershipListener();
+  }
+
+  private onSoftState(state: SoftState): void {
+    const wasLeader = this.leaderId === this.memberId;
+    this.leaderId = state.lead;
+    const isLeader = state.raftState === 'leader';
+    if (isLeader && !wasLeader) {
+      this.lessor.promote(this.config.electionTimeoutMs);
+      this.logger.info({term: this.term}, 'became leader');
+    } else if (!isLeader && wasLeader) {
+      this.lessor.demote();
+      this.logger.info({leader: state.lead.toString(16)}, 'lost leadership');
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.fatal !== undefined) return;
+    this.fatal = error;
+    this.logger.error(
+      {error: error instanceof Error ? error.stack : String(error)},
+      'member stopped on a fatal error',
+    );
+    const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+    this.waiters.rejectAll(stopped);
+    this.reads.failAll(stopped);
+  }
+
+  /** The error that stopped the member, if one did. */
+  get fatalError(): unknown {
+    return this.fatal;
+  }
+
+  /** Stops raft, fails waiting requests, and closes the WAL and the store. */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.loop.stop();
+    clearInterval(this.expiryTimer);
+    const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+    this.waiters.rejectAll(stopped);
+    this.reads.failAll(stopped);
+    await Promise.allSettled(this.pendingCompactions);
+    await this.store.close();
+    this.wal.close();
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

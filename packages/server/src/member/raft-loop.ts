@@ -1,0 +1,158 @@
+import type {Entry, HardState, Message, Snapshot} from '@synod/proto/raftpb';
+import {MessageType} from '@synod/proto/raftpb';
+import type {RawNode, Ready, SoftState} from '@synod/raft';
+
+/** What the loop needs from the rest of the member. */
+export interface RaftLoopHandlers {
+  /**
+   * Makes `snapshot`, `entries` and `hardState` durable (one fsync when
+   * `mustSync`) and appends them to the raft storage. Resolves once durable.
+   */
+  persist(ready: {
+    readonly hardState: HardState | undefined;
+    readonly entries: readonly Entry[];
+    readonly snapshot: Snapshot | undefined;
+    readonly mustSync: boolean;
+  }): Promise<void>;
+  /** Hands messages to the peer transport; never blocks. */
+  send(messages: readonly Message[]): void;
+  /** Applies a received snapshot, then committed entries in order, each exactly once. */
+  apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void;
+  /** Called when the leader or this member's role changes. */
+  onSoftState(state: SoftState): void;
+  /** Called when the loop stops on an error it cannot recover from (a failed fsync, say). */
+  onFatal(error: unknown): void;
+}
+
+/**
+ * Messages a leader may send before its own copy of the entries they carry is
+ * durable (Raft thesis §10.2.1): the leader does not count itself toward a
+ * commit until its write finishes, so replicating in parallel with the local
+ * fsync is safe. Votes and every response wait for the fsync.
+ */
+const sendableBeforePersist = new Set<MessageType>([
+  MessageType.MsgApp,
+  MessageType.MsgSnap,
+  MessageType.MsgHeartbeat,
+]);
+
+/**
+ * Drives a {@link RawNode}: ticks it on a timer, and after any change handles
+ * its Ready — persist, send, apply, advance — once per event-loop turn, so all
+ * the proposals and messages that arrived during one turn (or during the
+ * previous fsync) share one WAL write, one fsync and one message per peer.
+ */
+export class RaftLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  private readonly readStateListeners = new Set<(index: number, ctx: Uint8Array) => void>();
+  private leaderNow = false;
+
+  constructor(
+    readonly node: RawNode,
+    private readonly handlers: RaftLoopHandlers,
+    private readonly tickIntervalMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.node.tick();
+      this.schedule();
+    }, this.tickIntervalMs);
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Whether the loop may still take a Ready: `stop()` may be called while a pass awaits its fsync. */
+  private isRunnable(): boolean {
+    return !this.stopped;
+  }
+
+  get isLeader(): boolean {
+    return this.leaderNow;
+  }
+
+  /** Feeds the node a message from a peer. */
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.node.step(message);
+    this.schedule();
+  }
+
+  /** Proposes an entry; throws the node's error when it cannot be accepted now. */
+  propose(data: Uint8Array): void {
+    this.node.propose(data);
+    this.schedule();
+  }
+
+  /** Asks for a read index for `ctx`; the answer comes to {@link onReadState} listeners. */
+  readIndex(ctx: Uint8Array): void {
+    this.node.readIndex(ctx);
+    this.schedule();
+  }
+
+  onReadState(listener: (index: number, ctx: Uint8Array) => void): () => void {
+    this.readStateListeners.add(listener);
+    return () => this.readStateListeners.delete(listener);
+  }
+
+  /** Makes sure a Ready pass runs soon: at the end of this turn, or after the current one. */
+  schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      while (this.isRunnable() && this.node.hasReady()) {
+        await this.handle(this.node.ready());
+        this.node.advance();
+      }
+    } catch (error) {
+      this.stop();
+      this.handlers.onFatal(error);
+      return;
+    } finally {
+      this.running = false;
+    }
+    // Work that arrived while the last pass was writing gets its own pass.
+    if (this.node.hasReady()) this.schedule();
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined) {
+      this.leaderNow = rd.softState.raftState === 'leader';
+      this.handlers.onSoftState(rd.softState);
+    }
+    let early: Message[] = [];
+    let late: readonly Message[] = rd.messages;
+    if (this.leaderNow && rd.messages.length > 0) {
+      early = rd.messages.filter(m => sendableBeforePersist.has(m.type));
+      late = rd.messages.filter(m => !sendableBeforePersist.has(m.type));
+      if (early.length > 0) this.handlers.send(early);
+    }
+    if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
+      await this.handlers.persist(rd);
+    }
+    if (late.length > 0) this.handlers.send(late);
+    if (rd.snapshot !== undefined || rd.committedEntries.length > 0) {
+      this.handlers.apply(rd.snapshot, rd.committedEntries);
+    }
+    for (const rs of rd.readStates) {
+      for (const listener of this.readStateListeners) listener(rs.index, rs.requestCtx);
+    }
+  }
+}

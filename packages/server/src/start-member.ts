@@ -1,0 +1,185 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  ClusterDefinition,
+  HealthDefinition,
+  KVDefinition,
+  LeaseDefinition,
+  MaintenanceDefinition,
+  WatchDefinition,
+} from '@synod/proto';
+import {LessorDefinition} from '@synod/proto/synodpb';
+import {pino} from 'pino';
+
+import {clusterService} from './api/cluster-service.js';
+import {healthService} from './api/health-service.js';
+import {httpHandler} from './api/http-handler.js';
+import {kvService} from './api/kv-service.js';
+import {LeaderForwarder, leaseService, lessorService} from './api/lease-service.js';
+import {maintenanceService} from './api/maintenance-service.js';
+import {watchService} from './api/watch-service.js';
+import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
+import {resolveMemberConfig} from './config/member-config.js';
+import type {MemberLogger} from './member/member.js';
+import {MemberCore} from './member/member.js';
+import {startPeerServer} from './peer/peer-server.js';
+import type {PeerServer} from './peer/peer-server.js';
+import {PeerTransport} from './peer/peer-transport.js';
+import {ClientListener} from './transport/client-listener.js';
+import {addGrpcService} from './transport/grpc-service.js';
+
+/** gRPC's own framing on top of the largest request, as etcd allows (512 KiB). */
+const grpcOverheadBytes = 512 * 1024;
+
+/** A running member, as {@link startMember} returns it. */
+export interface Member {
+  readonly memberId: number;
+  readonly clusterId: number;
+  readonly name: string;
+  /** `host:port` of each client listener, with the ports actually bound. */
+  readonly clientAddresses: readonly string[];
+  /** `host:port` of each peer listener, with the ports actually bound. */
+  readonly peerAddresses: readonly string[];
+  /** The member's replicated state and raft node, for tests and embedding applications. */
+  readonly core: MemberCore;
+  /** Stops serving, closes connections and flushes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartMemberOptions {
+  readonly logger?: MemberLogger;
+}
+
+/**
+ * Starts a member in this process: opens (or bootstraps) its data directory,
+ * listens for peers and clients, and joins its cluster. This is what `synod`
+ * runs, and what a test or an application calls to embed a member, like etcd's
+ * `embed` package.
+ */
+export async function startMember(
+  input: MemberConfig | MemberConfigInput,
+  options: StartMemberOptions = {},
+): Promise<Member> {
+  const config = isResolved(input) ? input : resolveMemberConfig(input);
+  const logger: MemberLogger =
+    options.logger ?? pino({level: config.logLevel, base: {member: config.name}});
+  const core = MemberCore.open(config, logger);
+  const onUnexpectedError = (path: string, error: unknown) => {
+    logger.error(
+      {path, error: error instanceof Error ? error.stack : String(error)},
+      'request failed',
+    );
+  };
+
+  const transport = new PeerTransport({
+    clusterId: core.clusterId,
+    memberId: core.memberId,
+    events: {
+      unreachable: id => {
+        core.reportUnreachable(id);
+      },
+      snapshotStatus: (id, ok) => {
+        core.reportSnapshot(id, ok);
+      },
+    },
+  });
+  const followMembership = () => {
+    const ids = new Set<number>();
+    for (const m of core.membership.list()) {
+      if (m.id === core.memberId) continue;
+      ids.add(m.id);
+      transport.setPeer(m.id, m.peerUrls);
+    }
+    for (const id of core.voters)
+      if (!ids.has(id) && id !== core.memberId) transport.removePeer(id);
+  };
+  core.onSend(messages => {
+    transport.send(messages);
+  });
+  core.onMembershipChange(followMembership);
+
+  let peerServer: PeerServer | undefined;
+  let clientListener: ClientListener | undefined;
+  const forwarder = new LeaderForwarder(core);
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': config.maxRequestBytes + grpcOverheadBytes,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+  });
+  try {
+    peerServer = await startPeerServer(
+      config.listenPeerUrls,
+      {
+        clusterId: core.clusterId,
+        memberId: core.memberId,
+        knows: id => core.membership.has(id) || core.voters.includes(id),
+        deliver: message => {
+          core.step(message);
+        },
+      },
+      onUnexpectedError,
+      server => {
+        addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
+      },
+    );
+    addGrpcService(grpcServer, KVDefinition, kvService(core), onUnexpectedError);
+    addGrpcService(grpcServer, WatchDefinition, watchService(core), onUnexpectedError);
+    addGrpcService(grpcServer, LeaseDefinition, leaseService(core, forwarder), onUnexpectedError);
+    addGrpcService(grpcServer, ClusterDefinition, clusterService(core), onUnexpectedError);
+    addGrpcService(grpcServer, MaintenanceDefinition, maintenanceService(core), onUnexpectedError);
+    addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError);
+    clientListener = await ClientListener.listen(
+      config.listenClientUrls,
+      grpcServer,
+      httpHandler(core),
+    );
+  } catch (error) {
+    await clientListener?.close();
+    await peerServer?.close();
+    transport.close();
+    await core.close();
+    throw error;
+  }
+
+  followMembership();
+  core.start();
+  void core.publishAttributes(config.advertiseClientUrls.map(u => u.origin));
+  const peerPorts = peerServer.ports;
+  const listener = clientListener;
+  const stopPeers = peerServer;
+  logger.info(
+    {
+      memberId: core.memberId.toString(16),
+      clusterId: core.clusterId.toString(16),
+      client: listener.addresses.map(a => `${a.host}:${a.port}`),
+      peer: peerPorts,
+    },
+    'serving clients',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    memberId: core.memberId,
+    clusterId: core.clusterId,
+    name: config.name,
+    clientAddresses: listener.addresses.map(a => `${a.host}:${a.port}`),
+    peerAddresses: config.listenPeerUrls.map((u, i) => `${u.hostname}:${peerPorts[i] ?? u.port}`),
+    core,
+    close() {
+      closing ??= (async () => {
+        await listener.close();
+        grpcServer.forceShutdown();
+        forwarder.close();
+        transport.close();
+        await stopPeers.close();
+        await core.close();
+        logger.info({}, 'member stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+function isResolved(input: MemberConfig | MemberConfigInput): input is MemberConfig {
+  return Array.isArray(input.listenClientUrls) && input.listenClientUrls[0] instanceof URL;
+}

@@ -1,0 +1,113 @@
+import {Etcd3} from 'etcd3';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+
+import type {InProcessCluster} from './support/in-process-cluster.js';
+import {startInProcessCluster} from './support/in-process-cluster.js';
+
+describe('a three-member cluster in one process, used through the etcd3 npm client', () => {
+  let cluster: InProcessCluster;
+
+  beforeAll(async () => {
+    cluster = await startInProcessCluster(3);
+    await cluster.leader();
+  });
+
+  afterAll(async () => {
+    await cluster.close();
+  });
+
+  function clientOf(i: number): Etcd3 {
+    return new Etcd3({hosts: cluster.endpoints[i] ?? ''});
+  }
+
+  it('elects one leader that every member agrees on', async () => {
+    const leader = await cluster.leader();
+    await new Promise(r => setTimeout(r, 100));
+    for (const m of cluster.members) expect(m?.core.leader).toBe(leader.memberId);
+  });
+
+  it('reads on every member what was written through any member', async () => {
+    const clients = [0, 1, 2].map(clientOf);
+    try {
+      for (const [i, c] of clients.entries()) await c.put(`from/${i}`).value(`member ${i}`);
+      for (const c of clients) {
+        expect(await c.getAll().prefix('from/').strings()).toEqual({
+          'from/0': 'member 0',
+          'from/1': 'member 1',
+          'from/2': 'member 2',
+        });
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('delivers a write made on one member to a watcher on another', async () => {
+    const [writer, watcherClient] = [clientOf(0), clientOf(2)];
+    try {
+      const watcher = await watcherClient.watch().key('watched').create();
+      const got = new Promise<string>(resolve => {
+        watcher.on('put', kv => {
+          resolve(kv.value.toString());
+        });
+      });
+      await writer.put('watched').value('across members');
+      expect(await got).toBe('across members');
+      await watcher.cancel();
+    } finally {
+      writer.close();
+      watcherClient.close();
+    }
+  });
+
+  it('keeps a lease alive through a follower and lists every member', async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.findIndex(m => m !== undefined && m !== leader);
+    const c = clientOf(follower);
+    try {
+      const lease = c.lease(2);
+      await lease.put('kept').value('alive');
+      await new Promise(r => setTimeout(r, 3000));
+      expect(await c.get('kept').string()).toBe('alive');
+      await lease.revoke();
+      expect(await c.get('kept').string()).toBeNull();
+      const list = await c.cluster.memberList({});
+      expect(list.members.map(m => m.name).sort()).toEqual(['m1', 'm2', 'm3']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('elects a new leader when the leader stops, and keeps every acknowledged write', async () => {
+    const leader = await cluster.leader();
+    const index = cluster.members.indexOf(leader);
+    const survivors = [0, 1, 2].filter(i => i !== index);
+    const c = new Etcd3({hosts: survivors.map(i => cluster.endpoints[i] ?? '')});
+    try {
+      await c.put('before').value('failover');
+      await cluster.stop(index);
+      const next = await cluster.leader(5000);
+      expect(next.memberId).not.toBe(leader.memberId);
+      await c.put('after').value('failover');
+      await cluster.restart(index);
+      const back = clientOf(index);
+      try {
+        const deadline = Date.now() + 5000;
+        let seen: string | null = null;
+        while (seen === null && Date.now() < deadline) {
+          seen = await back
+            .get('after')
+            .string()
+            .catch(() => null);
+          if (seen === null) await new Promise(r => setTimeout(r, 50));
+        }
+        expect(seen).toBe('failover');
+        expect(await back.get('before').string()).toBe('failover');
+      } finally {
+        back.close();
+      }
+    } finally {
+      c.close();
+    }
+  });
+});

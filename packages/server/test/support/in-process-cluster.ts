@@ -1,0 +1,86 @@
+import {mkdtempSync, rmSync} from 'node:fs';
+import {createServer} from 'node:net';
+import type {AddressInfo} from 'node:net';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+
+import type {Member, MemberLogger} from '../../src/index.js';
+import {startMember} from '../../src/index.js';
+
+export const silentLogger: MemberLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** A port nothing listens on right now, found by binding port 0 on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const {port} = server.address() as AddressInfo;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+export interface InProcessCluster {
+  readonly members: (Member | undefined)[];
+  readonly endpoints: readonly string[];
+  /** The running member that leads, waiting up to `timeoutMs` for one. */
+  leader(timeoutMs?: number): Promise<Member>;
+  /** Stops member `i`; `restart(i)` brings it back on the same data. */
+  stop(i: number): Promise<void>;
+  restart(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts `size` members in this process, on loopback, with short raft timings. */
+export async function startInProcessCluster(size: number): Promise<InProcessCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'synod-cluster-'));
+  const names = Array.from({length: size}, (_, i) => `m${i + 1}`);
+  const clientPorts = await Promise.all(names.map(freePort));
+  const peerPorts = await Promise.all(names.map(freePort));
+  const initialCluster = names
+    .map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i] ?? 0}`)
+    .join(',');
+  const configOf = (i: number) => ({
+    name: names[i] ?? '',
+    dataDir: join(dir, names[i] ?? ''),
+    listenClientUrls: `http://127.0.0.1:${clientPorts[i] ?? 0}`,
+    listenPeerUrls: `http://127.0.0.1:${peerPorts[i] ?? 0}`,
+    initialCluster,
+    heartbeatIntervalMs: 20,
+    electionTimeoutMs: 200,
+  });
+  const members: (Member | undefined)[] = await Promise.all(
+    names.map((_, i) => startMember(configOf(i), {logger: silentLogger})),
+  );
+  return {
+    members,
+    endpoints: clientPorts.map(p => `http://127.0.0.1:${p}`),
+    async leader(timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const leader = members.find(m => m?.core.isLeader === true);
+        if (leader !== undefined) return leader;
+        if (Date.now() > deadline) throw new Error('no leader elected in time');
+        await new Promise(r => setTimeout(r, 20));
+      }
+    },
+    async stop(i) {
+      await members[i]?.close();
+      members[i] = undefined;
+    },
+    async restart(i) {
+      members[i] = await startMember(configOf(i), {logger: silentLogger});
+    },
+    async close() {
+      await Promise.all(members.map(m => m?.close() ?? Promise.resolve()));
+      rmSync(dir, {recursive: true, force: true});
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {open} from 'lmdb';
+import type {Database, RootDatabase} from 'lmdb';
+import {crc32c} from '../wal/crc32c.js';
+import {latin1Key} from '../latin1-key.js';
+
+/** The named databases (etcd's "buckets") of the backend. */
+export type Bucket = 'key' | 'meta' | 'lease' | 'members' | 'auth' | 'alarm';
+const BUCKETS: readonly Bucket[] = ['key', 'meta', 'lease', 'members', 'auth', 'alarm'];
+
+/** File name of the LMDB data file inside the backend directory. */
+export const BACKEND_FILE = 'db.mdb';
+
+/** A key/value pair read from the backend. */
+export interface BackendEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+interface PendingWrite {
+  readonly key: Uint8Array;
+  /** undefined = delete */
+  readonly value: Uint8Array | undefined;
+}
+
+/** Byte-order comparison key for the pending maps (latin1 maps each byte to one code unit). */
+const mapKey = latin1Key;
+
+/**
+ * The on-disk store of applied state: an LMDB environment (one memory-mapped B+tree file,
+ * copy-on-write, so a crash always leaves the last committed transaction) with one named
+ * database per bucket.
+ *
+ * Writes are buffered and committed together by {@link Backend.commit} in one LMDB write
+ * transaction (`batch`), which lmdb-js runs on its write thread, so the B+tree work overlaps
+ * with the next apply batch instead of blocking it. Until a commit has landed its writes
+ * stay in an in-flight layer that reads consult; reads therefore always see every write
+ * made, committed or not. The caller stores the raft applied index through
+ * {@link Backend.put} into `meta` before committing, so the index on disk always matches the
+ * data it covers and replaying the WAL after it is exact.
+ *
+ * LMDB's copy-on-write meta-page protocol keeps the file consistent on power loss: it falls
+ * back to the last flushed transaction. Durability of acknowledged writes comes from the WAL,
+ * not from here. A failed commit is fatal: the backend refuses all further calls.
+ */
+export class Backend {
+  private readonly dbs: Map<Bucket, Database<Buffer, Buffer>>;
+  private pending = new Map<Bucket, Map<string, PendingWrite>>();
+  private pendingCount = 0;
+  /** Committed but not yet landed write sets, oldest first, with their commit promises. */
+  private inflight: {writes: Map<Bucket, Map<string, PendingWrite>>; done: Promise<void>}[] = [];
+  private failure: unknown;
+
+  private constructor(
+    private readonly dir: string,
+    private env: RootDatabase,
+  ) {
+    this.dbs = Backend.openBuckets(env);
+  }
+
+  /** Opens (creating if needed) the backend in directory `dir`. */
+  static open(dir: string): Backend {
+    fs.mkdirSync(dir, {recursive: true, mode: 0o700});
+    fs.chmodSync(dir, 0o700);
+    return new Backend(dir, Backend.openEnv(path.join(dir, BACKEND_FILE)));
+  }
+
+  private static openEnv(file: string): RootDatabase {
+    return open({
+      path: file,
+      maxDbs: 16,
+      compression: false,
+      encoding: 'binary',
+      keyEncoding: 'binary',
+    });
+  }
+
+  private static openBuckets(env: RootDatabase): Map<Bucket, Database<Buffer, Buffer>> {
+    const dbs = new Map<Bucket, Database<Buffer, Buffer>>();
+    for (const b of BUCKETS) {
+      dbs.set(b, env.openDB<Buffer, Buffer>(b, {encoding: 'binary', keyEncoding: 'binary'}));
+    }
+    return dbs;
+  }
+
+  /** Number of buffered, uncommitted writes. */
+  get pendingWrites(): number {
+    return this.pendingCount;
+  }
+
+  get(bucket: Bucket, key: Uint8Array): Uint8Array | undefined {
+    const mk = mapKey(key);
+    const p = this.pending.get(bucket)?.get(mk);
+    if (p !== undefined) return p.value;
+    for (let i = this.inflight.length - 1; i >= 0; i--) {
+      const w = this.inflight[i]?.writes.get(bucket)?.get(mk);
+      if (w !== undefined) return w.value;
+    }
+    return this.db(bucket).getBinary(Buffer.from(key.buffer, key.byteOffset, key.byteLength));
+  }
+
+  put(bucket: Bucket, key: Uint8Array, value: Uint8Array): void {
+    this.buffer(bucket, {key, value});
+  }
+
+  delete(bucket: Bucket, key: Uint8Array): void {
+    this.buffer(bucket, {key, value: undefined});
+  }
+
+  /**
+   * Entries with `start <= key < end` (end undefined = no upper bound) in key byte order,
+   * including buffered writes.
+   */
+  *range(bucket: Bucket, start: Uint8Array, end?: Uint8Array): Generator<BackendEntry> {
+    const startKey = mapKey(start);
+    const endKey = end === undefined ? undefined : mapKey(end);
+    // Newer layers override older ones: in-flight oldest first, then the pending writes.
+    const merged = new Map<string, PendingWrite>();
+    for (const layer of [...this.inflight.map(f => f.writes), this.pending]) {
+      for (const e of layer.get(bucket) ?? []) {
+        if (e[0] >= startKey && (endKey === undefined || e[0] < endKey)) merged.set(e[0], e[1]);
+      }
+    }
+    const pend = merged.size > 0 ? merged : undefined;
+    const overlay = [...merged];
+    overlay.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let oi = 0;
+    const iter = this.db(bucket).getRange({
+      start: Buffer.from(start),
+      ...(end === undefined ? {} : {end: Buffer.from(end)}),
+    });
+    for (const {key, value} of iter) {
+      const k = mapKey(key);
+      while (oi < overlay.length && (overlay[oi] as [string, PendingWrite])[0] <= k) {
+        const [ok, w] = overlay[oi] as [string, PendingWrite];
+        oi++;
+        if (ok === k) {
+          if (w.value !== undefined) yield {key: w.key, value: w.value};
+          continue;
+        }
+        if (w.value !== undefined) yield {key: w.key, value: w.value};
+      }
+      if (pend?.has(k) === true) continue;
+      yield {key, value};
+    }
+    for (; oi < overlay.length; oi++) {
+      const w = (overlay[oi] as [string, PendingWrite])[1];
+      if (w.value !== undefined) yield {key: w.key, value: w.value};
+    }
+  }
+
+  /**
+   * Commits all buffered writes in one LMDB write transaction. Returns at once; the promise
+   * resolves when the transaction is on disk. A rejection means the backend is unusable
+   * (restart the member); leaving it unhandled ends the process, which is the intent.
+   */
+  commit(): Promise<void> {
+    this.checkUsable();
+    if (this.pendingCount === 0) return this.flushed();
+    const writes = this.pending;
+    this.pending = new Map();
+    this.pendingCount = 0;
+    const landed = this.env.batch(() => {
+      for (const [bucket, bucketWrites] of writes) {
+        const db = this.db(bucket);
+        for (const w of bucketWrites.values()) {
+          const k = Buffer.from(w.key.buffer, w.key.byteOffset, w.key.byteLength);
+          if (w.value === undefined) void db.remove(k);
+          else void db.put(k, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
+        }
+      }
+    });
+    const entry = {
+      writes,
+      done: landed.then(
+        () => {
+          // Reads must see the landed data before its overlay goes.
+          this.env.resetReadTxn();
+          this.inflight.splice(this.inflight.indexOf(entry), 1);
+        },
+        (err: unknown) => {
+          this.failure = err;
+          throw err;
+        },
+      ),
+    };
+    this.inflight.push(entry);
+    return entry.done;
+  }
+
+  /** Resolves when every commit so far is on disk. */
+  async flushed(): Promise<void> {
+    await Promise.all(this.inflight.map(f => f.done));
+  }
+
+  /** Size of the data file in bytes (what the file system holds). */
+  sizeBytes(): number {
+    return fs.statSync(path.join(this.dir, BACKEND_FILE)).size;
+  }
+
+  /** Bytes of the data file in use by B+tree pages (the rest is free-listed). */
+  sizeInUseBytes(): number {
+    const stats = this.env.getStats() as LmdbStats;
+    let pages = 2 + treePages(stats);
+    for (const db of this.dbs.values()) pages += treePages(db.getStats() as LmdbStats);
+    return pages * stats.pageSize;
+  }
+
+  /**
+   * Rewrites the data file compactly, returning free pages to the file system. Commits
+   * buffered writes first. Writes a compacted copy next to the file, then swaps it in by
+   * rename and reopens.
+   */
+  async defragment(): Promise<void> {
+    await this.commit();
+    const file = path.join(this.dir, BACKEND_FILE);
+    const tmp = path.join(this.dir, `${BACKEND_FILE}.defrag.tmp`);
+    fs.rmSync(tmp, {force: true});
+    await this.env.backup(tmp, true);
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    await this.env.close();
+    fs.renameSync(tmp, file);
+    fs.rmSync(`${file}-lock`, {force: true});
+    const dirFd = fs.openSync(this.dir, 'r');
+    fs.fsyncSync(dirFd);
+    fs.closeSync(dirFd);
+    this.env = Backend.openEnv(file);
+    const dbs = Backend.openBuckets(this.env);
+    for (const [b, db] of dbs) this.dbs.set(b, db);
+  }
+
+  /**
+   * Writes a consistent copy of the data file to `file` (a new LMDB file), for snapshots
+   * sent to followers and for backups. Commits buffered writes first. With `compact`, free
+   * pages are left out.
+   */
+  async copyTo(file: string, compact = true): Promise<void> {
+    await this.commit();
+    await this.env.backup(file, compact);
+  }
+
+  /** CRC-32C over every bucket's keys and values, committed or buffered. */
+  hash(): number {
+    let h = 0;
+    for (const b of BUCKETS) {
+      h = crc32c(h, Buffer.from(b));
+      for (const {key, value} of this.range(b, new Uint8Array(0))) {
+        h = crc32c(crc32c(h, key), value);
+      }
+    }
+    return h;
+  }
+
+  async close(): Promise<void> {
+    await this.commit();
+    await this.env.close();
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== undefined) {
+      throw new Error('backend is unusable after a failed commit; restart the member', {
+        cause: this.failure,
+      });
+    }
+  }
+
+  private buffer(bucket: Bucket, w: PendingWrite): void {
+    this.checkUsable();
+    let m = this.pending.get(bucket);
+    if (m === undefined) {
+      m = new Map();
+      this.pending.set(bucket, m);
+    }
+    m.set(mapKey(w.key), w);
+    this.pendingCount++;
+  }
+
+  private db(bucket: Bucket): Database<Buffer, Buffer> {
+    const db = this.dbs.get(bucket);
+    if (db === undefined) throw new Error(`unknown bucket ${bucket}`);
+    return db;
+  }
+}
+
+interface LmdbStats {
+  readonly pageSize: number;
+  readonly treeBranchPageCount: number;
+  readonly treeLeafPageCount: number;
+  readonly overflowPages: number;
+}
+
+const treePages = (s: LmdbStats): number =>
+  s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
