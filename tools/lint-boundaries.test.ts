@@ -1,5 +1,8 @@
+import {execFileSync} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
+
 import {ESLint} from 'eslint';
-import {describe, expect, it} from 'vitest';
+import {beforeAll, describe, expect, it} from 'vitest';
 
 /**
  * The layering of ARCHITECTURE.md is enforced by lint. These cases feed lint a
@@ -7,8 +10,24 @@ import {describe, expect, it} from 'vitest';
  * that guards the boundary fires; the control case shows the same file passes
  * when it keeps to its layer, so a rule that rejects everything would fail here.
  */
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+// The nx rule reads the project graph from nx's cache and silently skips itself
+// when there is none (as in a fresh clone): compute it first, as `npm run lint` does.
+beforeAll(() => {
+  execFileSync(
+    fileURLToPath(new URL('../node_modules/.bin/nx', import.meta.url)),
+    ['show', 'projects'],
+    {
+      cwd: root,
+      env: {...process.env, NX_DAEMON: 'false'},
+      stdio: 'ignore',
+    },
+  );
+}, 60_000);
+
 const eslint = new ESLint({
-  cwd: new URL('..', import.meta.url).pathname,
+  cwd: root,
   // The fixtures exist only in memory, so no tsconfig lists them: let the
   // TypeScript project service give them its default project.
   overrideConfig: {

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   ClusterDefinition,
+  ElectionDefinition,
   HealthDefinition,
+  LockDefinition,
   KVDefinition,
   LeaseDefinition,
   MaintenanceDefinition,
@@ -11,10 +13,12 @@ import {LessorDefinition} from '@synod/proto/synodpb';
 import {pino} from 'pino';
 
 import {clusterService} from './api/cluster-service.js';
+import {electionService} from './api/election-service.js';
 import {healthService} from './api/health-service.js';
 import {httpHandler} from './api/http-handler.js';
 import {kvService} from './api/kv-service.js';
 import {LeaderForwarder, leaseService, lessorService} from './api/lease-service.js';
+import {lockService} from './api/lock-service.js';
 import {maintenanceService} from './api/maintenance-service.js';
 import {watchService} from './api/watch-service.js';
 import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
@@ -128,6 +132,8 @@ export async function startMember(
     addGrpcService(grpcServer, ClusterDefinition, clusterService(core), onUnexpectedError);
     addGrpcService(grpcServer, MaintenanceDefinition, maintenanceService(core), onUnexpectedError);
     addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError);
+    addGrpcService(grpcServer, LockDefinition, lockService(core), onUnexpectedError);
+    addGrpcService(grpcServer, ElectionDefinition, electionService(core), onUnexpectedError);
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
       grpcServer,

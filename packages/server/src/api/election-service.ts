@@ -1,0 +1,151 @@
+import type {ElectionServiceImplementation, LeaderKey} from '@synod/proto';
+import {SortOrder} from '@synod/storage';
+import {ServerError, Status} from 'nice-grpc-common';
+
+import type {MemberCore} from '../member/member.js';
+import {
+  commitTxn,
+  createRevisionIs,
+  deleteOp,
+  getOp,
+  ownKey,
+  prefixEnd,
+  putOp,
+  readPrefix,
+  txnOf,
+  waitForPredecessors,
+} from './concurrency.js';
+import {requireLeaderIfAsked} from './errors.js';
+import {toWireKv} from './wire.js';
+
+/** etcd's concurrency package returns these as plain errors, which gRPC reports as Unknown. */
+const notLeader = () => new ServerError(Status.UNKNOWN, 'election: not leader');
+const noLeader = () => new ServerError(Status.UNKNOWN, 'election: no leader');
+const missingLeaderKey = () => new ServerError(Status.UNKNOWN, '"leader" field must be provided');
+
+function prefixOf(name: Uint8Array): Buffer {
+  return Buffer.concat([name, Buffer.from('/')]);
+}
+
+function requireLeaderKey(leader: LeaderKey | undefined): LeaderKey {
+  if (leader === undefined) throw missingLeaderKey();
+  return leader;
+}
+
+/**
+ * The Election service (`v3electionpb.Election`), with etcd's key layout: a
+ * candidate's key is `name/<lease id in hex>` holding its proposal, and the
+ * leader is the oldest key under the name, so it interoperates with
+ * `etcdctl elect` and etcd's concurrency.Election.
+ */
+export function electionService(member: MemberCore): ElectionServiceImplementation {
+  const leaderNow = async (name: Uint8Array) => {
+    const {kvs, revision} = await readPrefix(member, prefixOf(name), {
+      sortOrder: SortOrder.Ascend,
+      limit: 1,
+    });
+    return {kv: kvs[0], revision};
+  };
+  return {
+    async campaign(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const prefix = prefixOf(request.name);
+      const key = ownKey(prefix, request.lease);
+      const {response, header} = await commitTxn(
+        member,
+        txnOf(
+          [createRevisionIs(key, 0n)],
+          [putOp(key, request.value, request.lease)],
+          [getOp(key)],
+        ),
+      );
+      let rev = Number(header.revision);
+      if (!response.succeeded) {
+        const existing = response.responses[0];
+        const kv =
+          existing !== undefined && 'range' in existing ? existing.range.kvs[0] : undefined;
+        if (kv !== undefined) {
+          rev = kv.createRevision;
+          if (!Buffer.from(kv.value).equals(request.value)) {
+            const proclaimed = await commitTxn(
+              member,
+              txnOf(
+                [createRevisionIs(key, BigInt(rev))],
+                [putOp(key, request.value, request.lease)],
+                [],
+              ),
+            );
+            if (!proclaimed.response.succeeded) throw notLeader();
+          }
+        }
+      }
+      try {
+        await waitForPredecessors(member, prefix, rev, context.signal);
+      } catch (error) {
+        await commitTxn(member, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
+        throw error;
+      }
+      return {
+        header: member.header(),
+        leader: {name: request.name, key, rev: BigInt(rev), lease: request.lease},
+      };
+    },
+
+    async proclaim(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const leader = requireLeaderKey(request.leader);
+      const {response, header} = await commitTxn(
+        member,
+        txnOf(
+          [createRevisionIs(leader.key, leader.rev)],
+          [putOp(leader.key, request.value, leader.lease)],
+          [],
+        ),
+      );
+      if (!response.succeeded) throw notLeader();
+      return {header};
+    },
+
+    async leader(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const {kv, revision} = await leaderNow(request.name);
+      if (kv === undefined) throw noLeader();
+      return {header: member.header(revision), kv: toWireKv(kv)};
+    },
+
+    async *observe(request, context) {
+      const prefix = prefixOf(request.name);
+      let last: {key: string; modRevision: number} | undefined;
+      while (!context.signal.aborted) {
+        const {kv, revision} = await leaderNow(request.name);
+        if (kv !== undefined) {
+          const id = {key: Buffer.from(kv.key).toString('hex'), modRevision: kv.modRevision};
+          if (last?.key !== id.key || last.modRevision !== id.modRevision) {
+            last = id;
+            yield {header: member.header(revision), kv: toWireKv(kv)};
+          }
+        }
+        // Sleep until anything under the election's prefix changes.
+        const stream = member.store.newWatchStream();
+        try {
+          stream.watch({key: prefix, rangeEnd: prefixEnd(prefix), startRevision: revision + 1});
+          for await (const r of stream.responses(context.signal)) {
+            if (r.events.length > 0 || r.canceled) break;
+          }
+        } finally {
+          stream.close();
+        }
+      }
+    },
+
+    async resign(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const leader = requireLeaderKey(request.leader);
+      const {header} = await commitTxn(
+        member,
+        txnOf([createRevisionIs(leader.key, leader.rev)], [deleteOp(leader.key)], []),
+      );
+      return {header};
+    },
+  };
+}

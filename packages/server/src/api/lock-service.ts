@@ -1,0 +1,64 @@
+import type {LockServiceImplementation} from '@synod/proto';
+
+import type {MemberCore} from '../member/member.js';
+import {
+  commitTxn,
+  createRevisionIs,
+  deleteOp,
+  getOp,
+  ownKey,
+  putOp,
+  txnOf,
+  waitForPredecessors,
+} from './concurrency.js';
+import {requireLeaderIfAsked, unwrap} from './errors.js';
+
+/**
+ * The Lock service (`v3lockpb.Lock`), with etcd's key layout: a waiter's key is
+ * `name/<lease id in hex>`, bound to its lease, and the lock belongs to the
+ * oldest key under the name. A lock taken here and one taken with
+ * `etcdctl lock` or etcd's concurrency.Mutex exclude each other.
+ */
+export function lockService(member: MemberCore): LockServiceImplementation {
+  return {
+    async lock(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const prefix = Buffer.concat([request.name, Buffer.from('/')]);
+      const key = ownKey(prefix, request.lease);
+      const {response, header} = await commitTxn(
+        member,
+        txnOf(
+          [createRevisionIs(key, 0n)],
+          [putOp(key, Buffer.alloc(0), request.lease)],
+          [getOp(key)],
+        ),
+      );
+      let myRevision = Number(header.revision);
+      if (!response.succeeded) {
+        const existing = response.responses[0];
+        if (existing !== undefined && 'range' in existing) {
+          myRevision = existing.range.kvs[0]?.createRevision ?? myRevision;
+        }
+      }
+      try {
+        await waitForPredecessors(member, prefix, myRevision, context.signal);
+      } catch (error) {
+        // Give up the place in the queue, as etcd does when a lock call is cancelled.
+        await commitTxn(member, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
+        throw error;
+      }
+      return {header: member.header(), key};
+    },
+
+    async unlock(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      const {revision} = unwrap(
+        await member.propose({
+          $case: 'deleteRange',
+          value: {key: request.key, rangeEnd: Buffer.alloc(0), prevKv: false},
+        }),
+      );
+      return {header: member.header(revision)};
+    },
+  };
+}
