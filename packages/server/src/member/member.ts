@@ -218,7 +218,9 @@ export class MemberCore {
         id: memberIdFor(urls, config.initialClusterToken),
         name,
         peerUrls: urls.map(u => u.origin),
-        clientUrls: name === config.name ? config.advertiseClientUrls.map(u => u.origin) : [],
+        // Every member must write the same bootstrap entries: client URLs are
+        // published by each member through the log once it runs.
+        clientUrls: [],
         isLearner: false,
       }));
       const self = members.find(m => m.name === config.name);
