@@ -1,4 +1,5 @@
-import type {WatchResponse as WireWatchResponse, WatchServiceImplementation} from '@synod/proto';
+import type {WatchServiceImplementation} from '@synod/proto';
+import {Event as WireEvent, WatchResponse as WireWatchResponse} from '@synod/proto';
 import {WatchCreateRequest_FilterType} from '@synod/proto';
 import type {WatchResponse, WatchStream} from '@synod/storage';
 import {StorageError, WatchFilter} from '@synod/storage';
@@ -22,6 +23,13 @@ export function watchService(member: MemberCore): WatchServiceImplementation {
     async *watch(requests, context) {
       const stream = member.store.newWatchStream();
       const control: WireWatchResponse[] = [];
+      const options: StreamOptions = {progress: new Map(), fragment: new Set()};
+      const progressTimer = setInterval(
+        () => {
+          notifyProgress(member, stream, options);
+        },
+        Math.max(10, member.config.watchProgressNotifyIntervalMs / 2),
+      );
       let wake: (() => void) | undefined;
       const notify = () => {
         wake?.();
@@ -30,7 +38,7 @@ export function watchService(member: MemberCore): WatchServiceImplementation {
       const reader = (async () => {
         try {
           for await (const request of requests) {
-            handleRequest(member, stream, request.requestUnion, control);
+            handleRequest(member, stream, request.requestUnion, control, options);
             notify();
           }
         } finally {
@@ -60,9 +68,10 @@ export function watchService(member: MemberCore): WatchServiceImplementation {
           if (outcome === 'control') continue;
           nextEvent = undefined;
           if (outcome.done === true) return;
-          yield toWireResponse(member, outcome.value);
+          yield* toWireResponses(member, outcome.value, options);
         }
       } finally {
+        clearInterval(progressTimer);
         stream.close();
         await events.return(undefined);
       }
@@ -79,6 +88,7 @@ function handleRequest(
       : never
     : never,
   control: WireWatchResponse[],
+  options: StreamOptions,
 ): void {
   switch (request?.$case) {
     case 'createRequest': {
@@ -97,6 +107,8 @@ function handleRequest(
           watchId: c.watchId > 0n ? Number(c.watchId) : 0,
         });
         control.push(reply({header, watchId: BigInt(id), created: true}));
+        if (c.progressNotify) options.progress.set(id, Date.now());
+        if (c.fragment) options.fragment.add(id);
       } catch (error) {
         if (!(error instanceof StorageError)) throw error;
         control.push(
@@ -107,6 +119,8 @@ function handleRequest(
     }
     case 'cancelRequest': {
       const id = request.value.watchId;
+      options.progress.delete(Number(id));
+      options.fragment.delete(Number(id));
       if (stream.cancel(Number(id))) {
         control.push(reply({header: member.header(), watchId: id, canceled: true}));
       }
@@ -135,12 +149,71 @@ function reply(partial: Partial<WireWatchResponse>): WireWatchResponse {
   };
 }
 
-function toWireResponse(member: MemberCore, r: WatchResponse): WireWatchResponse {
-  return reply({
+/** Per-stream watch options: progress watchers with the time of their last event, fragmenters. */
+interface StreamOptions {
+  readonly progress: Map<number, number>;
+  readonly fragment: Set<number>;
+}
+
+/**
+ * Sends each `progress_notify` watcher that has been quiet for the interval an
+ * empty response carrying the current revision, as etcd does every 10 minutes.
+ * It is queued behind the stream's pending events and only when every watcher
+ * of the stream has caught up, so it never claims a revision whose events are
+ * still on their way.
+ */
+function notifyProgress(member: MemberCore, stream: WatchStream, options: StreamOptions): void {
+  if (options.progress.size === 0) return;
+  const revision = member.store.progress(stream);
+  if (revision === undefined) return;
+  const now = Date.now();
+  for (const [id, last] of options.progress) {
+    if (now - last < member.config.watchProgressNotifyIntervalMs) continue;
+    options.progress.set(id, now);
+    stream.enqueue({watchId: id, events: [], revision, compactRevision: 0, canceled: false}, true);
+  }
+}
+
+/** gRPC's framing allowance above the largest request, as in etcd. */
+const grpcOverheadBytes = 512 * 1024;
+
+function toWireResponses(
+  member: MemberCore,
+  r: WatchResponse,
+  options: StreamOptions,
+): WireWatchResponse[] {
+  if (r.events.length > 0 && options.progress.has(r.watchId)) {
+    options.progress.set(r.watchId, Date.now());
+  }
+  if (r.canceled) {
+    options.progress.delete(r.watchId);
+    options.fragment.delete(r.watchId);
+  }
+  const whole = reply({
     header: member.header(r.revision),
     watchId: BigInt(r.watchId),
     canceled: r.canceled,
     compactRevision: BigInt(r.compactRevision),
     events: r.events.map(toWireEvent),
   });
+  if (!options.fragment.has(r.watchId) || whole.events.length < 2) return [whole];
+  const limit = member.config.maxRequestBytes + grpcOverheadBytes;
+  if (WireWatchResponse.encode(whole).finish().length <= limit) return [whole];
+  // Split into responses under the limit (at least one event each); every part but the last
+  // says fragment, and the client joins them back into one revision batch.
+  const parts: WireWatchResponse[] = [];
+  let events: typeof whole.events = [];
+  let size = 0;
+  for (const event of whole.events) {
+    const eventSize = WireEvent.encode(event).finish().length + 8;
+    if (events.length > 0 && size + eventSize > limit) {
+      parts.push({...whole, events, fragment: true});
+      events = [];
+      size = 0;
+    }
+    events.push(event);
+    size += eventSize;
+  }
+  parts.push({...whole, events, fragment: false});
+  return parts;
 }

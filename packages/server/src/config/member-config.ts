@@ -36,6 +36,11 @@ export interface MemberConfig {
   /** Refuse membership changes that would leave fewer started members than a quorum. */
   readonly strictReconfigCheck: boolean;
   readonly logLevel: LogLevel;
+  /**
+   * How often a watcher created with `progress_notify` hears the current
+   * revision when it had no events: etcd's fixed 10 minutes. Settable for tests.
+   */
+  readonly watchProgressNotifyIntervalMs: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -62,6 +67,7 @@ export interface MemberConfigInput {
   maxTxnOps?: number;
   strictReconfigCheck?: boolean;
   logLevel?: string;
+  watchProgressNotifyIntervalMs?: number;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -310,6 +316,10 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
       'warn',
       'error',
     ] as const),
+    watchProgressNotifyIntervalMs: positiveInt(
+      'watch-progress-notify-interval',
+      input.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000,
+    ),
   };
 }
 
