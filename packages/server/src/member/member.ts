@@ -16,6 +16,7 @@ import type {MemberConfig} from '../config/member-config.js';
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {ApplyResult} from './apply-result.js';
 import {AlarmStore, Applier} from './applier.js';
+import {AutoCompactor} from './auto-compactor.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership} from './membership.js';
 import {RaftLoop} from './raft-loop.js';
@@ -71,6 +72,7 @@ export class MemberCore {
   private pendingCompactions: Promise<void>[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly revoking = new Set<bigint>();
+  private readonly compactor: AutoCompactor;
 
   private constructor(
     readonly config: MemberConfig,
@@ -119,6 +121,11 @@ export class MemberCore {
       },
     });
     this.requestIds = new RequestIds(memberId, Date.now());
+    this.compactor = new AutoCompactor(
+      this,
+      config.autoCompactionMode,
+      config.autoCompactionRetention,
+    );
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
     this.reads = new ReadIndexBatcher(
       {
@@ -281,6 +288,7 @@ export class MemberCore {
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
   start(): void {
     this.loop.start();
+    this.compactor.start();
     this.expiryTimer = setInterval(() => {
       this.revokeExpiredLeases();
     }, 500);
@@ -628,6 +636,7 @@ export class MemberCore {
     this.stopped = true;
     this.loop.stop();
     clearInterval(this.expiryTimer);
+    this.compactor.stop();
     const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);
