@@ -330,6 +330,8 @@ export class KvStore implements KV {
     const end = revisionKey(rev + 1, 0);
     const run = async (): Promise<void> => {
       let cursor = revisionKey(0, 0);
+      // One step's commit may still be landing while the next step runs; never more.
+      let landing: Promise<void> = Promise.resolve();
       for (;;) {
         // Yield between steps so applies and reads run in between.
         await new Promise<void>(resolve => {
@@ -347,10 +349,13 @@ export class KvStore implements KV {
         for (const k of doomed) this.backend.delete('key', k);
         if (lastKey === undefined || n < this.compactionBatch) {
           this.backend.put('meta', META_FINISHED_COMPACT, u64(rev));
+          await landing;
           await this.backend.commit();
           return;
         }
-        await this.backend.commit();
+        const committed = this.backend.commit();
+        await landing;
+        landing = committed;
         const {main, sub} = parseRevisionKey(lastKey);
         cursor = revisionKey(main, sub + 1);
       }

@@ -44,6 +44,8 @@ interface Watcher {
   readonly prevKv: boolean;
   readonly noPut: boolean;
   readonly noDelete: boolean;
+  /** Watches one key (`to` is `from` + NUL): indexed by key while synced. */
+  readonly single: boolean;
   minRev: number;
   state: 'synced' | 'unsynced' | 'victim';
   /** For a victim: the response it could not queue. */
@@ -71,7 +73,10 @@ const toKey = latin1Key;
  */
 export class WatchableStore implements WatchableKV, WatchHub {
   private readonly watchers = new Map<WatchStream, Map<number, Watcher>>();
-  private readonly synced = new Set<Watcher>();
+  /** Synced single-key watchers by key, and synced range watchers. */
+  private readonly syncedByKey = new Map<string, Set<Watcher>>();
+  private readonly syncedRanges = new Set<Watcher>();
+  private syncedCount = 0;
   private readonly unsynced = new Set<Watcher>();
   private readonly victims = new Set<Watcher>();
   private stepScheduled = false;
@@ -143,7 +148,7 @@ export class WatchableStore implements WatchableKV, WatchHub {
 
   /** Watcher counts by state, for metrics and tests. */
   watcherCounts(): {synced: number; unsynced: number; victims: number} {
-    return {synced: this.synced.size, unsynced: this.unsynced.size, victims: this.victims.size};
+    return {synced: this.syncedCount, unsynced: this.unsynced.size, victims: this.victims.size};
   }
 
   /** @internal */
@@ -159,8 +164,9 @@ export class WatchableStore implements WatchableKV, WatchHub {
       prevKv: req.prevKv ?? false,
       noPut: req.filters?.includes(WatchFilter.NoPut) ?? false,
       noDelete: req.filters?.includes(WatchFilter.NoDelete) ?? false,
+      single: to === `${from}\0`,
       minRev: start <= 0 ? current + 1 : start,
-      state: 'synced',
+      state: 'unsynced',
       parked: undefined,
     };
     let byId = this.watchers.get(stream);
@@ -170,9 +176,8 @@ export class WatchableStore implements WatchableKV, WatchHub {
     }
     byId.set(id, w);
     if (w.minRev > current) {
-      this.synced.add(w);
+      this.addSynced(w);
     } else {
-      w.state = 'unsynced';
       this.unsynced.add(w);
       this.scheduleStep(0);
     }
@@ -185,7 +190,7 @@ export class WatchableStore implements WatchableKV, WatchHub {
     if (byId === undefined || w === undefined) return;
     byId.delete(id);
     if (byId.size === 0) this.watchers.delete(stream);
-    this.synced.delete(w);
+    this.removeSynced(w);
     this.unsynced.delete(w);
     this.victims.delete(w);
   }
@@ -203,20 +208,65 @@ export class WatchableStore implements WatchableKV, WatchHub {
     return this.kv.rev();
   }
 
-  /** Feeds synced watchers from a write txn that just ended at `rev`. */
+  /**
+   * Feeds synced watchers from a write txn that just ended at `rev`: single-key watchers are
+   * found by key, range watchers by a scan of the (usually few) synced range watchers.
+   */
   private notify(rev: number, events: readonly KvEvent[]): void {
-    for (const w of this.synced) {
-      if (w.minRev > rev) continue;
-      const mine = this.select(w, events);
+    const batches = new Map<Watcher, KvEvent[]>();
+    const offer = (w: Watcher, e: KvEvent): void => {
+      if (w.minRev > rev) return;
+      const matched = this.match(w, e);
+      if (matched === undefined) return;
+      const list = batches.get(w);
+      if (list === undefined) batches.set(w, [matched]);
+      else list.push(matched);
+    };
+    for (const e of events) {
+      const k = toKey(e.kv.key);
+      for (const w of this.syncedByKey.get(k) ?? []) offer(w, e);
+      for (const w of this.syncedRanges) {
+        if (k >= w.from && (w.to === undefined || k < w.to)) offer(w, e);
+      }
+    }
+    for (const [w, mine] of batches) {
+      // Synced watchers with nothing to deliver keep an older minRev; that is harmless, as
+      // every later txn has a higher revision.
       w.minRev = rev + 1;
-      if (mine.length === 0) continue;
       const resp = this.response(w, mine, rev);
       if (!w.stream.enqueue(resp)) this.park(w, resp);
     }
   }
 
+  private addSynced(w: Watcher): void {
+    w.state = 'synced';
+    this.syncedCount++;
+    if (!w.single) {
+      this.syncedRanges.add(w);
+      return;
+    }
+    let set = this.syncedByKey.get(w.from);
+    if (set === undefined) {
+      set = new Set();
+      this.syncedByKey.set(w.from, set);
+    }
+    set.add(w);
+  }
+
+  private removeSynced(w: Watcher): void {
+    if (w.state !== 'synced') return;
+    this.syncedCount--;
+    if (!w.single) {
+      this.syncedRanges.delete(w);
+      return;
+    }
+    const set = this.syncedByKey.get(w.from);
+    set?.delete(w);
+    if (set?.size === 0) this.syncedByKey.delete(w.from);
+  }
+
   private park(w: Watcher, resp: WatchResponse): void {
-    this.synced.delete(w);
+    this.removeSynced(w);
     this.unsynced.delete(w);
     w.state = 'victim';
     w.parked = resp;
@@ -292,8 +342,7 @@ export class WatchableStore implements WatchableKV, WatchHub {
 
   private moveAfterCatchUp(w: Watcher, current: number): void {
     if (w.minRev > current) {
-      w.state = 'synced';
-      this.synced.add(w);
+      this.addSynced(w);
     } else {
       w.state = 'unsynced';
       this.unsynced.add(w);
@@ -301,20 +350,24 @@ export class WatchableStore implements WatchableKV, WatchHub {
     }
   }
 
+  /** Events of `events` in the watcher's range that pass its filters, with prev_kv. */
   private select(w: Watcher, events: readonly KvEvent[]): KvEvent[] {
     const out: KvEvent[] = [];
     for (const e of events) {
-      if (e.type === 'put' ? w.noPut : w.noDelete) continue;
       const k = toKey(e.kv.key);
       if (k < w.from || (w.to !== undefined && k >= w.to)) continue;
-      if (!w.prevKv) {
-        out.push(e);
-        continue;
-      }
-      const prev: KeyValue | undefined = this.kv.getAt(e.kv.key, e.kv.modRevision - 1);
-      out.push(prev === undefined ? e : {...e, prevKv: prev});
+      const matched = this.match(w, e);
+      if (matched !== undefined) out.push(matched);
     }
     return out;
+  }
+
+  /** The event as this watcher gets it (filters, prev_kv), or undefined if filtered out. */
+  private match(w: Watcher, e: KvEvent): KvEvent | undefined {
+    if (e.type === 'put' ? w.noPut : w.noDelete) return undefined;
+    if (!w.prevKv) return e;
+    const prev: KeyValue | undefined = this.kv.getAt(e.kv.key, e.kv.modRevision - 1);
+    return prev === undefined ? e : {...e, prevKv: prev};
   }
 
   private response(w: Watcher, events: KvEvent[], rev: number): WatchResponse {
