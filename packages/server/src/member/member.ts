@@ -514,7 +514,7 @@ export class MemberCore {
     hardState: Parameters<Wal['save']>[0],
     entries: readonly Entry[],
     snapshot: Snapshot | undefined,
-    _mustSync: boolean,
+    mustSync: boolean,
   ): void {
     if (snapshot?.metadata !== undefined) {
       const meta = snapshot.metadata;
@@ -527,7 +527,9 @@ export class MemberCore {
       this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
       this.raftStorage.applySnapshot(snapshot);
     }
-    this.wal.save(hardState, entries);
+    // Raft needs an fsync only when entries, term or vote changed; a batch that only moves the
+    // commit index is written and rides on the next fsync.
+    this.wal.save(hardState, entries, mustSync);
     if (hardState !== undefined) this.raftStorage.setHardState(hardState);
     if (entries.length > 0) this.raftStorage.append(entries);
   }

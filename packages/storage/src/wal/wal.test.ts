@@ -78,6 +78,21 @@ describe('Wal', () => {
     expect(fsys.fileSyncs - before).toBe(2);
   });
 
+  it('writes an unsynced batch without fdatasync, and replays it once a later batch syncs', () => {
+    const fsys = new CrashFileSystem();
+    const wal = Wal.create('/w', meta, {fs: fsys, segmentBytes: 65536});
+    wal.save(hs(1, 0), range(1, 3, 1));
+    const before = fsys.fileSyncs;
+    wal.save(hs(1, 3), [], false);
+    expect(fsys.fileSyncs - before).toBe(0);
+    wal.save(undefined, range(4, 4, 1));
+    expect(fsys.fileSyncs - before).toBe(1);
+    fsys.crash({random: () => 0, tear: 'none'});
+    const {replay} = Wal.open('/w', {fs: fsys});
+    expect(replay.hardState).toEqual(hs(1, 3));
+    expect(replay.entries.map(e => e.index)).toEqual([1, 2, 3, 4]);
+  });
+
   it('cuts segments when full, names them by sequence and first index, and releases them', () => {
     const fsys = new CrashFileSystem();
     const opts = {fs: fsys, segmentBytes: 4096};

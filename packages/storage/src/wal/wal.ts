@@ -276,8 +276,12 @@ export class Wal {
   /**
    * Appends `entries` then `hardState` (either may be empty) and makes them durable with one
    * fdatasync. Cuts a new segment first if the batch does not fit in the current one.
+   *
+   * With `sync` false the batch is written but not synced: raft asks for that when only the
+   * commit index moved, which a crash may lose (it is learned again from the leader). The next
+   * synced batch makes it durable along with itself.
    */
-  save(hardState: HardState | undefined, entries: readonly Entry[]): void {
+  save(hardState: HardState | undefined, entries: readonly Entry[], sync = true): void {
     if (hardState === undefined && entries.length === 0) return;
     this.guard(() => {
       let encoded = this.encodeBatch(hardState, entries);
@@ -286,7 +290,7 @@ export class Wal {
         encoded = this.encodeBatch(hardState, entries);
       }
       this.file.write(encoded.bytes, this.offset);
-      this.file.sync();
+      if (sync) this.file.sync();
       this.offset += encoded.bytes.length;
       this.crc = encoded.crc;
       const last = entries[entries.length - 1];
