@@ -2,7 +2,7 @@ import {Etcd3} from 'etcd3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {InProcessCluster} from './support/in-process-cluster.js';
-import {startInProcessCluster} from './support/in-process-cluster.js';
+import {loggedMessages, startInProcessCluster} from './support/in-process-cluster.js';
 
 describe('a three-member cluster in one process, used through the etcd3 npm client', () => {
   let cluster: InProcessCluster;
@@ -108,6 +108,46 @@ describe('a three-member cluster in one process, used through the etcd3 npm clie
       }
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('a follower that falls behind the compacted log', () => {
+  it('catches up from a snapshot of the leader’s state, then from the log', async () => {
+    const cluster = await startInProcessCluster(3, {snapshotCount: 20, snapshotCatchUpEntries: 5});
+    try {
+      const leader = await cluster.leader();
+      const lagging = cluster.members.findIndex(m => m !== undefined && m !== leader);
+      await cluster.stop(lagging);
+      const others = [0, 1, 2].filter(i => i !== lagging).map(i => cluster.endpoints[i] ?? '');
+      const c = new Etcd3({hosts: others});
+      try {
+        for (let i = 0; i < 150; i++) await c.put(`lag/${i}`).value(`v${i}`);
+      } finally {
+        c.close();
+      }
+      await cluster.restart(lagging);
+      const back = new Etcd3({hosts: cluster.endpoints[lagging] ?? ''});
+      try {
+        const deadline = Date.now() + 10_000;
+        let count = 0;
+        while (count < 150 && Date.now() < deadline) {
+          count = await back
+            .getAll()
+            .prefix('lag/')
+            .count()
+            .catch(() => 0);
+          if (count < 150) await new Promise(r => setTimeout(r, 100));
+        }
+        expect(count).toBe(150);
+        expect(loggedMessages).toContain('installed a snapshot from the leader');
+        await back.put('after').value('catch-up');
+        expect(await back.get('lag/149').string()).toBe('v149');
+      } finally {
+        back.close();
+      }
+    } finally {
+      await cluster.close();
     }
   });
 });

@@ -1,15 +1,24 @@
 import {randomInt} from 'node:crypto';
 import {mkdirSync} from 'node:fs';
+import {open, readFile, rename, rm} from 'node:fs/promises';
 import {join} from 'node:path';
 
 import type {ResponseHeader} from '@synod/proto';
 import {AlarmRequest_AlarmAction, AlarmType, EtcdErrors} from '@synod/proto';
 import type {ConfState, Entry, Message, Snapshot} from '@synod/proto/raftpb';
-import {ConfChange, ConfChangeType} from '@synod/proto/raftpb';
+import {ConfChange, ConfChangeType, MessageType} from '@synod/proto/raftpb';
 import {ConfChangeContext, InternalRequest} from '@synod/proto/synodpb';
 import type {SoftState} from '@synod/raft';
 import {MemoryStorage, ProposalDroppedError, RawNode, SeededRng} from '@synod/raft';
-import {KvExecutor, KvStore, Lessor, Snapshotter, Wal, WatchableStore} from '@synod/storage';
+import {
+  BACKEND_FILE,
+  KvExecutor,
+  KvStore,
+  Lessor,
+  Snapshotter,
+  Wal,
+  WatchableStore,
+} from '@synod/storage';
 import {ServerError} from 'nice-grpc-common';
 
 import type {MemberConfig} from '../config/member-config.js';
@@ -47,17 +56,26 @@ export type InternalRequestBody = NonNullable<InternalRequest['request']>;
  * {@link MemberCore.propose} and {@link MemberCore.linearizableRead}; the peer
  * transport through {@link MemberCore.step} and {@link MemberCore.onSend}.
  */
-export class MemberCore {
+/**
+ * Everything applying entries changes, opened from one backend: replaced as a
+ * whole when the member installs a snapshot from the leader.
+ */
+interface AppliedState {
+  readonly kv: KvStore;
   readonly store: WatchableStore;
   readonly executor: KvExecutor;
   readonly lessor: Lessor;
-  readonly alarms = new AlarmStore();
   readonly membership: Membership;
+  readonly applier: Applier;
+}
+
+export class MemberCore {
+  readonly alarms = new AlarmStore();
   readonly loop: RaftLoop;
+  private state: AppliedState;
   private readonly wal: Wal;
   private readonly raftStorage: MemoryStorage;
   private readonly snapshotter: Snapshotter;
-  private readonly applier: Applier;
   private readonly waiters = new Waiters<bigint, ApplyResult>();
   private readonly reads: ReadIndexBatcher;
   private readonly requestIds: RequestIds;
@@ -82,9 +100,7 @@ export class MemberCore {
       wal: Wal;
       raftStorage: MemoryStorage;
       snapshotter: Snapshotter;
-      store: WatchableStore;
-      kv: KvStore;
-      lessor: Lessor;
+      dbDir: string;
       node: RawNode;
       confState: ConfState;
     },
@@ -93,33 +109,9 @@ export class MemberCore {
     this.wal = parts.wal;
     this.raftStorage = parts.raftStorage;
     this.snapshotter = parts.snapshotter;
-    this.store = parts.store;
-    this.lessor = parts.lessor;
     this.confState = parts.confState;
-    this.membership = new Membership(parts.kv.backend);
-    this.executor = new KvExecutor(this.store, {
-      leaseExists: id => this.lessor.exists(id),
-      maxTxnOps: config.maxTxnOps,
-    });
-    this.applier = new Applier({
-      store: this.store,
-      executor: this.executor,
-      lessor: this.lessor,
-      alarms: this.alarms,
-      overQuota: () => this.store.kv.backend.sizeBytes() > config.quotaBackendBytes,
-      applyConfChange: entry => {
-        this.applyConfChange(entry);
-      },
-      publishAttributes: record => {
-        const existing = this.membership.get(Number(record.id));
-        if (existing === undefined) return;
-        this.membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
-        this.membershipListener();
-      },
-      onCompaction: done => {
-        this.pendingCompactions.push(done);
-      },
-    });
+    this.dbDir = parts.dbDir;
+    this.state = this.openState();
     this.requestIds = new RequestIds(memberId, Date.now());
     this.compactor = new AutoCompactor(
       this,
@@ -132,7 +124,7 @@ export class MemberCore {
         requestReadIndex: ctx => {
           this.loop.readIndex(ctx);
         },
-        appliedIndex: () => this.applier.appliedIndex(),
+        appliedIndex: () => this.state.applier.appliedIndex(),
       },
       this.requestTimeoutMs,
       // etcd asks again every 500 ms when a read index does not come back.
@@ -147,11 +139,9 @@ export class MemberCore {
           return Promise.resolve();
         },
         send: messages => {
-          this.sendHandler(messages);
+          this.dispatch(messages);
         },
-        apply: (snapshot, entries) => {
-          this.apply(snapshot, entries);
-        },
+        apply: (snapshot, entries) => this.apply(snapshot, entries),
         onSoftState: state => {
           this.onSoftState(state);
         },
@@ -178,11 +168,6 @@ export class MemberCore {
     mkdirSync(dbDir, {recursive: true});
     const snapshotter = new Snapshotter(snapDir);
     const raftStorage = new MemoryStorage();
-    const minTtlSeconds = Math.ceil((1.5 * config.electionTimeoutMs) / 1000);
-    const lessor = new Lessor({nowMs: Date.now, minTtlSeconds});
-    const kv = KvStore.open(dbDir, {leaseHooks: lessor});
-    lessor.restore(kv.backend);
-    const store = new WatchableStore(kv);
 
     let wal: Wal;
     let identity: WalIdentity;
@@ -280,9 +265,61 @@ export class MemberCore {
       config,
       identity.memberId,
       identity.clusterId,
-      {wal, raftStorage, snapshotter, store, kv, lessor, node, confState},
+      {wal, raftStorage, snapshotter, dbDir, node, confState},
       logger,
     );
+  }
+
+  private readonly dbDir: string;
+
+  get store(): WatchableStore {
+    return this.state.store;
+  }
+
+  get executor(): KvExecutor {
+    return this.state.executor;
+  }
+
+  get lessor(): Lessor {
+    return this.state.lessor;
+  }
+
+  get membership(): Membership {
+    return this.state.membership;
+  }
+
+  /** Opens the backend in the data directory and everything applying entries builds on it. */
+  private openState(): AppliedState {
+    const minTtlSeconds = Math.ceil((1.5 * this.config.electionTimeoutMs) / 1000);
+    const lessor = new Lessor({nowMs: Date.now, minTtlSeconds});
+    const kv = KvStore.open(this.dbDir, {leaseHooks: lessor});
+    lessor.restore(kv.backend);
+    const store = new WatchableStore(kv);
+    const membership = new Membership(kv.backend);
+    const executor = new KvExecutor(store, {
+      leaseExists: id => lessor.exists(id),
+      maxTxnOps: this.config.maxTxnOps,
+    });
+    const applier = new Applier({
+      store,
+      executor,
+      lessor,
+      alarms: this.alarms,
+      overQuota: () => kv.backend.sizeBytes() > this.config.quotaBackendBytes,
+      applyConfChange: entry => {
+        this.applyConfChange(entry);
+      },
+      publishAttributes: record => {
+        const existing = membership.get(Number(record.id));
+        if (existing === undefined) return;
+        membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
+        this.membershipListener();
+      },
+      onCompaction: done => {
+        this.pendingCompactions.push(done);
+      },
+    });
+    return {kv, store, executor, lessor, membership, applier};
   }
 
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
@@ -363,7 +400,7 @@ export class MemberCore {
   }
 
   get appliedIndex(): number {
-    return this.applier.appliedIndex();
+    return this.state.applier.appliedIndex();
   }
 
   get voters(): readonly number[] {
@@ -534,12 +571,97 @@ export class MemberCore {
     if (entries.length > 0) this.raftStorage.append(entries);
   }
 
-  private apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void {
+  private apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void | Promise<void> {
     if (snapshot !== undefined) {
-      // Installing a leader's snapshot replaces the backend; that arrives with cluster operations.
-      throw new Error('installing a snapshot from the leader is not supported yet');
+      return this.installSnapshot(snapshot).then(() => {
+        this.applyCommitted(entries);
+      });
     }
-    const results = this.applier.applyEntries(entries);
+    this.applyCommitted(entries);
+  }
+
+  /**
+   * Sends raft's messages, except that a snapshot for a lagging follower is
+   * filled first with a consistent copy of this member's backend: raft's own
+   * snapshot records only the log position and membership, and the follower
+   * needs the whole state. The backend copy may be ahead of the snapshot's
+   * index; the follower then skips the entries the copy already holds, by its
+   * consistent index, exactly as after a restart.
+   */
+  private dispatch(messages: readonly Message[]): void {
+    const plain = messages.filter(m => m.type !== MessageType.MsgSnap);
+    if (plain.length > 0) this.sendHandler(plain);
+    for (const m of messages) {
+      if (m.type !== MessageType.MsgSnap) continue;
+      this.fillSnapshot(m).then(
+        filled => {
+          this.sendHandler([filled]);
+        },
+        (error: unknown) => {
+          this.logger.warn(
+            {to: m.to.toString(16), error: String(error)},
+            'could not prepare a snapshot',
+          );
+          this.reportSnapshot(m.to, false);
+        },
+      );
+    }
+  }
+
+  private async fillSnapshot(m: Message): Promise<Message> {
+    const snapshot = m.snapshot;
+    if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
+    const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${Date.now()}.mdb`);
+    try {
+      await this.state.kv.backend.copyTo(file, true);
+      const data = await readFile(file);
+      this.logger.info(
+        {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
+        'sending a snapshot',
+      );
+      return {...m, snapshot: {...snapshot, data}};
+    } finally {
+      await rm(file, {force: true});
+    }
+  }
+
+  /**
+   * Replaces this member's state with the backend image in a snapshot from the
+   * leader: the image is written and fsynced beside the live file, the store is
+   * closed (open watch streams end; clients resume from their last revision),
+   * the image renamed into place, and everything reopened from it.
+   */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const index = snapshot.metadata?.index ?? 0;
+    if (index <= this.state.store.consistentIndex()) return;
+    const incoming = join(this.dbDir, 'incoming.mdb');
+    const handle = await open(incoming, 'w');
+    try {
+      await handle.writeFile(snapshot.data);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await this.state.store.close();
+    await rename(incoming, join(this.dbDir, BACKEND_FILE));
+    await rm(join(this.dbDir, `${BACKEND_FILE}-lock`), {force: true});
+    const dir = await open(this.dbDir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    this.state = this.openState();
+    if (this.isLeader) this.lessor.promote(this.config.electionTimeoutMs);
+    this.membershipListener();
+    this.logger.info(
+      {index, consistentIndex: this.state.store.consistentIndex(), bytes: snapshot.data.length},
+      'installed a snapshot from the leader',
+    );
+  }
+
+  private applyCommitted(entries: readonly Entry[]): void {
+    const results = this.state.applier.applyEntries(entries);
     void this.store.commit();
     for (const {id, result} of results) this.waiters.resolve(id, result);
     const last = entries[entries.length - 1];
@@ -562,8 +684,7 @@ export class MemberCore {
     if (meta === undefined) return;
     this.snapshotter.save({index: meta.index, term: meta.term, confState: this.confState, data});
     this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
-    const keep = 5000;
-    const compactTo = index - keep;
+    const compactTo = index - this.config.snapshotCatchUpEntries;
     if (compactTo > this.raftStorage.firstIndex()) {
       this.raftStorage.compact(compactTo);
       this.wal.releaseTo(compactTo);

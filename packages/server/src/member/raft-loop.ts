@@ -17,7 +17,7 @@ export interface RaftLoopHandlers {
   /** Hands messages to the peer transport; never blocks. */
   send(messages: readonly Message[]): void;
   /** Applies a received snapshot, then committed entries in order, each exactly once. */
-  apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void;
+  apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void | Promise<void>;
   /** Called when the leader or this member's role changes. */
   onSoftState(state: SoftState): void;
   /** Called when the loop stops on an error it cannot recover from (a failed fsync, say). */
@@ -149,7 +149,7 @@ export class RaftLoop {
     }
     if (late.length > 0) this.handlers.send(late);
     if (rd.snapshot !== undefined || rd.committedEntries.length > 0) {
-      this.handlers.apply(rd.snapshot, rd.committedEntries);
+      await this.handlers.apply(rd.snapshot, rd.committedEntries);
     }
     for (const rs of rd.readStates) {
       for (const listener of this.readStateListeners) listener(rs.index, rs.requestCtx);

@@ -4,11 +4,22 @@ import type {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import type {Member, MemberLogger} from '../../src/index.js';
+import type {Member, MemberConfigInput, MemberLogger} from '../../src/index.js';
 import {startMember} from '../../src/index.js';
 
 export const silentLogger: MemberLogger = {
   info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** Messages members logged at info level, for tests that check what a member did. */
+export const loggedMessages: string[] = [];
+
+const recordingLogger: MemberLogger = {
+  info: (_obj, msg) => {
+    loggedMessages.push(msg);
+  },
   warn: () => undefined,
   error: () => undefined,
 };
@@ -39,7 +50,10 @@ export interface InProcessCluster {
 }
 
 /** Starts `size` members in this process, on loopback, with short raft timings. */
-export async function startInProcessCluster(size: number): Promise<InProcessCluster> {
+export async function startInProcessCluster(
+  size: number,
+  extra: Partial<MemberConfigInput> = {},
+): Promise<InProcessCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'synod-cluster-'));
   const names = Array.from({length: size}, (_, i) => `m${i + 1}`);
   const clientPorts = await Promise.all(names.map(freePort));
@@ -55,9 +69,10 @@ export async function startInProcessCluster(size: number): Promise<InProcessClus
     initialCluster,
     heartbeatIntervalMs: 20,
     electionTimeoutMs: 200,
+    ...extra,
   });
   const members: (Member | undefined)[] = await Promise.all(
-    names.map((_, i) => startMember(configOf(i), {logger: silentLogger})),
+    names.map((_, i) => startMember(configOf(i), {logger: recordingLogger})),
   );
   return {
     members,
@@ -76,7 +91,7 @@ export async function startInProcessCluster(size: number): Promise<InProcessClus
       members[i] = undefined;
     },
     async restart(i) {
-      members[i] = await startMember(configOf(i), {logger: silentLogger});
+      members[i] = await startMember(configOf(i), {logger: recordingLogger});
     },
     async close() {
       await Promise.all(members.map(m => m?.close() ?? Promise.resolve()));
