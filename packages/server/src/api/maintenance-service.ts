@@ -4,7 +4,7 @@ import {mkdtemp, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import type {MaintenanceServiceImplementation} from '@synod/proto';
+import type {AlarmMember, MaintenanceServiceImplementation} from '@synod/proto';
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
 
 import type {MemberCore} from '../member/member.js';
@@ -26,8 +26,8 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
         await member.linearizableRead();
         return {header: member.header(), alarms: member.alarms.list()};
       }
-      const {revision} = unwrap(await member.propose({$case: 'alarm', value: request}));
-      return {header: member.header(revision), alarms: member.alarms.list()};
+      const {response, revision} = unwrap(await member.propose({$case: 'alarm', value: request}));
+      return {header: member.header(revision), ...(response as {alarms: AlarmMember[]})};
     },
 
     status() {

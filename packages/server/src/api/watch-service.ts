@@ -104,7 +104,8 @@ function handleRequest(
           filters: c.filters.map(f =>
             f === WatchCreateRequest_FilterType.NOPUT ? WatchFilter.NoPut : WatchFilter.NoDelete,
           ),
-          watchId: c.watchId > 0n ? Number(c.watchId) : 0,
+          // Only 0 asks for an automatic id; etcd takes any other id as given, negative too.
+          watchId: c.watchId !== 0n ? Number(c.watchId) : 0,
         });
         control.push(reply({header, watchId: BigInt(id), created: true}));
         if (c.progressNotify) options.progress.set(id, Date.now());

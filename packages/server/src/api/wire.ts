@@ -49,6 +49,18 @@ export function toRevision(value: bigint): number {
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
 }
 
+/**
+ * An int64 operand compared as etcd compares it (filters, compare values):
+ * the sign matters, and values beyond 2^53 are clamped, which keeps every
+ * comparison with a store value (always below 2^53) the same.
+ */
+function toSigned(value: bigint): number {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  if (value > max) return Number.MAX_SAFE_INTEGER;
+  if (value < -max) return -Number.MAX_SAFE_INTEGER;
+  return Number(value);
+}
+
 /** A count or limit from the wire; negative means none. */
 function toCount(value: bigint): number {
   if (value <= 0n) return 0;
@@ -82,10 +94,10 @@ export function fromWireRange(r: WireRangeRequest): RangeRequest {
     sortTarget: enumValue(r.sortTarget, sortTargets),
     keysOnly: r.keysOnly,
     countOnly: r.countOnly,
-    minModRevision: toRevision(r.minModRevision),
-    maxModRevision: toRevision(r.maxModRevision),
-    minCreateRevision: toRevision(r.minCreateRevision),
-    maxCreateRevision: toRevision(r.maxCreateRevision),
+    minModRevision: toSigned(r.minModRevision),
+    maxModRevision: toSigned(r.maxModRevision),
+    minCreateRevision: toSigned(r.minCreateRevision),
+    maxCreateRevision: toSigned(r.maxCreateRevision),
   };
 }
 
@@ -131,9 +143,9 @@ function fromWireCompare(c: WireCompare): Compare {
     target,
     key: c.key,
     rangeEnd: c.rangeEnd,
-    version: u?.$case === 'version' ? toRevision(u.value) : 0,
-    createRevision: u?.$case === 'createRevision' ? toRevision(u.value) : 0,
-    modRevision: u?.$case === 'modRevision' ? toRevision(u.value) : 0,
+    version: u?.$case === 'version' ? toSigned(u.value) : 0,
+    createRevision: u?.$case === 'createRevision' ? toSigned(u.value) : 0,
+    modRevision: u?.$case === 'modRevision' ? toSigned(u.value) : 0,
     value: u?.$case === 'value' ? u.value : new Uint8Array(0),
     lease: u?.$case === 'lease' ? u.value : 0n,
   };

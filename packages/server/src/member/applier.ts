@@ -186,17 +186,24 @@ export class Applier {
     return {ok: true, response: {}, revision: this.t.store.rev()};
   }
 
+  /** As etcd: the response lists the alarm that was raised or cleared, or nothing. */
   private alarm(r: AlarmRequest): ApplyResult {
+    const changed: AlarmMember[] = [];
     switch (r.action) {
       case AlarmRequest_AlarmAction.ACTIVATE:
-        if (r.alarm !== AlarmType.NONE) this.t.alarms.activate(r.memberID, r.alarm);
+        if (r.alarm !== AlarmType.NONE) {
+          this.t.alarms.activate(r.memberID, r.alarm);
+          changed.push({memberID: r.memberID, alarm: r.alarm});
+        }
         break;
       case AlarmRequest_AlarmAction.DEACTIVATE:
-        this.t.alarms.deactivate(r.memberID, r.alarm);
+        if (this.t.alarms.deactivate(r.memberID, r.alarm)) {
+          changed.push({memberID: r.memberID, alarm: r.alarm});
+        }
         break;
       default:
         break;
     }
-    return {ok: true, response: {alarms: this.t.alarms.list()}, revision: this.t.store.rev()};
+    return {ok: true, response: {alarms: changed}, revision: this.t.store.rev()};
   }
 }

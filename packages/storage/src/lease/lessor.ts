@@ -95,7 +95,8 @@ export class Lessor implements LeaseHooks {
 
   /** Creates a lease. Throws etcd's errors for an existing id or a TTL above the maximum. */
   grant(id: bigint, ttlSeconds: number): LeaseInfo {
-    if (id <= 0n) throw new Error(`lease id must be positive, got ${id}`);
+    // etcd grants any explicit id but 0, which means "no lease"; negative ids included.
+    if (id === 0n) throw new Error('lease id 0 means no lease; the server picks an id first');
     if (this.leases.has(id)) {
       throw new StorageError('FailedPrecondition', 'etcdserver: lease already exists');
     }
