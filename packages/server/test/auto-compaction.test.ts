@@ -5,27 +5,16 @@ import {join} from 'node:path';
 import {Etcd3} from 'etcd3';
 import {expect, it} from 'vitest';
 
-import {startMember} from '../src/index.js';
-import {silentLogger} from './support/in-process-cluster.js';
+import {startSoloMember} from './support/in-process-cluster.js';
 
 it('compacts history older than the periodic retention window by itself', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synod-autocompact-'));
-  const member = await startMember(
-    {
-      name: 'solo',
-      dataDir: join(dir, 'solo'),
-      listenClientUrls: 'http://127.0.0.1:0',
-      listenPeerUrls: 'http://127.0.0.1:0',
-      heartbeatIntervalMs: 20,
-      electionTimeoutMs: 200,
-      autoCompactionMode: 'periodic',
-      autoCompactionRetention: '1s',
-    },
-    {logger: silentLogger},
-  );
+  const member = await startSoloMember(join(dir, 'solo'), {
+    autoCompactionMode: 'periodic',
+    autoCompactionRetention: '1s',
+  });
   const client = new Etcd3({hosts: `http://${member.clientAddresses[0] ?? ''}`});
   try {
-    while (member.core.leader === 0) await new Promise(r => setTimeout(r, 20));
     const first = await client.put('k').value('v0').exec();
     const oldRevision = first.header.revision;
     const deadline = Date.now() + 5000;

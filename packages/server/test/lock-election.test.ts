@@ -8,8 +8,7 @@ import {createChannel, createClient} from 'nice-grpc';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {Member} from '../src/index.js';
-import {startMember} from '../src/index.js';
-import {silentLogger} from './support/in-process-cluster.js';
+import {startSoloMember} from './support/in-process-cluster.js';
 
 describe('the Lock and Election services', () => {
   let dir: string;
@@ -18,22 +17,8 @@ describe('the Lock and Election services', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'synod-lock-'));
-    member = await startMember(
-      {
-        name: 'solo',
-        dataDir: join(dir, 'solo'),
-        listenClientUrls: 'http://127.0.0.1:0',
-        listenPeerUrls: 'http://127.0.0.1:0',
-        heartbeatIntervalMs: 20,
-        electionTimeoutMs: 200,
-      },
-      {logger: silentLogger},
-    );
+    member = await startSoloMember(join(dir, 'solo'));
     channel = createChannel(member.clientAddresses[0] ?? '');
-    const deadline = Date.now() + 5000;
-    while (member.core.leader === 0 && Date.now() < deadline) {
-      await new Promise(r => setTimeout(r, 20));
-    }
   });
 
   afterAll(async () => {

@@ -6,9 +6,7 @@ import {Etcd3} from 'etcd3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {Member} from '../src/index.js';
-import {startMember} from '../src/index.js';
-
-const silent = {info: () => undefined, warn: () => undefined, error: () => undefined};
+import {startSoloMember} from './support/in-process-cluster.js';
 
 describe('one in-process member, used through the etcd3 npm client', () => {
   let dir: string;
@@ -17,22 +15,8 @@ describe('one in-process member, used through the etcd3 npm client', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'synod-member-'));
-    member = await startMember(
-      {
-        name: 'solo',
-        dataDir: join(dir, 'solo.synod'),
-        listenClientUrls: 'http://127.0.0.1:0',
-        listenPeerUrls: 'http://127.0.0.1:0',
-        heartbeatIntervalMs: 20,
-        electionTimeoutMs: 200,
-      },
-      {logger: silent},
-    );
+    member = await startSoloMember(join(dir, 'solo.synod'));
     client = new Etcd3({hosts: `http://${member.clientAddresses[0] ?? ''}`});
-    const deadline = Date.now() + 5000;
-    while (member.core.leader === 0 && Date.now() < deadline) {
-      await new Promise(r => setTimeout(r, 20));
-    }
   });
 
   afterAll(async () => {

@@ -9,8 +9,7 @@ import {createChannel, createClient} from 'nice-grpc';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {Member} from '../src/index.js';
-import {startMember} from '../src/index.js';
-import {silentLogger} from './support/in-process-cluster.js';
+import {startSoloMember} from './support/in-process-cluster.js';
 
 function create(
   partial: Partial<NonNullable<WatchRequest['requestUnion']> & {value: object}>['value'],
@@ -74,21 +73,11 @@ describe('watch progress notifications and fragments', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'synod-watch-'));
-    member = await startMember(
-      {
-        name: 'solo',
-        dataDir: join(dir, 'solo'),
-        listenClientUrls: 'http://127.0.0.1:0',
-        listenPeerUrls: 'http://127.0.0.1:0',
-        heartbeatIntervalMs: 20,
-        electionTimeoutMs: 200,
-        maxRequestBytes: 200 * 1024,
-        watchProgressNotifyIntervalMs: 200,
-      },
-      {logger: silentLogger},
-    );
+    member = await startSoloMember(join(dir, 'solo'), {
+      maxRequestBytes: 200 * 1024,
+      watchProgressNotifyIntervalMs: 200,
+    });
     channel = createChannel(member.clientAddresses[0] ?? '');
-    while (member.core.leader === 0) await new Promise(r => setTimeout(r, 20));
   });
 
   afterAll(async () => {

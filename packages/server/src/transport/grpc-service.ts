@@ -88,7 +88,7 @@ function fromGrpcMetadata(md: grpc.Metadata): Metadata {
   return out;
 }
 
-function createContext(call: GrpcCallLike): {context: CallContext; headerSent: () => boolean} {
+function createContext(call: GrpcCallLike): CallContext {
   const abort = new AbortController();
   call.on('cancelled', () => {
     abort.abort();
@@ -107,7 +107,7 @@ function createContext(call: GrpcCallLike): {context: CallContext; headerSent: (
       call.sendMetadata(toGrpcMetadata(header));
     },
   };
-  return {context, headerSent: () => sent};
+  return context;
 }
 
 function toStatus(path: string, error: unknown, onUnexpectedError: UnexpectedErrorHandler) {
@@ -123,6 +123,27 @@ function isAbort(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (error instanceof Error && error.name === 'AbortError');
 }
 
+/** Answers a call with one response: the handler's result, or the status of its error. */
+async function respond(
+  path: string,
+  context: CallContext,
+  result: () => Promise<unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+  onUnexpectedError: UnexpectedErrorHandler,
+): Promise<void> {
+  try {
+    const response = await result();
+    context.sendHeader();
+    callback(null, response, toGrpcMetadata(context.trailer));
+  } catch (error) {
+    context.sendHeader();
+    callback({
+      ...toStatus(path, error, onUnexpectedError),
+      metadata: toGrpcMetadata(context.trailer),
+    });
+  }
+}
+
 function serverHandler(
   path: string,
   method: AnyMethod,
@@ -134,25 +155,14 @@ function serverHandler(
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      const {context} = createContext(call);
-      void (async () => {
-        try {
-          const response = await (handler(call.request, context) as Promise<unknown>);
-          context.sendHeader();
-          callback(null, response, toGrpcMetadata(context.trailer));
-        } catch (error) {
-          context.sendHeader();
-          callback({
-            ...toStatus(path, error, onUnexpectedError),
-            metadata: toGrpcMetadata(context.trailer),
-          });
-        }
-      })();
+      const context = createContext(call);
+      const result = () => handler(call.request, context) as Promise<unknown>;
+      void respond(path, context, result, callback, onUnexpectedError);
     };
   }
   if (!method.requestStream) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      const {context} = createContext(call);
+      const context = createContext(call);
       const responses = handler(call.request, context) as AsyncIterable<unknown>;
       void pump(path, call, context, responses, onUnexpectedError);
     };
@@ -162,24 +172,13 @@ function serverHandler(
       call: grpc.ServerReadableStream<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      const {context} = createContext(call);
-      void (async () => {
-        try {
-          const response = await (handler(requestsOf(call), context) as Promise<unknown>);
-          context.sendHeader();
-          callback(null, response, toGrpcMetadata(context.trailer));
-        } catch (error) {
-          context.sendHeader();
-          callback({
-            ...toStatus(path, error, onUnexpectedError),
-            metadata: toGrpcMetadata(context.trailer),
-          });
-        }
-      })();
+      const context = createContext(call);
+      const result = () => handler(requestsOf(call), context) as Promise<unknown>;
+      void respond(path, context, result, callback, onUnexpectedError);
     };
   }
   return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-    const {context} = createContext(call);
+    const context = createContext(call);
     const responses = handler(requestsOf(call), context) as AsyncIterable<unknown>;
     void pump(path, call, context, responses, onUnexpectedError);
   };

@@ -99,3 +99,31 @@ export async function startInProcessCluster(
     },
   };
 }
+
+/** One member in this process on free loopback ports, with short raft timings; waits for it to lead. */
+export async function startSoloMember(
+  dataDir: string,
+  extra: Partial<MemberConfigInput> = {},
+): Promise<Member> {
+  const member = await startMember(
+    {
+      name: 'solo',
+      dataDir,
+      listenClientUrls: 'http://127.0.0.1:0',
+      listenPeerUrls: 'http://127.0.0.1:0',
+      heartbeatIntervalMs: 20,
+      electionTimeoutMs: 200,
+      ...extra,
+    },
+    {logger: silentLogger},
+  );
+  const deadline = Date.now() + 5000;
+  while (member.core.leader === 0) {
+    if (Date.now() > deadline) {
+      await member.close();
+      throw new Error('the member did not become leader in time');
+    }
+    await new Promise(r => setTimeout(r, 20));
+  }
+  return member;
+}
