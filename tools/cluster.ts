@@ -41,7 +41,6 @@ const children: ChildProcess[] = members.map((m, i) => {
   );
   const prefix = `${colours[i % colours.length] ?? ''}${m.name.padEnd(7)}|${reset} `;
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
     createInterface({input: stream}).on('line', line => {
       process.stdout.write(`${prefix}${line}\n`);
     });

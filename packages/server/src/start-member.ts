@@ -23,6 +23,7 @@ import {maintenanceService} from './api/maintenance-service.js';
 import {watchService} from './api/watch-service.js';
 import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
 import {resolveMemberConfig} from './config/member-config.js';
+import {MemberMetrics} from './metrics/member-metrics.js';
 import type {MemberLogger} from './member/member.js';
 import {MemberCore} from './member/member.js';
 import {startPeerServer} from './peer/peer-server.js';
@@ -104,6 +105,7 @@ export async function startMember(
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
   const forwarder = new LeaderForwarder(core);
+  const metrics = new MemberMetrics(core);
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.maxRequestBytes + grpcOverheadBytes,
     'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -126,18 +128,42 @@ export async function startMember(
         addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
       },
     );
-    addGrpcService(grpcServer, KVDefinition, kvService(core), onUnexpectedError);
-    addGrpcService(grpcServer, WatchDefinition, watchService(core), onUnexpectedError);
-    addGrpcService(grpcServer, LeaseDefinition, leaseService(core, forwarder), onUnexpectedError);
-    addGrpcService(grpcServer, ClusterDefinition, clusterService(core), onUnexpectedError);
-    addGrpcService(grpcServer, MaintenanceDefinition, maintenanceService(core), onUnexpectedError);
-    addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError);
-    addGrpcService(grpcServer, LockDefinition, lockService(core), onUnexpectedError);
-    addGrpcService(grpcServer, ElectionDefinition, electionService(core), onUnexpectedError);
+    addGrpcService(grpcServer, KVDefinition, kvService(core), onUnexpectedError, metrics);
+    addGrpcService(
+      grpcServer,
+      WatchDefinition,
+      watchService(core, metrics),
+      onUnexpectedError,
+      metrics,
+    );
+    addGrpcService(
+      grpcServer,
+      LeaseDefinition,
+      leaseService(core, forwarder),
+      onUnexpectedError,
+      metrics,
+    );
+    addGrpcService(grpcServer, ClusterDefinition, clusterService(core), onUnexpectedError, metrics);
+    addGrpcService(
+      grpcServer,
+      MaintenanceDefinition,
+      maintenanceService(core),
+      onUnexpectedError,
+      metrics,
+    );
+    addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError, metrics);
+    addGrpcService(grpcServer, LockDefinition, lockService(core), onUnexpectedError, metrics);
+    addGrpcService(
+      grpcServer,
+      ElectionDefinition,
+      electionService(core),
+      onUnexpectedError,
+      metrics,
+    );
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
       grpcServer,
-      httpHandler(core),
+      httpHandler(core, metrics),
     );
   } catch (error) {
     await clientListener?.close();

@@ -1,4 +1,6 @@
+import {LeaseDefinition} from '@synod/proto';
 import {Etcd3} from 'etcd3';
+import {createChannel, createClient} from 'nice-grpc';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {InProcessCluster} from './support/in-process-cluster.js';
@@ -145,6 +147,43 @@ describe('a follower that falls behind the compacted log', () => {
         expect(await back.get('lag/149').string()).toBe('v149');
       } finally {
         back.close();
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe('lease keep-alives through a follower', () => {
+  it('keep answering when the leader dies: the follower waits for the next leader', async () => {
+    const cluster = await startInProcessCluster(3);
+    try {
+      const leader = await cluster.leader();
+      const leaderIndex = cluster.members.indexOf(leader);
+      const follower = [0, 1, 2].find(i => i !== leaderIndex) ?? 0;
+      const channel = createChannel((cluster.endpoints[follower] ?? '').replace('http://', ''));
+      try {
+        const lease = createClient(LeaseDefinition, channel);
+        const {ID} = await lease.leaseGrant({TTL: 3n, ID: 0n});
+        const ttls: bigint[] = [];
+        async function* renewals() {
+          for (let i = 0; i < 20; i++) {
+            yield {ID};
+            await new Promise(r => setTimeout(r, 100));
+          }
+        }
+        let killed = false;
+        for await (const r of lease.leaseKeepAlive(renewals())) {
+          ttls.push(r.TTL);
+          if (!killed && ttls.length === 3) {
+            killed = true;
+            await cluster.stop(leaderIndex);
+          }
+        }
+        expect(ttls).toHaveLength(20);
+        expect(ttls.every(t => t === 3n)).toBe(true);
+      } finally {
+        channel.close();
       }
     } finally {
       await cluster.close();

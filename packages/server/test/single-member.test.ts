@@ -110,4 +110,18 @@ describe('one in-process member, used through the etcd3 npm client', () => {
     const version = (await (await fetch(`${base}/version`)).json()) as Record<string, string>;
     expect(Object.keys(version).sort()).toEqual(['etcdcluster', 'etcdserver']);
   });
+
+  it("exports Prometheus metrics under etcd's names on /metrics", async () => {
+    await client.put('metered').value('1');
+    const text = await (await fetch(`http://${member.clientAddresses[0] ?? ''}/metrics`)).text();
+    expect(text).toMatch(/^etcd_server_has_leader 1$/m);
+    expect(text).toMatch(/^etcd_server_is_leader 1$/m);
+    expect(text).toMatch(
+      /^grpc_server_started_total\{grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"\} [1-9]/m,
+    );
+    expect(text).toMatch(
+      /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"\} [1-9]/m,
+    );
+    expect(text).toMatch(/^etcd_debugging_mvcc_current_revision \d+$/m);
+  });
 });

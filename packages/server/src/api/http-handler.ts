@@ -3,13 +3,15 @@ import type {RequestListener} from 'node:http';
 import {AlarmType} from '@synod/proto';
 
 import type {MemberCore} from '../member/member.js';
+import type {MemberMetrics} from '../metrics/member-metrics.js';
 import {etcdApiVersion} from './maintenance-service.js';
 
 /**
  * What etcd serves over plain HTTP on its client port: `/health` (200 with
- * `{"health":"true"}` when the member can serve, 503 otherwise) and `/version`.
+ * `{"health":"true"}` when the member can serve, 503 otherwise), `/version`,
+ * and `/metrics` in Prometheus' text format.
  */
-export function httpHandler(member: MemberCore): RequestListener {
+export function httpHandler(member: MemberCore, metrics: MemberMetrics): RequestListener {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -26,6 +28,17 @@ export function httpHandler(member: MemberCore): RequestListener {
       res
         .writeHead(healthy ? 200 : 503, {'content-type': 'application/json'})
         .end(JSON.stringify({health: String(healthy), reason: reasons.join(', ')}));
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        text => {
+          res.writeHead(200, {'content-type': metrics.registry.contentType}).end(text);
+        },
+        (error: unknown) => {
+          res.writeHead(500, {'content-type': 'text/plain'}).end(String(error));
+        },
+      );
       return;
     }
     if (path === '/version') {

@@ -56,6 +56,32 @@ export class LeaderForwarder {
     this.channel = undefined;
     this.client = undefined;
   }
+
+  /**
+   * Runs `call` against the leader's lessor. When the leader is unknown,
+   * unreachable or no longer leads, waits for the next one and asks again
+   * (each attempt bounded by an election timeout), as etcd's followers do,
+   * until the request timeout; then fails with the last error.
+   */
+  async withLeader<T>(
+    call: (lessor: LessorClient, signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const {electionTimeoutMs, heartbeatIntervalMs} = this.member.config;
+    const deadline = Date.now() + 5000 + 2 * electionTimeoutMs;
+    for (;;) {
+      signal.throwIfAborted();
+      try {
+        const attempt = AbortSignal.any([signal, AbortSignal.timeout(electionTimeoutMs)]);
+        return await call(this.lessorOfLeader(), attempt);
+      } catch (error) {
+        if (signal.aborted || Date.now() > deadline) throw error;
+        // The leader may have changed: reconnect to whoever leads now.
+        this.close();
+        await new Promise(resolve => setTimeout(resolve, heartbeatIntervalMs));
+      }
+    }
+  }
 }
 
 function renewHere(member: MemberCore, request: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
@@ -98,7 +124,10 @@ export function leaseService(
 ): LeaseServiceImplementation {
   const renew = async (request: LeaseKeepAliveRequest, signal: AbortSignal) => {
     if (member.isLeader) return renewHere(member, request);
-    const response = await forwarder.lessorOfLeader().renew(request, {signal});
+    const response = await forwarder.withLeader(
+      (lessor, s) => lessor.renew(request, {signal: s}),
+      signal,
+    );
     return {...response, header: member.header()};
   };
   return {
@@ -135,9 +164,10 @@ export function leaseService(
     async leaseTimeToLive(request, context) {
       requireLeaderIfAsked(context, member.leader);
       if (member.isLeader) return timeToLiveHere(member, request);
-      const response = await forwarder.lessorOfLeader().timeToLive(request, {
-        signal: context.signal,
-      });
+      const response = await forwarder.withLeader(
+        (lessor, s) => lessor.timeToLive(request, {signal: s}),
+        context.signal,
+      );
       return {...response, header: member.header()};
     },
 

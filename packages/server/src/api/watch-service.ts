@@ -5,6 +5,7 @@ import type {WatchResponse, WatchStream} from '@synod/storage';
 import {StorageError, WatchFilter} from '@synod/storage';
 
 import type {MemberCore} from '../member/member.js';
+import type {MemberMetrics} from '../metrics/member-metrics.js';
 import {toWireEvent, toRevision} from './wire.js';
 
 const allKeys = new Uint8Array([0]);
@@ -18,10 +19,14 @@ const allKeys = new Uint8Array([0]);
  * the client takes them, so a slow client parks its watchers instead of making
  * the server buffer without bound.
  */
-export function watchService(member: MemberCore): WatchServiceImplementation {
+export function watchService(
+  member: MemberCore,
+  metrics: MemberMetrics,
+): WatchServiceImplementation {
   return {
     async *watch(requests, context) {
       const stream = member.store.newWatchStream();
+      metrics.watchStreams.inc();
       const control: WireWatchResponse[] = [];
       const options: StreamOptions = {progress: new Map(), fragment: new Set()};
       const progressTimer = setInterval(
@@ -71,6 +76,7 @@ export function watchService(member: MemberCore): WatchServiceImplementation {
           yield* toWireResponses(member, outcome.value, options);
         }
       } finally {
+        metrics.watchStreams.dec();
         clearInterval(progressTimer);
         stream.close();
         await events.return(undefined);

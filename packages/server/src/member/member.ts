@@ -81,6 +81,8 @@ export class MemberCore {
   private readonly requestIds: RequestIds;
   private readonly requestTimeoutMs: number;
   private leaderId = 0;
+  /** Times this member has seen the leader change, for metrics. */
+  leaderChanges = 0;
   private confState: ConfState;
   private appliedSinceSnapshot = 0;
   private sendHandler: (messages: readonly Message[]) => void = () => undefined;
@@ -397,6 +399,11 @@ export class MemberCore {
 
   get raftIndex(): number {
     return this.loop.node.status().hardState.commit;
+  }
+
+  /** Proposals of this member waiting to be applied. */
+  get pendingProposals(): number {
+    return this.waiters.size;
   }
 
   get appliedIndex(): number {
@@ -725,6 +732,7 @@ export class MemberCore {
 
   private onSoftState(state: SoftState): void {
     const wasLeader = this.leaderId === this.memberId;
+    if (state.lead !== this.leaderId && state.lead !== 0) this.leaderChanges++;
     this.leaderId = state.lead;
     const isLeader = state.raftState === 'leader';
     if (isLeader && !wasLeader) {

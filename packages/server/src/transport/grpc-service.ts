@@ -5,6 +5,9 @@ import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
+import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import {AsyncQueue} from '../util/async-queue.js';
+
 /** Called with errors a handler threw that were not a deliberate {@link ServerError}. */
 export type UnexpectedErrorHandler = (path: string, error: unknown) => void;
 
@@ -27,6 +30,7 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
   definition: D,
   implementation: ServiceImplementation<D>,
   onUnexpectedError: UnexpectedErrorHandler,
+  observer?: GrpcCallObserver,
 ): void {
   const grpcDefinition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
@@ -37,7 +41,12 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
     const handler = impl[key];
     if (handler === undefined) throw new Error(`no handler for ${path}`);
     const bound: Handler = (request, context) => handler.call(implementation, request, context);
-    handlers[key] = serverHandler(path, method, bound, onUnexpectedError);
+    handlers[key] = observed(
+      serverHandler(path, method, bound, onUnexpectedError),
+      definition.fullName,
+      method,
+      observer,
+    );
   }
   server.addService(grpcDefinition, handlers);
 }
@@ -123,6 +132,56 @@ function isAbort(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (error instanceof Error && error.name === 'AbortError');
 }
 
+function callType(method: AnyMethod): GrpcCallType {
+  if (method.requestStream) return method.responseStream ? 'bidi_stream' : 'client_stream';
+  return method.responseStream ? 'server_stream' : 'unary';
+}
+
+/**
+ * Counts a method's calls as they start and as they end with their status, by
+ * watching grpc-js's own status event, so every outcome (including a client that
+ * cancels) is counted once.
+ */
+function observed(
+  handler: grpc.UntypedHandleCall,
+  service: string,
+  method: AnyMethod,
+  observer: GrpcCallObserver | undefined,
+): grpc.UntypedHandleCall {
+  if (observer === undefined) return handler;
+  const type = callType(method);
+  const name = method.name;
+  const wrapped = (call: grpc.ServerUnaryCall<unknown, unknown>, ...rest: unknown[]) => {
+    observer.started(service, name, type);
+    let done = false;
+    const finish = (code: number) => {
+      if (done) return;
+      done = true;
+      observer.handled(service, name, type, code);
+    };
+    call.once('cancelled', () => {
+      finish(Status.CANCELLED);
+    });
+    if (rest.length > 0) {
+      const callback = rest[0] as grpc.sendUnaryData<unknown>;
+      (handler as (c: unknown, cb: grpc.sendUnaryData<unknown>) => void)(call, (error, ...args) => {
+        finish(error === null ? Status.OK : (error.code ?? Status.UNKNOWN));
+        callback(error, ...args);
+      });
+      return;
+    }
+    const stream = call as unknown as NodeJS.EventEmitter;
+    stream.once('finish', () => {
+      finish(Status.OK);
+    });
+    stream.once('error', (error: {code?: number}) => {
+      finish(error.code ?? Status.UNKNOWN);
+    });
+    (handler as (c: unknown) => void)(call);
+  };
+  return wrapped;
+}
+
 /** Answers a call with one response: the handler's result, or the status of its error. */
 async function respond(
   path: string,
@@ -184,13 +243,27 @@ function serverHandler(
   };
 }
 
-/** The client's messages as an async iterable that ends when the client half-closes or cancels. */
-async function* requestsOf(call: NodeJS.ReadableStream & {cancelled: boolean}): AsyncGenerator {
-  try {
-    for await (const request of call) yield request;
-  } catch (error) {
-    if (!call.cancelled) throw error;
-  }
+/**
+ * The client's messages as an async iterable that ends when the client
+ * half-closes or the call is cancelled. grpc-js signals a half-close with 'end'
+ * only to a stream in flowing mode, so the messages are taken as 'data' events
+ * (a handler processes each one as it comes; none is large).
+ */
+function requestsOf(call: NodeJS.ReadableStream): AsyncIterable<unknown> {
+  const queue = new AsyncQueue<unknown>();
+  call.on('data', (message: unknown) => {
+    queue.push(message);
+  });
+  call.once('end', () => {
+    queue.close();
+  });
+  call.once('close', () => {
+    queue.close();
+  });
+  call.once('error', (error: unknown) => {
+    queue.fail(error);
+  });
+  return queue;
 }
 
 /** Writes a handler's responses to a stream, honouring back-pressure, then the status. */

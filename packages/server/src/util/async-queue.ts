@@ -7,6 +7,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
   private head = 0;
   private closed = false;
+  private failure: {error: unknown} | undefined;
   private wake: (() => void) | undefined;
 
   push(item: T): void {
@@ -18,6 +19,12 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   close(): void {
     this.closed = true;
     this.wake?.();
+  }
+
+  /** Ends the iteration with `error` once the items already queued are taken. */
+  fail(error: unknown): void {
+    this.failure ??= {error};
+    this.close();
   }
 
   get length(): number {
@@ -44,7 +51,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         yield item;
         continue;
       }
-      if (this.closed) return;
+      if (this.closed) {
+        if (this.failure !== undefined) throw this.failure.error;
+        return;
+      }
       await new Promise<void>(resolve => {
         this.wake = resolve;
       });

@@ -85,10 +85,7 @@ describe.skipIf(etcdSkipReason !== undefined)('edge inputs: etcd and Synod side 
     );
   });
 
-  // synod differs: on a missing key, a VERSION/CREATE/MOD compare against a negative number
-  // answers EQUAL true, GREATER false, NOT_EQUAL false; etcd compares the zero KeyValue
-  // (0 = -1 false, 0 > -1 true, 0 != -1 true).
-  it.fails('compares a missing key against negative revisions and versions', async () => {
+  it('compares a missing key against negative revisions and versions', async () => {
     const cases = [
       [Compare_CompareTarget.VERSION, 'version'],
       [Compare_CompareTarget.CREATE, 'createRevision'],
@@ -151,9 +148,7 @@ describe.skipIf(etcdSkipReason !== undefined)('edge inputs: etcd and Synod side 
     await stillServing();
   });
 
-  // synod differs: a negative explicit watch_id is replaced by an automatic one; etcd 3.4
-  // uses it as given (only 0 means automatic).
-  it.fails('keeps a negative explicit watch id', async () => {
+  it('keeps a negative explicit watch id', async () => {
     const ws = watchBoth(pair);
     try {
       sendBoth(ws, createWatch(0n, -7n));
@@ -196,9 +191,7 @@ describe.skipIf(etcdSkipReason !== undefined)('edge inputs: etcd and Synod side 
     await check('move leader to 0', s => s.maintenance.moveLeader({targetID: 0n}));
   });
 
-  // synod differs: DEACTIVATE answers an empty alarm list; etcd answers with the alarm it
-  // just cleared.
-  it.fails('answers a deactivation with the cleared alarm', async () => {
+  it('answers a deactivation with the cleared alarm', async () => {
     await sameAlarms('activate', s =>
       s.maintenance.alarm({
         action: AlarmRequest_AlarmAction.ACTIVATE,

@@ -27,8 +27,16 @@ import {expect} from 'vitest';
  *   reported them, which is grant order when tests grant before they use.
  * - remaining lease TTLs: a timing, so a positive `TTL` within 2 s below `grantedTTL`
  *   becomes `~granted`.
- * - `LeaseLeases` order: etcd lists leases in hash-map order.
+ * - `LeaseLeases` ids and `LeaseTimeToLive` keys are sorted: etcd lists them in hash-map
+ *   order.
  * Everything else is compared as is, including error codes and exact messages.
+ *
+ * Two environment switches help when a comparison fails:
+ * - `SYNOD_DIFF_LOG=<file>`: survey mode. Differences are appended to the file (request
+ *   label, etcd's answer, Synod's answer) instead of failing, so one run lists every
+ *   discrepancy of a scenario, not only the first. `it.fails` scenarios then report
+ *   "expected to fail", which is expected in this mode.
+ * - `SYNOD_DIFF_TRACE=1`: prints etcd's answer to every compared call.
  */
 
 /** The raw gRPC clients of one server. */
@@ -46,7 +54,7 @@ export interface Side {
   leaseId(n: number): bigint;
   /** @internal Lease ids in first-seen order. */
   readonly leaseIds: bigint[];
-  /** @internal */
+  /** The channel the clients share, for services without a client here. */
   readonly channel: Channel;
 }
 
@@ -196,7 +204,7 @@ export async function same(
   label = '',
 ): Promise<Outcome> {
   const [e, s] = await both(pair, op);
-  if (process.env.DIFF_TRACE !== undefined) console.log(label, jsonOf(e));
+  if (process.env.SYNOD_DIFF_TRACE !== undefined) console.log(label, jsonOf(e));
   if (!recordDifference(label, e, s)) {
     expect(s, `synod differs from etcd${label === '' ? '' : ` at ${label}`}`).toEqual(e);
   }
@@ -257,17 +265,21 @@ export async function revisionOf(side: Side): Promise<bigint> {
 }
 
 /**
- * Brings both servers to the same revision by writing padding keys on the one behind, so
- * that one discrepancy in how many revisions an operation takes does not make every later
- * scenario differ too.
+ * Brings both servers to the same revision by writing on the one behind, so that one
+ * discrepancy in how many revisions an operation takes does not make every later scenario
+ * differ too. The padding key is deleted again when the gap allows (a gap of 1 leaves it),
+ * so that it stays out of later ranges.
  */
 export async function align(pair: Pair): Promise<void> {
   const [e, s] = await Promise.all(pair.sides.map(revisionOf));
   const behind = (e ?? 0n) < (s ?? 0n) ? pair.etcd : pair.synod;
-  const gap = Number((e ?? 0n) - (s ?? 0n));
-  for (let i = 0; i < Math.abs(gap); i++) {
-    await behind.kv.put({key: Buffer.from('~pad'), value: Buffer.from(String(i))});
+  const gap = Math.abs(Number((e ?? 0n) - (s ?? 0n)));
+  const key = Buffer.from('\0pad');
+  const puts = gap >= 2 ? gap - 1 : gap;
+  for (let i = 0; i < puts; i++) {
+    await behind.kv.put({key, value: Buffer.from(String(i))});
   }
+  if (gap >= 2) await behind.kv.deleteRange({key});
 }
 
 /** Shorthand for a Buffer from a string. */
@@ -340,10 +352,12 @@ export class WatchStream {
   async take(count: number, timeoutMs = 3000, quietMs = 150): Promise<unknown[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.received.length < count && Date.now() < deadline && this.failure === undefined) {
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>(resolve => {
         this.wakeReader = resolve;
-        setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
       });
+      clearTimeout(timer);
     }
     if (quietMs > 0) await new Promise(resolve => setTimeout(resolve, quietMs));
     const taken = this.received.splice(0, this.received.length);
@@ -381,7 +395,7 @@ export async function sameWatch(
   const [e, s] = await Promise.all(
     streams.map(async stream => byWatcher(await stream.take(count, timeoutMs))),
   );
-  if (process.env.DIFF_TRACE !== undefined) console.log(label, jsonOf(e));
+  if (process.env.SYNOD_DIFF_TRACE !== undefined) console.log(label, jsonOf(e));
   if (recordDifference(label, e, s)) return e ?? [];
   expect(s, `synod watch differs from etcd${label === '' ? '' : ` at ${label}`}`).toEqual(e);
   return e ?? [];

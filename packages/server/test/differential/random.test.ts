@@ -44,10 +44,32 @@ function prng(seed: number): () => number {
   };
 }
 
-const SEEDS = [
+/**
+ * The fixed seeds; `SYNOD_DIFF_SEEDS=<from>-<to>` runs that range instead, to survey more
+ * sequences (with `SYNOD_DIFF_LOG` to list every divergence rather than stop at the first).
+ */
+const SEEDS = seedsFrom(process.env.SYNOD_DIFF_SEEDS) ?? [
   1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946,
 ];
+
+function seedsFrom(spec: string | undefined): number[] | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(spec ?? '');
+  if (match === null) return undefined;
+  const from = Number(match[1]);
+  const to = Number(match[2]);
+  return Array.from({length: Math.max(0, to - from + 1)}, (_, i) => from + i);
+}
 const OPS_PER_SEED = 200;
+
+/**
+ * Seeds whose sequence reaches a known discrepancy, run as `it.fails` until Synod is fixed.
+ * Each one is also pinned by a small fixed scenario.
+ */
+const KNOWN_DIVERGENCES = new Map<number, string>([
+  // synod differs: nested txn compares see earlier writes of the same txn (kv.test.ts,
+  // "evaluates nested compares against the state before the txn"); op 31.
+  [34, 'nested txn compare evaluated after earlier ops of the outer txn'],
+]);
 const KEYS = 6;
 const SORT_ORDERS = [
   RangeRequest_SortOrder.NONE,
@@ -61,12 +83,12 @@ const SORT_TARGETS = [
   RangeRequest_SortTarget.MOD,
   RangeRequest_SortTarget.VALUE,
 ];
-// LEASE is left out: the generated txns attach no leases.
 const TARGETS = [
   Compare_CompareTarget.VERSION,
   Compare_CompareTarget.CREATE,
   Compare_CompareTarget.MOD,
   Compare_CompareTarget.VALUE,
+  Compare_CompareTarget.LEASE,
 ];
 const RESULTS = [
   Compare_CompareResult.EQUAL,
@@ -79,6 +101,8 @@ const RESULTS = [
 interface GeneratedOp {
   readonly text: string;
   readonly run: (side: Side) => Promise<unknown>;
+  /** What the generator learns when etcd accepts the operation. */
+  readonly onOk?: () => void;
 }
 
 /** Generates operations over a small key space under one prefix, tracking revisions. */
@@ -88,10 +112,24 @@ class OpGenerator {
   /** Latest revision compacted through this generator (or by an earlier seed). */
   compacted = 0n;
 
+  /** Leases granted (with explicit ids, the same on both servers) and not revoked. */
+  private readonly leases: bigint[] = [];
+  private nextLease: bigint;
+
   constructor(
     private readonly next: () => number,
     private readonly prefix: string,
-  ) {}
+    leaseIdBase: bigint,
+  ) {
+    this.nextLease = leaseIdBase;
+  }
+
+  /** Mostly no lease; sometimes a live one; rarely one that does not exist. */
+  private leaseFor(): bigint {
+    if (this.int(30) === 0) return 7n;
+    if (this.leases.length > 0 && this.int(4) === 0) return this.pick(this.leases);
+    return 0n;
+  }
 
   private int(n: number): number {
     return Math.floor(this.next() * n);
@@ -118,10 +156,6 @@ class OpGenerator {
     return {key: b(this.key()), rangeEnd: Buffer.alloc(0)};
   }
 
-  private atLeastOne(revision: bigint): bigint {
-    return revision < 1n ? 1n : revision;
-  }
-
   private rangeRequest(historical: boolean): Partial<RangeRequest> {
     const req: Partial<RangeRequest> = {...this.keyRange()};
     if (this.int(3) === 0) req.limit = BigInt(this.int(4));
@@ -131,11 +165,9 @@ class OpGenerator {
     }
     if (this.int(6) === 0) req.keysOnly = true;
     if (this.int(8) === 0) req.countOnly = true;
-    // Filters stay positive: negative bounds differ, and kv.test.ts pins that separately.
-    if (this.int(8) === 0)
-      req.minModRevision = this.atLeastOne(this.revision - BigInt(this.int(20)));
-    if (this.int(8) === 0)
-      req.maxCreateRevision = this.atLeastOne(this.revision - BigInt(this.int(20)));
+    // Early in a run these bounds can be negative, which etcd applies as given.
+    if (this.int(8) === 0) req.minModRevision = this.revision - BigInt(this.int(20));
+    if (this.int(8) === 0) req.maxCreateRevision = this.revision - BigInt(this.int(20));
     if (historical) {
       // Around the compacted revision and up to just past the current one.
       const low = this.compacted > 2n ? this.compacted - 2n : 1n;
@@ -180,9 +212,7 @@ class OpGenerator {
     const result = this.pick(RESULTS);
     const {key, rangeEnd} =
       this.int(4) === 0 ? this.keyRange() : {key: b(this.key()), rangeEnd: Buffer.alloc(0)};
-    const number =
-      BigInt(this.int(3)) +
-      (target === Compare_CompareTarget.VERSION ? 0n : this.revision - BigInt(this.int(10)));
+    const number = this.revision + BigInt(this.int(3)) - BigInt(this.int(10));
     const targetUnion: Compare['targetUnion'] =
       target === Compare_CompareTarget.VERSION
         ? {$case: 'version', value: BigInt(this.int(4))}
@@ -190,7 +220,9 @@ class OpGenerator {
           ? {$case: 'createRevision', value: number}
           : target === Compare_CompareTarget.MOD
             ? {$case: 'modRevision', value: number}
-            : {$case: 'value', value: b(`v${this.int(4)}`)};
+            : target === Compare_CompareTarget.VALUE
+              ? {$case: 'value', value: b(`v${this.int(4)}`)}
+              : {$case: 'lease', value: this.leaseFor()};
     return {target, result, key, rangeEnd, targetUnion};
   }
 
@@ -206,7 +238,12 @@ class OpGenerator {
   generate(): GeneratedOp {
     const roll = this.int(100);
     if (roll < 35) {
-      const req = {key: b(this.key()), value: b(`v${this.int(4)}`), prevKv: this.int(2) === 0};
+      const req = {
+        key: b(this.key()),
+        value: b(`v${this.int(4)}`),
+        prevKv: this.int(2) === 0,
+        lease: this.leaseFor(),
+      };
       return {text: `put ${jsonText(req)}`, run: s => s.kv.put(req)};
     }
     if (roll < 45) {
@@ -221,9 +258,26 @@ class OpGenerator {
       const req = this.rangeRequest(false);
       return {text: `range ${jsonText(req)}`, run: s => s.kv.range(req)};
     }
-    if (roll < 96) {
+    if (roll < 92) {
       const req = this.rangeRequest(true);
       return {text: `historical range ${jsonText(req)}`, run: s => s.kv.range(req)};
+    }
+    if (roll < 95 && this.leases.length < 4) {
+      const id = this.nextLease++;
+      // Long enough never to expire during the run.
+      return {
+        text: `lease grant ${id}`,
+        run: s => s.lease.leaseGrant({TTL: 600n, ID: id}),
+        onOk: () => this.leases.push(id),
+      };
+    }
+    if (roll < 97) {
+      const id = this.leases.length > 0 && this.int(5) > 0 ? this.pick(this.leases) : 7n;
+      return {
+        text: `lease revoke ${id}`,
+        run: s => s.lease.leaseRevoke({ID: id}),
+        onOk: () => this.leases.splice(this.leases.indexOf(id), 1),
+      };
     }
     const low = this.compacted > 1n ? this.compacted - 1n : 1n;
     const revision = low + BigInt(this.int(Number(this.revision - low) + 2));
@@ -233,6 +287,7 @@ class OpGenerator {
   /** Learns the revisions from etcd's answer to an operation. */
   observe(op: GeneratedOp, result: Outcome): void {
     if (!('ok' in result)) return;
+    op.onOk?.();
     const header = (result.ok as {header?: {revision?: number}}).header;
     if (header?.revision !== undefined) this.revision = BigInt(header.revision);
     const compact = /^compact (\d+)$/.exec(op.text);
@@ -258,28 +313,35 @@ describe.skipIf(etcdSkipReason !== undefined)(
       await align(pair);
     });
 
-    it.each(SEEDS)('seed %i gives the same answers', async seed => {
-      const generator = new OpGenerator(prng(seed), `s${seed}/`);
-      generator.revision = await revisionOf(pair.etcd);
-      generator.compacted = compacted;
-      for (let i = 0; i < OPS_PER_SEED; i++) {
-        const op = generator.generate();
-        const [rawE, rawS] = await both(pair, op.run);
-        const e = withoutInnerHeaders(rawE);
-        const s = withoutInnerHeaders(rawS);
-        generator.observe(op, e);
-        const where = `seed ${seed} op ${i}: ${op.text}`;
-        if (!recordDifference(where, e, s)) {
-          if (jsonText(e) !== jsonText(s)) {
-            // The seed and the request make the failure reproducible on its own.
-            expect(s, `synod differs from etcd at ${where}`).toEqual(e);
+    for (const seed of SEEDS) {
+      const divergence = KNOWN_DIVERGENCES.get(seed);
+      const test = divergence === undefined ? it : it.fails;
+      test(`seed ${seed} gives the same answers`, async () => {
+        const generator = new OpGenerator(prng(seed), `s${seed}/`, BigInt(seed) * 1000n + 1n);
+        generator.revision = await revisionOf(pair.etcd);
+        generator.compacted = compacted;
+        try {
+          for (let i = 0; i < OPS_PER_SEED; i++) {
+            const op = generator.generate();
+            const [rawE, rawS] = await both(pair, op.run);
+            const e = withoutInnerHeaders(rawE);
+            const s = withoutInnerHeaders(rawS);
+            generator.observe(op, e);
+            const where = `seed ${seed} op ${i}: ${op.text}`;
+            if (!recordDifference(where, e, s)) {
+              if (jsonText(e) !== jsonText(s)) {
+                // The seed and the request make the failure reproducible on its own.
+                expect(s, `synod differs from etcd at ${where}`).toEqual(e);
+              }
+            } else if (jsonText(e) !== jsonText(s)) {
+              // Later operations would only repeat the divergence.
+              break;
+            }
           }
-        } else if (jsonText(e) !== jsonText(s)) {
-          // Later operations would only repeat the divergence.
-          break;
+        } finally {
+          compacted = generator.compacted;
         }
-      }
-      compacted = generator.compacted;
-    });
+      });
+    }
   },
 );

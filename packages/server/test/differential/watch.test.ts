@@ -329,4 +329,20 @@ describe.skipIf(etcdSkipReason !== undefined)('Watch: etcd and Synod side by sid
     await put('wc/a', '2');
     await sameWatch(ws, 1, 'next event');
   });
+
+  it('numbers many watchers on one stream in order and reuses a canceled explicit id', async () => {
+    const ws = open();
+    for (let i = 0; i < 40; i++) sendBoth(ws, create({key: b(`wd/${i % 4}`)}));
+    await sameWatch(ws, 40, 'forty created');
+    sendBoth(ws, create({key: b('wd/x'), watchId: 100n}));
+    await sameWatch(ws, 1, 'explicit 100');
+    sendBoth(ws, cancel(100n));
+    await sameWatch(ws, 1, 'cancel 100');
+    sendBoth(ws, create({key: b('wd/y'), watchId: 100n}));
+    await sameWatch(ws, 1, 'explicit 100 again');
+    sendBoth(ws, create({key: b('wd/z')}));
+    await sameWatch(ws, 1, 'auto after explicit 100');
+    await put('wd/1');
+    await sameWatch(ws, 10, 'events to ten watchers');
+  });
 });

@@ -1,0 +1,95 @@
+import {LeaseNotFoundError} from '@synod/client';
+import type {Etcd, KeptLease, LeaseLostError} from '@synod/client';
+import {AsyncSubject} from 'rxjs';
+import type {Observable} from 'rxjs';
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /** TTL of the session's lease in seconds, 60 by default (as etcd's concurrency package). */
+  readonly ttlSec?: number;
+  /** Use this existing lease instead of granting one; it must still exist. */
+  readonly lease?: bigint;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A lease the client keeps alive, which the recipes attach their keys to (etcd's
+ * `concurrency.Session`). When the process dies or loses the cluster for longer than the
+ * TTL, the lease expires and its keys (locks held, campaigns, registrations, ephemeral
+ * nodes) are deleted by the server.
+ */
+export class Session {
+  private readonly closedSubject = new AsyncSubject<void>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    /** The client the session's keys are written through. */
+    readonly client: Etcd,
+    private readonly kept: KeptLease,
+  ) {}
+
+  /** Grants a lease (or adopts `options.lease`) and starts keeping it alive. */
+  static async create(client: Etcd, options: SessionOptions = {}): Promise<Session> {
+    const callOptions = {signal: options.signal};
+    const kept =
+      options.lease === undefined
+        ? await client.lease.grantKeptAlive(options.ttlSec ?? 60, callOptions)
+        : await client.lease.keepAlive(options.lease, callOptions);
+    return new Session(client, kept);
+  }
+
+  /** The lease id. */
+  get lease(): bigint {
+    return this.kept.id;
+  }
+
+  /** The lease's TTL in seconds, as the server last granted or renewed it. */
+  get ttlSec(): number {
+    return this.kept.ttlSec;
+  }
+
+  /** Whether the lease is still being kept alive (not lost, not closed). */
+  get active(): boolean {
+    return this.kept.active;
+  }
+
+  /**
+   * Emits one `LeaseLostError` and completes as soon as the lease can no longer be kept:
+   * the server reported it gone, or no renewal was confirmed before its TTL ran out (by
+   * this process's clock, counted from the sending of the last confirmed renewal, so it
+   * fires before the server expires the lease). Completes without emitting after
+   * {@link close}. Replays the outcome to late subscribers.
+   */
+  get lost$(): Observable<LeaseLostError> {
+    return this.kept.lost$;
+  }
+
+  /**
+   * Emits once and completes when {@link close} is called (and replays that to late
+   * subscribers). Recipes built on the session complete their streams on it.
+   */
+  get closed$(): Observable<void> {
+    return this.closedSubject.asObservable();
+  }
+
+  /**
+   * Stops the keep-alive and revokes the lease, which deletes every key attached to it.
+   * Idempotent. Revoke failures other than "lease not found" are rethrown after the
+   * session is marked closed (the lease then expires after its TTL).
+   */
+  close(): Promise<void> {
+    this.closing ??= this.revoke();
+    return this.closing;
+  }
+
+  private async revoke(): Promise<void> {
+    this.kept.release();
+    this.closedSubject.next();
+    this.closedSubject.complete();
+    try {
+      await this.client.lease.revoke(this.kept.id);
+    } catch (error) {
+      if (!(error instanceof LeaseNotFoundError)) throw error;
+    }
+  }
+}
