@@ -344,3 +344,12 @@ async function startCluster(
   }
   return cluster;
 }
+
+/**
+ * The servers a suite runs against when it must hold for etcd and Synod alike:
+ * `describe.each(testServers)('... against $name', ({start}) => ...)`.
+ */
+export const testServers = [
+  {name: 'etcd', start: startEtcd},
+  {name: 'synod', start: startSynod},
+] as const;

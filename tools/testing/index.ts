@@ -2,7 +2,7 @@
  * `@synod/testing`: helpers for tests and benchmarks that run real servers on
  * loopback. Only test files, benchmarks and tools import it.
  */
-export {etcdSkipReason, freePorts, startEtcd, startSynod} from './etcd-process.js';
+export {etcdSkipReason, freePorts, startEtcd, startSynod, testServers} from './etcd-process.js';
 export type {EtcdCluster, EtcdClusterOptions, EtcdMember} from './etcd-process.js';
 export {readMetric} from './etcd-metrics.js';
 export {sleep, waitFor} from './wait-for.js';

@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
-import {etcdSkipReason, startEtcd} from '@synod/testing';
+import {etcdSkipReason, testServers} from '@synod/testing';
 import type {EtcdCluster} from '@synod/testing';
 import {compare} from './compare.js';
 import {createClient} from './etcd.js';
@@ -8,12 +8,12 @@ import type {Etcd} from './etcd.js';
 import {CompactedError, EtcdError, FutureRevisionError, LeaseNotFoundError} from './errors.js';
 import {op} from './ops.js';
 
-describe.skipIf(etcdSkipReason !== undefined)('KV against etcd', () => {
+describe.skipIf(etcdSkipReason !== undefined).each(testServers)('KV: $name', ({start}) => {
   let cluster: EtcdCluster;
   let client: Etcd;
 
   beforeAll(async () => {
-    cluster = await startEtcd();
+    cluster = await start();
     client = createClient({endpoints: cluster.endpoints});
   });
   afterAll(async () => {

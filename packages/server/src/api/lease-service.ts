@@ -14,6 +14,7 @@ import {createChannel, createClient} from 'nice-grpc';
 
 import type {MemberCore} from '../member/member.js';
 import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
+import {leaderWatchdog} from './leader-watchdog.js';
 
 /** A positive int64 lease id: etcd masks its request id generator to 63 bits. */
 function newLeaseId(member: MemberCore): bigint {
@@ -156,8 +157,16 @@ export function leaseService(
 
     async *leaseKeepAlive(requests, context) {
       requireLeaderIfAsked(context, member.leader);
-      for await (const request of requests) {
-        yield await renew(request, context.signal);
+      const watchdog = leaderWatchdog(member, context);
+      const iterator = requests[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await Promise.race([iterator.next(), watchdog.lost]);
+          if (next.done === true) return;
+          yield await renew(next.value, context.signal);
+        }
+      } finally {
+        watchdog.stop();
       }
     },
 

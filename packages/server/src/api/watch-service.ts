@@ -6,6 +6,7 @@ import {StorageError, WatchFilter} from '@synod/storage';
 
 import type {MemberCore} from '../member/member.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
+import {leaderWatchdog} from './leader-watchdog.js';
 import {toWireEvent, toRevision} from './wire.js';
 
 const allKeys = new Uint8Array([0]);
@@ -27,6 +28,7 @@ export function watchService(
     async *watch(requests, context) {
       const stream = member.store.newWatchStream();
       metrics.watchStreams.inc();
+      const watchdog = leaderWatchdog(member, context);
       const control: WireWatchResponse[] = [];
       const options: StreamOptions = {progress: new Map(), fragment: new Set()};
       const progressTimer = setInterval(
@@ -68,7 +70,7 @@ export function watchService(
               resolve('control');
             };
           });
-          const outcome = await Promise.race([nextEvent, woken]);
+          const outcome = await Promise.race([nextEvent, woken, watchdog.lost]);
           wake = undefined;
           if (outcome === 'control') continue;
           nextEvent = undefined;
@@ -77,6 +79,7 @@ export function watchService(
         }
       } finally {
         metrics.watchStreams.dec();
+        watchdog.stop();
         clearInterval(progressTimer);
         stream.close();
         await events.return(undefined);
