@@ -65,11 +65,7 @@ const OPS_PER_SEED = 200;
  * Seeds whose sequence reaches a known discrepancy, run as `it.fails` until Synod is fixed.
  * Each one is also pinned by a small fixed scenario.
  */
-const KNOWN_DIVERGENCES = new Map<number, string>([
-  // synod differs: nested txn compares see earlier writes of the same txn (kv.test.ts,
-  // "evaluates nested compares against the state before the txn"); op 31.
-  [34, 'nested txn compare evaluated after earlier ops of the outer txn'],
-]);
+const KNOWN_DIVERGENCES = new Map<number, string>([]);
 const KEYS = 6;
 const SORT_ORDERS = [
   RangeRequest_SortOrder.NONE,

@@ -93,12 +93,16 @@ export class KvExecutor {
     validateTxn(req, this.maxTxnOps);
     const tw = this.kv.write();
     try {
-      const succeeded = req.compare.every(c => evaluateCompare(tw, c));
+      // etcd decides the branch of every nested txn against the state before any op runs, so a
+      // nested compare does not see the writes of earlier ops in the same txn.
+      const path = choosePath(tw, req);
+      const succeeded = path[0] ?? false;
       const branch = succeeded ? req.success : req.failure;
       // etcd checks the chosen branch before running any of it, so a failing op aborts the
       // whole txn with nothing written.
-      this.checkOps(tw, branch);
-      const responses = branch.map(op => this.executeOp(tw, op));
+      this.checkOps(tw, branch, {path, next: 1});
+      const cursor = {path, next: 1};
+      const responses = branch.map(op => this.executeOp(tw, op, cursor));
       tw.end();
       return {response: {succeeded, responses}, revision: this.kv.rev()};
     } finally {
@@ -106,16 +110,16 @@ export class KvExecutor {
     }
   }
 
-  private executeOp(tw: TxnWrite, op: RequestOp): ResponseOp {
+  private executeOp(tw: TxnWrite, op: RequestOp, cursor: PathCursor): ResponseOp {
     if ('range' in op) return {range: executeRange(tw, op.range)};
     if ('put' in op) return {put: executePut(tw, op.put)};
     if ('deleteRange' in op) return {deleteRange: executeDelete(tw, op.deleteRange)};
-    const succeeded = op.txn.compare.every(c => evaluateCompare(tw, c));
+    const succeeded = takeBranch(cursor);
     const branch = succeeded ? op.txn.success : op.txn.failure;
-    return {txn: {succeeded, responses: branch.map(o => this.executeOp(tw, o))}};
+    return {txn: {succeeded, responses: branch.map(o => this.executeOp(tw, o, cursor))}};
   }
 
-  private checkOps(tw: TxnWrite, ops: readonly RequestOp[]): void {
+  private checkOps(tw: TxnWrite, ops: readonly RequestOp[], cursor: PathCursor): void {
     for (const op of ops) {
       if ('range' in op) {
         const rev = op.range.revision ?? 0;
@@ -124,8 +128,8 @@ export class KvExecutor {
       } else if ('put' in op) {
         this.checkPut(tw, op.put);
       } else if ('txn' in op) {
-        const succeeded = op.txn.compare.every(c => evaluateCompare(tw, c));
-        this.checkOps(tw, succeeded ? op.txn.success : op.txn.failure);
+        const succeeded = takeBranch(cursor);
+        this.checkOps(tw, succeeded ? op.txn.success : op.txn.failure, cursor);
       }
     }
   }
@@ -141,6 +145,31 @@ export class KvExecutor {
       throw new StorageError('NotFound', ErrorMessages.leaseNotFound);
     }
   }
+}
+
+/** The branch taken by each txn of a request, in the order its ops run (depth first). */
+interface PathCursor {
+  readonly path: readonly boolean[];
+  next: number;
+}
+
+function takeBranch(cursor: PathCursor): boolean {
+  const taken = cursor.path[cursor.next];
+  cursor.next++;
+  if (taken === undefined) throw new Error('txn path shorter than the txn: a bug in choosePath');
+  return taken;
+}
+
+/** Evaluates every compare the txn will reach, before anything runs, as etcd's compareToPath. */
+function choosePath(view: ReadView, txn: TxnRequest): boolean[] {
+  const path: boolean[] = [];
+  const walk = (t: TxnRequest): void => {
+    const succeeded = t.compare.every(c => evaluateCompare(view, c));
+    path.push(succeeded);
+    for (const op of succeeded ? t.success : t.failure) if ('txn' in op) walk(op.txn);
+  };
+  walk(txn);
+  return path;
 }
 
 /** etcd's `executeRange`: filters and sort force a full fetch; `more` reflects truncation. */
