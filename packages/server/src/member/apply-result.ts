@@ -1,5 +1,4 @@
 import type {EtcdErrorSpec} from '@synod/proto';
-import {EtcdErrors} from '@synod/proto';
 import {StorageError} from '@synod/storage';
 import {Status} from 'nice-grpc-common';
 
@@ -30,5 +29,3 @@ export function toEtcdError(error: unknown): EtcdErrorSpec {
   }
   throw error;
 }
-
-export const noSpaceError: EtcdErrorSpec = EtcdErrors.noSpace;

@@ -43,7 +43,6 @@ export function fromRecord(r: MemberRecord): MemberInfo {
  */
 export class Membership {
   private readonly members = new Map<number, MemberInfo>();
-  private readonly removed = new Set<number>();
 
   constructor(private readonly backend: Backend) {
     for (const {value} of backend.range('members', memberKey(0))) {
@@ -64,10 +63,6 @@ export class Membership {
     return this.members.has(id);
   }
 
-  wasRemoved(id: number): boolean {
-    return this.removed.has(id);
-  }
-
   set(member: MemberInfo): void {
     this.members.set(member.id, member);
     this.backend.put(
@@ -79,7 +74,6 @@ export class Membership {
 
   remove(id: number): void {
     this.members.delete(id);
-    this.removed.add(id);
     this.backend.delete('members', memberKey(id));
   }
 }

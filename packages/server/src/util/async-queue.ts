@@ -27,18 +27,6 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.close();
   }
 
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  /** Removes and returns everything queued, without waiting. */
-  drain(): T[] {
-    const out = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return out;
-  }
-
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       if (this.head < this.items.length) {
