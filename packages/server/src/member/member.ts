@@ -393,12 +393,16 @@ export class MemberCore {
     return this.loop.isLeader;
   }
 
+  /**
+   * The term and commit index as last persisted: they are read on every response
+   * header, and raft's status() copies every follower's progress to answer.
+   */
   get term(): number {
-    return this.loop.node.status().hardState.term;
+    return this.raftStorage.initialState().hardState.term;
   }
 
   get raftIndex(): number {
-    return this.loop.node.status().hardState.commit;
+    return this.raftStorage.initialState().hardState.commit;
   }
 
   /** Proposals of this member waiting to be applied. */
@@ -420,7 +424,7 @@ export class MemberCore {
       clusterId: BigInt(this.clusterId),
       memberId: BigInt(this.memberId),
       revision: BigInt(revision),
-      raftTerm: BigInt(this.loop.node.status().hardState.term),
+      raftTerm: BigInt(this.term),
     };
   }
 

@@ -1,5 +1,6 @@
 import type {Message} from '@synod/proto/raftpb';
 import {EntryType, MessageType} from '@synod/proto/raftpb';
+import {waitFor} from '@synod/testing';
 import {afterEach, describe, expect, it} from 'vitest';
 
 import type {PeerServer} from './peer-server.js';
@@ -60,14 +61,6 @@ function sender(memberId: number, clusterId: number) {
   return {transport, unreachable, snapshots};
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise(r => setTimeout(r, 10));
-  }
-}
-
 describe('peer transport', () => {
   it('delivers messages in order to the addressed member', async () => {
     const b = await receiver(2, 77, [1]);
@@ -86,7 +79,7 @@ describe('peer transport', () => {
     a.transport.send(sent.slice(0, 100));
     await new Promise(r => setTimeout(r, 5));
     a.transport.send(sent.slice(100));
-    await until(() => b.received.length === 300);
+    await waitFor(() => b.received.length === 300);
     expect(b.received.map(m => m.index)).toEqual(sent.map(m => m.index));
     expect([...(b.received[7]?.entries[0]?.data ?? [])]).toEqual([7]);
   });
@@ -96,7 +89,7 @@ describe('peer transport', () => {
     const a = sender(1, 78);
     a.transport.setPeer(2, [b.url]);
     a.transport.send([message({to: 2, from: 1})]);
-    await until(() => a.unreachable.length > 0);
+    await waitFor(() => a.unreachable.length > 0);
     expect(b.received).toEqual([]);
   });
 
@@ -108,7 +101,7 @@ describe('peer transport', () => {
     await cleanups.pop()?.();
     a.transport.setPeer(2, [url]);
     a.transport.send([message({to: 2, from: 1, index: 1})]);
-    await until(() => a.unreachable.length > 0);
+    await waitFor(() => a.unreachable.length > 0);
     const port = Number(new URL(url).port);
     const received: Message[] = [];
     const server = await startPeerServer(
@@ -117,7 +110,7 @@ describe('peer transport', () => {
       () => undefined,
     );
     cleanups.push(() => server.close());
-    await until(() => {
+    await waitFor(() => {
       a.transport.send([message({to: 2, from: 1, index: 2})]);
       return received.some(m => m.index === 2);
     }, 8000);
@@ -136,7 +129,7 @@ describe('peer transport', () => {
         snapshot: {data, metadata: {index: 40, term: 2, confState: {voters: [1, 3], learners: []}}},
       }),
     ]);
-    await until(() => a.snapshots.length > 0);
+    await waitFor(() => a.snapshots.length > 0);
     expect(a.snapshots).toEqual([[3, true]]);
     expect(b.received).toHaveLength(1);
     expect(Buffer.from(b.received[0]?.snapshot?.data ?? []).equals(data)).toBe(true);
