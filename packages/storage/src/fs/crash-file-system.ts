@@ -268,6 +268,24 @@ class CrashFileHandle implements FileHandle {
     this.inode.pending = [];
   }
 
+  /**
+   * Makes the writes made before the call durable one macrotask later, unless a crash came
+   * first: then it rejects and nothing it covered was made durable by it.
+   */
+  async syncAsync(): Promise<void> {
+    this.check();
+    this.fs.beforeFileSync(this.epoch);
+    const image = this.inode.bytes();
+    const lastCovered = this.inode.pending[this.inode.pending.length - 1];
+    await new Promise(resolve => setImmediate(resolve));
+    this.fs.checkEpoch(this.epoch);
+    // Gone from the pending list: a later sync already made it (and all before it) durable.
+    const at = lastCovered === undefined ? -1 : this.inode.pending.indexOf(lastCovered);
+    if (at < 0) return;
+    this.inode.durable = image;
+    this.inode.pending = this.inode.pending.slice(at + 1);
+  }
+
   close(): void {
     this.closed = true;
   }

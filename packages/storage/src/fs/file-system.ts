@@ -3,9 +3,9 @@
  * goes through this interface, so that tests can swap in {@link CrashFileSystem}, which
  * forgets unsynced writes on a simulated power cut.
  *
- * All calls are synchronous: the WAL is on the apply path of a single-threaded server, one
- * batch at a time, and a synchronous fdatasync keeps "returned" equal to "durable" with no
- * interleaving to reason about. Errors are thrown as they come from the OS.
+ * All calls are synchronous except {@link FileHandle.syncAsync}, which lets the WAL wait for
+ * an fdatasync without stopping the event loop (see `Wal.saveAsync`). Errors are thrown (or
+ * rejected) as they come from the OS.
  *
  * Durability contract (the one real disks give):
  * - bytes written through {@link FileHandle.write} survive a crash only after
@@ -43,5 +43,10 @@ export interface FileHandle {
   truncate(length: number): void;
   /** fdatasync: makes the file's data (and its length) durable. */
   sync(): void;
+  /**
+   * fdatasync off the event loop: resolves once every write made before the call is durable
+   * (writes made while it runs may or may not be). The handle must stay open until it settles.
+   */
+  syncAsync(): Promise<void>;
   close(): void;
 }

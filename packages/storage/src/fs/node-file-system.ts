@@ -86,6 +86,16 @@ class NodeFileHandle implements FileHandle {
     fs.fdatasyncSync(this.fd);
   }
 
+  syncAsync(): Promise<void> {
+    // Runs on the libuv threadpool; the event loop keeps serving while the disk works.
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(this.fd, err => {
+        if (err === null) resolve();
+        else reject(err);
+      });
+    });
+  }
+
   close(): void {
     fs.closeSync(this.fd);
   }

@@ -66,8 +66,11 @@ const segmentName = (seq: number, firstIndex: number): string =>
  * by {@link RecordEncoder}; every record's CRC chains from the one before.
  *
  * Durability: {@link Wal.save} writes its batch with one write and one fdatasync; when it
- * returns the batch is durable. New segments are written under a `.tmp` name, synced,
- * renamed, and the directory synced. All calls are synchronous (see {@link FileSystem}).
+ * returns the batch is durable. {@link Wal.saveAsync} does the same write, then waits for the
+ * fdatasync on the threadpool, so the event loop keeps serving while the disk works; the
+ * batch is durable when its promise resolves, and no other write may start before it settles
+ * (the WAL throws if one does). New segments are written under a `.tmp` name, synced,
+ * renamed, and the directory synced, all synchronously, before any batch goes into them.
  *
  * Recovery: {@link Wal.open} replays every segment. A damaged record at the tail of the last
  * segment (a write torn by a crash: the record runs past the end of the file, contains a
@@ -84,6 +87,13 @@ const segmentName = (seq: number, firstIndex: number): string =>
 export class Wal {
   private failure: unknown;
   private closed = false;
+  /**
+   * Settles when the fdatasync of the batch {@link saveAsync} last wrote does; undefined when
+   * none is in flight. Invariant: while defined, nothing is written and the file stays open.
+   */
+  private syncing: Promise<void> | undefined;
+  /** Whether bytes written to the current segment (a commit-only batch) await an fsync. */
+  private unsynced = false;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -284,19 +294,61 @@ export class Wal {
   save(hardState: HardState | undefined, entries: readonly Entry[], sync = true): void {
     if (hardState === undefined && entries.length === 0) return;
     this.guard(() => {
-      let encoded = this.encodeBatch(hardState, entries);
-      if (this.offset + encoded.bytes.length > this.segmentBytes && this.offset > 0) {
-        this.cut();
-        encoded = this.encodeBatch(hardState, entries);
-      }
-      this.file.write(encoded.bytes, this.offset);
-      if (sync) this.file.sync();
-      this.offset += encoded.bytes.length;
-      this.crc = encoded.crc;
-      const last = entries[entries.length - 1];
-      if (last !== undefined) this.lastIndex = last.index;
-      if (hardState !== undefined) this.hardState = hardState;
+      this.writeBatch(hardState, entries);
+      if (sync) this.syncNow();
     });
+  }
+
+  /**
+   * {@link save} without blocking the event loop on the fsync: the batch is written (into the
+   * page cache) before this returns, and the promise resolves once it is durable. Until it
+   * settles no other write may start; a failed fsync rejects and leaves the WAL unusable.
+   */
+  async saveAsync(
+    hardState: HardState | undefined,
+    entries: readonly Entry[],
+    sync = true,
+  ): Promise<void> {
+    if (hardState === undefined && entries.length === 0) return;
+    this.guard(() => {
+      this.writeBatch(hardState, entries);
+    });
+    if (!sync) return;
+    const done = this.file.syncAsync();
+    this.syncing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await done;
+      this.unsynced = false;
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    } finally {
+      this.syncing = undefined;
+    }
+  }
+
+  /** Writes one batch at the end of the log (cutting a new segment first if needed), unsynced. */
+  private writeBatch(hardState: HardState | undefined, entries: readonly Entry[]): void {
+    let encoded = this.encodeBatch(hardState, entries);
+    if (this.offset + encoded.bytes.length > this.segmentBytes && this.offset > 0) {
+      this.cut();
+      encoded = this.encodeBatch(hardState, entries);
+    }
+    this.file.write(encoded.bytes, this.offset);
+    this.unsynced = true;
+    this.offset += encoded.bytes.length;
+    this.crc = encoded.crc;
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.lastIndex = last.index;
+    if (hardState !== undefined) this.hardState = hardState;
+  }
+
+  private syncNow(): void {
+    this.file.sync();
+    this.unsynced = false;
   }
 
   /**
@@ -312,7 +364,7 @@ export class Wal {
       const crc = enc.rollingCrc;
       const bytes = enc.take();
       this.file.write(bytes, this.offset);
-      this.file.sync();
+      this.syncNow();
       this.offset += bytes.length;
       this.crc = crc;
       this.snapshot = marker;
@@ -344,10 +396,16 @@ export class Wal {
     return this.segments.map(s => s.name);
   }
 
+  /** Closes the file; if a {@link saveAsync} fsync is in flight, once it settles. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.file.close();
+    const file = this.file;
+    if (this.syncing === undefined) file.close();
+    else
+      void this.syncing.then(() => {
+        file.close();
+      });
   }
 
   private encodeBatch(
@@ -367,6 +425,9 @@ export class Wal {
   }
 
   private cut(): void {
+    // A commit-only batch may still sit unsynced at the end of this segment; the next segment's
+    // chain CRC covers it, so it must be durable before that segment exists.
+    if (this.unsynced) this.syncNow();
     const last = this.segments[this.segments.length - 1] as Segment;
     const seg: Segment = {
       seq: last.seq + 1,
@@ -388,6 +449,9 @@ export class Wal {
 
   private guard(action: () => void): void {
     if (this.closed) throw new Error('WAL is closed');
+    if (this.syncing !== undefined) {
+      throw new Error('WAL write started before the previous saveAsync settled; await it first');
+    }
     if (this.failure !== undefined) {
       throw new Error(
         'WAL is unusable after an earlier write or fsync failure; restart the member',
