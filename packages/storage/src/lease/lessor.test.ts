@@ -106,4 +106,31 @@ describe('Lessor', () => {
     lessor.demote();
     expect(lessor.expired()).toEqual([]);
   });
+
+  it('asks for checkpoints of elapsed time, and for clearing one a renewal made stale', () => {
+    const {lessor, clock} = open();
+    lessor.grant(1n, 60);
+    lessor.grant(2n, 60);
+    expect(lessor.checkpointsDue()).toEqual([]);
+    lessor.promote(0);
+    expect(lessor.checkpointsDue()).toEqual([]);
+    clock.now += 20_500;
+    expect(lessor.checkpointsDue()).toEqual([
+      {id: 1n, remainingTtlSeconds: 40},
+      {id: 2n, remainingTtlSeconds: 40},
+    ]);
+    lessor.checkpoint(1n, 40);
+    lessor.checkpoint(2n, 40);
+    expect(lessor.checkpointsDue()).toEqual([]);
+    lessor.renew(1n);
+    expect(lessor.hasCheckpoint(1n)).toBe(true);
+    expect(lessor.checkpointsDue()).toEqual([{id: 1n, remainingTtlSeconds: 0}]);
+    lessor.checkpoint(1n, 0);
+    expect(lessor.hasCheckpoint(1n)).toBe(false);
+    // A new leader resumes lease 2 from its checkpoint, lease 1 from its full TTL.
+    lessor.demote();
+    lessor.promote(0);
+    expect(lessor.timeToLive(1n)?.ttlSeconds).toBe(60);
+    expect(lessor.timeToLive(2n)?.ttlSeconds).toBe(40);
+  });
 });

@@ -134,15 +134,37 @@ export class Lessor implements LeaseHooks {
   renew(id: bigint): number {
     const lease = this.leases.get(id);
     if (lease === undefined) throw notFound();
-    if (lease.remainingTtlSeconds !== 0) {
-      lease.remainingTtlSeconds = 0;
-      this.persist(lease);
-    }
+    // The checkpoint a renewal makes stale is cleared through the log (see
+    // checkpointsDue), never here: this runs on the leader alone.
     if (this.primary) lease.expiryMs = this.options.nowMs() + lease.ttlSeconds * 1000;
     return lease.ttlSeconds;
   }
 
   /** Stores a remaining TTL so a new leader does not restart the lease at its full TTL. */
+  /**
+   * On the primary, the checkpoints worth replicating now: each lease's remaining
+   * TTL where it differs from the one last checkpointed, and 0 (no checkpoint:
+   * the full TTL) for a lease renewed since its last checkpoint.
+   *
+   * Example: TTL 60, checkpointed 40, renewed 5 s ago -> {remaining: 55}.
+   */
+  checkpointsDue(): {id: bigint; remainingTtlSeconds: number}[] {
+    if (!this.primary) return [];
+    const now = this.options.nowMs();
+    const due: {id: bigint; remainingTtlSeconds: number}[] = [];
+    for (const l of this.leases.values()) {
+      const left = Math.max(1, Math.ceil((l.expiryMs - now) / 1000));
+      const remaining = left >= l.ttlSeconds ? 0 : left;
+      if (remaining !== l.remainingTtlSeconds) due.push({id: l.id, remainingTtlSeconds: remaining});
+    }
+    return due;
+  }
+
+  /** Whether a checkpoint of the lease's remaining TTL is recorded. */
+  hasCheckpoint(id: bigint): boolean {
+    return (this.leases.get(id)?.remainingTtlSeconds ?? 0) !== 0;
+  }
+
   checkpoint(id: bigint, remainingTtlSeconds: number): void {
     const lease = this.leases.get(id);
     if (lease === undefined) throw notFound();
