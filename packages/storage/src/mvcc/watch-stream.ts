@@ -114,22 +114,41 @@ export class WatchStream {
     return out;
   }
 
+  /**
+   * Sets the one function called whenever a response is queued and when the stream closes
+   * (undefined removes it). For a consumer that {@link drain}s the queue itself; a stream has
+   * one consumer, so this cannot be combined with {@link responses}.
+   */
+  onReadable(listener: (() => void) | undefined): void {
+    this.waiter = listener;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Responses as they come, until the stream is closed or `signal` aborts. */
   async *responses(signal?: AbortSignal): AsyncGenerator<WatchResponse> {
-    const onAbort = (): void => this.waiter?.();
-    signal?.addEventListener('abort', onAbort);
+    let wake: (() => void) | undefined;
+    const onEvent = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    this.waiter = onEvent;
+    signal?.addEventListener('abort', onEvent);
     try {
       while (!this.closed && signal?.aborted !== true) {
         const batch = this.drain();
         if (batch.length === 0) {
-          await new Promise<void>(resolve => (this.waiter = resolve));
-          this.waiter = undefined;
+          await new Promise<void>(resolve => (wake = resolve));
           continue;
         }
         yield* batch;
       }
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onEvent);
+      if (this.waiter === onEvent) this.waiter = undefined;
     }
   }
 

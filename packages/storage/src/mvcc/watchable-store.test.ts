@@ -215,6 +215,56 @@ describe('WatchableStore guarantees (reliability.md 2.5)', () => {
     ]);
   });
 
+  it('gives synced prev_kv watchers the previous value, and watchers without prev_kv none', () => {
+    const {store, txn} = setup();
+    txn([['put', 'k', 'one']]);
+    const s1 = store.newWatchStream();
+    const s2 = store.newWatchStream();
+    const withPrev = [s1.watch({key: b('k'), prevKv: true}), s2.watch({key: b('k'), prevKv: true})];
+    const plain = s1.watch({key: b('j'), rangeEnd: b('l')});
+    txn([
+      ['put', 'k', 'two'],
+      ['put', 'k2', 'new'],
+    ]);
+    txn([['del', 'k']]);
+    const r1 = s1.drain();
+    const r2 = s2.drain();
+    const seen = (id: number | undefined, resps: WatchResponse[]) =>
+      eventsOf(resps.filter(r => r.watchId === id)).map(e => [
+        describeEvent(e),
+        e.prevKv === undefined ? null : str(e.prevKv.value),
+      ]);
+    const expected = [
+      ['3:put:k', 'one'],
+      ['4:delete:k', 'two'],
+    ];
+    expect(seen(withPrev[0], r1)).toEqual(expected);
+    expect(seen(withPrev[1], r2)).toEqual(expected);
+    expect(seen(plain, r1)).toEqual([
+      ['3:put:k', null],
+      ['3:put:k2', null],
+      ['4:delete:k', null],
+    ]);
+  });
+
+  it('calls the readable listener for every queued response and on close', () => {
+    const {store, txn} = setup();
+    const s = store.newWatchStream();
+    let calls = 0;
+    s.onReadable(() => {
+      calls++;
+    });
+    s.watch({key: b('k')});
+    txn([['put', 'k']]);
+    txn([['put', 'x']]);
+    txn([['put', 'k']]);
+    expect(calls).toBe(2);
+    expect(s.drain().map(r => r.revision)).toEqual([2, 4]);
+    s.close();
+    expect(calls).toBe(3);
+    expect(s.isClosed).toBe(true);
+  });
+
   it('applies NOPUT and NODELETE filters', () => {
     const {store, txn} = setup();
     const s = store.newWatchStream();

@@ -214,9 +214,11 @@ export class WatchableStore implements WatchableKV, WatchHub {
    */
   private notify(rev: number, events: readonly KvEvent[]): void {
     const batches = new Map<Watcher, KvEvent[]>();
+    // prev_kv is read once per event, not once per watcher that asked for it.
+    const withPrev = new Map<KvEvent, KvEvent>();
     const offer = (w: Watcher, e: KvEvent): void => {
       if (w.minRev > rev) return;
-      const matched = this.match(w, e);
+      const matched = this.match(w, e, withPrev);
       if (matched === undefined) return;
       const list = batches.get(w);
       if (list === undefined) batches.set(w, [matched]);
@@ -362,12 +364,19 @@ export class WatchableStore implements WatchableKV, WatchHub {
     return out;
   }
 
-  /** The event as this watcher gets it (filters, prev_kv), or undefined if filtered out. */
-  private match(w: Watcher, e: KvEvent): KvEvent | undefined {
+  /**
+   * The event as this watcher gets it (filters, prev_kv), or undefined if filtered out.
+   * `withPrev` keeps each event's prev_kv variant so watchers of one notification share it.
+   */
+  private match(w: Watcher, e: KvEvent, withPrev?: Map<KvEvent, KvEvent>): KvEvent | undefined {
     if (e.type === 'put' ? w.noPut : w.noDelete) return undefined;
     if (!w.prevKv) return e;
+    const known = withPrev?.get(e);
+    if (known !== undefined) return known;
     const prev: KeyValue | undefined = this.kv.getAt(e.kv.key, e.kv.modRevision - 1);
-    return prev === undefined ? e : {...e, prevKv: prev};
+    const out = prev === undefined ? e : {...e, prevKv: prev};
+    withPrev?.set(e, out);
+    return out;
   }
 
   private response(w: Watcher, events: KvEvent[], rev: number): WatchResponse {
