@@ -2,4 +2,4 @@
 // The `synod-bench` executable. It runs the compiled app: `npm run build` first.
 import {main} from '../dist/main.js';
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
