@@ -156,6 +156,24 @@ export default tseslint.config(
     rules: {'no-restricted-imports': 'off'},
   },
   {
+    // The server's fault tests drive real members with Synod's own client and check the
+    // recorded histories with the simulator's linearizability checker; nothing else in the
+    // server may import either.
+    name: 'fault-tests',
+    files: ['packages/server/test/faults/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: ['@synod/simulator', '@synod/client'],
+          depConstraints,
+        },
+      ],
+    },
+  },
+  {
     name: 'raft-determinism',
     files: ['packages/raft/src/**/*.ts'],
     rules: determinism,

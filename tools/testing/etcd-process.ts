@@ -57,14 +57,27 @@ export interface EtcdMember {
   readonly pid: number | undefined;
   /** Whether the process is running (possibly stopped by SIGSTOP). */
   readonly running: boolean;
+  /** The last few kilobytes the process wrote to stdout and stderr. */
+  readonly output: string;
+  /** Resolves once the process has exited (at once when it is not running). */
+  exited(): Promise<void>;
   /** Sends a signal to the member. SIGKILL and SIGTERM leave it down until `restart()`. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the member again on its data dir and ports, and waits until it is healthy. */
   restart(): Promise<void>;
 }
 
+/** Where a member to be added to a running cluster will live. */
+export interface NewMemberSpec {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+}
+
 /** A running test cluster. */
 export interface EtcdCluster {
+  /** The founding members, then those started with {@link startAdded}. */
   readonly members: readonly EtcdMember[];
   /** Client URLs of all members, in member order. */
   readonly endpoints: readonly string[];
@@ -72,6 +85,14 @@ export interface EtcdCluster {
   readonly pids: readonly number[];
   /** Kills every member and removes the data dirs. Safe to call twice. */
   stop(): Promise<void>;
+  /** Fresh ports and a data dir for a member to add with `member add`. */
+  newMemberSpec(name: string): Promise<NewMemberSpec>;
+  /**
+   * Starts a member already added with `member add`, with
+   * `--initial-cluster-state existing` and the given `--initial-cluster`, and
+   * waits until it is healthy.
+   */
+  startAdded(spec: NewMemberSpec, initialCluster: string): Promise<EtcdMember>;
 }
 
 const liveChildren = new Set<ChildProcess>();
@@ -94,7 +115,8 @@ function killAll(): void {
   tempDirs.clear();
 }
 
-function installExitHook(): void {
+/** @internal Kills tracked children when the test process ends. */
+export function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', killAll);
@@ -158,9 +180,10 @@ async function isHealthy(clientUrl: string): Promise<boolean> {
   }
 }
 
-class Member implements EtcdMember {
+/** @internal One member's process: spawned, health-checked, signalled, restarted. */
+export class Member implements EtcdMember {
   private child: ChildProcess | undefined;
-  private output = '';
+  output = '';
 
   constructor(
     readonly name: string,
@@ -181,6 +204,16 @@ class Member implements EtcdMember {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  exited(): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return Promise.resolve();
+    return new Promise(resolve => {
+      child.once('exit', () => {
+        resolve();
+      });
+    });
   }
 
   spawn(): void {
@@ -237,7 +270,8 @@ class Member implements EtcdMember {
 }
 
 /** How to start one member's process. */
-interface ServerCommand {
+/** @internal */
+export interface ServerCommand {
   readonly file: string;
   readonly args: readonly string[];
 }
@@ -260,16 +294,27 @@ export async function startEtcd(options: EtcdClusterOptions = {}): Promise<EtcdC
   }));
 }
 
+/** @internal The `synod` entry point in the sources, run through tsx. */
+export const synodEntry = fileURLToPath(new URL('../../apps/server/src/run.ts', import.meta.url));
+
 /**
  * Starts a Synod cluster the same way, each member a real `synod` process run from the
  * TypeScript sources (through tsx), so tests need no build. The flags are etcd's, which is
  * the point: the same script starts either server.
  */
 export async function startSynod(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-  const entry = fileURLToPath(new URL('../../apps/server/src/run.ts', import.meta.url));
+  const entry = synodEntry;
   return startCluster(options, 'synod-test-', ({flags}) => ({
     file: process.execPath,
-    args: ['--conditions=@synod/source', '--import', 'tsx', entry, ...flags, '--log-level=error'],
+    // The log level comes first, so a test's extra flags can override it.
+    args: [
+      '--conditions=@synod/source',
+      '--import',
+      'tsx',
+      entry,
+      `--log-level=${process.env.SYNOD_TEST_LOG ?? 'error'}`,
+      ...flags,
+    ],
   }));
 }
 
@@ -291,32 +336,31 @@ async function startCluster(
     dataDir: join(root, `m${i}`),
   }));
   const initialCluster = specs.map(s => `${s.name}=${s.peerUrl}`).join(',');
-  const members = specs.map(
-    spec =>
-      new Member(
-        spec.name,
-        spec.clientUrl,
-        spec.peerUrl,
-        spec.dataDir,
-        commandFor({
-          flags: [
-            `--name=${spec.name}`,
-            `--data-dir=${spec.dataDir}`,
-            `--listen-client-urls=${spec.clientUrl}`,
-            `--advertise-client-urls=${spec.clientUrl}`,
-            `--listen-peer-urls=${spec.peerUrl}`,
-            `--initial-advertise-peer-urls=${spec.peerUrl}`,
-            `--initial-cluster=${initialCluster}`,
-            `--initial-cluster-token=${token}`,
-            '--initial-cluster-state=new',
-            `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
-            `--election-timeout=${options.electionTimeoutMs ?? 500}`,
-            ...(options.extraArgs ?? []),
-          ],
-        }),
-        options.startTimeoutMs ?? 20_000,
-      ),
-  );
+  const memberFor = (spec: NewMemberSpec, cluster: string, state: 'new' | 'existing') =>
+    new Member(
+      spec.name,
+      spec.clientUrl,
+      spec.peerUrl,
+      spec.dataDir,
+      commandFor({
+        flags: [
+          `--name=${spec.name}`,
+          `--data-dir=${spec.dataDir}`,
+          `--listen-client-urls=${spec.clientUrl}`,
+          `--advertise-client-urls=${spec.clientUrl}`,
+          `--listen-peer-urls=${spec.peerUrl}`,
+          `--initial-advertise-peer-urls=${spec.peerUrl}`,
+          `--initial-cluster=${cluster}`,
+          `--initial-cluster-token=${token}`,
+          `--initial-cluster-state=${state}`,
+          `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
+          `--election-timeout=${options.electionTimeoutMs ?? 500}`,
+          ...(options.extraArgs ?? []),
+        ],
+      }),
+      options.startTimeoutMs ?? 20_000,
+    );
+  const members = specs.map(spec => memberFor(spec, initialCluster, 'new'));
   let stopped = false;
   const cluster: EtcdCluster = {
     members,
@@ -333,6 +377,22 @@ async function startCluster(
       }
       rmSync(root, {recursive: true, force: true});
       tempDirs.delete(root);
+    },
+    async newMemberSpec(name) {
+      const [clientPort, peerPort] = await freePorts(2);
+      return {
+        name,
+        clientUrl: `http://127.0.0.1:${clientPort ?? 0}`,
+        peerUrl: `http://127.0.0.1:${peerPort ?? 0}`,
+        dataDir: join(root, name),
+      };
+    },
+    async startAdded(spec, cluster) {
+      const member = memberFor(spec, cluster, 'existing');
+      members.push(member);
+      member.spawn();
+      await member.waitHealthy();
+      return member;
     },
   };
   try {

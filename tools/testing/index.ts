@@ -3,6 +3,8 @@
  * loopback. Only test files, benchmarks and tools import it.
  */
 export {etcdSkipReason, freePorts, startEtcd, startSynod, testServers} from './etcd-process.js';
-export type {EtcdCluster, EtcdClusterOptions, EtcdMember} from './etcd-process.js';
+export type {EtcdCluster, EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
 export {readMetric} from './etcd-metrics.js';
 export {sleep, waitFor} from './wait-for.js';
+export {netnsSkipReason, startSynodInNetns} from './netns-cluster.js';
+export type {NetnsCluster} from './netns-cluster.js';

@@ -43,6 +43,10 @@ const flagSpecs = {
     kind: 'int',
     help: 'committed entries between raft snapshots (default: 10000)',
   },
+  'experimental-snapshot-catchup-entries': {
+    kind: 'int',
+    help: 'entries kept behind a snapshot for slow followers to catch up from (default: 5000)',
+  },
   'heartbeat-interval': {kind: 'int', help: 'time between heartbeats, in ms (default: 100)'},
   'election-timeout': {kind: 'int', help: 'election timeout, in ms (default: 1000)'},
   'quota-backend-bytes': {
@@ -61,6 +65,12 @@ const flagSpecs = {
     help: 'refuse membership changes that could lose quorum (default: true)',
   },
   'log-level': {kind: 'string', help: 'debug, info, warn or error (default: info)'},
+  'auth-token': {
+    kind: 'string',
+    help: 'simple, or jwt,pub-key=<file>,priv-key=<file>,sign-method=<RS256|ES256|...>,ttl=5m',
+  },
+  'auth-token-ttl': {kind: 'int', help: 'seconds an unused simple token lives (default: 300)'},
+  'bcrypt-cost': {kind: 'int', help: 'bcrypt cost of password hashes, 4 to 31 (default: 10)'},
 } as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
 
 type FlagName = keyof typeof flagSpecs;
@@ -83,6 +93,7 @@ export function usage(): string {
   });
   return [
     'Usage: synod [flags]',
+    '       synod snapshot restore|status <file> [flags]   (synod snapshot --help)',
     '',
     'Runs a Synod member, serving the etcd v3 API. With no flags: one member on',
     '127.0.0.1:2379 (peers on 127.0.0.1:2380) with its data in ./default.synod.',
@@ -167,6 +178,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     initialClusterState: str('initial-cluster-state'),
     initialClusterToken: str('initial-cluster-token'),
     snapshotCount: int('snapshot-count'),
+    snapshotCatchUpEntries: int('experimental-snapshot-catchup-entries'),
     heartbeatIntervalMs: int('heartbeat-interval'),
     electionTimeoutMs: int('election-timeout'),
     quotaBackendBytes: int('quota-backend-bytes'),
@@ -176,6 +188,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     maxTxnOps: int('max-txn-ops'),
     strictReconfigCheck: bool('strict-reconfig-check'),
     logLevel: str('log-level'),
+    authToken: str('auth-token'),
+    authTokenTtlSeconds: int('auth-token-ttl'),
+    bcryptCost: int('bcrypt-cost'),
   };
   // Leave out what was not given, so the member's defaults apply.
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

@@ -5,6 +5,7 @@ import type {Member} from '@synod/server';
 import {pino} from 'pino';
 
 import {parseCommandLine, UsageError, usage} from './flags.js';
+import {runSnapshotCommand} from './snapshot-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -22,6 +23,7 @@ export async function main(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
+  if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
   let member: Member;
   try {
     const command = parseCommandLine(argv, env);
@@ -62,5 +64,15 @@ export async function main(
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // A member that stops on its own (a failed fsync, its removal from the
+    // cluster) ends the process, as etcd does, so a supervisor sees it.
+    void member.failed.then(error => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(
+        `synod: member stopped: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      resolve(1);
+    });
   });
 }

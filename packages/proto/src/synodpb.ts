@@ -7,6 +7,14 @@ export {
   InternalRequest,
   LessorDefinition,
   MemberRecord,
+  MembersRequest,
+  MembersResponse,
+  PeerClusterDefinition,
   RequestHeader,
 } from './gen/synodpb/internal.js';
-export type {LessorClient, LessorServiceImplementation} from './gen/synodpb/internal.js';
+export type {
+  LessorClient,
+  LessorServiceImplementation,
+  PeerClusterClient,
+  PeerClusterServiceImplementation,
+} from './gen/synodpb/internal.js';

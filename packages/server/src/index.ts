@@ -11,6 +11,10 @@ export {
 } from './config/member-config.js';
 export type {LogLevel, MemberConfig, MemberConfigInput} from './config/member-config.js';
 export {clusterIdFor, memberIdFor} from './config/member-ids.js';
+export {restoreSnapshot} from './restore/restore-snapshot.js';
+export type {RestoreSnapshotOptions, RestoreSnapshotResult} from './restore/restore-snapshot.js';
+export {snapshotStatus} from './restore/snapshot-status.js';
+export type {SnapshotStatus} from './restore/snapshot-status.js';
 export {startMember} from './start-member.js';
 export type {Member, StartMemberOptions} from './start-member.js';
 export type {MemberLogger} from './member/member.js';

@@ -1,5 +1,8 @@
+import {join} from 'node:path';
+
 import * as grpc from '@grpc/grpc-js';
 import {
+  AuthDefinition,
   ClusterDefinition,
   ElectionDefinition,
   HealthDefinition,
@@ -9,15 +12,23 @@ import {
   MaintenanceDefinition,
   WatchDefinition,
 } from '@synod/proto';
-import {LessorDefinition} from '@synod/proto/synodpb';
+import type {RangeRequest} from '@synod/proto';
+import {LessorDefinition, PeerClusterDefinition} from '@synod/proto/synodpb';
+import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
+import {Wal} from '@synod/storage';
 import {pino} from 'pino';
 
-import {clusterService} from './api/cluster-service.js';
+import {authService} from './api/auth-service.js';
+import type {ClusterServiceDeps} from './api/cluster-service.js';
+import {clusterService, peerClusterService} from './api/cluster-service.js';
 import {electionService} from './api/election-service.js';
 import {healthService} from './api/health-service.js';
 import {httpHandler} from './api/http-handler.js';
 import {kvService} from './api/kv-service.js';
-import {LeaderForwarder, leaseService, lessorService} from './api/lease-service.js';
+import {LeaderForwarder} from './api/leader-forwarder.js';
+import {leaseService, lessorService} from './api/lease-service.js';
+import type {LearnerAllows} from './api/learner-guard.js';
+import {refusedOnLearner} from './api/learner-guard.js';
 import {lockService} from './api/lock-service.js';
 import {maintenanceService} from './api/maintenance-service.js';
 import {watchService} from './api/watch-service.js';
@@ -25,6 +36,7 @@ import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
 import {resolveMemberConfig} from './config/member-config.js';
 import {MemberMetrics} from './metrics/member-metrics.js';
 import type {MemberLogger} from './member/member.js';
+import {fetchJoinInfo} from './member/join-cluster.js';
 import {MemberCore} from './member/member.js';
 import {startPeerServer} from './peer/peer-server.js';
 import type {PeerServer} from './peer/peer-server.js';
@@ -46,8 +58,18 @@ export interface Member {
   readonly peerAddresses: readonly string[];
   /** The member's replicated state and raft node, for tests and embedding applications. */
   readonly core: MemberCore;
-  /** Stops serving, closes connections and flushes the store. */
-  close(): Promise<void>;
+  /**
+   * Stops serving, closes connections and flushes the store. A leader first
+   * hands leadership to another voter, unless `handOverLeadership` is false
+   * (when every member is being stopped at once, say).
+   */
+  close(options?: {readonly handOverLeadership?: boolean}): Promise<void>;
+  /**
+   * Resolves with the error that stopped the member on its own — a failed
+   * fsync, or its removal from the cluster — once it has closed. Never
+   * resolves for a member stopped by {@link close}.
+   */
+  readonly failed: Promise<unknown>;
 }
 
 export interface StartMemberOptions {
@@ -67,7 +89,11 @@ export async function startMember(
   const config = isResolved(input) ? input : resolveMemberConfig(input);
   const logger: MemberLogger =
     options.logger ?? pino({level: config.logLevel, base: {member: config.name}});
-  const core = MemberCore.open(config, logger);
+  const joining =
+    config.initialClusterState === 'existing' && !Wal.exists(join(config.dataDir, 'member', 'wal'))
+      ? await fetchJoinInfo(config)
+      : undefined;
+  const core = MemberCore.open(config, logger, joining);
   const onUnexpectedError = (path: string, error: unknown) => {
     logger.error(
       {path, error: error instanceof Error ? error.stack : String(error)},
@@ -85,17 +111,23 @@ export async function startMember(
       snapshotStatus: (id, ok) => {
         core.reportSnapshot(id, ok);
       },
+      removed: () => {
+        core.stopAsRemoved();
+      },
     },
   });
+  // The peers the transport keeps connections to: every member but this one. A
+  // member that leaves the membership is dropped, so nothing keeps dialling it.
+  let connected = new Set<number>();
   const followMembership = () => {
     const ids = new Set<number>();
-    for (const m of core.membership.list()) {
+    for (const m of core.peers()) {
       if (m.id === core.memberId) continue;
       ids.add(m.id);
       transport.setPeer(m.id, m.peerUrls);
     }
-    for (const id of core.voters)
-      if (!ids.has(id) && id !== core.memberId) transport.removePeer(id);
+    for (const id of connected) if (!ids.has(id)) transport.removePeer(id);
+    connected = ids;
   };
   core.onSend(messages => {
     transport.send(messages);
@@ -105,6 +137,10 @@ export async function startMember(
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
   const forwarder = new LeaderForwarder(core);
+  const clusterDeps: ClusterServiceDeps = {
+    isPeerConnected: id => transport.isConnected(id),
+    forwarder,
+  };
   const metrics = new MemberMetrics(core);
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.maxRequestBytes + grpcOverheadBytes,
@@ -118,7 +154,8 @@ export async function startMember(
       {
         clusterId: core.clusterId,
         memberId: core.memberId,
-        knows: id => core.membership.has(id) || core.voters.includes(id),
+        knows: id => core.peers().some(m => m.id === id) || core.voters.includes(id),
+        wasRemoved: id => core.membership.isRemoved(id),
         deliver: message => {
           core.step(message);
         },
@@ -126,40 +163,39 @@ export async function startMember(
       onUnexpectedError,
       server => {
         addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
+        addGrpcService(
+          server,
+          PeerClusterDefinition,
+          peerClusterService(core, clusterDeps),
+          onUnexpectedError,
+        );
       },
     );
-    addGrpcService(grpcServer, KVDefinition, kvService(core), onUnexpectedError, metrics);
-    addGrpcService(
-      grpcServer,
-      WatchDefinition,
-      watchService(core, metrics),
-      onUnexpectedError,
-      metrics,
-    );
-    addGrpcService(
-      grpcServer,
-      LeaseDefinition,
-      leaseService(core, forwarder),
-      onUnexpectedError,
-      metrics,
-    );
-    addGrpcService(grpcServer, ClusterDefinition, clusterService(core), onUnexpectedError, metrics);
-    addGrpcService(
-      grpcServer,
-      MaintenanceDefinition,
-      maintenanceService(core),
-      onUnexpectedError,
-      metrics,
-    );
+    /** Registers a client service; while this member is a learner it serves only what `allows`. */
+    const serve = <D extends TsProtoServiceDefinition>(
+      definition: D,
+      implementation: ServiceImplementation<D>,
+      allows?: LearnerAllows,
+    ) => {
+      addGrpcService(
+        grpcServer,
+        definition,
+        refusedOnLearner(definition, implementation, () => core.isLearner, allows),
+        onUnexpectedError,
+        metrics,
+      );
+    };
+    serve(KVDefinition, kvService(core), (method, request) => {
+      return method === 'Range' && (request as RangeRequest).serializable;
+    });
+    serve(WatchDefinition, watchService(core, metrics));
+    serve(LeaseDefinition, leaseService(core, forwarder));
+    serve(ClusterDefinition, clusterService(core, clusterDeps));
+    serve(MaintenanceDefinition, maintenanceService(core), method => method === 'Status');
+    serve(AuthDefinition, authService(core));
     addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError, metrics);
-    addGrpcService(grpcServer, LockDefinition, lockService(core), onUnexpectedError, metrics);
-    addGrpcService(
-      grpcServer,
-      ElectionDefinition,
-      electionService(core),
-      onUnexpectedError,
-      metrics,
-    );
+    serve(LockDefinition, lockService(core));
+    serve(ElectionDefinition, electionService(core));
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
       grpcServer,
@@ -190,6 +226,26 @@ export async function startMember(
   );
 
   let closing: Promise<void> | undefined;
+  const close = (options: {readonly handOverLeadership?: boolean} = {}) => {
+    closing ??= (async () => {
+      if (options.handOverLeadership ?? true) await core.handOverLeadership();
+      await listener.close();
+      grpcServer.forceShutdown();
+      forwarder.close();
+      transport.close();
+      await stopPeers.close();
+      await core.close();
+      logger.info({}, 'member stopped');
+    })();
+    return closing;
+  };
+  const failed = new Promise<unknown>(resolve => {
+    core.onFatal(error => {
+      void close().then(() => {
+        resolve(error);
+      });
+    });
+  });
   return {
     memberId: core.memberId,
     clusterId: core.clusterId,
@@ -197,18 +253,8 @@ export async function startMember(
     clientAddresses: listener.addresses.map(a => `${a.host}:${a.port}`),
     peerAddresses: config.listenPeerUrls.map((u, i) => `${u.hostname}:${peerPorts[i] ?? u.port}`),
     core,
-    close() {
-      closing ??= (async () => {
-        await listener.close();
-        grpcServer.forceShutdown();
-        forwarder.close();
-        transport.close();
-        await stopPeers.close();
-        await core.close();
-        logger.info({}, 'member stopped');
-      })();
-      return closing;
-    },
+    close,
+    failed,
   };
 }
 

@@ -1,10 +1,24 @@
-import type {ClusterServiceImplementation, Member} from '@synod/proto';
-import {Status} from 'nice-grpc-common';
-import {ServerError} from 'nice-grpc-common';
+import type {ClusterServiceImplementation, Member, MemberPromoteResponse} from '@synod/proto';
+import {EtcdErrors} from '@synod/proto';
+import {ConfChangeType} from '@synod/proto/raftpb';
+import type {PeerClusterServiceImplementation} from '@synod/proto/synodpb';
+import {ClientError, ServerError} from 'nice-grpc-common';
 
+import {memberIdFor} from '../config/member-ids.js';
+import {maxLearners} from '../member/conf-change-refusal.js';
 import type {MemberCore} from '../member/member.js';
 import type {MemberInfo} from '../member/membership.js';
-import {requireLeaderIfAsked} from './errors.js';
+import {toRecord} from '../member/membership.js';
+import {etcdError, requireLeaderIfAsked} from './errors.js';
+import type {LeaderForwarder} from './leader-forwarder.js';
+import {requireRoot} from './request-auth.js';
+import type {ClusterView} from './reconfig-checks.js';
+import {
+  learnerIsReady,
+  refusalToAddVoter,
+  refusalToPromote,
+  refusalToRemove,
+} from './reconfig-checks.js';
 
 export function toWireMember(m: MemberInfo): Member {
   return {
@@ -16,26 +30,207 @@ export function toWireMember(m: MemberInfo): Member {
   };
 }
 
-function notYet(what: string): Promise<never> {
-  return Promise.reject(
-    new ServerError(
-      Status.UNIMPLEMENTED,
-      `${what} is not available yet: membership changes arrive with cluster operations`,
-    ),
-  );
+/** What the Cluster service needs besides the member: its peer connections and the leader. */
+export interface ClusterServiceDeps {
+  /** Whether this member has a working connection to peer `id`. */
+  isPeerConnected(id: number): boolean;
+  readonly forwarder: LeaderForwarder;
 }
 
-/** The Cluster service. Membership changes answer Unimplemented until cluster operations land. */
-export function clusterService(member: MemberCore): ClusterServiceImplementation {
+/** Peer URLs as the cluster records them (`scheme://host:port`), or etcd's bad-URL error. */
+function parsePeerUrls(urls: readonly string[]): string[] {
+  if (urls.length === 0) throw etcdError(EtcdErrors.memberBadURLs);
+  return urls.map(raw => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw etcdError(EtcdErrors.memberBadURLs);
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '') {
+      throw etcdError(EtcdErrors.memberBadURLs);
+    }
+    return u.origin;
+  });
+}
+
+function refuseIf(spec: ReturnType<typeof refusalToAddVoter>): void {
+  if (spec !== undefined) throw etcdError(spec);
+}
+
+/**
+ * Promotes learner `id` on the leader: refused unless it is a learner whose log
+ * is within 10% of the leader's, as etcd decides.
+ */
+async function promoteHere(
+  member: MemberCore,
+  view: ClusterView,
+  id: number,
+): Promise<MemberPromoteResponse> {
+  if (!member.isLeader) throw etcdError(EtcdErrors.notLeader);
+  const target = member.membership.get(id);
+  if (target === undefined) throw etcdError(EtcdErrors.memberNotFound);
+  if (!target.isLearner) throw etcdError(EtcdErrors.memberNotLearner);
+  if (member.config.strictReconfigCheck) refuseIf(refusalToPromote(view));
+  const progress = member.loop.node.status().progress;
+  const learnerMatch = progress.get(id)?.match ?? 0;
+  const leaderMatch = progress.get(member.memberId)?.match ?? 0;
+  if (!learnerIsReady(learnerMatch, leaderMatch)) throw etcdError(EtcdErrors.learnerNotReady);
+  const result = await member.proposeConfChange(ConfChangeType.ConfChangeAddNode, id, {
+    ...target,
+    isLearner: false,
+  });
+  if (!result.ok) throw etcdError(result.error);
+  return {header: member.header(), members: result.response.map(toWireMember)};
+}
+
+/** A refusal from the leader, passed on to the client unchanged. */
+function asServerError(error: unknown): unknown {
+  return error instanceof ClientError ? new ServerError(error.code, error.details) : error;
+}
+
+/**
+ * The Cluster service: membership changes go through Raft as conf changes, one
+ * at a time, checked first as etcd checks them (`--strict-reconfig-check`), and
+ * again by every member when applied.
+ */
+export function clusterService(
+  member: MemberCore,
+  deps: ClusterServiceDeps,
+): ClusterServiceImplementation {
+  const view = (): ClusterView => ({
+    selfId: member.memberId,
+    members: member.membership.list(),
+    isConnected: id => deps.isPeerConnected(id),
+  });
+  const strict = member.config.strictReconfigCheck;
+
   return {
     async memberList(request, context) {
       requireLeaderIfAsked(context, member.leader);
       if (request.linearizable) await member.linearizableRead();
       return {header: member.header(), members: member.membership.list().map(toWireMember)};
     },
-    memberAdd: () => notYet('MemberAdd'),
-    memberRemove: () => notYet('MemberRemove'),
-    memberUpdate: () => notYet('MemberUpdate'),
-    memberPromote: () => notYet('MemberPromote'),
+
+    async memberAdd(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      await requireRoot(member, context);
+      const peerUrls = parsePeerUrls(request.peerURLs);
+      const membership = member.membership;
+      if (membership.withPeerUrl(peerUrls) !== undefined) {
+        throw etcdError(EtcdErrors.peerURLExists);
+      }
+      if (request.isLearner) {
+        if (membership.learners().length >= maxLearners)
+          throw etcdError(EtcdErrors.tooManyLearners);
+      } else if (strict) {
+        refuseIf(refusalToAddVoter(view()));
+      }
+      const added: MemberInfo = {
+        // Added members take the time into their id, so that a member removed and
+        // added back with the same URLs is a new member, as in etcd.
+        id: memberIdFor(
+          peerUrls.map(u => new URL(u)),
+          member.config.initialClusterToken,
+          Date.now(),
+        ),
+        name: '',
+        peerUrls,
+        clientUrls: [],
+        isLearner: request.isLearner,
+      };
+      const result = await member.proposeConfChange(
+        request.isLearner
+          ? ConfChangeType.ConfChangeAddLearnerNode
+          : ConfChangeType.ConfChangeAddNode,
+        added.id,
+        added,
+      );
+      if (!result.ok) throw etcdError(result.error);
+      return {
+        header: member.header(),
+        member: toWireMember(added),
+        members: result.response.map(toWireMember),
+      };
+    },
+
+    async memberRemove(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      await requireRoot(member, context);
+      const id = Number(request.ID);
+      if (request.ID > BigInt(Number.MAX_SAFE_INTEGER) || !member.membership.has(id)) {
+        throw etcdError(EtcdErrors.memberNotFound);
+      }
+      if (strict) refuseIf(refusalToRemove(view(), id));
+      const result = await member.proposeConfChange(
+        ConfChangeType.ConfChangeRemoveNode,
+        id,
+        undefined,
+      );
+      if (!result.ok) throw etcdError(result.error);
+      return {header: member.header(), members: result.response.map(toWireMember)};
+    },
+
+    async memberUpdate(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      await requireRoot(member, context);
+      const peerUrls = parsePeerUrls(request.peerURLs);
+      const id = Number(request.ID);
+      const existing =
+        request.ID > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : member.membership.get(id);
+      if (existing === undefined) throw etcdError(EtcdErrors.memberNotFound);
+      if (member.membership.withPeerUrl(peerUrls, id) !== undefined) {
+        throw etcdError(EtcdErrors.peerURLExists);
+      }
+      const result = await member.proposeConfChange(ConfChangeType.ConfChangeUpdateNode, id, {
+        ...existing,
+        peerUrls,
+      });
+      if (!result.ok) throw etcdError(result.error);
+      return {header: member.header(), members: result.response.map(toWireMember)};
+    },
+
+    async memberPromote(request, context) {
+      requireLeaderIfAsked(context, member.leader);
+      await requireRoot(member, context);
+      if (request.ID > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw etcdError(EtcdErrors.memberNotFound);
+      }
+      const id = Number(request.ID);
+      if (member.isLeader) return promoteHere(member, view(), id);
+      if (member.leader === 0) throw etcdError(EtcdErrors.noLeader);
+      try {
+        const {cluster} = deps.forwarder.clientsOfLeader();
+        const response = await cluster.promote(request, {signal: context.signal});
+        return {...response, header: member.header()};
+      } catch (error) {
+        throw asServerError(error);
+      }
+    },
+  };
+}
+
+/** The member-to-member side of the Cluster service, served on the peer port. */
+export function peerClusterService(
+  member: MemberCore,
+  deps: ClusterServiceDeps,
+): PeerClusterServiceImplementation {
+  return {
+    members: () =>
+      Promise.resolve({
+        clusterId: BigInt(member.clusterId),
+        members: member.membership.list().map(toRecord),
+        removedIds: member.membership.removedIds().map(BigInt),
+      }),
+    promote: request =>
+      promoteHere(
+        member,
+        {
+          selfId: member.memberId,
+          members: member.membership.list(),
+          isConnected: id => deps.isPeerConnected(id),
+        },
+        Number(request.ID),
+      ),
   };
 }

@@ -13,6 +13,7 @@ import {
 import type {KeyValue, TxnResponse} from '@synod/storage';
 import {SortOrder, SortTarget} from '@synod/storage';
 
+import type {RequestAuth} from '../auth/auth-store.js';
 import type {MemberCore} from '../member/member.js';
 import {unwrap, validated} from './errors.js';
 
@@ -61,9 +62,10 @@ function emptyRange(key: Buffer, rangeEnd: Buffer) {
 /** Runs a txn through Raft; returns the store's response and the header at its revision. */
 export async function commitTxn(
   member: MemberCore,
+  auth: RequestAuth,
   txn: WireTxnRequest,
 ): Promise<{response: TxnResponse; header: ResponseHeader}> {
-  const {response, revision} = unwrap(await member.propose({$case: 'txn', value: txn}));
+  const {response, revision} = unwrap(await member.propose({$case: 'txn', value: txn}, auth));
   return {response: response as TxnResponse, header: member.header(revision)};
 }
 

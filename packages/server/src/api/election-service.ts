@@ -1,6 +1,7 @@
 import type {ElectionServiceImplementation, LeaderKey} from '@synod/proto';
 import {SortOrder} from '@synod/storage';
 import {ServerError, Status} from 'nice-grpc-common';
+import type {CallContext} from 'nice-grpc-common';
 
 import type {MemberCore} from '../member/member.js';
 import {
@@ -16,6 +17,7 @@ import {
   waitForPredecessors,
 } from './concurrency.js';
 import {requireLeaderIfAsked} from './errors.js';
+import {authChecked, requestAuth} from './request-auth.js';
 import {toWireKv} from './wire.js';
 
 /** etcd's concurrency package returns these as plain errors, which gRPC reports as Unknown. */
@@ -46,13 +48,23 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
     });
     return {kv: kvs[0], revision};
   };
+  /** Reading who leads needs read permission on the election's keys, as for etcd's client. */
+  const checkRead = async (name: Uint8Array, context: CallContext) => {
+    const auth = await requestAuth(member, context);
+    const prefix = prefixOf(name);
+    authChecked(() => {
+      member.auth.checkRange(auth, prefix, prefixEnd(prefix));
+    });
+  };
   return {
     async campaign(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      const auth = await requestAuth(member, context);
       const prefix = prefixOf(request.name);
       const key = ownKey(prefix, request.lease);
       const {response, header} = await commitTxn(
         member,
+        auth,
         txnOf(
           [createRevisionIs(key, 0n)],
           [putOp(key, request.value, request.lease)],
@@ -69,6 +81,7 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
           if (!Buffer.from(kv.value).equals(request.value)) {
             const proclaimed = await commitTxn(
               member,
+              auth,
               txnOf(
                 [createRevisionIs(key, BigInt(rev))],
                 [putOp(key, request.value, request.lease)],
@@ -82,7 +95,7 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
       try {
         await waitForPredecessors(member, prefix, rev, context.signal);
       } catch (error) {
-        await commitTxn(member, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
+        await commitTxn(member, auth, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
         throw error;
       }
       return {
@@ -93,9 +106,11 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
 
     async proclaim(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      const auth = await requestAuth(member, context);
       const leader = requireLeaderKey(request.leader);
       const {response, header} = await commitTxn(
         member,
+        auth,
         txnOf(
           [createRevisionIs(leader.key, leader.rev)],
           [putOp(leader.key, request.value, leader.lease)],
@@ -108,12 +123,14 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
 
     async leader(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      await checkRead(request.name, context);
       const {kv, revision} = await leaderNow(request.name);
       if (kv === undefined) throw noLeader();
       return {header: member.header(revision), kv: toWireKv(kv)};
     },
 
     async *observe(request, context) {
+      await checkRead(request.name, context);
       const prefix = prefixOf(request.name);
       let last: {key: string; modRevision: number} | undefined;
       while (!context.signal.aborted) {
@@ -140,9 +157,11 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
 
     async resign(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      const auth = await requestAuth(member, context);
       const leader = requireLeaderKey(request.leader);
       const {header} = await commitTxn(
         member,
+        auth,
         txnOf([createRevisionIs(leader.key, leader.rev)], [deleteOp(leader.key)], []),
       );
       return {header};

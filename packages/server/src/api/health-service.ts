@@ -5,14 +5,15 @@ import {ServerError, Status} from 'nice-grpc-common';
 import type {MemberCore} from '../member/member.js';
 
 function servingStatus(member: MemberCore): HealthCheckResponse_ServingStatus {
-  return member.leader !== 0 && member.fatalError === undefined
+  return member.leader !== 0 && member.fatalError === undefined && member.isPublished
     ? HealthCheckResponse_ServingStatus.SERVING
     : HealthCheckResponse_ServingStatus.NOT_SERVING;
 }
 
 /**
  * The standard gRPC health service. The member serves when it knows a leader
- * (so that its requests can be ordered) and has not stopped on an error.
+ * (so that its requests can be ordered), has published its client URLs, and
+ * has not stopped on an error.
  */
 export function healthService(member: MemberCore): HealthServiceImplementation {
   const known = new Set(['', 'etcdserverpb.KV', 'etcdserverpb.Watch', 'etcdserverpb.Lease']);

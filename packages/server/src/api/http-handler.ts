@@ -22,6 +22,7 @@ export function httpHandler(member: MemberCore, metrics: MemberMetrics): Request
       const reasons: string[] = [];
       if (member.leader === 0) reasons.push('RAFT NO LEADER');
       if (member.fatalError !== undefined) reasons.push('MEMBER STOPPED');
+      else if (!member.isPublished) reasons.push('MEMBER NOT YET PUBLISHED');
       for (const a of member.alarms.list())
         reasons.push(`ALARM ${a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : 'CORRUPT'}`);
       const healthy = reasons.length === 0;

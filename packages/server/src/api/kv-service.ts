@@ -4,6 +4,7 @@ import type {DeleteRangeResponse, PutResponse, TxnResponse} from '@synod/storage
 
 import type {MemberCore} from '../member/member.js';
 import {requireLeaderIfAsked, unwrap, validated} from './errors.js';
+import {authChecked, requestAuth} from './request-auth.js';
 import {
   fromWireDeleteRange,
   fromWirePut,
@@ -48,7 +49,11 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       validated(() => {
         validateRange(range);
       });
+      const auth = await requestAuth(member, context);
       if (!request.serializable) await member.linearizableRead();
+      authChecked(() => {
+        member.auth.checkRange(auth, request.key, request.rangeEnd);
+      });
       const {response, revision} = validated(() => member.executor.range(range));
       return toWireRange(response, member.header(revision));
     },
@@ -58,8 +63,11 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       validated(() => {
         validatePut(fromWirePut(request));
       });
+      const auth = await requestAuth(member, context);
       member.checkQuota();
-      const {response, revision} = unwrap(await member.propose({$case: 'put', value: request}));
+      const {response, revision} = unwrap(
+        await member.propose({$case: 'put', value: request}, auth),
+      );
       return toWirePut(response as PutResponse, member.header(revision));
     },
 
@@ -68,8 +76,9 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       validated(() => {
         validateDeleteRange(fromWireDeleteRange(request));
       });
+      const auth = await requestAuth(member, context);
       const {response, revision} = unwrap(
-        await member.propose({$case: 'deleteRange', value: request}),
+        await member.propose({$case: 'deleteRange', value: request}, auth),
       );
       return toWireDeleteRange(response as DeleteRangeResponse, member.header(revision));
     },
@@ -80,20 +89,29 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       validated(() => {
         validateTxn(txn, member.config.maxTxnOps);
       });
+      const auth = await requestAuth(member, context);
       if (isReadOnly(request)) {
         if (!allSerializable(request)) await member.linearizableRead();
+        authChecked(() => {
+          member.auth.checkTxn(auth, request, () => []);
+        });
         const {response, revision} = validated(() => member.executor.txn(txn));
         return toWireTxn(response, member.header(revision));
       }
       member.checkQuota();
-      const {response, revision} = unwrap(await member.propose({$case: 'txn', value: request}));
+      const {response, revision} = unwrap(
+        await member.propose({$case: 'txn', value: request}, auth),
+      );
       return toWireTxn(response as TxnResponse, member.header(revision));
     },
 
     async compact(request, context) {
       requireLeaderIfAsked(context, member.leader);
       const {response, revision} = unwrap(
-        await member.propose({$case: 'compaction', value: request}),
+        await member.propose(
+          {$case: 'compaction', value: request},
+          await requestAuth(member, context),
+        ),
       );
       if (request.physical) await (response as {physical: Promise<void>}).physical;
       return {header: member.header(revision)};

@@ -12,6 +12,7 @@ import {
   waitForPredecessors,
 } from './concurrency.js';
 import {requireLeaderIfAsked, unwrap} from './errors.js';
+import {requestAuth} from './request-auth.js';
 
 /**
  * The Lock service (`v3lockpb.Lock`), with etcd's key layout: a waiter's key is
@@ -23,10 +24,12 @@ export function lockService(member: MemberCore): LockServiceImplementation {
   return {
     async lock(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      const auth = await requestAuth(member, context);
       const prefix = Buffer.concat([request.name, Buffer.from('/')]);
       const key = ownKey(prefix, request.lease);
       const {response, header} = await commitTxn(
         member,
+        auth,
         txnOf(
           [createRevisionIs(key, 0n)],
           [putOp(key, Buffer.alloc(0), request.lease)],
@@ -44,7 +47,7 @@ export function lockService(member: MemberCore): LockServiceImplementation {
         await waitForPredecessors(member, prefix, myRevision, context.signal);
       } catch (error) {
         // Give up the place in the queue, as etcd does when a lock call is cancelled.
-        await commitTxn(member, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
+        await commitTxn(member, auth, txnOf([], [deleteOp(key)], [])).catch(() => undefined);
         throw error;
       }
       return {header: member.header(), key};
@@ -52,11 +55,15 @@ export function lockService(member: MemberCore): LockServiceImplementation {
 
     async unlock(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      const auth = await requestAuth(member, context);
       const {revision} = unwrap(
-        await member.propose({
-          $case: 'deleteRange',
-          value: {key: request.key, rangeEnd: Buffer.alloc(0), prevKv: false},
-        }),
+        await member.propose(
+          {
+            $case: 'deleteRange',
+            value: {key: request.key, rangeEnd: Buffer.alloc(0), prevKv: false},
+          },
+          auth,
+        ),
       );
       return {header: member.header(revision)};
     },

@@ -9,6 +9,7 @@ import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
 
 import type {MemberCore} from '../member/member.js';
 import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
+import {requestAuth, requireRootForMaintenance} from './request-auth.js';
 import {toRevision} from './wire.js';
 
 /** The etcd API version Synod implements, reported where etcd reports its own version. */
@@ -26,7 +27,10 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
         await member.linearizableRead();
         return {header: member.header(), alarms: member.alarms.list()};
       }
-      const {response, revision} = unwrap(await member.propose({$case: 'alarm', value: request}));
+      const auth = await requestAuth(member, context);
+      const {response, revision} = unwrap(
+        await member.propose({$case: 'alarm', value: request}, auth),
+      );
       return {header: member.header(revision), ...(response as {alarms: AlarmMember[]})};
     },
 
@@ -49,16 +53,19 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
       });
     },
 
-    async defragment() {
+    async defragment(_request, context) {
+      await requireRootForMaintenance(member, context);
       await member.store.kv.backend.defragment();
       return {header: member.header()};
     },
 
-    hash() {
-      return Promise.resolve({header: member.header(), hash: member.store.kv.backend.hash()});
+    async hash(_request, context) {
+      await requireRootForMaintenance(member, context);
+      return {header: member.header(), hash: member.store.kv.backend.hash()};
     },
 
-    async hashKV(request) {
+    async hashKV(request, context) {
+      await requireRootForMaintenance(member, context);
       try {
         const r = await member.store.hashKV(toRevision(request.revision));
         return {
@@ -84,6 +91,7 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
      * writes the stream to a file whose last 32 bytes let a restore verify it.
      */
     async *snapshot(_request, context) {
+      await requireRootForMaintenance(member, context);
       const dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-'));
       try {
         const file = join(dir, 'snapshot.db');

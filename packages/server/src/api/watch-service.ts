@@ -1,12 +1,17 @@
 import type {WatchServiceImplementation} from '@synod/proto';
 import {Event as WireEvent, WatchResponse as WireWatchResponse} from '@synod/proto';
-import {WatchCreateRequest_FilterType} from '@synod/proto';
-import type {WatchResponse, WatchStream} from '@synod/storage';
+import {EtcdErrors, WatchCreateRequest_FilterType} from '@synod/proto';
+import type {WatchCreateRequest} from '@synod/proto';
+import type {KvEvent, WatchResponse, WatchStream} from '@synod/storage';
 import {StorageError, WatchFilter} from '@synod/storage';
+import {ServerError} from 'nice-grpc-common';
+import type {CallContext} from 'nice-grpc-common';
 
+import {AuthError} from '../auth/auth-store.js';
 import type {MemberCore} from '../member/member.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
 import {leaderWatchdog} from './leader-watchdog.js';
+import {requestAuth} from './request-auth.js';
 import {toWireEvent, toRevision} from './wire.js';
 
 const allKeys = new Uint8Array([0]);
@@ -37,15 +42,32 @@ export function watchService(
         },
         Math.max(10, member.config.watchProgressNotifyIntervalMs / 2),
       );
+      // One wake-up for everything the loop below waits on: a queued response, a request
+      // handled, the client gone, the leader lost. Set only while the loop is idle, so a
+      // busy stream costs no promise per response.
       let wake: (() => void) | undefined;
-      const notify = () => {
-        wake?.();
+      const notify = (): void => {
+        const w = wake;
+        wake = undefined;
+        w?.();
       };
+      let lost: {readonly error: unknown} | undefined;
+      watchdog.lost.catch((error: unknown) => {
+        lost = {error};
+        notify();
+      });
+      context.signal.addEventListener('abort', notify);
+      stream.onReadable(notify);
       const client = {done: false};
       const reader = (async () => {
         try {
           for await (const request of requests) {
-            handleRequest(member, stream, request.requestUnion, control, options);
+            const r = request.requestUnion;
+            const denied =
+              r?.$case === 'createRequest'
+                ? await watchDenied(member, context, r.value)
+                : undefined;
+            handleRequest(member, stream, r, control, options, denied);
             notify();
           }
         } finally {
@@ -55,37 +77,58 @@ export function watchService(
       })();
       reader.catch(() => undefined);
 
-      const events = stream.responses(context.signal)[Symbol.asyncIterator]();
-      let nextEvent: Promise<IteratorResult<WatchResponse>> | undefined;
       try {
         for (;;) {
           while (control.length > 0) {
             const reply = control.shift();
             if (reply !== undefined) yield reply;
           }
-          if (client.done || context.signal.aborted) return;
-          nextEvent ??= events.next();
-          const woken = new Promise<'control'>(resolve => {
-            wake = () => {
-              resolve('control');
-            };
+          if (client.done || context.signal.aborted || stream.isClosed) return;
+          if (lost !== undefined) throw lost.error;
+          // Everything queued goes out at once, in order: the store notifies synchronously
+          // from the apply path, and a response waits only for the gRPC stream to take it.
+          const batch = stream.drain();
+          if (batch.length > 0) {
+            for (const response of batch) yield* toWireResponses(member, response, options);
+            continue;
+          }
+          await new Promise<void>(resolve => {
+            wake = resolve;
           });
-          const outcome = await Promise.race([nextEvent, woken, watchdog.lost]);
-          wake = undefined;
-          if (outcome === 'control') continue;
-          nextEvent = undefined;
-          if (outcome.done === true) return;
-          yield* toWireResponses(member, outcome.value, options);
         }
       } finally {
         metrics.watchStreams.dec();
         watchdog.stop();
         clearInterval(progressTimer);
+        context.signal.removeEventListener('abort', notify);
+        stream.onReadable(undefined);
         stream.close();
-        await events.return(undefined);
       }
     },
   };
+}
+
+/**
+ * Why the caller may not watch the range it asks for, or undefined when it may:
+ * read permission on the whole range, checked once at creation as etcd does. etcd
+ * 3.4 gives every refusal (bad token included) as "permission denied", in the
+ * text of its gRPC error.
+ */
+async function watchDenied(
+  member: MemberCore,
+  context: CallContext,
+  c: WatchCreateRequest,
+): Promise<string | undefined> {
+  try {
+    const auth = await requestAuth(member, context);
+    member.auth.checkRange(auth, c.key.length === 0 ? allKeys : c.key, c.rangeEnd);
+    return undefined;
+  } catch (error) {
+    if (error instanceof AuthError || error instanceof ServerError) {
+      return `rpc error: code = PermissionDenied desc = ${EtcdErrors.permissionDenied.message}`;
+    }
+    throw error;
+  }
 }
 
 function handleRequest(
@@ -98,11 +141,18 @@ function handleRequest(
     : never,
   control: WireWatchResponse[],
   options: StreamOptions,
+  denied: string | undefined,
 ): void {
   switch (request?.$case) {
     case 'createRequest': {
       const c = request.value;
       const header = member.header();
+      if (denied !== undefined) {
+        control.push(
+          reply({header, watchId: -1n, created: true, canceled: true, cancelReason: denied}),
+        );
+        return;
+      }
       try {
         const id = stream.watch({
           // etcd watches every key from "\0" when given an empty key.
@@ -184,6 +234,22 @@ function notifyProgress(member: MemberCore, stream: WatchStream, options: Stream
   }
 }
 
+/**
+ * Wire events by store event. Every watcher of a key gets the same store event object (one
+ * with prev_kv is its own object, shared by the watchers that asked for prev_kv), so a
+ * revision is converted once however many watchers receive it.
+ */
+const wireEvents = new WeakMap<KvEvent, WireEvent>();
+
+function wireEvent(e: KvEvent): WireEvent {
+  let wire = wireEvents.get(e);
+  if (wire === undefined) {
+    wire = toWireEvent(e);
+    wireEvents.set(e, wire);
+  }
+  return wire;
+}
+
 /** gRPC's framing allowance above the largest request, as in etcd. */
 const grpcOverheadBytes = 512 * 1024;
 
@@ -204,7 +270,7 @@ function toWireResponses(
     watchId: BigInt(r.watchId),
     canceled: r.canceled,
     compactRevision: BigInt(r.compactRevision),
-    events: r.events.map(toWireEvent),
+    events: r.events.map(wireEvent),
   });
   if (!options.fragment.has(r.watchId) || whole.events.length < 2) return [whole];
   const limit = member.config.maxRequestBytes + grpcOverheadBytes;

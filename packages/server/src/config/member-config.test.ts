@@ -75,6 +75,43 @@ describe('member configuration', () => {
   });
 });
 
+describe('auth settings', () => {
+  it('defaults to simple tokens living 300 s and bcrypt cost 10, as etcd', () => {
+    const c = resolveMemberConfig({});
+    expect(c.authToken).toEqual({kind: 'simple'});
+    expect(c.authTokenTtlSeconds).toBe(300);
+    expect(c.bcryptCost).toBe(10);
+  });
+
+  it("reads etcd's jwt options", () => {
+    const c = resolveMemberConfig({
+      authToken: 'jwt,pub-key=a.pem,priv-key=b.pem,sign-method=ES256,ttl=10m',
+    });
+    expect(c.authToken).toEqual({
+      kind: 'jwt',
+      signMethod: 'ES256',
+      publicKeyFile: 'a.pem',
+      privateKeyFile: 'b.pem',
+      ttlMs: 600_000,
+    });
+  });
+
+  it.each([
+    ['oauth', 'is not simple or jwt'],
+    ['jwt,priv-key=b.pem', 'sign-method'],
+    ['jwt,sign-method=RS256', 'pub-key or priv-key'],
+    ['jwt,priv-key=b.pem,sign-method=RS256,ttl=5', 'not a duration'],
+    ['jwt,priv-key=b.pem,sign-method=RS256,colour=red', 'unknown jwt option'],
+  ])('refuses --auth-token=%s', (value, message) => {
+    expect(() => resolveMemberConfig({authToken: value})).toThrow(message);
+  });
+
+  it('refuses a bcrypt cost outside 4..31 and a zero token TTL', () => {
+    expect(() => resolveMemberConfig({bcryptCost: 3})).toThrow('--bcrypt-cost');
+    expect(() => resolveMemberConfig({authTokenTtlSeconds: 0})).toThrow('--auth-token-ttl');
+  });
+});
+
 describe('member and cluster ids', () => {
   const urls = (...s: string[]) => s.map(x => new URL(x));
 

@@ -1,3 +1,6 @@
+import type {JwtSignMethod} from '../auth/jwt-tokens.js';
+import {jwtSignMethods} from '../auth/jwt-tokens.js';
+
 /**
  * Everything a member needs to start, with etcd's meaning for each setting.
  * `apps/server` fills it from flags and `SYNOD_*` variables; an embedding
@@ -42,13 +45,39 @@ export interface MemberConfig {
    */
   readonly watchProgressNotifyIntervalMs: number;
   /**
+   * How often the leader records every lease's remaining TTL through Raft, so a
+   * new leader resumes each lease's clock where the old one left it rather than
+   * restarting it (etcd's lease checkpoint interval: 5 minutes). Settable for tests.
+   */
+  readonly leaseCheckpointIntervalMs: number;
+  /**
    * Entries kept in the raft log behind each snapshot, so a follower that is only a
    * little behind catches up from the log rather than a full snapshot (etcd: 5000).
    */
   readonly snapshotCatchUpEntries: number;
+  /** etcd's `--auth-token`: the kind of token Authenticate hands out. */
+  readonly authToken: AuthTokenConfig;
+  /** Seconds an unused simple token stays valid (etcd: 300). */
+  readonly authTokenTtlSeconds: number;
+  /** bcrypt cost for hashing passwords (etcd: 10, allowed 4 to 31). */
+  readonly bcryptCost: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * `simple` tokens, or `jwt,pub-key=<file>,priv-key=<file>,sign-method=<method>,ttl=<duration>`
+ * as etcd takes them (ttl defaults to 5m; one of the keys may be left out).
+ */
+export type AuthTokenConfig =
+  | {readonly kind: 'simple'}
+  | {
+      readonly kind: 'jwt';
+      readonly signMethod: JwtSignMethod;
+      readonly publicKeyFile: string | undefined;
+      readonly privateKeyFile: string | undefined;
+      readonly ttlMs: number;
+    };
 
 /** Settings as a user gives them: every field optional, URLs as strings. */
 export interface MemberConfigInput {
@@ -73,7 +102,12 @@ export interface MemberConfigInput {
   strictReconfigCheck?: boolean;
   logLevel?: string;
   watchProgressNotifyIntervalMs?: number;
+  leaseCheckpointIntervalMs?: number;
   snapshotCatchUpEntries?: number;
+  /** `simple` (default) or `jwt,pub-key=...,priv-key=...,sign-method=...,ttl=...`. */
+  authToken?: string;
+  authTokenTtlSeconds?: number;
+  bcryptCost?: number;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -90,6 +124,8 @@ export const memberDefaults = {
   /** etcd's default: 1.5 MiB. */
   maxRequestBytes: 1.5 * 1024 * 1024,
   maxTxnOps: 128,
+  authTokenTtlSeconds: 300,
+  bcryptCost: 10,
 } as const;
 
 /** A setting that cannot be used, with the name the user gave it under. */
@@ -326,11 +362,66 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
       'watch-progress-notify-interval',
       input.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000,
     ),
+    leaseCheckpointIntervalMs: positiveInt(
+      'lease-checkpoint-interval',
+      input.leaseCheckpointIntervalMs ?? 5 * 60 * 1000,
+    ),
     snapshotCatchUpEntries: positiveInt(
       'snapshot-catchup-entries',
       input.snapshotCatchUpEntries ?? 5000,
     ),
+    authToken: parseAuthToken(input.authToken ?? 'simple'),
+    authTokenTtlSeconds: positiveInt(
+      'auth-token-ttl',
+      input.authTokenTtlSeconds ?? memberDefaults.authTokenTtlSeconds,
+    ),
+    bcryptCost: bcryptCost(input.bcryptCost ?? memberDefaults.bcryptCost),
   };
+}
+
+function parseAuthToken(value: string): AuthTokenConfig {
+  const [kind, ...options] = value.split(',');
+  if (kind === 'simple' && options.length === 0) return {kind: 'simple'};
+  if (kind !== 'jwt') {
+    throw new ConfigError('auth-token', `${JSON.stringify(value)} is not simple or jwt,...`);
+  }
+  const given = new Map<string, string>();
+  for (const option of options) {
+    const eq = option.indexOf('=');
+    const name = option.slice(0, eq);
+    if (eq <= 0 || !['pub-key', 'priv-key', 'sign-method', 'ttl'].includes(name)) {
+      throw new ConfigError('auth-token', `unknown jwt option ${JSON.stringify(option)}`);
+    }
+    given.set(name, option.slice(eq + 1));
+  }
+  const method = given.get('sign-method');
+  const signMethod = jwtSignMethods.find(m => m === method);
+  if (signMethod === undefined) {
+    throw new ConfigError('auth-token', `jwt needs sign-method=${jwtSignMethods.join('|')}`);
+  }
+  const publicKeyFile = given.get('pub-key');
+  const privateKeyFile = given.get('priv-key');
+  if (publicKeyFile === undefined && privateKeyFile === undefined) {
+    throw new ConfigError('auth-token', 'jwt needs pub-key or priv-key (or both)');
+  }
+  const ttl = given.get('ttl') ?? '5m';
+  let ttlMs: number;
+  try {
+    ttlMs = parseRetention('periodic', ttl);
+  } catch {
+    throw new ConfigError('auth-token', `jwt ttl ${JSON.stringify(ttl)} is not a duration`);
+  }
+  if (/^\d+(\.\d+)?$/.test(ttl) || ttlMs <= 0) {
+    throw new ConfigError('auth-token', `jwt ttl ${JSON.stringify(ttl)} is not a duration`);
+  }
+  return {kind: 'jwt', signMethod, publicKeyFile, privateKeyFile, ttlMs};
+}
+
+function bcryptCost(value: number): number {
+  if (!Number.isInteger(value) || value < 4 || value > 31) {
+    throw new ConfigError('bcrypt-cost', `${value} is not an integer from 4 to 31`);
+  }
+  return value;
 }
 
 function isIpLiteral(hostname: string): boolean {

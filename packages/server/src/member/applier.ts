@@ -16,6 +16,8 @@ import type {KvExecutor, Lessor, WatchableStore} from '@synod/storage';
 import {Status} from 'nice-grpc-common';
 
 import {fromWireDeleteRange, fromWirePut, fromWireTxn} from '../api/wire.js';
+import {AuthError} from '../auth/auth-store.js';
+import type {AuthStore, RequestAuth} from '../auth/auth-store.js';
 import type {ApplyResult} from './apply-result.js';
 import {toEtcdError} from './apply-result.js';
 
@@ -24,6 +26,8 @@ export interface ApplyTargets {
   readonly store: WatchableStore;
   readonly executor: KvExecutor;
   readonly lessor: Lessor;
+  /** Users, roles and permissions; with auth on, every request is checked against it. */
+  readonly auth: AuthStore;
   /** Raised alarms, by member id; NOSPACE makes writes fail. */
   readonly alarms: AlarmStore;
   /** Whether the backend has grown past the quota. */
@@ -61,6 +65,20 @@ export class AlarmStore {
   }
 }
 
+/** The requests that change users, roles or the enabled flag. */
+type AuthChange =
+  | 'authEnable'
+  | 'authDisable'
+  | 'authUserAdd'
+  | 'authUserDelete'
+  | 'authUserChangePassword'
+  | 'authUserGrantRole'
+  | 'authUserRevokeRole'
+  | 'authRoleAdd'
+  | 'authRoleDelete'
+  | 'authRoleGrantPermission'
+  | 'authRoleRevokePermission';
+
 /** The outcome of applying one entry, for the member that proposed it. */
 export interface Applied {
   readonly id: bigint;
@@ -97,7 +115,7 @@ export class Applier {
       if (entry.data.length > 0) {
         const request = InternalRequest.decode(entry.data);
         const id = request.header?.id ?? 0n;
-        const result = this.applyRequest(request);
+        const result = this.applyRequest(request, entry.index);
         if (id !== 0n) out.push({id, result});
       }
       this.t.store.setConsistentIndex(entry.index);
@@ -105,27 +123,38 @@ export class Applier {
     return out;
   }
 
-  private applyRequest(request: InternalRequest): ApplyResult {
+  private applyRequest(request: InternalRequest, index: number): ApplyResult {
     const r = request.request;
     if (r === undefined) return this.fail(EtcdErrors.emptyKey);
+    const auth: RequestAuth = {
+      username: request.header?.username ?? '',
+      authRevision: request.header?.authRevision ?? 0n,
+    };
+    const a = this.t.auth;
+    const leaseKeys = (id: bigint) => this.t.lessor.timeToLive(id)?.keys ?? [];
     try {
       switch (r.$case) {
         case 'put':
+          a.checkPut(auth, r.value, leaseKeys);
           if (this.noSpace()) return this.fail(EtcdErrors.noSpace);
           return this.done(this.t.executor.put(fromWirePut(r.value)));
         case 'deleteRange':
+          a.checkDeleteRange(auth, r.value);
           return this.done(this.t.executor.deleteRange(fromWireDeleteRange(r.value)));
         case 'txn': {
+          a.checkTxn(auth, r.value, leaseKeys);
           const txn = fromWireTxn(r.value);
           const writes = [...txn.success, ...txn.failure].some(op => !('range' in op));
           if (writes && this.noSpace()) return this.fail(EtcdErrors.noSpace);
           return this.done(this.t.executor.txn(txn));
         }
         case 'compaction':
+          // etcd checks no permission for compaction, not even root.
           return this.compact(r.value);
         case 'leaseGrant':
           return this.leaseGrant(r.value);
         case 'leaseRevoke':
+          a.checkLeaseKeys(auth, leaseKeys(r.value.ID), 'write');
           return this.leaseRevoke(r.value);
         case 'leaseCheckpoint':
           return this.leaseCheckpoint(r.value);
@@ -134,16 +163,86 @@ export class Applier {
         case 'memberAttributes':
           this.t.publishAttributes(r.value);
           return {ok: true, response: {}, revision: this.t.store.rev()};
-        default:
-          // Auth requests arrive with the auth issue; until then nothing proposes them.
+        case 'authenticate':
+          // The proposer checked the password; `password` carries the token's random part.
+          return this.authDone(() => ({
+            token: a.authenticate(r.value.name, index, r.value.password),
+          }));
+        case 'authEnable':
+        case 'authDisable':
+        case 'authUserAdd':
+        case 'authUserDelete':
+        case 'authUserChangePassword':
+        case 'authUserGrantRole':
+        case 'authUserRevokeRole':
+        case 'authRoleAdd':
+        case 'authRoleDelete':
+        case 'authRoleGrantPermission':
+        case 'authRoleRevokePermission':
+          a.checkAdmin(auth);
+          return this.authDone(() => {
+            this.applyAuthChange(r);
+            return {};
+          });
+        default: {
+          const unknown: {$case: string} = r;
           return this.fail({
             code: Status.UNIMPLEMENTED,
-            message: `etcdserver: ${r.$case} is not supported`,
+            message: `etcdserver: ${unknown.$case} is not supported`,
           });
+        }
       }
     } catch (error) {
+      if (error instanceof AuthError) return this.fail(error.spec);
       return {ok: false, error: toEtcdError(error)};
     }
+  }
+
+  /** Users, roles and the enabled flag: root only while auth is on (etcd's needAdminPermission). */
+  private applyAuthChange(
+    r: Extract<NonNullable<InternalRequest['request']>, {$case: AuthChange}>,
+  ): void {
+    const a = this.t.auth;
+    switch (r.$case) {
+      case 'authEnable':
+        a.enable();
+        return;
+      case 'authDisable':
+        a.disable();
+        return;
+      case 'authUserAdd':
+        a.userAdd(r.value);
+        return;
+      case 'authUserDelete':
+        a.userDelete(r.value.name);
+        return;
+      case 'authUserChangePassword':
+        a.userChangePassword(r.value);
+        return;
+      case 'authUserGrantRole':
+        a.userGrantRole(r.value.user, r.value.role);
+        return;
+      case 'authUserRevokeRole':
+        a.userRevokeRole(r.value.name, r.value.role);
+        return;
+      case 'authRoleAdd':
+        a.roleAdd(r.value.name);
+        return;
+      case 'authRoleDelete':
+        a.roleDelete(r.value.role);
+        return;
+      case 'authRoleGrantPermission':
+        a.roleGrantPermission(r.value);
+        return;
+      case 'authRoleRevokePermission':
+        a.roleRevokePermission(r.value);
+        return;
+    }
+  }
+
+  private authDone(change: () => object): ApplyResult {
+    const response = change();
+    return {ok: true, response, revision: this.t.store.rev()};
   }
 
   private noSpace(): boolean {

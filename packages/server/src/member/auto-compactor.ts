@@ -1,3 +1,4 @@
+import {memberAsRoot} from '../auth/auth-store.js';
 import type {MemberCore} from './member.js';
 
 const hourMs = 3_600_000;
@@ -68,7 +69,10 @@ export class AutoCompactor {
     if (target <= this.member.store.firstRev()) return;
     this.lastCompacted = target;
     this.member
-      .propose({$case: 'compaction', value: {revision: BigInt(target), physical: false}})
+      .propose(
+        {$case: 'compaction', value: {revision: BigInt(target), physical: false}},
+        memberAsRoot,
+      )
       .catch(() => {
         // Lost leadership or already compacted further: the next tick tries again.
         this.lastCompacted = 0;

@@ -9,7 +9,13 @@ import type {ConfState, Entry, Message, Snapshot} from '@synod/proto/raftpb';
 import {ConfChange, ConfChangeType, MessageType} from '@synod/proto/raftpb';
 import {ConfChangeContext, InternalRequest} from '@synod/proto/synodpb';
 import type {SoftState} from '@synod/raft';
-import {MemoryStorage, ProposalDroppedError, RawNode, SeededRng} from '@synod/raft';
+import {
+  ConfChangeRefusedError,
+  MemoryStorage,
+  ProposalDroppedError,
+  RawNode,
+  SeededRng,
+} from '@synod/raft';
 import {
   BACKEND_FILE,
   KvExecutor,
@@ -19,15 +25,21 @@ import {
   Wal,
   WatchableStore,
 } from '@synod/storage';
-import {ServerError} from 'nice-grpc-common';
+import {ServerError, Status} from 'nice-grpc-common';
 
+import {AuthStore, anonymous, memberAsRoot} from '../auth/auth-store.js';
+import type {RequestAuth} from '../auth/auth-store.js';
+import {createTokenProvider} from '../auth/create-token-provider.js';
+import type {TokenProvider} from '../auth/token-provider.js';
 import type {MemberConfig} from '../config/member-config.js';
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {ApplyResult} from './apply-result.js';
 import {AlarmStore, Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
 import type {MemberInfo} from './membership.js';
-import {fromRecord, Membership} from './membership.js';
+import {fromRecord, Membership, toRecord} from './membership.js';
+import {refusalOfConfChange} from './conf-change-refusal.js';
+import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
 import {ReadIndexBatcher} from './read-index-batcher.js';
 import {RequestIds} from './request-ids.js';
@@ -50,6 +62,18 @@ export interface MemberLogger {
 export type InternalRequestBody = NonNullable<InternalRequest['request']>;
 
 /**
+ * What a member joining a running cluster (`--initial-cluster-state existing`)
+ * learned from the cluster's members before it opened its data directory.
+ */
+export interface JoinInfo {
+  readonly clusterId: number;
+  /** This member's id, as `member add` recorded it. */
+  readonly memberId: number;
+  /** The members the cluster has now: the peers to talk to until the log says otherwise. */
+  readonly members: readonly MemberInfo[];
+}
+
+/**
  * One member's replicated state and the machinery that keeps it: the raft node
  * and its Ready loop, the WAL and snapshots, and the applied state (the MVCC
  * store, leases, alarms, membership). The RPC layer talks to it through
@@ -66,11 +90,14 @@ interface AppliedState {
   readonly executor: KvExecutor;
   readonly lessor: Lessor;
   readonly membership: Membership;
+  readonly auth: AuthStore;
   readonly applier: Applier;
 }
 
 export class MemberCore {
   readonly alarms = new AlarmStore();
+  /** Auth tokens issued through the log; they outlive a snapshot install, like etcd's. */
+  readonly authTokens: TokenProvider;
   readonly loop: RaftLoop;
   private state: AppliedState;
   private readonly wal: Wal;
@@ -83,14 +110,21 @@ export class MemberCore {
   private leaderId = 0;
   /** Times this member has seen the leader change, for metrics. */
   leaderChanges = 0;
+  /** Snapshots of the store this member received from a leader and installed, for metrics. */
+  snapshotsInstalled = 0;
   private confState: ConfState;
   private appliedSinceSnapshot = 0;
+  /** Set when a member was added: the next apply batch ends with a raft snapshot. */
+  private snapshotForNewMember = false;
   private sendHandler: (messages: readonly Message[]) => void = () => undefined;
   private membershipListener: () => void = () => undefined;
   private fatal: unknown;
+  private readonly fatalListeners: ((error: unknown) => void)[] = [];
   private stopped = false;
   private pendingCompactions: Promise<void>[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly clearingCheckpoints = new Set<bigint>();
   private readonly revoking = new Set<bigint>();
   private readonly compactor: AutoCompactor;
 
@@ -113,6 +147,7 @@ export class MemberCore {
     this.snapshotter = parts.snapshotter;
     this.confState = parts.confState;
     this.dbDir = parts.dbDir;
+    this.authTokens = createTokenProvider(config);
     this.state = this.openState();
     this.requestIds = new RequestIds(memberId, Date.now());
     this.compactor = new AutoCompactor(
@@ -136,10 +171,7 @@ export class MemberCore {
     this.loop = new RaftLoop(
       parts.node,
       {
-        persist: rd => {
-          this.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
-          return Promise.resolve();
-        },
+        persist: rd => this.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync),
         send: messages => {
           this.dispatch(messages);
         },
@@ -162,7 +194,7 @@ export class MemberCore {
    * Opens the member's data directory: bootstraps a new cluster member when it
    * holds no WAL, or recovers from the WAL, the newest snapshot and the backend.
    */
-  static open(config: MemberConfig, logger: MemberLogger): MemberCore {
+  static open(config: MemberConfig, logger: MemberLogger, joining?: JoinInfo): MemberCore {
     const memberDir = join(config.dataDir, 'member');
     const walDir = join(memberDir, 'wal');
     const snapDir = join(memberDir, 'snap');
@@ -202,12 +234,25 @@ export class MemberCore {
         {memberId: identity.memberId.toString(16), entries: opened.replay.entries.length, applied},
         'member recovered from its WAL',
       );
-    } else {
-      if (config.initialClusterState === 'existing') {
+    } else if (config.initialClusterState === 'existing') {
+      if (joining === undefined) {
         throw new Error(
-          'joining an existing cluster (--initial-cluster-state existing) arrives with cluster operations; bootstrap with new',
+          '--initial-cluster-state existing needs the cluster members, asked of the peers first',
         );
       }
+      // A joining member starts with an empty log and no configuration: the leader
+      // sends it the log (or a snapshot), which carries the membership.
+      identity = {memberId: joining.memberId, clusterId: joining.clusterId, name: config.name};
+      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)));
+      logger.info(
+        {
+          memberId: identity.memberId.toString(16),
+          clusterId: identity.clusterId.toString(16),
+          members: joining.members.length,
+        },
+        'joining an existing cluster',
+      );
+    } else {
       const members: MemberInfo[] = [...config.initialCluster].map(([name, urls]) => ({
         id: memberIdFor(urls, config.initialClusterToken),
         name,
@@ -235,6 +280,7 @@ export class MemberCore {
               isLearner: false,
             },
             promote: false,
+            requestId: 0n,
           }).finish(),
         }));
       logger.info(
@@ -261,15 +307,53 @@ export class MemberCore {
       checkQuorum: true,
       preVote: true,
       rng: new SeededRng(randomInt(2 ** 31)),
+      // Raft's own sentences, at the member's levels; its debug chatter is left out.
+      logger: {
+        debug: () => undefined,
+        info: msg => {
+          logger.info({component: 'raft'}, msg);
+        },
+        warn: msg => {
+          logger.warn({component: 'raft'}, msg);
+        },
+        error: msg => {
+          logger.error({component: 'raft'}, msg);
+        },
+      },
     });
     if (bootstrapPeers !== undefined) node.bootstrap(bootstrapPeers);
-    return new MemberCore(
+    const core = new MemberCore(
       config,
       identity.memberId,
       identity.clusterId,
       {wal, raftStorage, snapshotter, dbDir, node, confState},
       logger,
     );
+    if (core.membership.isRemoved(core.memberId)) {
+      void core.close();
+      throw new Error(
+        `${memberRemovedMessage}; the data directory ${config.dataDir} of member ${core.memberId.toString(16)} must be removed before the member can be added again`,
+      );
+    }
+    core.joinPeers = joining?.members ?? [];
+    return core;
+  }
+
+  /** The peers a joining member knows of before its log has told it the membership. */
+  private joinPeers: readonly MemberInfo[] = [];
+
+  /**
+   * The members to keep connections to: the replicated membership, or while a
+   * joining member has not yet applied any of it, the members it was told of.
+   */
+  peers(): readonly MemberInfo[] {
+    const members = this.membership.list();
+    return members.length > 0 ? members : this.joinPeers;
+  }
+
+  /** Whether this member is a learner: it replicates the log but does not vote. */
+  get isLearner(): boolean {
+    return this.membership.get(this.memberId)?.isLearner ?? false;
   }
 
   private readonly dbDir: string;
@@ -290,6 +374,10 @@ export class MemberCore {
     return this.state.membership;
   }
 
+  get auth(): AuthStore {
+    return this.state.auth;
+  }
+
   /** Opens the backend in the data directory and everything applying entries builds on it. */
   private openState(): AppliedState {
     const minTtlSeconds = Math.ceil((1.5 * this.config.electionTimeoutMs) / 1000);
@@ -298,6 +386,7 @@ export class MemberCore {
     lessor.restore(kv.backend);
     const store = new WatchableStore(kv);
     const membership = new Membership(kv.backend);
+    const auth = new AuthStore(kv.backend, this.authTokens);
     const executor = new KvExecutor(store, {
       leaseExists: id => lessor.exists(id),
       maxTxnOps: this.config.maxTxnOps,
@@ -306,6 +395,7 @@ export class MemberCore {
       store,
       executor,
       lessor,
+      auth,
       alarms: this.alarms,
       overQuota: () => kv.backend.sizeBytes() > this.config.quotaBackendBytes,
       applyConfChange: entry => {
@@ -321,7 +411,7 @@ export class MemberCore {
         this.pendingCompactions.push(done);
       },
     });
-    return {kv, store, executor, lessor, membership, applier};
+    return {kv, store, executor, lessor, membership, auth, applier};
   }
 
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
@@ -331,6 +421,56 @@ export class MemberCore {
     this.expiryTimer = setInterval(() => {
       this.revokeExpiredLeases();
     }, 500);
+    this.checkpointTimer = setInterval(() => {
+      this.checkpointLeases(this.lessor.checkpointsDue());
+    }, this.config.leaseCheckpointIntervalMs);
+  }
+
+  /**
+   * On the leader, records leases' remaining TTLs through the log (at most 1000
+   * a proposal, as etcd batches them). A leader that takes over resumes each
+   * lease from its checkpoint instead of restarting its full TTL, so leader
+   * changes cannot keep a lease alive that nobody renews. A stale leader's
+   * proposals never commit, so it cannot change what the cluster records.
+   */
+  private checkpointLeases(due: readonly {id: bigint; remainingTtlSeconds: number}[]): void {
+    if (!this.isLeader || this.stopped || due.length === 0) return;
+    for (let i = 0; i < due.length; i += 1000) {
+      const checkpoints = due
+        .slice(i, i + 1000)
+        .map(c => ({ID: c.id, remainingTTL: BigInt(c.remainingTtlSeconds)}));
+      this.propose({$case: 'leaseCheckpoint', value: {checkpoints}}, memberAsRoot).catch(
+        (error: unknown) => {
+          this.logger.warn({error: String(error)}, 'could not checkpoint leases');
+        },
+      );
+    }
+  }
+
+  /**
+   * Renews a lease on the leader and returns its TTL. A checkpoint recorded
+   * before the renewal would have a new leader expire the lease early: it is
+   * cleared through the log.
+   */
+  renewLease(id: bigint): number {
+    const ttl = this.lessor.renew(id);
+    if (this.lessor.hasCheckpoint(id) && !this.clearingCheckpoints.has(id)) {
+      this.clearingCheckpoints.add(id);
+      this.propose(
+        {$case: 'leaseCheckpoint', value: {checkpoints: [{ID: id, remainingTTL: 0n}]}},
+        memberAsRoot,
+      )
+        .catch((error: unknown) => {
+          this.logger.warn(
+            {lease: id.toString(16), error: String(error)},
+            'could not clear a lease checkpoint',
+          );
+        })
+        .finally(() => {
+          this.clearingCheckpoints.delete(id);
+        });
+    }
+    return ttl;
   }
 
   /**
@@ -343,7 +483,7 @@ export class MemberCore {
     for (const id of this.lessor.expired(1000)) {
       if (this.revoking.has(id)) continue;
       this.revoking.add(id);
-      this.propose({$case: 'leaseRevoke', value: {ID: id}})
+      this.propose({$case: 'leaseRevoke', value: {ID: id}}, memberAsRoot)
         .catch((error: unknown) => {
           this.logger.warn(
             {lease: id.toString(16), error: String(error)},
@@ -430,21 +570,65 @@ export class MemberCore {
 
   /**
    * Replicates a request and resolves with the result of applying it here.
-   * Fails with etcd's errors: no leader, timed out, server stopped.
+   * Fails with etcd's errors: no leader, timed out, server stopped. `auth` is the
+   * user the request runs as; with auth on, it is checked when the entry is applied.
    */
-  async propose(body: InternalRequestBody): Promise<ApplyResult> {
+  async propose(body: InternalRequestBody, auth: RequestAuth = anonymous): Promise<ApplyResult> {
     this.checkRunning();
     const id = this.requestIds.next();
     const data = InternalRequest.encode({
-      header: {id, username: '', authRevision: 0n},
+      header: {id, username: auth.username, authRevision: auth.authRevision},
       request: body,
     }).finish();
     if (data.length > this.config.maxRequestBytes) {
       throw new ServerError(EtcdErrors.requestTooLarge.code, EtcdErrors.requestTooLarge.message);
     }
+    return this.awaitApplied(id, () => {
+      this.loop.propose(data);
+    });
+  }
+
+  /**
+   * Proposes a change of membership and resolves once it is applied here, with
+   * the members after it, or with etcd's error when applying refused it (every
+   * member refuses the same changes: see {@link refusalOfConfChange}).
+   */
+  async proposeConfChange(
+    type: ConfChangeType,
+    nodeId: number,
+    member: MemberInfo | undefined,
+  ): Promise<ApplyResult<MemberInfo[]>> {
+    this.checkRunning();
+    const id = this.requestIds.next();
+    const cc: ConfChange = {
+      type,
+      nodeId,
+      id: 0,
+      context: ConfChangeContext.encode({
+        member: member === undefined ? undefined : toRecord(member),
+        promote: false,
+        requestId: id,
+      }).finish(),
+    };
+    const result = await this.awaitApplied(id, () => {
+      try {
+        this.loop.proposeConfChange(cc);
+      } catch (error) {
+        if (!(error instanceof ConfChangeRefusedError)) throw error;
+        throw new ServerError(
+          Status.UNAVAILABLE,
+          `etcdserver: the membership change cannot be made now (${error.message}); retry it`,
+        );
+      }
+    });
+    return result as ApplyResult<MemberInfo[]>;
+  }
+
+  /** Waits for the entry proposed by `propose` under request id `id` to be applied here. */
+  private async awaitApplied(id: bigint, propose: () => void): Promise<ApplyResult> {
     const result = this.waiters.wait(id);
     try {
-      this.loop.propose(data);
+      propose();
     } catch (error) {
       this.waiters.reject(id, error);
       void result.catch(() => undefined);
@@ -475,7 +659,7 @@ export class MemberCore {
     if (this.alarms.has(AlarmType.NOSPACE)) {
       throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
     }
-    if (this.store.kv.backend.sizeBytes() <= this.config.quotaBackendBytes) return;
+    if (this.backendSizeBytes() <= this.config.quotaBackendBytes) return;
     void this.propose({
       $case: 'alarm',
       value: {
@@ -487,6 +671,23 @@ export class MemberCore {
       this.logger.warn({error: String(error)}, 'could not raise the NOSPACE alarm');
     });
     throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
+  }
+
+  private sizeReadAtMs = 0;
+  private sizeBytes = 0;
+
+  /**
+   * The backend file's size, read at most every 100 ms: every write checks the
+   * quota, and a stat per request costs more than the check is worth (the
+   * file grows in whole map increments, and the alarm is raised for good).
+   */
+  private backendSizeBytes(): number {
+    const now = Date.now();
+    if (now - this.sizeReadAtMs >= 100) {
+      this.sizeBytes = this.store.kv.backend.sizeBytes();
+      this.sizeReadAtMs = now;
+    }
+    return this.sizeBytes;
   }
 
   /** A fresh cluster-unique id, for requests and for leases the server names. */
@@ -512,9 +713,50 @@ export class MemberCore {
   }
 
   /**
+   * On a leader about to stop: hands leadership to the voter whose log is most
+   * complete, so the cluster does not wait an election timeout for a new
+   * leader, as etcd does on a graceful shutdown. Gives up quietly if the
+   * transfer does not finish in time.
+   */
+  async handOverLeadership(): Promise<void> {
+    if (!this.isLeader || this.stopped || this.fatal !== undefined) return;
+    const progress = this.loop.node.status().progress;
+    let target = 0;
+    let bestMatch = -1;
+    for (const id of this.confState.voters) {
+      const match = progress.get(id)?.match ?? -1;
+      if (id !== this.memberId && match > bestMatch) {
+        target = id;
+        bestMatch = match;
+      }
+    }
+    if (target === 0) return;
+    try {
+      await this.transferLeadership(target);
+      this.logger.info({to: target.toString(16)}, 'handed leadership over before stopping');
+    } catch (error) {
+      this.logger.warn(
+        {to: target.toString(16), error: String(error)},
+        'could not hand leadership over before stopping',
+      );
+    }
+  }
+
+  /**
    * Publishes this member's client URLs through the log once a leader is
    * known, retrying until it succeeds or the member stops.
    */
+  /**
+   * Whether this member has published its name and client URLs. Like etcd,
+   * which serves clients only once it has, a member reports itself unhealthy
+   * until then: a client sent to it would not find it in the member list.
+   */
+  get isPublished(): boolean {
+    return this.published;
+  }
+
+  private published = false;
+
   async publishAttributes(clientUrls: readonly string[]): Promise<void> {
     while (!this.stopped && this.fatal === undefined) {
       const current = this.membership.get(this.memberId);
@@ -523,6 +765,7 @@ export class MemberCore {
         sameList(current.clientUrls, clientUrls) &&
         current.name === this.config.name
       ) {
+        this.published = true;
         return;
       }
       if (this.leaderId !== 0) {
@@ -537,6 +780,7 @@ export class MemberCore {
               isLearner: current?.isLearner ?? false,
             },
           });
+          this.published = true;
           return;
         } catch (error) {
           this.logger.warn({error: String(error)}, 'could not publish client URLs yet');
@@ -558,12 +802,18 @@ export class MemberCore {
     }
   }
 
-  private persist(
+  /**
+   * Makes a Ready's snapshot, entries and hard state durable, then hands them to the raft
+   * storage. The WAL's fsync runs off the event loop: requests and peer messages that arrive
+   * meanwhile queue up in raft and go into the next Ready, which the raft loop starts only
+   * after this one resolves.
+   */
+  private async persist(
     hardState: Parameters<Wal['save']>[0],
     entries: readonly Entry[],
     snapshot: Snapshot | undefined,
     mustSync: boolean,
-  ): void {
+  ): Promise<void> {
     if (snapshot?.metadata !== undefined) {
       const meta = snapshot.metadata;
       this.snapshotter.save({
@@ -577,7 +827,7 @@ export class MemberCore {
     }
     // Raft needs an fsync only when entries, term or vote changed; a batch that only moves the
     // commit index is written and rides on the next fsync.
-    this.wal.save(hardState, entries, mustSync);
+    await this.wal.saveAsync(hardState, entries, mustSync);
     if (hardState !== undefined) this.raftStorage.setHardState(hardState);
     if (entries.length > 0) this.raftStorage.append(entries);
   }
@@ -619,18 +869,33 @@ export class MemberCore {
     }
   }
 
+  /**
+   * Fills a snapshot message with a copy of the backend, and moves its metadata
+   * up to the index the copy covers, with the configuration at that index (as
+   * etcd's merged snapshots do). Raft's own snapshot may predate the follower:
+   * a member added after it is not in its configuration and would refuse it.
+   * The store is flushed before the index is read, so the copy holds at least
+   * everything up to that index; anything beyond it the follower skips by its
+   * consistent index, as after a restart.
+   */
   private async fillSnapshot(m: Message): Promise<Message> {
     const snapshot = m.snapshot;
-    if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
+    if (snapshot?.metadata === undefined) throw new Error('MsgSnap without a snapshot');
+    await this.state.store.commit();
+    const index = this.state.applier.appliedIndex();
+    let metadata = snapshot.metadata;
+    if (index > metadata.index) {
+      metadata = {index, term: this.raftStorage.term(index), confState: this.confState};
+    }
     const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${Date.now()}.mdb`);
     try {
       await this.state.kv.backend.copyTo(file, true);
       const data = await readFile(file);
       this.logger.info(
-        {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
+        {to: m.to.toString(16), index: metadata.index, bytes: data.length},
         'sending a snapshot',
       );
-      return {...m, snapshot: {...snapshot, data}};
+      return {...m, snapshot: {...snapshot, metadata, data}};
     } finally {
       await rm(file, {force: true});
     }
@@ -663,6 +928,7 @@ export class MemberCore {
       await dir.close();
     }
     this.state = this.openState();
+    this.snapshotsInstalled++;
     if (this.isLeader) this.lessor.promote(this.config.electionTimeoutMs);
     this.membershipListener();
     this.logger.info(
@@ -679,7 +945,10 @@ export class MemberCore {
     if (last !== undefined) {
       this.reads.onApplied(last.index);
       this.appliedSinceSnapshot += entries.length;
-      if (this.appliedSinceSnapshot >= this.config.snapshotCount) this.snapshot(last.index);
+      if (this.appliedSinceSnapshot >= this.config.snapshotCount || this.snapshotForNewMember) {
+        this.snapshotForNewMember = false;
+        this.snapshot(last.index);
+      }
     }
   }
 
@@ -704,34 +973,81 @@ export class MemberCore {
     this.logger.info({index}, 'saved a raft snapshot');
   }
 
+  /**
+   * Applies a committed conf change to raft and to the membership. A change the
+   * membership refuses (a member added twice, say) is applied to raft as a no-op
+   * and its refusal recorded, so that replaying the log after a restart (which
+   * runs every conf change through raft again, even those the backend already
+   * reflects) makes exactly the same decisions.
+   */
   private applyConfChange(entry: Entry): void {
     const cc = ConfChange.decode(entry.data);
-    this.confState = this.loop.node.applyConfChange(cc);
-    if (entry.index <= this.store.consistentIndex()) return;
     const ctx = cc.context.length > 0 ? ConfChangeContext.decode(cc.context) : undefined;
+    const replay = entry.index <= this.store.consistentIndex();
+    const refusal = replay
+      ? this.membership.wasRefused(entry.index)
+        ? EtcdErrors.memberNotFound
+        : undefined
+      : refusalOfConfChange(this.membership, cc, ctx);
+    if (refusal !== undefined) {
+      this.confState = this.loop.node.applyConfChange({...cc, nodeId: 0});
+      if (replay) return;
+      this.membership.recordRefused(entry.index);
+      if (ctx !== undefined) this.waiters.resolve(ctx.requestId, {ok: false, error: refusal});
+      return;
+    }
+    this.confState = this.loop.node.applyConfChange(cc);
+    if (replay) return;
     switch (cc.type) {
       case ConfChangeType.ConfChangeAddNode:
       case ConfChangeType.ConfChangeAddLearnerNode:
-      case ConfChangeType.ConfChangeUpdateNode:
-        if (ctx?.member !== undefined) {
-          const member = fromRecord(ctx.member);
-          const existing = this.membership.get(member.id);
-          this.membership.set({
-            ...member,
-            // A member's own client URLs are published by the member itself.
-            clientUrls:
-              member.clientUrls.length > 0 ? member.clientUrls : (existing?.clientUrls ?? []),
-            isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode,
-          });
-        }
+      case ConfChangeType.ConfChangeUpdateNode: {
+        const existing = this.membership.get(cc.nodeId);
+        const proposed = ctx?.member === undefined ? undefined : fromRecord(ctx.member);
+        const base = proposed ?? existing;
+        if (base === undefined) break;
+        this.membership.set({
+          ...base,
+          // A member's name and client URLs are published by the member itself.
+          name: existing?.name ?? base.name,
+          clientUrls: existing?.clientUrls ?? base.clientUrls,
+          isLearner:
+            cc.type === ConfChangeType.ConfChangeUpdateNode
+              ? (existing?.isLearner ?? false)
+              : cc.type === ConfChangeType.ConfChangeAddLearnerNode,
+        });
         break;
+      }
       case ConfChangeType.ConfChangeRemoveNode:
         this.membership.remove(cc.nodeId);
         break;
       default:
         break;
     }
+    if (
+      cc.type === ConfChangeType.ConfChangeAddNode ||
+      cc.type === ConfChangeType.ConfChangeAddLearnerNode
+    ) {
+      // Raft sends a new member only a snapshot that knows it: if the log it needs
+      // is already compacted, the snapshot must come from after this change.
+      this.snapshotForNewMember = true;
+    }
+    if (ctx !== undefined && ctx.requestId !== 0n) {
+      this.waiters.resolve(ctx.requestId, {
+        ok: true,
+        response: this.membership.list(),
+        revision: this.store.rev(),
+      });
+    }
     this.membershipListener();
+    if (cc.type === ConfChangeType.ConfChangeRemoveNode && cc.nodeId === this.memberId) {
+      // As etcd: answer the request that removed this member, let the other members
+      // hear of the commit, then stop for good.
+      this.logger.warn({}, memberRemovedMessage);
+      setTimeout(() => {
+        this.fail(new MemberRemovedError());
+      }, 10 * this.config.heartbeatIntervalMs).unref();
+    }
   }
 
   private onSoftState(state: SoftState): void {
@@ -758,6 +1074,17 @@ export class MemberCore {
     const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);
+    for (const listener of this.fatalListeners) listener(error);
+  }
+
+  /** Calls `listener` once the member stops on an error: a failed fsync, or its removal. */
+  onFatal(listener: (error: unknown) => void): void {
+    this.fatalListeners.push(listener);
+  }
+
+  /** A peer said this member has been removed from the cluster: stop for good. */
+  stopAsRemoved(): void {
+    this.fail(new MemberRemovedError());
   }
 
   /** The error that stopped the member, if one did. */
@@ -771,7 +1098,9 @@ export class MemberCore {
     this.stopped = true;
     this.loop.stop();
     clearInterval(this.expiryTimer);
+    clearInterval(this.checkpointTimer);
     this.compactor.stop();
+    this.authTokens.close();
     const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);

@@ -1,22 +1,39 @@
 import {MemberRecord} from '@synod/proto/synodpb';
 import type {Backend} from '@synod/storage';
 
+/*
+ * The `members` bucket holds three kinds of records, told apart by the key:
+ *   8 bytes: a member id            -> MemberRecord
+ *   'r' + 8 bytes: a removed id     -> empty
+ *   'x' + 8 bytes: a raft index     -> empty; a conf change refused when applied
+ */
+const removedTag = 0x72; // 'r'
+const refusedTag = 0x78; // 'x'
+
 function memberKey(id: number): Buffer {
   const k = Buffer.allocUnsafe(8);
   k.writeBigUInt64BE(BigInt(id));
   return k;
 }
 
+function taggedKey(tag: number, n: number): Buffer {
+  const k = Buffer.allocUnsafe(9);
+  k[0] = tag;
+  k.writeBigUInt64BE(BigInt(n), 1);
+  return k;
+}
+
 /** A member of the cluster as this member knows it. */
 export interface MemberInfo {
   readonly id: number;
+  /** Empty until the member has started and published its name. */
   readonly name: string;
   readonly peerUrls: readonly string[];
   readonly clientUrls: readonly string[];
   readonly isLearner: boolean;
 }
 
-function toRecord(m: MemberInfo): MemberRecord {
+export function toRecord(m: MemberInfo): MemberRecord {
   return {
     id: BigInt(m.id),
     name: m.name,
@@ -40,14 +57,28 @@ export function fromRecord(r: MemberRecord): MemberInfo {
  * The cluster's members, replicated through conf change entries and kept in the
  * backend's `members` bucket, written in the same batch as the applied index
  * that covers them, so a restart sees exactly the membership it had applied.
+ *
+ * It also remembers every member ever removed (a removed member may not come
+ * back with its old data, nor may its id be reused) and the raft indexes of conf
+ * changes that were refused when applied: after a restart raft replays every
+ * conf change, and it must skip exactly those that were refused the first time.
  */
 export class Membership {
   private readonly members = new Map<number, MemberInfo>();
+  private readonly removed = new Set<number>();
+  private readonly refused = new Set<number>();
 
   constructor(private readonly backend: Backend) {
-    for (const {value} of backend.range('members', memberKey(0))) {
-      const m = fromRecord(MemberRecord.decode(value));
-      this.members.set(m.id, m);
+    for (const {key, value} of backend.range('members', Buffer.alloc(0))) {
+      const k = Buffer.from(key);
+      if (k.length === 8) {
+        const m = fromRecord(MemberRecord.decode(value));
+        this.members.set(m.id, m);
+      } else if (k.length === 9 && k[0] === removedTag) {
+        this.removed.add(Number(k.readBigUInt64BE(1)));
+      } else if (k.length === 9 && k[0] === refusedTag) {
+        this.refused.add(Number(k.readBigUInt64BE(1)));
+      }
     }
   }
 
@@ -63,6 +94,31 @@ export class Membership {
     return this.members.has(id);
   }
 
+  isRemoved(id: number): boolean {
+    return this.removed.has(id);
+  }
+
+  removedIds(): number[] {
+    return [...this.removed];
+  }
+
+  /** The member, other than `exceptId`, that already uses one of `peerUrls`. */
+  withPeerUrl(peerUrls: readonly string[], exceptId = 0): MemberInfo | undefined {
+    for (const m of this.members.values()) {
+      if (m.id === exceptId) continue;
+      if (m.peerUrls.some(u => peerUrls.includes(u))) return m;
+    }
+    return undefined;
+  }
+
+  learners(): MemberInfo[] {
+    return this.list().filter(m => m.isLearner);
+  }
+
+  voters(): MemberInfo[] {
+    return this.list().filter(m => !m.isLearner);
+  }
+
   set(member: MemberInfo): void {
     this.members.set(member.id, member);
     this.backend.put(
@@ -72,8 +128,21 @@ export class Membership {
     );
   }
 
+  /** Removes a member for good: its id is remembered so it can never rejoin. */
   remove(id: number): void {
     this.members.delete(id);
     this.backend.delete('members', memberKey(id));
+    this.removed.add(id);
+    this.backend.put('members', taggedKey(removedTag, id), Buffer.alloc(0));
+  }
+
+  /** Records that the conf change at raft index `index` was refused when applied. */
+  recordRefused(index: number): void {
+    this.refused.add(index);
+    this.backend.put('members', taggedKey(refusedTag, index), Buffer.alloc(0));
+  }
+
+  wasRefused(index: number): boolean {
+    return this.refused.has(index);
   }
 }

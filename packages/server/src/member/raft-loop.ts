@@ -1,4 +1,4 @@
-import type {Entry, HardState, Message, Snapshot} from '@synod/proto/raftpb';
+import type {ConfChange, Entry, HardState, Message, Snapshot} from '@synod/proto/raftpb';
 import {MessageType} from '@synod/proto/raftpb';
 import type {RawNode, Ready, SoftState} from '@synod/raft';
 
@@ -7,6 +7,8 @@ export interface RaftLoopHandlers {
   /**
    * Makes `snapshot`, `entries` and `hardState` durable (one fsync when
    * `mustSync`) and appends them to the raft storage. Resolves once durable.
+   * The event loop keeps running meanwhile (the fsync is off-thread); the loop
+   * takes no other Ready until this resolves, so two persists never overlap.
    */
   persist(ready: {
     readonly hardState: HardState | undefined;
@@ -49,6 +51,13 @@ export class RaftLoop {
   private stopped = false;
   private readonly readStateListeners = new Set<(index: number, ctx: Uint8Array) => void>();
   private leaderNow = false;
+  /**
+   * Index of the last entry this loop has made durable (0 until it persisted one: entries
+   * recovered from the WAL are not counted, which only delays their apply to after a write).
+   * Invariant: every entry at or below it is in the WAL as raft held it after that write; a
+   * later Ready may rewrite some of them (a follower's log conflict), and says so in `entries`.
+   */
+  private durableIndex = 0;
 
   constructor(
     readonly node: RawNode,
@@ -89,6 +98,12 @@ export class RaftLoop {
   /** Proposes an entry; throws the node's error when it cannot be accepted now. */
   propose(data: Uint8Array): void {
     this.node.propose(data);
+    this.schedule();
+  }
+
+  /** Proposes a membership change; throws the node's error when it cannot be accepted now. */
+  proposeConfChange(cc: ConfChange): void {
+    this.node.proposeConfChange(cc);
     this.schedule();
   }
 
@@ -144,12 +159,36 @@ export class RaftLoop {
       late = rd.messages.filter(m => !sendableBeforePersist.has(m.type));
       if (early.length > 0) this.handlers.send(early);
     }
+    // Committed entries this member already holds durably are applied before this Ready's
+    // write, so their clients do not wait for an fsync of entries that have nothing to do with
+    // them. The rest (entries this very Ready writes, or anything after a snapshot) wait for it.
+    let committed = rd.committedEntries;
+    if (rd.snapshot === undefined && committed.length > 0) {
+      // Entries this Ready rewrites are not durable in their new form, whatever durableIndex says.
+      const held = Math.min(this.durableIndex, (rd.entries[0]?.index ?? Infinity) - 1);
+      let n = 0;
+      while (n < committed.length && (committed[n] as Entry).index <= held) n++;
+      if (n > 0) {
+        await this.handlers.apply(
+          undefined,
+          n === committed.length ? committed : committed.slice(0, n),
+        );
+        if (this.stopped) return;
+        committed = committed.slice(n);
+      }
+    }
     if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
       await this.handlers.persist(rd);
+      // Stopped while the fsync ran: the member is closing its store; apply nothing more.
+      if (this.stopped) return;
+      const last = rd.entries[rd.entries.length - 1];
+      // A follower's Ready may rewrite a suffix: what is durable now ends at its last entry.
+      if (last !== undefined) this.durableIndex = last.index;
+      else if (rd.snapshot?.metadata !== undefined) this.durableIndex = rd.snapshot.metadata.index;
     }
     if (late.length > 0) this.handlers.send(late);
-    if (rd.snapshot !== undefined || rd.committedEntries.length > 0) {
-      await this.handlers.apply(rd.snapshot, rd.committedEntries);
+    if (rd.snapshot !== undefined || committed.length > 0) {
+      await this.handlers.apply(rd.snapshot, committed);
     }
     for (const rs of rd.readStates) {
       for (const listener of this.readStateListeners) listener(rs.index, rs.requestCtx);

@@ -94,6 +94,16 @@ export class MemberMetrics implements GrpcCallObserver {
       () => (member.leader === 0 ? 0 : 1),
     );
     gauge(
+      'etcd_server_is_learner',
+      'Whether or not this member is a learner. 1 if is, 0 otherwise.',
+      () => (member.isLearner ? 1 : 0),
+    );
+    gauge(
+      'synod_server_snapshots_installed_total',
+      'Snapshots of the store received from a leader and installed.',
+      () => member.snapshotsInstalled,
+    );
+    gauge(
       'etcd_server_is_leader',
       'Whether or not this member is a leader. 1 if is, 0 otherwise.',
       () => (member.isLeader ? 1 : 0),

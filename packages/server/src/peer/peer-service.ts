@@ -5,12 +5,16 @@ import {MessageType} from '@synod/proto/raftpb';
 import {crc32c} from '@synod/storage';
 import {ServerError, Status} from 'nice-grpc-common';
 
+import {memberRemovedMessage} from '../member/member-removed.js';
+
 /** What the peer service hands incoming messages to. */
 export interface PeerInbox {
   readonly clusterId: number;
   readonly memberId: number;
   /** Whether `id` is a member this one should accept messages from. */
   knows(id: number): boolean;
+  /** Whether `id` was a member of this cluster and has been removed. */
+  wasRemoved(id: number): boolean;
   /** Delivers a message from a peer to raft. */
   deliver(message: Message): void;
 }
@@ -27,6 +31,9 @@ function checkHello(hello: PeerHello | undefined, inbox: PeerInbox): void {
       Status.FAILED_PRECONDITION,
       `peer ${hello.from.toString(16)} addressed member ${hello.to.toString(16)}, but this is ${inbox.memberId.toString(16)}`,
     );
+  }
+  if (inbox.wasRemoved(hello.from)) {
+    throw new ServerError(Status.FAILED_PRECONDITION, memberRemovedMessage);
   }
   if (!inbox.knows(hello.from)) {
     throw new ServerError(

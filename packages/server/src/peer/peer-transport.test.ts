@@ -34,7 +34,13 @@ async function receiver(memberId: number, clusterId: number, known: number[]) {
   const received: Message[] = [];
   const server: PeerServer = await startPeerServer(
     [new URL('http://127.0.0.1:0')],
-    {clusterId, memberId, knows: id => known.includes(id), deliver: m => received.push(m)},
+    {
+      clusterId,
+      memberId,
+      knows: id => known.includes(id),
+      wasRemoved: () => false,
+      deliver: m => received.push(m),
+    },
     () => undefined,
   );
   cleanups.push(() => server.close());
@@ -106,7 +112,13 @@ describe('peer transport', () => {
     const received: Message[] = [];
     const server = await startPeerServer(
       [new URL(`http://127.0.0.1:${port}`)],
-      {clusterId: 5, memberId: 2, knows: () => true, deliver: m => received.push(m)},
+      {
+        clusterId: 5,
+        memberId: 2,
+        knows: () => true,
+        wasRemoved: () => false,
+        deliver: m => received.push(m),
+      },
       () => undefined,
     );
     cleanups.push(() => server.close());

@@ -3,9 +3,11 @@ import type {PeerClient, PeerFrame, PeerHello, PeerSnapshotChunk} from '@synod/p
 import type {Message} from '@synod/proto/raftpb';
 import {MessageType} from '@synod/proto/raftpb';
 import {crc32c} from '@synod/storage';
+import {connectivityState} from '@grpc/grpc-js';
 import type {Channel} from 'nice-grpc';
-import {createChannel, createClient} from 'nice-grpc';
+import {ClientError, createChannel, createClient} from 'nice-grpc';
 
+import {memberRemovedMessage} from '../member/member-removed.js';
 import {AsyncQueue} from '../util/async-queue.js';
 
 /** What the transport reports back to raft. */
@@ -14,6 +16,8 @@ export interface PeerTransportEvents {
   unreachable(peerId: number): void;
   /** The outcome of sending a snapshot. */
   snapshotStatus(peerId: number, ok: boolean): void;
+  /** A peer refused this member because the cluster has removed it. */
+  removed?(peerId: number): void;
 }
 
 export interface PeerTransportOptions {
@@ -57,13 +61,23 @@ export class PeerTransport {
     this.peers.set(id, new PeerSender(id, urls, this.options));
   }
 
+  /** Whether the connection to peer `id` is up now. */
+  isConnected(id: number): boolean {
+    return this.peers.get(id)?.isConnected() ?? false;
+  }
+
   removePeer(id: number): void {
     this.peers.get(id)?.close();
     this.peers.delete(id);
   }
 
-  /** Queues messages for their peers; never waits. Messages for unknown peers are dropped. */
+  /**
+   * Hands messages to their peers' streams; never waits. Messages for unknown peers are
+   * dropped. The caller passes a whole Ready's messages at once, so each peer's share goes out
+   * as one frame now, rather than a turn of the event loop later.
+   */
   send(messages: readonly Message[]): void {
+    const touched = new Set<PeerSender>();
     for (const m of messages) {
       const peer = this.peers.get(m.to);
       if (peer === undefined) {
@@ -71,8 +85,9 @@ export class PeerTransport {
         continue;
       }
       if (m.type === MessageType.MsgSnap) peer.sendSnapshot(m);
-      else peer.enqueue(m);
+      else if (peer.enqueue(m)) touched.add(peer);
     }
+    for (const peer of touched) peer.flush();
   }
 
   close(): void {
@@ -112,6 +127,10 @@ class PeerSender {
     this.connect();
   }
 
+  isConnected(): boolean {
+    return this.channel?.getConnectivityState(false) === connectivityState.READY;
+  }
+
   private hello(): PeerHello {
     return {clusterId: this.options.clusterId, from: this.options.memberId, to: this.id};
   }
@@ -136,7 +155,10 @@ class PeerSender {
       () => {
         this.onBroken(queue);
       },
-      () => {
+      (error: unknown) => {
+        if (error instanceof ClientError && error.details.includes(memberRemovedMessage)) {
+          this.options.events.removed?.(this.id);
+        }
         this.onBroken(queue);
       },
     );
@@ -157,14 +179,15 @@ class PeerSender {
     }, delay);
   }
 
-  enqueue(m: Message): void {
-    if (this.closed) return;
+  /** Queues `m` for the next {@link flush}; false if it was dropped. */
+  enqueue(m: Message): boolean {
+    if (this.closed) return false;
     if (this.pending.length >= maxQueuedMessages) {
       this.options.events.unreachable(this.id);
-      return;
+      return false;
     }
     this.pending.push(m);
-    this.scheduleFlush();
+    return true;
   }
 
   private scheduleFlush(): void {
@@ -176,7 +199,8 @@ class PeerSender {
     });
   }
 
-  private flush(): void {
+  /** Sends everything queued as batch frames; while disconnected, keeps it for the reconnect. */
+  flush(): void {
     if (!this.connected || this.pending.length === 0) return;
     const maxBytes = this.options.maxBatchBytes ?? defaultMaxBatchBytes;
     let batch: Message[] = [];

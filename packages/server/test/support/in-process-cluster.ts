@@ -94,7 +94,9 @@ export async function startInProcessCluster(
       members[i] = await startMember(configOf(i), {logger: recordingLogger});
     },
     async close() {
-      await Promise.all(members.map(m => m?.close() ?? Promise.resolve()));
+      await Promise.all(
+        members.map(m => m?.close({handOverLeadership: false}) ?? Promise.resolve()),
+      );
       rmSync(dir, {recursive: true, force: true});
     },
   };

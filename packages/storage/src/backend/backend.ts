@@ -6,8 +6,25 @@ import {crc32c} from '../wal/crc32c.js';
 import {latin1Key} from '../latin1-key.js';
 
 /** The named databases (etcd's "buckets") of the backend. */
-export type Bucket = 'key' | 'meta' | 'lease' | 'members' | 'auth' | 'alarm';
-const BUCKETS: readonly Bucket[] = ['key', 'meta', 'lease', 'members', 'auth', 'alarm'];
+export type Bucket =
+  | 'key'
+  | 'meta'
+  | 'lease'
+  | 'members'
+  | 'auth'
+  | 'authUsers'
+  | 'authRoles'
+  | 'alarm';
+const BUCKETS: readonly Bucket[] = [
+  'key',
+  'meta',
+  'lease',
+  'members',
+  'auth',
+  'authUsers',
+  'authRoles',
+  'alarm',
+];
 
 /** File name of the LMDB data file inside the backend directory. */
 export const BACKEND_FILE = 'db.mdb';

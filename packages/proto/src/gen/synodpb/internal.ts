@@ -30,6 +30,8 @@ import {
   LeaseRevokeRequest,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
   PutRequest,
   TxnRequest,
 } from "../etcdserverpb/rpc.js";
@@ -114,6 +116,22 @@ export interface ConfChangeContext {
     | undefined;
   /** Set when the change promotes a learner rather than adding a new voter. */
   promote: boolean;
+  /**
+   * The id of the request that proposed the change, so the proposing member can
+   * answer its client once the change is applied (raft's own id field holds
+   * numbers below 2^53 only).
+   */
+  requestId: bigint;
+}
+
+export interface MembersRequest {
+}
+
+export interface MembersResponse {
+  clusterId: bigint;
+  members: MemberRecord[];
+  /** Members removed from the cluster; they may never come back with their old data. */
+  removedIds: bigint[];
 }
 
 function createBaseRequestHeader(): RequestHeader {
@@ -764,7 +782,7 @@ export const MemberRecord: MessageFns<MemberRecord> = {
 };
 
 function createBaseConfChangeContext(): ConfChangeContext {
-  return { member: undefined, promote: false };
+  return { member: undefined, promote: false, requestId: 0n };
 }
 
 export const ConfChangeContext: MessageFns<ConfChangeContext> = {
@@ -774,6 +792,12 @@ export const ConfChangeContext: MessageFns<ConfChangeContext> = {
     }
     if (message.promote !== false) {
       writer.uint32(16).bool(message.promote);
+    }
+    if (message.requestId !== 0n) {
+      if (BigInt.asUintN(64, message.requestId) !== message.requestId) {
+        throw new globalThis.Error("value provided for field message.requestId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.requestId);
     }
     return writer;
   },
@@ -807,6 +831,14 @@ export const ConfChangeContext: MessageFns<ConfChangeContext> = {
             message.promote = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.requestId = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -828,6 +860,149 @@ export const ConfChangeContext: MessageFns<ConfChangeContext> = {
       ? MemberRecord.fromPartial(object.member)
       : undefined;
     message.promote = object.promote ?? false;
+    message.requestId = (object.requestId !== undefined && object.requestId !== null) ? BigInt(object.requestId) : 0n;
+    return message;
+  },
+};
+
+function createBaseMembersRequest(): MembersRequest {
+  return {};
+}
+
+export const MembersRequest: MessageFns<MembersRequest> = {
+  encode(_: MembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MembersRequest>): MembersRequest {
+    return MembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<MembersRequest>): MembersRequest {
+    const message = createBaseMembersRequest();
+    return message;
+  },
+};
+
+function createBaseMembersResponse(): MembersResponse {
+  return { clusterId: 0n, members: [], removedIds: [] };
+}
+
+export const MembersResponse: MessageFns<MembersResponse> = {
+  encode(message: MembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== 0n) {
+      if (BigInt.asUintN(64, message.clusterId) !== message.clusterId) {
+        throw new globalThis.Error("value provided for field message.clusterId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.clusterId);
+    }
+    for (const v of message.members) {
+      MemberRecord.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.removedIds.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.removedIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field removedIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.clusterId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.members.push(MemberRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.removedIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.removedIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MembersResponse>): MembersResponse {
+    return MembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MembersResponse>): MembersResponse {
+    const message = createBaseMembersResponse();
+    message.clusterId = (object.clusterId !== undefined && object.clusterId !== null) ? BigInt(object.clusterId) : 0n;
+    message.members = object.members?.map((e) => MemberRecord.fromPartial(e)) || [];
+    message.removedIds = object.removedIds?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
@@ -880,6 +1055,74 @@ export interface LessorClient<CallOptionsExt = {}> {
     request: DeepPartial<LeaseTimeToLiveRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<LeaseTimeToLiveResponse>;
+}
+
+/** What members ask of each other about the cluster itself, on the peer port. */
+export type PeerClusterDefinition = typeof PeerClusterDefinition;
+export const PeerClusterDefinition = {
+  name: "PeerCluster",
+  fullName: "synodpb.PeerCluster",
+  methods: {
+    /**
+     * The cluster as the answering member knows it. A member started with
+     * --initial-cluster-state existing asks for it to learn its cluster id and
+     * its own member id before it joins.
+     */
+    members: {
+      name: "Members",
+      requestType: MembersRequest as typeof MembersRequest,
+      requestStream: false,
+      responseType: MembersResponse as typeof MembersResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Promotes a learner. Only the leader knows how far a learner's log has come,
+     * so a follower asked to promote forwards the request to the leader.
+     */
+    promote: {
+      name: "Promote",
+      requestType: MemberPromoteRequest as typeof MemberPromoteRequest,
+      requestStream: false,
+      responseType: MemberPromoteResponse as typeof MemberPromoteResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+export interface PeerClusterServiceImplementation<CallContextExt = {}> {
+  /**
+   * The cluster as the answering member knows it. A member started with
+   * --initial-cluster-state existing asks for it to learn its cluster id and
+   * its own member id before it joins.
+   */
+  members(request: MembersRequest, context: CallContext & CallContextExt): Promise<DeepPartial<MembersResponse>>;
+  /**
+   * Promotes a learner. Only the leader knows how far a learner's log has come,
+   * so a follower asked to promote forwards the request to the leader.
+   */
+  promote(
+    request: MemberPromoteRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<MemberPromoteResponse>>;
+}
+
+export interface PeerClusterClient<CallOptionsExt = {}> {
+  /**
+   * The cluster as the answering member knows it. A member started with
+   * --initial-cluster-state existing asks for it to learn its cluster id and
+   * its own member id before it joins.
+   */
+  members(request: DeepPartial<MembersRequest>, options?: CallOptions & CallOptionsExt): Promise<MembersResponse>;
+  /**
+   * Promotes a learner. Only the leader knows how far a learner's log has come,
+   * so a follower asked to promote forwards the request to the leader.
+   */
+  promote(
+    request: DeepPartial<MemberPromoteRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<MemberPromoteResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

@@ -1,0 +1,89 @@
+import {EtcdErrors} from '@synod/proto';
+import {ServerError, Status} from 'nice-grpc-common';
+import type {CallContext} from 'nice-grpc-common';
+
+import {anonymous, AuthError} from '../auth/auth-store.js';
+import type {RequestAuth} from '../auth/auth-store.js';
+import type {MemberCore} from '../member/member.js';
+import {etcdError} from './errors.js';
+
+/** How long a request waits for this member to apply the entry that issued its token. */
+const tokenWaitMs = 5000;
+const tokenPollMs = 5;
+
+/**
+ * The user a call runs as: the owner of the token in its `token` metadata (or
+ * `authorization`, which etcd's HTTP gateway uses), at the auth revision this
+ * member holds now; {@link anonymous} when it sent none.
+ *
+ * A simple token names the raft index it was issued at; a member that has not
+ * yet applied that index waits for it, so a token issued by one member works at
+ * once on any other. An unknown, expired or malformed token fails with etcd's
+ * "invalid auth token", as a token does after auth was disabled.
+ */
+export async function requestAuth(member: MemberCore, context: CallContext): Promise<RequestAuth> {
+  const token = context.metadata.get('token') ?? context.metadata.get('authorization');
+  if (token === undefined || token === '') return anonymous;
+  const index = member.authTokens.issuedAt(token);
+  if (index === undefined) throw etcdError(EtcdErrors.invalidAuthToken);
+  const deadline = Date.now() + tokenWaitMs;
+  while (member.appliedIndex < index) {
+    if (Date.now() > deadline || context.signal.aborted) {
+      throw etcdError(EtcdErrors.invalidAuthToken);
+    }
+    await new Promise(resolve => setTimeout(resolve, tokenPollMs));
+  }
+  const info = member.authTokens.info(token, member.auth.revision);
+  if (info === undefined) throw etcdError(EtcdErrors.invalidAuthToken);
+  return {username: info.username, authRevision: info.revision};
+}
+
+/**
+ * Lets the call through only for a root user while auth is on (etcd's
+ * `IsAdminPermitted`): for maintenance operations and membership changes.
+ */
+export async function requireRoot(member: MemberCore, context: CallContext): Promise<void> {
+  const auth = await requestAuth(member, context);
+  authChecked(() => {
+    member.auth.checkAdmin(auth);
+  });
+}
+
+/**
+ * {@link requireRoot} for Defragment, Hash, HashKV and Snapshot, whose refusals etcd
+ * returns unconverted: gRPC code Unknown and the auth package's own text
+ * (`auth: permission denied`, `auth: user name is empty`, `auth: invalid auth token`).
+ */
+export async function requireRootForMaintenance(
+  member: MemberCore,
+  context: CallContext,
+): Promise<void> {
+  try {
+    await requireRoot(member, context);
+  } catch (error) {
+    if (error instanceof ServerError && error.details.startsWith('etcdserver: ')) {
+      throw new ServerError(Status.UNKNOWN, `auth: ${error.details.slice('etcdserver: '.length)}`);
+    }
+    throw error;
+  }
+}
+
+/** Runs an auth check on this member, turning its refusal into etcd's gRPC error. */
+export function authChecked<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof AuthError) throw etcdError(error.spec);
+    throw error;
+  }
+}
+
+/** {@link authChecked} for a check that completes later. */
+export async function authCheckedAsync<T>(check: Promise<T>): Promise<T> {
+  try {
+    return await check;
+  } catch (error) {
+    if (error instanceof AuthError) throw etcdError(error.spec);
+    throw error;
+  }
+}
