@@ -178,7 +178,9 @@ describe.skipIf(etcdSkipReason !== undefined)('membership changes with etcdctl',
     expect(leader.output).toContain('permanently removed from the cluster');
 
     expect((await memberList(others)).map(m => hex(m.ID))).not.toContain(leaderId);
-    expect((await etcdctl(others, ['put', 'k', 'v2'])).ok).toBe(true);
+    // The two left elect a leader among themselves; a put sent before that fails with
+    // "leader changed" (etcdctl does not retry writes), so try until one lands.
+    await waitFor(async () => (await etcdctl(others, ['put', 'k', 'v2'])).ok, 15_000);
     expect((await etcdctl(others, ['get', 'k', '--print-value-only'])).stdout.trim()).toBe('v2');
 
     // Restarted on its old data dir, it refuses to run.

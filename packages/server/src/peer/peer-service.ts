@@ -61,6 +61,11 @@ export function peerService(inbox: PeerInbox): PeerServiceImplementation {
           continue;
         }
         if (hello === undefined) checkHello(undefined, inbox);
+        // A member removed while its stream was open learns it from the next frame it
+        // sends, and stops: it may have missed the entry that removed it.
+        if (inbox.wasRemoved(hello.from)) {
+          throw new ServerError(Status.FAILED_PRECONDITION, memberRemovedMessage);
+        }
         for (const m of frame.value.messages) {
           if (m.type === MessageType.MsgSnap) continue;
           inbox.deliver(m);
