@@ -27,5 +27,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two files at a time even on two cores (vitest's default there is one): most
+    // integration tests wait on member processes and timers, not on this CPU.
+    maxWorkers: 2,
   },
 });
