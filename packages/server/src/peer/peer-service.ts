@@ -60,7 +60,10 @@ export function peerService(inbox: PeerInbox): PeerServiceImplementation {
           hello = frame.value;
           continue;
         }
-        if (hello === undefined) checkHello(undefined, inbox);
+        if (hello === undefined) {
+          checkHello(undefined, inbox);
+          continue;
+        }
         // A member removed while its stream was open learns it from the next frame it
         // sends, and stops: it may have missed the entry that removed it.
         if (inbox.wasRemoved(hello.from)) {
