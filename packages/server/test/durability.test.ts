@@ -1,5 +1,5 @@
 import type {EtcdCluster} from '@synod/testing';
-import {startSynod} from '@synod/testing';
+import {startSynod, waitFor} from '@synod/testing';
 import {MaintenanceDefinition} from '@synod/proto';
 import {Etcd3} from 'etcd3';
 import {createChannel, createClient} from 'nice-grpc';
@@ -146,10 +146,12 @@ describe('durability of acknowledged writes across SIGKILL', () => {
     await new Promise(r => setTimeout(r, 1500));
     const before = load.acked.size;
     await leader?.kill('SIGKILL');
-    await new Promise(r => setTimeout(r, 3000));
+    // Writes are acknowledged after the leader died: a new leader took over. How soon
+    // depends on the election and on the client's own failover, so wait for them rather
+    // than for a fixed time.
+    await waitFor(() => load.acked.size > before + 20, 20_000, 'writes after the kill');
     await load.stop();
     probe.close();
-    // Writes were acknowledged after the leader died: a new leader took over.
     expect(load.acked.size).toBeGreaterThan(before);
     await leader?.restart();
 
