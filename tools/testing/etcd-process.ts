@@ -294,6 +294,28 @@ export async function startEtcd(options: EtcdClusterOptions = {}): Promise<EtcdC
   }));
 }
 
+/** @internal The etcd flags that start one member of a test cluster. */
+export function memberFlags(
+  spec: NewMemberSpec,
+  initial: {readonly cluster: string; readonly token: string; readonly state: 'new' | 'existing'},
+  options: EtcdClusterOptions,
+): string[] {
+  return [
+    `--name=${spec.name}`,
+    `--data-dir=${spec.dataDir}`,
+    `--listen-client-urls=${spec.clientUrl}`,
+    `--advertise-client-urls=${spec.clientUrl}`,
+    `--listen-peer-urls=${spec.peerUrl}`,
+    `--initial-advertise-peer-urls=${spec.peerUrl}`,
+    `--initial-cluster=${initial.cluster}`,
+    `--initial-cluster-token=${initial.token}`,
+    `--initial-cluster-state=${initial.state}`,
+    `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
+    `--election-timeout=${options.electionTimeoutMs ?? 500}`,
+    ...(options.extraArgs ?? []),
+  ];
+}
+
 /** @internal The `synod` entry point in the sources, run through tsx. */
 export const synodEntry = fileURLToPath(new URL('../../apps/server/src/run.ts', import.meta.url));
 
@@ -342,22 +364,7 @@ async function startCluster(
       spec.clientUrl,
       spec.peerUrl,
       spec.dataDir,
-      commandFor({
-        flags: [
-          `--name=${spec.name}`,
-          `--data-dir=${spec.dataDir}`,
-          `--listen-client-urls=${spec.clientUrl}`,
-          `--advertise-client-urls=${spec.clientUrl}`,
-          `--listen-peer-urls=${spec.peerUrl}`,
-          `--initial-advertise-peer-urls=${spec.peerUrl}`,
-          `--initial-cluster=${cluster}`,
-          `--initial-cluster-token=${token}`,
-          `--initial-cluster-state=${state}`,
-          `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
-          `--election-timeout=${options.electionTimeoutMs ?? 500}`,
-          ...(options.extraArgs ?? []),
-        ],
-      }),
+      commandFor({flags: memberFlags(spec, {cluster, token, state}, options)}),
       options.startTimeoutMs ?? 20_000,
     );
   const members = specs.map(spec => memberFor(spec, initialCluster, 'new'));

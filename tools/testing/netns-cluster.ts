@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import type {EtcdCluster, EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
-import {installExitHook, Member, synodEntry} from './etcd-process.js';
+import {installExitHook, Member, memberFlags, synodEntry} from './etcd-process.js';
 
 /**
  * Synod clusters whose members each run in a network namespace of their own,
@@ -156,18 +156,7 @@ export async function startSynodInNetns(options: EtcdClusterOptions = {}): Promi
             'tsx',
             synodEntry,
             `--log-level=${process.env.SYNOD_TEST_LOG ?? 'error'}`,
-            `--name=${spec.name}`,
-            `--data-dir=${spec.dataDir}`,
-            `--listen-client-urls=${spec.clientUrl}`,
-            `--advertise-client-urls=${spec.clientUrl}`,
-            `--listen-peer-urls=${spec.peerUrl}`,
-            `--initial-advertise-peer-urls=${spec.peerUrl}`,
-            `--initial-cluster=${initialCluster}`,
-            `--initial-cluster-token=${token}`,
-            '--initial-cluster-state=new',
-            `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
-            `--election-timeout=${options.electionTimeoutMs ?? 500}`,
-            ...(options.extraArgs ?? []),
+            ...memberFlags(spec, {cluster: initialCluster, token, state: 'new'}, options),
           ],
         },
         options.startTimeoutMs ?? 30_000,
