@@ -869,33 +869,18 @@ export class MemberCore {
     }
   }
 
-  /**
-   * Fills a snapshot message with a copy of the backend, and moves its metadata
-   * up to the index the copy covers, with the configuration at that index (as
-   * etcd's merged snapshots do). Raft's own snapshot may predate the follower:
-   * a member added after it is not in its configuration and would refuse it.
-   * The store is flushed before the index is read, so the copy holds at least
-   * everything up to that index; anything beyond it the follower skips by its
-   * consistent index, as after a restart.
-   */
   private async fillSnapshot(m: Message): Promise<Message> {
     const snapshot = m.snapshot;
-    if (snapshot?.metadata === undefined) throw new Error('MsgSnap without a snapshot');
-    await this.state.store.commit();
-    const index = this.state.applier.appliedIndex();
-    let metadata = snapshot.metadata;
-    if (index > metadata.index) {
-      metadata = {index, term: this.raftStorage.term(index), confState: this.confState};
-    }
+    if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
     const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${Date.now()}.mdb`);
     try {
       await this.state.kv.backend.copyTo(file, true);
       const data = await readFile(file);
       this.logger.info(
-        {to: m.to.toString(16), index: metadata.index, bytes: data.length},
+        {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
         'sending a snapshot',
       );
-      return {...m, snapshot: {...snapshot, metadata, data}};
+      return {...m, snapshot: {...snapshot, data}};
     } finally {
       await rm(file, {force: true});
     }
