@@ -54,6 +54,15 @@ function parsePeerUrls(urls: readonly string[]): string[] {
   });
 }
 
+/** The membership as this member sees it now, for the reconfiguration checks. */
+function clusterView(member: MemberCore, deps: ClusterServiceDeps): ClusterView {
+  return {
+    selfId: member.memberId,
+    members: member.membership.list(),
+    isConnected: id => deps.isPeerConnected(id),
+  };
+}
+
 function refuseIf(spec: ReturnType<typeof refusalToAddVoter>): void {
   if (spec !== undefined) throw etcdError(spec);
 }
@@ -98,11 +107,7 @@ export function clusterService(
   member: MemberCore,
   deps: ClusterServiceDeps,
 ): ClusterServiceImplementation {
-  const view = (): ClusterView => ({
-    selfId: member.memberId,
-    members: member.membership.list(),
-    isConnected: id => deps.isPeerConnected(id),
-  });
+  const view = () => clusterView(member, deps);
   const strict = member.config.strictReconfigCheck;
 
   return {
@@ -222,15 +227,6 @@ export function peerClusterService(
         members: member.membership.list().map(toRecord),
         removedIds: member.membership.removedIds().map(BigInt),
       }),
-    promote: request =>
-      promoteHere(
-        member,
-        {
-          selfId: member.memberId,
-          members: member.membership.list(),
-          isConnected: id => deps.isPeerConnected(id),
-        },
-        Number(request.ID),
-      ),
+    promote: request => promoteHere(member, clusterView(member, deps), Number(request.ID)),
   };
 }
