@@ -192,14 +192,14 @@ export type {HealthClient, HealthServiceImplementation} from './gen/grpc/health/
 
 // peerpb: the transport between members of one cluster (not part of the etcd
 // API). Its `SnapshotResponse` would clash with etcd's Maintenance
-// `SnapshotResponse`, and names like `MessageBatch` or `SendResponse` say little
+// `SnapshotResponse`, and names like `MessageBatch` say little
 // outside their package, so every message gets a `Peer` prefix here.
 export {
   MessageBatch as PeerMessageBatch,
   PeerDefinition,
   PeerFrame,
   PeerHello,
-  SendResponse as PeerSendResponse,
+  PeerRefusal,
   SnapshotChunk as PeerSnapshotChunk,
   SnapshotResponse as PeerSnapshotResponse,
 } from './gen/peerpb/peer.js';

@@ -161,14 +161,16 @@ export async function startMember(
         },
       },
       onUnexpectedError,
-      server => {
-        addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
-        addGrpcService(
-          server,
-          PeerClusterDefinition,
-          peerClusterService(core, clusterDeps),
-          onUnexpectedError,
-        );
+      {
+        addServices: server => {
+          addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
+          addGrpcService(
+            server,
+            PeerClusterDefinition,
+            peerClusterService(core, clusterDeps),
+            onUnexpectedError,
+          );
+        },
       },
     );
     /** Registers a client service; while this member is a learner it serves only what `allows`. */

@@ -1,11 +1,15 @@
+import type net from 'node:net';
+
 import type {PeerHello, PeerServiceImplementation} from '@synod/proto';
-import {EtcdErrors} from '@synod/proto';
+import {EtcdErrors, PeerFrame, PeerRefusal} from '@synod/proto';
 import type {Message} from '@synod/proto/raftpb';
 import {MessageType} from '@synod/proto/raftpb';
 import {crc32c} from '@synod/storage';
 import {ServerError, Status} from 'nice-grpc-common';
 
 import {memberRemovedMessage} from '../member/member-removed.js';
+import {peerMaxMessageBytes} from './peer-transport.js';
+import {FrameDecoder, writeFrame} from './raft-stream.js';
 
 /** What the peer service hands incoming messages to. */
 export interface PeerInbox {
@@ -43,40 +47,80 @@ function checkHello(hello: PeerHello | undefined, inbox: PeerInbox): void {
   }
 }
 
+/** How long a Raft stream may stay silent before the receiver gives up on it, by default. */
+export const raftStreamIdleTimeoutMs = 5000;
+
 /**
- * The receiving side of the peer transport: checks that a stream comes from a
- * member of this cluster addressed to this member, then hands its messages to
- * raft. A snapshot is assembled from its chunks and installed only if the
- * whole passes its CRC32C.
+ * The receiving side of a Raft stream (see {@link raftStreamPreface}): reads the
+ * hello, checks that the stream comes from a member of this cluster addressed to
+ * this member, then hands every message of every batch to raft, in order. A
+ * refused stream gets one PeerRefusal saying why, and is closed. A stream
+ * silent for `idleTimeoutMs` (the sender keeps it alive every second) is
+ * closed, so a peer that vanished without a FIN is noticed.
+ *
+ * `socket` has had its preface read already.
+ */
+export function acceptRaftStream(
+  socket: net.Socket,
+  inbox: PeerInbox,
+  idleTimeoutMs = raftStreamIdleTimeoutMs,
+): void {
+  const decoder = new FrameDecoder(peerMaxMessageBytes);
+  let hello: PeerHello | undefined;
+  const refuse = (reason: string) => {
+    socket.off('data', onData);
+    writeFrame(socket, PeerRefusal.encode({reason}).finish());
+    socket.end();
+  };
+  const onFrame = (bytes: Buffer) => {
+    const {frame} = PeerFrame.decode(bytes);
+    if (frame === undefined) return;
+    if (frame.$case === 'hello') {
+      checkHello(frame.value, inbox);
+      hello = frame.value;
+      return;
+    }
+    if (hello === undefined) {
+      checkHello(undefined, inbox);
+      return;
+    }
+    // A member removed while its stream was open learns it from the next frame it
+    // sends, and stops: it may have missed the entry that removed it.
+    if (inbox.wasRemoved(hello.from)) {
+      throw new ServerError(Status.FAILED_PRECONDITION, memberRemovedMessage);
+    }
+    for (const m of frame.value.messages) {
+      if (m.type === MessageType.MsgSnap) continue;
+      inbox.deliver(m);
+    }
+  };
+  const onData = (chunk: Buffer) => {
+    try {
+      for (const bytes of decoder.push(chunk)) onFrame(bytes);
+    } catch (error) {
+      refuse(
+        error instanceof ServerError
+          ? error.details
+          : `bad raft stream: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  };
+  socket.setNoDelay(true);
+  socket.setTimeout(idleTimeoutMs, () => {
+    socket.destroy();
+  });
+  socket.on('data', onData);
+  socket.on('error', () => {
+    socket.destroy();
+  });
+}
+
+/**
+ * The gRPC side of the peer port: snapshots, assembled from their chunks and
+ * installed only if the whole passes its CRC32C.
  */
 export function peerService(inbox: PeerInbox): PeerServiceImplementation {
   return {
-    async send(frames) {
-      let hello: PeerHello | undefined;
-      for await (const {frame} of frames) {
-        if (frame === undefined) continue;
-        if (frame.$case === 'hello') {
-          checkHello(frame.value, inbox);
-          hello = frame.value;
-          continue;
-        }
-        if (hello === undefined) {
-          checkHello(undefined, inbox);
-          continue;
-        }
-        // A member removed while its stream was open learns it from the next frame it
-        // sends, and stops: it may have missed the entry that removed it.
-        if (inbox.wasRemoved(hello.from)) {
-          throw new ServerError(Status.FAILED_PRECONDITION, memberRemovedMessage);
-        }
-        for (const m of frame.value.messages) {
-          if (m.type === MessageType.MsgSnap) continue;
-          inbox.deliver(m);
-        }
-      }
-      return {};
-    },
-
     async sendSnapshot(chunks) {
       let header: Message | undefined;
       const parts: Uint8Array[] = [];

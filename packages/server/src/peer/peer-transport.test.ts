@@ -1,3 +1,8 @@
+import {once} from 'node:events';
+import net from 'node:net';
+
+import type {PeerHello} from '@synod/proto';
+import {PeerFrame, PeerRefusal} from '@synod/proto';
 import type {Message} from '@synod/proto/raftpb';
 import {EntryType, MessageType} from '@synod/proto/raftpb';
 import {waitFor} from '@synod/testing';
@@ -6,6 +11,7 @@ import {afterEach, describe, expect, it} from 'vitest';
 import type {PeerServer} from './peer-server.js';
 import {startPeerServer} from './peer-server.js';
 import {PeerTransport} from './peer-transport.js';
+import {FrameDecoder, raftStreamPreface, writeFrame} from './raft-stream.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -30,7 +36,12 @@ function message(partial: Partial<Message>): Message {
   };
 }
 
-async function receiver(memberId: number, clusterId: number, known: number[]) {
+async function receiver(
+  memberId: number,
+  clusterId: number,
+  known: number[],
+  options: {removed?: number[]; raftStreamIdleTimeoutMs?: number} = {},
+) {
   const received: Message[] = [];
   const server: PeerServer = await startPeerServer(
     [new URL('http://127.0.0.1:0')],
@@ -38,10 +49,11 @@ async function receiver(memberId: number, clusterId: number, known: number[]) {
       clusterId,
       memberId,
       knows: id => known.includes(id),
-      wasRemoved: () => false,
+      wasRemoved: id => options.removed?.includes(id) ?? false,
       deliver: m => received.push(m),
     },
     () => undefined,
+    {raftStreamIdleTimeoutMs: options.raftStreamIdleTimeoutMs},
   );
   cleanups.push(() => server.close());
   return {received, url: `http://127.0.0.1:${server.ports[0] ?? 0}`};
@@ -50,12 +62,14 @@ async function receiver(memberId: number, clusterId: number, known: number[]) {
 function sender(memberId: number, clusterId: number) {
   const unreachable: number[] = [];
   const snapshots: [number, boolean][] = [];
+  const removedBy: number[] = [];
   const transport = new PeerTransport({
     clusterId,
     memberId,
     events: {
       unreachable: id => unreachable.push(id),
       snapshotStatus: (id, ok) => snapshots.push([id, ok]),
+      removed: id => removedBy.push(id),
     },
     snapshotChunkBytes: 1000,
     reconnectMinMs: 20,
@@ -64,7 +78,20 @@ function sender(memberId: number, clusterId: number) {
   cleanups.push(() => {
     transport.close();
   });
-  return {transport, unreachable, snapshots};
+  return {transport, unreachable, snapshots, removedBy};
+}
+
+/** Opens a Raft stream by hand: the preface and a hello, then whatever the test writes. */
+async function rawStream(url: string, hello: PeerHello): Promise<net.Socket> {
+  const {hostname, port} = new URL(url);
+  const socket = net.connect({host: hostname, port: Number(port)});
+  cleanups.push(() => {
+    socket.destroy();
+  });
+  await once(socket, 'connect');
+  socket.write(raftStreamPreface);
+  writeFrame(socket, PeerFrame.encode({frame: {$case: 'hello', value: hello}}).finish());
+  return socket;
 }
 
 describe('peer transport', () => {
@@ -146,5 +173,48 @@ describe('peer transport', () => {
     expect(b.received).toHaveLength(1);
     expect(Buffer.from(b.received[0]?.snapshot?.data ?? []).equals(data)).toBe(true);
     expect(b.received[0]?.snapshot?.metadata?.index).toBe(40);
+  });
+
+  it('tells a member the cluster removed that it was removed, and delivers nothing of it', async () => {
+    const b = await receiver(2, 77, [1], {removed: [1]});
+    const a = sender(1, 77);
+    a.transport.setPeer(2, [b.url]);
+    a.transport.send([message({to: 2, from: 1})]);
+    await waitFor(() => a.removedBy.length > 0);
+    expect(a.removedBy[0]).toBe(2);
+    expect(b.received).toEqual([]);
+  });
+
+  it('answers a refused stream with the reason, then closes it', async () => {
+    const b = await receiver(2, 77, [1]);
+    const socket = await rawStream(b.url, {clusterId: 78, from: 1, to: 2});
+    const decoder = new FrameDecoder(1024);
+    const reasons: string[] = [];
+    socket.on('data', chunk => {
+      for (const f of decoder.push(chunk)) reasons.push(PeerRefusal.decode(f).reason);
+    });
+    await once(socket, 'close');
+    expect(reasons).toEqual(['etcdserver: cluster ID mismatch']);
+  });
+
+  it('closes a stream that stays silent past the idle timeout', async () => {
+    const b = await receiver(2, 77, [1], {raftStreamIdleTimeoutMs: 300});
+    const socket = await rawStream(b.url, {clusterId: 77, from: 1, to: 2});
+    const started = performance.now();
+    await once(socket, 'close');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('keeps an idle stream open with keep-alives, longer than the idle timeout', async () => {
+    const b = await receiver(2, 77, [1], {raftStreamIdleTimeoutMs: 2500});
+    const a = sender(1, 77);
+    a.transport.setPeer(2, [b.url]);
+    a.transport.send([message({to: 2, from: 1, index: 1})]);
+    await waitFor(() => b.received.length === 1);
+    await new Promise(r => setTimeout(r, 3200));
+    expect(a.unreachable).toEqual([]);
+    expect(a.transport.isConnected(2)).toBe(true);
+    a.transport.send([message({to: 2, from: 1, index: 2})]);
+    await waitFor(() => b.received.length === 2);
   });
 });

@@ -1,14 +1,15 @@
-import {PeerDefinition} from '@synod/proto';
-import type {PeerClient, PeerFrame, PeerHello, PeerSnapshotChunk} from '@synod/proto';
+import net from 'node:net';
+
+import {PeerDefinition, PeerFrame, PeerRefusal} from '@synod/proto';
+import type {PeerClient, PeerHello, PeerSnapshotChunk} from '@synod/proto';
 import type {Message} from '@synod/proto/raftpb';
 import {MessageType} from '@synod/proto/raftpb';
 import {crc32c} from '@synod/storage';
-import {connectivityState} from '@grpc/grpc-js';
 import type {Channel} from 'nice-grpc';
-import {ClientError, createChannel, createClient} from 'nice-grpc';
+import {createChannel, createClient} from 'nice-grpc';
 
 import {memberRemovedMessage} from '../member/member-removed.js';
-import {AsyncQueue} from '../util/async-queue.js';
+import {FrameDecoder, raftStreamPreface, writeFrame} from './raft-stream.js';
 
 /** What the transport reports back to raft. */
 export interface PeerTransportEvents {
@@ -41,12 +42,13 @@ const defaultMaxBatchBytes = 8 * 1024 * 1024;
 const maxQueuedMessages = 4096;
 
 /**
- * Sends raft messages to the other members. Each peer gets one long-lived
- * client stream; everything queued for a peer while the previous frame was
- * being written goes out as one batch frame. A broken stream is reopened with
- * exponential backoff, and raft is told the peer is unreachable so that it
- * probes instead of streaming. Snapshots go on a stream of their own, in
- * chunks, with a CRC32C of the whole that the receiver checks.
+ * Sends raft messages to the other members. Each peer gets one long-lived Raft
+ * stream (a TCP connection to its peer port, see {@link raftStreamPreface});
+ * each Ready's messages for a peer go out as one batch frame at once. A broken
+ * stream, or one that has not taken bytes for 5 s, is reopened with exponential
+ * backoff, and raft is told the peer is unreachable so that it probes instead
+ * of streaming. Snapshots go on a gRPC stream of their own, in chunks, with a
+ * CRC32C of the whole that the receiver checks.
  */
 export class PeerTransport {
   private readonly peers = new Map<number, PeerSender>();
@@ -105,18 +107,34 @@ function targetOf(url: string): string {
   return `${u.hostname}:${u.port}`;
 }
 
+/** How often an idle Raft stream sends an empty frame, so the receiver knows it is alive. */
+const keepAliveIntervalMs = 1000;
+/**
+ * How long a Raft stream may hold unwritten bytes, or take to connect, before it is taken
+ * for dead and reopened: a peer cut off by the network never answers with a reset.
+ */
+const stallTimeoutMs = 5000;
+
 class PeerSender {
-  private queue = new AsyncQueue<PeerFrame>();
   private pending: Message[] = [];
-  private flushScheduled = false;
   private closed = false;
   private backoffMs: number;
   private urlIndex = 0;
+  /** The Raft stream, while open or opening. */
+  private socket: net.Socket | undefined;
+  private connected = false;
+  private wroteSinceKeepAlive = false;
+  /** When the stream last handed a frame to the kernel (or connected), for the stall check. */
+  private writtenAtMs = 0;
+  private readonly onWritten = () => {
+    this.writtenAtMs = performance.now();
+  };
+  private readonly keepAliveTimer: NodeJS.Timeout;
+  /** The gRPC connection for snapshots, opened on the first one. */
   private channel: Channel | undefined;
   private client: PeerClient | undefined;
   private readonly abort = new AbortController();
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private connected = false;
 
   constructor(
     readonly id: number,
@@ -124,52 +142,71 @@ class PeerSender {
     private readonly options: PeerTransportOptions,
   ) {
     this.backoffMs = options.reconnectMinMs ?? 50;
+    this.keepAliveTimer = setInterval(() => {
+      this.keepAlive();
+    }, keepAliveIntervalMs);
+    this.keepAliveTimer.unref();
     this.connect();
   }
 
   isConnected(): boolean {
-    return this.channel?.getConnectivityState(false) === connectivityState.READY;
+    return this.connected;
   }
 
   private hello(): PeerHello {
     return {clusterId: this.options.clusterId, from: this.options.memberId, to: this.id};
   }
 
-  private connect(): void {
-    if (this.closed) return;
-    const url = this.urls[this.urlIndex % this.urls.length];
-    if (url === undefined) return;
-    this.channel?.close();
-    this.channel = createChannel(targetOf(url), undefined, {
-      'grpc.max_send_message_length': peerMaxMessageBytes,
-      'grpc.max_receive_message_length': peerMaxMessageBytes,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-    });
-    this.client = createClient(PeerDefinition, this.channel);
-    const queue = new AsyncQueue<PeerFrame>();
-    this.queue = queue;
-    queue.push({frame: {$case: 'hello', value: this.hello()}});
-    this.connected = true;
-    this.client.send(queue, {signal: this.abort.signal}).then(
-      () => {
-        this.onBroken(queue);
-      },
-      (error: unknown) => {
-        if (error instanceof ClientError && error.details.includes(memberRemovedMessage)) {
-          this.options.events.removed?.(this.id);
-        }
-        this.onBroken(queue);
-      },
-    );
-    // Messages queued while disconnected go out first on the new stream.
-    this.scheduleFlush();
+  private url(): string {
+    return this.urls[this.urlIndex % this.urls.length] ?? '';
   }
 
-  private onBroken(queue: AsyncQueue<PeerFrame>): void {
-    if (queue !== this.queue || this.closed) return;
+  private connect(): void {
+    if (this.closed || this.urls.length === 0) return;
+    const {hostname, port} = new URL(this.url());
+    const socket = net.connect({
+      host: hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(port),
+      noDelay: true,
+    });
+    this.socket = socket;
+    this.writtenAtMs = performance.now();
+    socket.write(raftStreamPreface);
+    writeFrame(socket, PeerFrame.encode({frame: {$case: 'hello', value: this.hello()}}).finish());
+    socket.once('connect', () => {
+      if (socket !== this.socket) return;
+      this.connected = true;
+      this.writtenAtMs = performance.now();
+      // Once the stream is up again, the backoff starts from the minimum.
+      this.backoffMs = this.options.reconnectMinMs ?? 50;
+      // Messages queued while disconnected go out first on the new stream.
+      this.flush();
+    });
+    socket.on('drain', () => {
+      this.flush();
+    });
+    const refusals = new FrameDecoder(peerMaxMessageBytes);
+    socket.on('data', chunk => {
+      try {
+        for (const frame of refusals.push(chunk)) this.onRefused(PeerRefusal.decode(frame).reason);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      this.onBroken(socket);
+    });
+  }
+
+  private onRefused(reason: string): void {
+    if (reason.includes(memberRemovedMessage)) this.options.events.removed?.(this.id);
+  }
+
+  private onBroken(socket: net.Socket): void {
+    if (socket !== this.socket || this.closed) return;
+    this.socket = undefined;
     this.connected = false;
-    queue.close();
     this.options.events.unreachable(this.id);
     this.urlIndex++;
     const delay = this.backoffMs;
@@ -177,6 +214,28 @@ class PeerSender {
     this.reconnectTimer = setTimeout(() => {
       this.connect();
     }, delay);
+  }
+
+  /**
+   * Keeps an idle stream alive, and gives up on one that has not connected, or not taken
+   * bytes, for {@link stallTimeoutMs}.
+   */
+  private keepAlive(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const stalled = !this.connected || socket.writableLength > 0;
+    if (stalled) {
+      if (performance.now() - this.writtenAtMs > stallTimeoutMs) socket.destroy();
+      return;
+    }
+    if (!this.wroteSinceKeepAlive) {
+      writeFrame(
+        socket,
+        PeerFrame.encode({frame: {$case: 'batch', value: {messages: []}}}).finish(),
+        this.onWritten,
+      );
+    }
+    this.wroteSinceKeepAlive = false;
   }
 
   /** Queues `m` for the next {@link flush}; false if it was dropped. */
@@ -190,41 +249,50 @@ class PeerSender {
     return true;
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Sends everything queued as batch frames; while disconnected, keeps it for the reconnect. */
+  /**
+   * Writes everything queued as batch frames. While disconnected, or while the
+   * stream still holds a full batch of unwritten bytes, keeps it for later.
+   */
   flush(): void {
-    if (!this.connected || this.pending.length === 0) return;
+    const socket = this.socket;
+    if (!this.connected || socket === undefined || this.pending.length === 0) return;
     const maxBytes = this.options.maxBatchBytes ?? defaultMaxBatchBytes;
+    if (socket.writableLength >= maxBytes) return;
     let batch: Message[] = [];
     let bytes = 0;
+    const write = () => {
+      const frame = PeerFrame.encode({frame: {$case: 'batch', value: {messages: batch}}}).finish();
+      writeFrame(socket, frame, this.onWritten);
+    };
     for (const m of this.pending) {
       const size = approximateSize(m);
       if (batch.length > 0 && bytes + size > maxBytes) {
-        this.queue.push({frame: {$case: 'batch', value: {messages: batch}}});
+        write();
         batch = [];
         bytes = 0;
       }
       batch.push(m);
       bytes += size;
     }
-    if (batch.length > 0) this.queue.push({frame: {$case: 'batch', value: {messages: batch}}});
+    if (batch.length > 0) write();
     this.pending = [];
-    // Once the stream is up again, the backoff starts from the minimum.
-    this.backoffMs = this.options.reconnectMinMs ?? 50;
+    this.wroteSinceKeepAlive = true;
+  }
+
+  private snapshotClient(): PeerClient {
+    if (this.client === undefined) {
+      this.channel = createChannel(targetOf(this.url()), undefined, {
+        'grpc.max_send_message_length': peerMaxMessageBytes,
+        'grpc.max_receive_message_length': peerMaxMessageBytes,
+      });
+      this.client = createClient(PeerDefinition, this.channel);
+    }
+    return this.client;
   }
 
   sendSnapshot(m: Message): void {
-    const client = this.client;
     const snapshot = m.snapshot;
-    if (client === undefined || snapshot === undefined || this.closed) {
+    if (snapshot === undefined || this.closed) {
       this.options.events.snapshotStatus(this.id, false);
       return;
     }
@@ -250,20 +318,24 @@ class PeerSender {
         await new Promise(resolve => setImmediate(resolve));
       } while (offset < data.length);
     }
-    client.sendSnapshot(chunks(), {signal: this.abort.signal}).then(
-      () => {
-        this.options.events.snapshotStatus(this.id, true);
-      },
-      () => {
-        this.options.events.snapshotStatus(this.id, false);
-      },
-    );
+    this.snapshotClient()
+      .sendSnapshot(chunks(), {signal: this.abort.signal})
+      .then(
+        () => {
+          this.options.events.snapshotStatus(this.id, true);
+        },
+        () => {
+          this.options.events.snapshotStatus(this.id, false);
+        },
+      );
   }
 
   close(): void {
     this.closed = true;
+    this.connected = false;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    this.queue.close();
+    clearInterval(this.keepAliveTimer);
+    this.socket?.destroy();
     this.abort.abort();
     this.channel?.close();
   }

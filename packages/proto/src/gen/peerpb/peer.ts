@@ -15,9 +15,12 @@ export const protobufFileName = "peerpb/peer.proto";
 
 /**
  * The transport between members of one Synod cluster. Each member opens one
- * long-lived stream to every peer and sends Raft messages over it in batches;
- * snapshots travel on a stream of their own so that a large snapshot never
- * delays heartbeats.
+ * long-lived TCP connection to every peer's peer port, opened by an 8-byte
+ * preface, and sends Raft messages over it as length-prefixed PeerFrames: a
+ * hello, then batches. The receiver answers only to refuse, with one
+ * PeerRefusal, and closes. Snapshots travel on a gRPC stream of their own (the
+ * Peer service below, on the same port) so that a large snapshot never delays
+ * heartbeats.
  */
 
 /**
@@ -38,7 +41,9 @@ export interface PeerFrame {
   frame: { $case: "hello"; value: PeerHello } | { $case: "batch"; value: MessageBatch } | undefined;
 }
 
-export interface SendResponse {
+/** Why a receiver closed a Raft stream: the only frame it ever writes back. */
+export interface PeerRefusal {
+  reason: string;
 }
 
 /**
@@ -273,16 +278,19 @@ export const PeerFrame: MessageFns<PeerFrame> = {
   },
 };
 
-function createBaseSendResponse(): SendResponse {
-  return {};
+function createBasePeerRefusal(): PeerRefusal {
+  return { reason: "" };
 }
 
-export const SendResponse: MessageFns<SendResponse> = {
-  encode(_: SendResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const PeerRefusal: MessageFns<PeerRefusal> = {
+  encode(message: PeerRefusal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): SendResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): PeerRefusal {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -291,10 +299,18 @@ export const SendResponse: MessageFns<SendResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSendResponse();
+      const message = createBasePeerRefusal();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -307,11 +323,12 @@ export const SendResponse: MessageFns<SendResponse> = {
     }
   },
 
-  create(base?: DeepPartial<SendResponse>): SendResponse {
-    return SendResponse.fromPartial(base ?? {});
+  create(base?: DeepPartial<PeerRefusal>): PeerRefusal {
+    return PeerRefusal.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<SendResponse>): SendResponse {
-    const message = createBaseSendResponse();
+  fromPartial(object: DeepPartial<PeerRefusal>): PeerRefusal {
+    const message = createBasePeerRefusal();
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -483,14 +500,6 @@ export const PeerDefinition = {
   name: "Peer",
   fullName: "peerpb.Peer",
   methods: {
-    send: {
-      name: "Send",
-      requestType: PeerFrame as typeof PeerFrame,
-      requestStream: true,
-      responseType: SendResponse as typeof SendResponse,
-      responseStream: false,
-      options: {},
-    },
     sendSnapshot: {
       name: "SendSnapshot",
       requestType: SnapshotChunk as typeof SnapshotChunk,
@@ -503,7 +512,6 @@ export const PeerDefinition = {
 } as const;
 
 export interface PeerServiceImplementation<CallContextExt = {}> {
-  send(request: AsyncIterable<PeerFrame>, context: CallContext & CallContextExt): Promise<DeepPartial<SendResponse>>;
   sendSnapshot(
     request: AsyncIterable<SnapshotChunk>,
     context: CallContext & CallContextExt,
@@ -511,7 +519,6 @@ export interface PeerServiceImplementation<CallContextExt = {}> {
 }
 
 export interface PeerClient<CallOptionsExt = {}> {
-  send(request: AsyncIterable<DeepPartial<PeerFrame>>, options?: CallOptions & CallOptionsExt): Promise<SendResponse>;
   sendSnapshot(
     request: AsyncIterable<DeepPartial<SnapshotChunk>>,
     options?: CallOptions & CallOptionsExt,
