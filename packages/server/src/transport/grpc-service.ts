@@ -80,8 +80,9 @@ interface GrpcCallLike {
   on(event: 'cancelled', listener: () => void): unknown;
 }
 
-function toGrpcMetadata(md: Metadata): grpc.Metadata {
+function toGrpcMetadata(md: Metadata | undefined): grpc.Metadata {
   const out = new grpc.Metadata();
+  if (md === undefined) return out;
   for (const [key, values] of md) {
     for (const value of values)
       out.add(key, typeof value === 'string' ? value : Buffer.from(value));
@@ -97,26 +98,82 @@ function fromGrpcMetadata(md: grpc.Metadata): Metadata {
   return out;
 }
 
-function createContext(call: GrpcCallLike): CallContext {
-  const abort = new AbortController();
-  call.on('cancelled', () => {
-    abort.abort();
-  });
-  let sent = false;
-  const header = Metadata();
-  const context: CallContext = {
-    metadata: fromGrpcMetadata(call.metadata),
-    peer: call.getPeer(),
-    header,
-    trailer: Metadata(),
-    signal: abort.signal,
-    sendHeader() {
-      if (sent) return;
-      sent = true;
-      call.sendMetadata(toGrpcMetadata(header));
-    },
-  };
-  return context;
+/**
+ * A call's {@link CallContext}, built lazily: most unary calls never look at
+ * their peer, signal, header or trailer, and converting metadata or creating an
+ * AbortController (whose abort builds a DOMException) for every call is a
+ * measurable share of a small request's cost.
+ */
+class ServerCallContext implements CallContext {
+  private abort: AbortController | undefined;
+  private cancelled = false;
+  private finished = false;
+  private headerSent = false;
+  private metadataIn: Metadata | undefined;
+  private headerOut: Metadata | undefined;
+  private trailerOut: Metadata | undefined;
+
+  constructor(private readonly call: GrpcCallLike) {
+    call.on('cancelled', () => {
+      // grpc-js also reports a stream closed after its status as cancelled: not a cancellation.
+      if (this.finished) return;
+      this.cancelled = true;
+      this.abort?.abort();
+    });
+  }
+
+  get metadata(): Metadata {
+    this.metadataIn ??= fromGrpcMetadata(this.call.metadata);
+    return this.metadataIn;
+  }
+
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
+  get header(): Metadata {
+    this.headerOut ??= Metadata();
+    return this.headerOut;
+  }
+
+  get trailer(): Metadata {
+    this.trailerOut ??= Metadata();
+    return this.trailerOut;
+  }
+
+  get signal(): AbortSignal {
+    if (this.abort === undefined) {
+      this.abort = new AbortController();
+      if (this.cancelled) this.abort.abort();
+    }
+    return this.abort.signal;
+  }
+
+  /** Whether the client cancelled the call (or its deadline passed). */
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    this.call.sendMetadata(toGrpcMetadata(this.headerOut));
+  }
+
+  /** Sends the header before the first response only if a handler set something in it. */
+  flushHeader(): void {
+    if (this.headerOut !== undefined) this.sendHeader();
+  }
+
+  /** The trailer to send with the status; undefined when the handler set none. */
+  trailerToSend(): grpc.Metadata | undefined {
+    return this.trailerOut === undefined ? undefined : toGrpcMetadata(this.trailerOut);
+  }
+
+  /** Marks the call answered: a 'cancelled' after this is grpc-js closing the stream. */
+  finish(): void {
+    this.finished = true;
+  }
 }
 
 function toStatus(path: string, error: unknown, onUnexpectedError: UnexpectedErrorHandler) {
@@ -128,8 +185,8 @@ function toStatus(path: string, error: unknown, onUnexpectedError: UnexpectedErr
   };
 }
 
-function isAbort(error: unknown, signal: AbortSignal): boolean {
-  return signal.aborted || (error instanceof Error && error.name === 'AbortError');
+function isAbort(error: unknown, context: ServerCallContext): boolean {
+  return context.isCancelled || (error instanceof Error && error.name === 'AbortError');
 }
 
 function callType(method: AnyMethod): GrpcCallType {
@@ -185,21 +242,22 @@ function observed(
 /** Answers a call with one response: the handler's result, or the status of its error. */
 async function respond(
   path: string,
-  context: CallContext,
+  context: ServerCallContext,
   result: () => Promise<unknown>,
   callback: grpc.sendUnaryData<unknown>,
   onUnexpectedError: UnexpectedErrorHandler,
 ): Promise<void> {
   try {
     const response = await result();
-    context.sendHeader();
-    callback(null, response, toGrpcMetadata(context.trailer));
+    context.flushHeader();
+    context.finish();
+    callback(null, response, context.trailerToSend());
   } catch (error) {
-    context.sendHeader();
-    callback({
-      ...toStatus(path, error, onUnexpectedError),
-      metadata: toGrpcMetadata(context.trailer),
-    });
+    context.flushHeader();
+    context.finish();
+    const status = toStatus(path, error, onUnexpectedError);
+    const trailer = context.trailerToSend();
+    callback(trailer === undefined ? status : {...status, metadata: trailer});
   }
 }
 
@@ -214,14 +272,14 @@ function serverHandler(
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      const context = createContext(call);
+      const context = new ServerCallContext(call);
       const result = () => handler(call.request, context) as Promise<unknown>;
       void respond(path, context, result, callback, onUnexpectedError);
     };
   }
   if (!method.requestStream) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      const context = createContext(call);
+      const context = new ServerCallContext(call);
       const responses = handler(call.request, context) as AsyncIterable<unknown>;
       void pump(path, call, context, responses, onUnexpectedError);
     };
@@ -231,13 +289,13 @@ function serverHandler(
       call: grpc.ServerReadableStream<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      const context = createContext(call);
+      const context = new ServerCallContext(call);
       const result = () => handler(requestsOf(call), context) as Promise<unknown>;
       void respond(path, context, result, callback, onUnexpectedError);
     };
   }
   return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-    const context = createContext(call);
+    const context = new ServerCallContext(call);
     const responses = handler(requestsOf(call), context) as AsyncIterable<unknown>;
     void pump(path, call, context, responses, onUnexpectedError);
   };
@@ -270,23 +328,26 @@ function requestsOf(call: NodeJS.ReadableStream): AsyncIterable<unknown> {
 async function pump(
   path: string,
   call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
-  context: CallContext,
+  context: ServerCallContext,
   responses: AsyncIterable<unknown>,
   onUnexpectedError: UnexpectedErrorHandler,
 ): Promise<void> {
   try {
     for await (const response of responses) {
-      context.sendHeader();
+      context.flushHeader();
       if (!call.write(response)) {
         await once(call, 'drain', {signal: context.signal});
       }
     }
-    context.sendHeader();
-    call.end(toGrpcMetadata(context.trailer));
+    context.flushHeader();
+    context.finish();
+    call.end(context.trailerToSend());
   } catch (error) {
-    if (isAbort(error, context.signal)) return;
-    context.sendHeader();
+    if (isAbort(error, context)) return;
+    context.flushHeader();
+    context.finish();
     const status = toStatus(path, error, onUnexpectedError);
-    call.emit('error', {...status, metadata: toGrpcMetadata(context.trailer)});
+    const trailer = context.trailerToSend();
+    call.emit('error', trailer === undefined ? status : {...status, metadata: trailer});
   }
 }
