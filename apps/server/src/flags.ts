@@ -43,6 +43,14 @@ const flagSpecs = {
     kind: 'int',
     help: 'committed entries between raft snapshots (default: 10000)',
   },
+  'backend-batch-interval': {
+    kind: 'string',
+    help: 'longest wait before applied writes are committed to the backend (default: 100ms)',
+  },
+  'backend-batch-limit': {
+    kind: 'int',
+    help: 'applied writes that make the backend commit at once (default: 10000)',
+  },
   'experimental-snapshot-catchup-entries': {
     kind: 'int',
     help: 'entries kept behind a snapshot for slow followers to catch up from (default: 5000)',
@@ -178,6 +186,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     initialClusterState: str('initial-cluster-state'),
     initialClusterToken: str('initial-cluster-token'),
     snapshotCount: int('snapshot-count'),
+    backendBatchInterval: str('backend-batch-interval'),
+    backendBatchLimit: int('backend-batch-limit'),
     snapshotCatchUpEntries: int('experimental-snapshot-catchup-entries'),
     heartbeatIntervalMs: int('heartbeat-interval'),
     electionTimeoutMs: int('election-timeout'),

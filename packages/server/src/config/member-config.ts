@@ -27,6 +27,14 @@ export interface MemberConfig {
   readonly initialClusterToken: string;
   /** Committed entries between two raft snapshots. */
   readonly snapshotCount: number;
+  /**
+   * Longest time applied writes wait in memory before the backend commits them in one
+   * transaction (etcd's `--backend-batch-interval`, 100 ms). The WAL made them durable
+   * already; reads see them at once.
+   */
+  readonly backendBatchIntervalMs: number;
+  /** Applied writes that make the backend commit at once (etcd's `--backend-batch-limit`). */
+  readonly backendBatchLimit: number;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   /** Size of the backend above which the NOSPACE alarm is raised. */
@@ -91,6 +99,10 @@ export interface MemberConfigInput {
   initialClusterState?: string;
   initialClusterToken?: string;
   snapshotCount?: number;
+  /** A duration such as `100ms` or `1s`; `0` is the default (100 ms). */
+  backendBatchInterval?: string;
+  /** `0` is the default (10000). */
+  backendBatchLimit?: number;
   heartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
   quotaBackendBytes?: number;
@@ -117,6 +129,8 @@ export const memberDefaults = {
   peerUrl: 'http://127.0.0.1:2380',
   initialClusterToken: 'etcd-cluster',
   snapshotCount: 10_000,
+  backendBatchIntervalMs: 100,
+  backendBatchLimit: 10_000,
   heartbeatIntervalMs: 100,
   electionTimeoutMs: 1000,
   /** etcd's default quota: 2 GiB. */
@@ -214,13 +228,20 @@ export function parseRetention(mode: 'periodic' | 'revision', value: string): nu
     return n;
   }
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * hourMs);
+  return parseDurationMs('auto-compaction-retention', text);
+}
+
+/**
+ * A duration as Go writes one (`1h30m`, `90s`, `100ms`, `0`), in milliseconds; `setting`
+ * names the flag in the error.
+ */
+export function parseDurationMs(setting: string, value: string): number {
+  const text = value.trim();
+  if (text === '0') return 0;
   const unitMs: Record<string, number> = {h: hourMs, m: 60_000, s: 1000, ms: 1};
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
   if (parts.length === 0 || parts.map(p => p[0]).join('') !== text) {
-    throw new ConfigError(
-      'auto-compaction-retention',
-      `${JSON.stringify(value)} is not a duration`,
-    );
+    throw new ConfigError(setting, `${JSON.stringify(value)} is not a duration`);
   }
   let total = 0;
   for (const [, amount, unit] of parts) total += Number(amount) * (unitMs[unit ?? ''] ?? 0);
@@ -321,6 +342,13 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     'revision',
   ] as const);
   const quota = positiveInt('quota-backend-bytes', input.quotaBackendBytes ?? 0, {allowZero: true});
+  const batchIntervalMs = parseDurationMs(
+    'backend-batch-interval',
+    input.backendBatchInterval ?? '0',
+  );
+  const batchLimit = positiveInt('backend-batch-limit', input.backendBatchLimit ?? 0, {
+    allowZero: true,
+  });
   return {
     name,
     dataDir: input.dataDir ?? `${name}.synod`,
@@ -338,6 +366,9 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
       'snapshot-count',
       input.snapshotCount ?? memberDefaults.snapshotCount,
     ),
+    backendBatchIntervalMs:
+      batchIntervalMs === 0 ? memberDefaults.backendBatchIntervalMs : batchIntervalMs,
+    backendBatchLimit: batchLimit === 0 ? memberDefaults.backendBatchLimit : batchLimit,
     heartbeatIntervalMs,
     electionTimeoutMs,
     quotaBackendBytes: quota === 0 ? memberDefaults.quotaBackendBytes : quota,

@@ -50,6 +50,8 @@ export class RaftLoop {
   private running = false;
   private stopped = false;
   private readonly readStateListeners = new Set<(index: number, ctx: Uint8Array) => void>();
+  /** Tasks {@link runBetweenPasses} keeps until the pass in progress ends. */
+  private readonly betweenPasses: (() => void)[] = [];
   private leaderNow = false;
   /**
    * Index of the last entry this loop has made durable (0 until it persisted one: entries
@@ -128,11 +130,34 @@ export class RaftLoop {
     });
   }
 
+  /**
+   * Runs `task` where no Ready is being handled, so no WAL write is in flight and raft's
+   * storage may be changed (a snapshot, log compaction): at once when the loop is idle,
+   * otherwise between this pass and the next. A task that throws stops the loop as a
+   * failed write would.
+   */
+  runBetweenPasses(task: () => void): void {
+    if (this.stopped) return;
+    this.betweenPasses.push(task);
+    if (!this.running) this.runTasks();
+  }
+
+  private runTasks(): void {
+    try {
+      for (const task of this.betweenPasses.splice(0)) task();
+    } catch (error) {
+      this.stop();
+      this.handlers.onFatal(error);
+    }
+  }
+
   private async run(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
-      while (this.isRunnable() && this.node.hasReady()) {
+      while (this.isRunnable()) {
+        this.runTasks();
+        if (!this.isRunnable() || !this.node.hasReady()) break;
         await this.handle(this.node.ready());
         this.node.advance();
       }
