@@ -39,6 +39,13 @@ export class KeyIndex {
   /** Whether the last generation ended with a tombstone. */
   private closed = false;
 
+  /** A key whose history so far is one put at `main.sub`. */
+  static of(main: number, sub: number): KeyIndex {
+    const ki = new KeyIndex();
+    ki.revs = [main, sub];
+    return ki;
+  }
+
   /** Records a put at `main.sub`. */
   put(main: number, sub: number): void {
     const revs = this.revs;
@@ -70,6 +77,13 @@ export class KeyIndex {
 
   get empty(): boolean {
     return this.revs.length === 0;
+  }
+
+  /** The key's one revision when its whole history is a single live put, else undefined. */
+  get single(): Revision | undefined {
+    const revs = this.revs;
+    if (revs.length !== 2 || this.closed) return undefined;
+    return {main: revs[0] as number, sub: revs[1] as number};
   }
 
   /** Revision of the key's state at store revision `atRev`, or undefined if absent then. */

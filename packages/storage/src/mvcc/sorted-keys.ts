@@ -1,28 +1,34 @@
 const MAX_CHUNK = 256;
 
 /**
- * An ordered map from keys (latin1 strings, so string order is byte order) to values, for
- * range scans. Entries live in sorted chunks of at most 256 (keys and values in parallel
- * arrays), so an insert moves at most a chunk's worth of slots plus, on a split, the chunk
- * list, and sequential appends (the common case) touch only the last chunk.
+ * An ordered set of keys (latin1 strings, so string order is byte order), for range scans.
+ * Keys live in sorted chunks of at most 256, so an insert moves at most a chunk's worth of
+ * slots plus, on a split, the chunk list, and sequential appends (the common case) touch only
+ * the last chunk. It holds keys only: a key's history lives in the {@link TreeIndex} map, so
+ * a key costs one array slot here (8 bytes) and no object of its own.
  *
- * Invariant: every chunk is non-empty and sorted; the last key of chunk i is smaller than
- * the first key of chunk i+1; `vals[c][i]` belongs to `keys[c][i]`.
+ * Worked example, with chunks of at most 4 for brevity: inserting `a c e g` fills one chunk;
+ * `d` makes it `[a c d e g]`, over the limit, so it splits in two:
+ *
+ * ```
+ * keys: [ [a c], [d e g] ]        forEachInRange('b', 'f') visits c, d, e
+ * ```
+ *
+ * Invariant: every chunk is non-empty and sorted, with no key twice; the last key of chunk i
+ * is smaller than the first key of chunk i+1.
  */
-export class SortedKeys<V> {
-  private keys: string[][] = [];
-  private vals: V[][] = [];
+export class SortedKeys {
+  private readonly keys: string[][] = [];
   private count = 0;
 
   get size(): number {
     return this.count;
   }
 
-  /** Inserts `key` with `value`; a no-op if the key is present. */
-  insert(key: string, value: V): void {
+  /** Inserts `key`; a no-op if the key is present. */
+  insert(key: string): void {
     if (this.keys.length === 0) {
       this.keys.push([key]);
-      this.vals.push([value]);
       this.count++;
       return;
     }
@@ -30,14 +36,12 @@ export class SortedKeys<V> {
     const chunk = this.keys[ci] as string[];
     const i = lowerBound(chunk, key);
     if (chunk[i] === key) return;
-    const vchunk = this.vals[ci] as V[];
-    chunk.splice(i, 0, key);
-    vchunk.splice(i, 0, value);
+    if (i === chunk.length) chunk.push(key);
+    else chunk.splice(i, 0, key);
     this.count++;
     if (chunk.length > MAX_CHUNK) {
       const half = chunk.length >> 1;
       this.keys.splice(ci + 1, 0, chunk.splice(half));
-      this.vals.splice(ci + 1, 0, vchunk.splice(half));
     }
   }
 
@@ -48,33 +52,24 @@ export class SortedKeys<V> {
     const i = lowerBound(chunk, key);
     if (chunk[i] !== key) return;
     chunk.splice(i, 1);
-    (this.vals[ci] as V[]).splice(i, 1);
     this.count--;
-    if (chunk.length === 0) {
-      this.keys.splice(ci, 1);
-      this.vals.splice(ci, 1);
-    }
+    if (chunk.length === 0) this.keys.splice(ci, 1);
   }
 
   /**
-   * Calls `visit` for each entry with `from <= key < to` (no upper bound when `to` is
+   * Calls `visit` for each key with `from <= key < to` (no upper bound when `to` is
    * undefined), ascending.
    */
-  forEachInRange(
-    from: string,
-    to: string | undefined,
-    visit: (key: string, value: V) => void,
-  ): void {
+  forEachInRange(from: string, to: string | undefined, visit: (key: string) => void): void {
     if (this.keys.length === 0) return;
     let ci = this.chunkFor(from);
     let i = lowerBound(this.keys[ci] as string[], from);
     for (; ci < this.keys.length; ci++, i = 0) {
       const chunk = this.keys[ci] as string[];
-      const vchunk = this.vals[ci] as V[];
       for (; i < chunk.length; i++) {
         const k = chunk[i] as string;
         if (to !== undefined && k >= to) return;
-        visit(k, vchunk[i] as V);
+        visit(k);
       }
     }
   }
