@@ -10,6 +10,8 @@ import type {CallContext} from 'nice-grpc-common';
 import {AuthError} from '../auth/auth-store.js';
 import type {MemberCore} from '../member/member.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
+import type {WithEncodedTail} from '../transport/grpc-service.js';
+import {encodedTail} from '../transport/grpc-service.js';
 import {leaderWatchdog} from './leader-watchdog.js';
 import {requestAuth} from './request-auth.js';
 import {toWireEvent, toRevision} from './wire.js';
@@ -250,6 +252,27 @@ function wireEvent(e: KvEvent): WireEvent {
   return wire;
 }
 
+/** Each event's record as field 11 of a WatchResponse, encoded once for every watcher. */
+const encodedEvents = new WeakMap<WireEvent, Uint8Array>();
+
+/**
+ * `response` with its events moved to an {@link encodedTail}: the same bytes on the wire,
+ * but an event that goes to a hundred watchers is encoded once, not a hundred times.
+ */
+function withEncodedEvents(response: WireWatchResponse): WireWatchResponse & WithEncodedTail {
+  if (response.events.length === 0) return response;
+  const tail = response.events.map(event => {
+    let bytes = encodedEvents.get(event);
+    if (bytes === undefined) {
+      // Every other field is at its default, which proto3 leaves out: only field 11 remains.
+      bytes = WireWatchResponse.encode(reply({events: [event]})).finish();
+      encodedEvents.set(event, bytes);
+    }
+    return bytes;
+  });
+  return {...response, events: [], [encodedTail]: tail};
+}
+
 /** gRPC's framing allowance above the largest request, as in etcd. */
 const grpcOverheadBytes = 512 * 1024;
 
@@ -272,7 +295,9 @@ function toWireResponses(
     compactRevision: BigInt(r.compactRevision),
     events: r.events.map(wireEvent),
   });
-  if (!options.fragment.has(r.watchId) || whole.events.length < 2) return [whole];
+  if (!options.fragment.has(r.watchId) || whole.events.length < 2) {
+    return [withEncodedEvents(whole)];
+  }
   const limit = member.config.maxRequestBytes + grpcOverheadBytes;
   if (WireWatchResponse.encode(whole).finish().length <= limit) return [whole];
   // Split into responses under the limit (at least one event each); every part but the last

@@ -566,13 +566,23 @@ export class MemberCore {
 
   /** The header etcd puts on every response. */
   header(revision: number = this.store.rev()): ResponseHeader {
-    return {
+    const last = this.lastHeader;
+    if (last !== undefined && last.revision === revision && last.term === this.term) {
+      return last.header;
+    }
+    // Frozen: one header goes out in many responses (every watcher of a revision, say).
+    const header = Object.freeze({
       clusterId: BigInt(this.clusterId),
       memberId: BigInt(this.memberId),
       revision: BigInt(revision),
       raftTerm: BigInt(this.term),
-    };
+    });
+    this.lastHeader = {revision, term: this.term, header};
+    return header;
   }
+
+  /** The header {@link header} made last, with the revision and term it was made for. */
+  private lastHeader: {revision: number; term: number; header: ResponseHeader} | undefined;
 
   /**
    * Replicates a request and resolves with the result of applying it here.

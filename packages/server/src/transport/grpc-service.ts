@@ -51,6 +51,23 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
   server.addService(grpcDefinition, handlers);
 }
 
+/**
+ * Marks fields of a response that are already encoded: the serializer appends these bytes
+ * to the encoding of the rest. Protobuf lets a message's fields come in any order and a
+ * repeated field's elements in separate records, so a message whose repeated field is left
+ * empty and whose elements follow as encoded records decodes as the whole. The watch
+ * service uses it to encode an event once for all the watchers it goes to.
+ *
+ * Example: `{watchId: 7n, events: [], [encodedTail]: [<5a 0c ...>]}` is sent as
+ * `<10 07> <5a 0c ...>`: field 2 (watch_id), then field 11 (one event) as encoded earlier.
+ */
+export const encodedTail = Symbol('encodedTail');
+
+/** A response carrying {@link encodedTail}: whole field records, tag included. */
+export interface WithEncodedTail {
+  readonly [encodedTail]?: readonly Uint8Array[];
+}
+
 function methodDefinition(
   path: string,
   method: AnyMethod,
@@ -65,9 +82,11 @@ function methodDefinition(
     requestDeserialize: (bytes: Buffer): unknown => requestType.decode(bytes),
     // Handlers may return partial messages, as nice-grpc allows.
     responseSerialize: (value: unknown) => {
+      const tail = (value as WithEncodedTail)[encodedTail];
       const full: unknown =
         responseType.fromPartial === undefined ? value : responseType.fromPartial(value);
-      return Buffer.from(responseType.encode(full).finish());
+      const head = responseType.encode(full).finish();
+      return tail === undefined ? Buffer.from(head) : Buffer.concat([head, ...tail]);
     },
     responseDeserialize: (bytes: Buffer): unknown => responseType.decode(bytes),
   };
