@@ -12,6 +12,7 @@ import type {MemberCore} from '../member/member.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
 import type {WithEncodedTail} from '../transport/grpc-service.js';
 import {encodedTail} from '../transport/grpc-service.js';
+import {coalesceWatchResponses} from './coalesce-watch-responses.js';
 import {leaderWatchdog} from './leader-watchdog.js';
 import {requestAuth} from './request-auth.js';
 import {toWireEvent, toRevision} from './wire.js';
@@ -91,7 +92,9 @@ export function watchService(
           // from the apply path, and a response waits only for the gRPC stream to take it.
           const batch = stream.drain();
           if (batch.length > 0) {
-            for (const response of batch) yield* toWireResponses(member, response, options);
+            for (const response of coalesceWatchResponses(batch, id => options.fragment.has(id))) {
+              yield* toWireResponses(member, response, options);
+            }
             continue;
           }
           await new Promise<void>(resolve => {
