@@ -36,6 +36,7 @@ describe('raftpb', () => {
       reject: false,
       rejectHint: 0,
       context: new Uint8Array(0),
+      commitOnly: false,
     };
     const decodedApp = Message.decode(Message.encode(app).finish());
     expect(decodedApp).toEqual(app);
@@ -67,6 +68,7 @@ describe('raftpb', () => {
       reject: true,
       rejectHint: 12,
       context: bytes('ctx'),
+      commitOnly: false,
     };
     expect(Message.decode(Message.encode(snap).finish())).toEqual(snap);
   });

@@ -58,6 +58,7 @@ export function newMessage(type: MessageType, fields: Partial<Message> = {}): Me
     reject: fields.reject ?? false,
     rejectHint: fields.rejectHint ?? 0,
     context: fields.context ?? EMPTY,
+    commitOnly: fields.commitOnly ?? false,
   };
 }
 
@@ -307,6 +308,34 @@ export class Raft {
 
   private sendTimeoutNow(to: number): void {
     this.send(newMessage(MessageType.MsgTimeoutNow, {to}));
+  }
+
+  /**
+   * bcastCommit tells every peer the new commit index. A peer in replicate state that has
+   * been sent every entry gets a commit notice (a MsgApp without entries, `commitOnly`) that
+   * it does not answer when it accepts it: the answer would repeat the one it gives (or gave)
+   * to the append that carried those entries, and on every write it would be one more
+   * message per follower. A peer that lacks the entries still rejects the notice, which
+   * starts the usual repair. Every other peer gets what {@link bcastAppend} sends it.
+   */
+  private bcastCommit(): void {
+    const last = this.raftLog.lastIndex();
+    for (const [id, pr] of this.trk.progress) {
+      if (id === this.id) continue;
+      if (pr.state === 'replicate' && pr.next === last + 1 && !pr.isPaused()) {
+        this.send(
+          newMessage(MessageType.MsgApp, {
+            to: id,
+            index: last,
+            logTerm: this.raftLog.term(last),
+            commit: this.raftLog.committed,
+            commitOnly: true,
+          }),
+        );
+      } else {
+        this.sendAppend(id);
+      }
+    }
   }
 
   /** bcastAppend sends MsgApp (possibly empty, to carry the commit index) to every peer. */
@@ -972,7 +1001,7 @@ export class Raft {
       pr.inflights.freeLE(m.index);
     }
     if (this.maybeCommit()) {
-      this.bcastAppend();
+      this.bcastCommit();
     } else if (oldPaused) {
       this.sendAppend(m.from);
     }
@@ -1202,13 +1231,17 @@ export class Raft {
   private handleAppendEntries(m: Message): void {
     if (m.index < this.raftLog.committed) {
       // A delayed or duplicated MsgApp: everything up to committed already matches.
-      this.send(newMessage(MessageType.MsgAppResp, {to: m.from, index: this.raftLog.committed}));
+      if (!m.commitOnly) {
+        this.send(newMessage(MessageType.MsgAppResp, {to: m.from, index: this.raftLog.committed}));
+      }
       return;
     }
     const lastNew = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
       // Acknowledge exactly what this message proves, never a longer (possibly stale) tail.
-      this.send(newMessage(MessageType.MsgAppResp, {to: m.from, index: lastNew}));
+      // A commit notice is not acknowledged: the leader already knows this much.
+      if (!m.commitOnly)
+        this.send(newMessage(MessageType.MsgAppResp, {to: m.from, index: lastNew}));
       return;
     }
     this.logger.debug(

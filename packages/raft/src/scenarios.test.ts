@@ -200,6 +200,49 @@ describe('log replication', () => {
   });
 });
 
+describe('commit notices', () => {
+  it('followers holding every entry learn the commit without answering, and apply', () => {
+    const net = new Network({voters: [1, 2, 3]});
+    net.campaign(1);
+    const seen: {type: MessageType; from: number; commitOnly: boolean; entries: number}[] = [];
+    net.msgHook = m => {
+      seen.push({type: m.type, from: m.from, commitOnly: m.commitOnly, entries: m.entries.length});
+      return true;
+    };
+    net.propose(1, enc('a'));
+    net.propose(1, enc('b'));
+    // Every ordinary append is answered; a commit notice (no entries) is not.
+    const appends = seen.filter(m => m.type === MessageType.MsgApp);
+    const notices = appends.filter(m => m.commitOnly);
+    expect(notices.length).toBeGreaterThan(0);
+    expect(notices.every(m => m.entries === 0)).toBe(true);
+    const answers = seen.filter(m => m.type === MessageType.MsgAppResp);
+    expect(answers).toHaveLength(appends.length - notices.length);
+    for (const id of [1, 2, 3]) expect(net.appliedData(id)).toEqual(['a', 'b']);
+  });
+
+  it('a follower still catching up gets ordinary appends, and answers them', () => {
+    const net = new Network({voters: [1, 2, 3]});
+    net.campaign(1);
+    net.isolate(3);
+    net.propose(1, enc('a'));
+    net.propose(1, enc('b'));
+    net.recover();
+    const toThree: boolean[] = [];
+    let answers = 0;
+    net.msgHook = m => {
+      if (m.type === MessageType.MsgApp && m.to === 3) toThree.push(m.commitOnly);
+      if (m.type === MessageType.MsgAppResp && m.from === 3) answers++;
+      return true;
+    };
+    net.propose(1, enc('c'));
+    net.tickAll(5);
+    expect(toThree[0]).toBe(false);
+    expect(answers).toBeGreaterThan(0);
+    expect(net.appliedData(3)).toEqual(['a', 'b', 'c']);
+  });
+});
+
 describe('learners', () => {
   it('a learner receives the log but never votes in quorum nor campaigns', () => {
     const net = new Network({voters: [1, 2, 3], learners: [4]});

@@ -61,10 +61,14 @@ function fmtEntry(e: Entry): string {
   return `${e.term}/${e.index} EntryNormal "${dec.decode(e.data)}"`;
 }
 
-/** Renders a message the way the scripts show it: `1->2 MsgApp Term:1 Log:1/3 Commit:3 ...`. */
+/**
+ * Renders a message the way the scripts show it: `1->2 MsgApp Term:1 Log:1/3 Commit:3 ...`;
+ * a commit notice (not answered) ends its Commit with ` CommitOnly`.
+ */
 export function fmtMessage(m: Message): string {
   let s = `${m.from}->${m.to} ${MessageType[m.type]} Term:${m.term} Log:${m.logTerm}/${m.index}`;
   if (m.commit !== 0) s += ` Commit:${m.commit}`;
+  if (m.commitOnly) s += ' CommitOnly';
   if (m.reject) s += ` Rejected (Hint: ${m.rejectHint})`;
   if (m.context.length > 0) s += ` Context:"${dec.decode(m.context)}"`;
   if (m.entries.length > 0) s += ` Entries:[${m.entries.map(fmtEntry).join(', ')}]`;

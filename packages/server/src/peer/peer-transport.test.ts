@@ -32,6 +32,7 @@ function message(partial: Partial<Message>): Message {
     reject: false,
     rejectHint: 0,
     context: new Uint8Array(0),
+    commitOnly: false,
     ...partial,
   };
 }

@@ -130,6 +130,13 @@ export interface Message {
    * for a vote forced by leadership transfer.
    */
   context: Uint8Array;
+  /**
+   * On a MsgApp without entries: it only carries the commit index to a follower
+   * that has been sent every entry, and the follower does not answer it when it
+   * accepts it (the answer would tell the leader nothing new). A rejection is
+   * still sent.
+   */
+  commitOnly: boolean;
 }
 
 /** A single-member change of the configuration, carried in an EntryConfChange. */
@@ -570,6 +577,7 @@ function createBaseMessage(): Message {
     reject: false,
     rejectHint: 0,
     context: new Uint8Array(0),
+    commitOnly: false,
   };
 }
 
@@ -610,6 +618,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.context.length !== 0) {
       writer.uint32(98).bytes(message.context);
+    }
+    if (message.commitOnly !== false) {
+      writer.uint32(104).bool(message.commitOnly);
     }
     return writer;
   },
@@ -723,6 +734,14 @@ export const Message: MessageFns<Message> = {
             message.context = reader.bytes();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.commitOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -754,6 +773,7 @@ export const Message: MessageFns<Message> = {
     message.reject = object.reject ?? false;
     message.rejectHint = object.rejectHint ?? 0;
     message.context = object.context ?? new Uint8Array(0);
+    message.commitOnly = object.commitOnly ?? false;
     return message;
   },
 };
