@@ -1,10 +1,11 @@
-import net from 'node:net';
+import type net from 'node:net';
 
 import * as grpc from '@grpc/grpc-js';
 import {PeerDefinition} from '@synod/proto';
 
 import type {UnexpectedErrorHandler} from '../transport/grpc-service.js';
 import {addGrpcService} from '../transport/grpc-service.js';
+import {SocketListener, sniffPreface} from '../transport/socket-listener.js';
 import type {PeerInbox} from './peer-service.js';
 import {
   acceptRaftStream,
@@ -47,49 +48,24 @@ export async function startPeerServer(
   addGrpcService(server, PeerDefinition, peerService(inbox), onUnexpectedError);
   addServices?.(server);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const sockets = new Set<net.Socket>();
-  const listeners: net.Server[] = [];
-  const ports: number[] = [];
-  const route = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    routeConnection(socket, injector, raftSocket => {
-      acceptRaftStream(raftSocket, inbox, raftStreamIdleTimeoutMs);
-    });
-  };
+  let listener: SocketListener;
   try {
-    for (const url of urls) {
-      const listener = net.createServer({pauseOnConnect: true, noDelay: true}, route);
-      listeners.push(listener);
-      await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(Number(url.port), url.hostname.replace(/^\[(.*)\]$/, '$1'), () => {
-          listener.off('error', reject);
-          resolve();
-        });
+    listener = await SocketListener.listen(urls, socket => {
+      routeConnection(socket, injector, raftSocket => {
+        acceptRaftStream(raftSocket, inbox, raftStreamIdleTimeoutMs);
       });
-      ports.push((listener.address() as net.AddressInfo).port);
-    }
+    });
   } catch (error) {
-    for (const listener of listeners) listener.close();
     injector.destroy();
     throw error;
   }
   return {
-    ports,
+    ports: listener.addresses.map(a => a.port),
     close: async () => {
-      const closed = listeners.map(
-        listener =>
-          new Promise<void>(resolve => {
-            listener.close(() => {
-              resolve();
-            });
-          }),
-      );
+      const closed = listener.close();
       injector.destroy();
       server.forceShutdown();
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(closed);
+      await closed;
     },
   };
 }
@@ -100,14 +76,7 @@ function routeConnection(
   injector: grpc.ConnectionInjector,
   acceptRaft: (socket: net.Socket) => void,
 ): void {
-  let seen: Buffer = Buffer.alloc(0);
-  const onData = (chunk: Buffer) => {
-    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-    const n = Math.min(seen.length, raftStreamPreface.length);
-    const isRaft = seen.subarray(0, n).equals(raftStreamPreface.subarray(0, n));
-    if (isRaft && seen.length < raftStreamPreface.length) return;
-    socket.off('data', onData);
-    socket.off('error', onError);
+  sniffPreface(socket, raftStreamPreface, (isRaft, seen) => {
     if (isRaft) {
       acceptRaft(socket);
       const rest = seen.subarray(raftStreamPreface.length);
@@ -118,11 +87,5 @@ function routeConnection(
     socket.unshift(seen);
     // Node's HTTP/2 session takes over the socket and reads what was unshifted.
     injector.injectConnection(socket);
-  };
-  const onError = () => {
-    socket.destroy();
-  };
-  socket.on('data', onData);
-  socket.on('error', onError);
-  socket.resume();
+  });
 }

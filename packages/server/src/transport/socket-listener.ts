@@ -1,0 +1,99 @@
+import net from 'node:net';
+
+/** An address a listener is bound to, with the port the OS chose when port 0 was asked for. */
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Listens on URLs (`http://ip:port`; port 0 picks a free one) and hands every accepted
+ * connection, paused, to `route`. Keeps the open connections so that {@link close} ends them
+ * too. The client port and the peer port are both one: each tells the protocols it serves
+ * apart by a connection's first bytes ({@link sniffPreface}).
+ */
+export class SocketListener {
+  private constructor(
+    private readonly servers: readonly net.Server[],
+    private readonly sockets: Set<net.Socket>,
+    /** Where the listener accepts connections, in the order of the URLs given. */
+    readonly addresses: readonly BoundAddress[],
+  ) {}
+
+  static async listen(
+    urls: readonly URL[],
+    route: (socket: net.Socket) => void,
+  ): Promise<SocketListener> {
+    const servers: net.Server[] = [];
+    const addresses: BoundAddress[] = [];
+    const sockets = new Set<net.Socket>();
+    const accept = (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      route(socket);
+    };
+    try {
+      for (const url of urls) {
+        const server = net.createServer({pauseOnConnect: true, noDelay: true}, accept);
+        const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({host, port: Number(url.port)}, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        servers.push(server);
+        addresses.push({host, port: (server.address() as net.AddressInfo).port});
+      }
+    } catch (error) {
+      for (const server of servers) server.close();
+      throw error;
+    }
+    return new SocketListener(servers, sockets, addresses);
+  }
+
+  /** Stops accepting connections and closes the open ones. */
+  async close(): Promise<void> {
+    const closed = this.servers.map(
+      server =>
+        new Promise<void>(resolve => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    );
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closed);
+  }
+}
+
+/**
+ * Reads a new connection's first bytes until they show whether it starts with `preface`
+ * (compared on its first `sniffBytes`), then stops reading and calls `decide` with the
+ * answer and the bytes read so far, which the protocol that takes the socket must get back
+ * (by `unshift`, or as a 'data' event). A socket error before then destroys the socket.
+ */
+export function sniffPreface(
+  socket: net.Socket,
+  preface: Buffer,
+  decide: (matched: boolean, seen: Buffer) => void,
+  sniffBytes: number = preface.length,
+): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, sniffBytes);
+    const matched = seen.subarray(0, n).equals(preface.subarray(0, n));
+    if (matched && seen.length < sniffBytes) return;
+    socket.off('data', onData);
+    socket.off('error', onError);
+    decide(matched, seen);
+  };
+  const onError = () => {
+    socket.destroy();
+  };
+  socket.on('data', onData);
+  socket.on('error', onError);
+  socket.resume();
+}
