@@ -11,7 +11,7 @@ export {WalCorruptionError} from './wal/wal-corruption-error.js';
 export {Snapshotter} from './snap/snapshotter.js';
 export type {SnapshotFile} from './snap/snapshotter.js';
 
-export {Backend, BACKEND_FILE} from './backend/backend.js';
+export {Backend, BACKEND_FILE, BackendKeyError} from './backend/backend.js';
 export type {BackendEntry, Bucket} from './backend/backend.js';
 
 export type {KeyValue, KvEvent} from './mvcc/key-value.js';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
-import {Backend} from './backend.js';
+import {Backend, BackendKeyError} from './backend.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const dirs: string[] = [];
@@ -21,6 +21,38 @@ const keys = (be: Backend, start = '', end?: string): string[] =>
   );
 
 describe('Backend', () => {
+  it('refuses a key it could not commit when it is written, and stays usable', async () => {
+    const dir = tmp();
+    const be = Backend.open(dir);
+    expect(be.maxKeyBytes).toBe(1978);
+    be.put('authRoles', Buffer.alloc(1978, 0x61), b('longest'));
+    expect(() => {
+      be.put('authRoles', Buffer.alloc(1979, 0x61), b('too long'));
+    }).toThrow(BackendKeyError);
+    expect(() => {
+      be.put('authRoles', Buffer.alloc(0), b('empty'));
+    }).toThrow(/empty key/);
+    await be.close();
+    const again = Backend.open(dir);
+    expect(again.get('authRoles', Buffer.alloc(1978, 0x61))).toEqual(b('longest'));
+    await again.close();
+  });
+
+  it('forgets discarded buffered writes but keeps committed ones', async () => {
+    const dir = tmp();
+    const be = Backend.open(dir);
+    be.put('key', b('kept'), b('1'));
+    await be.commit();
+    be.put('key', b('dropped'), b('2'));
+    be.discardPending();
+    expect(be.pendingWrites).toBe(0);
+    expect(be.get('key', b('dropped'))).toBeUndefined();
+    await be.close();
+    const again = Backend.open(dir);
+    expect(keys(again)).toEqual(['kept']);
+    await again.close();
+  });
+
   it('reads buffered writes before commit and persists them after', async () => {
     const dir = tmp();
     const be = Backend.open(dir);

@@ -29,6 +29,22 @@ const BUCKETS: readonly Bucket[] = [
 /** File name of the LMDB data file inside the backend directory. */
 export const BACKEND_FILE = 'db.mdb';
 
+/** A key the backend cannot store: empty, or longer than LMDB's limit. */
+export class BackendKeyError extends Error {
+  constructor(
+    readonly bucket: Bucket,
+    readonly keyBytes: number,
+    readonly maxKeyBytes: number,
+  ) {
+    super(
+      keyBytes === 0
+        ? `backend bucket ${bucket}: empty key`
+        : `backend bucket ${bucket}: key of ${keyBytes} bytes is longer than the ${maxKeyBytes} bytes the backend stores`,
+    );
+    this.name = 'BackendKeyError';
+  }
+}
+
 /** A key/value pair read from the backend. */
 export interface BackendEntry {
   readonly key: Uint8Array;
@@ -99,6 +115,21 @@ export class Backend {
       dbs.set(b, env.openDB<Buffer, Buffer>(b, {encoding: 'binary', keyEncoding: 'binary'}));
     }
     return dbs;
+  }
+
+  /** The longest key a bucket takes (LMDB's limit, 1978 bytes with lmdb-js's defaults). */
+  get maxKeyBytes(): number {
+    return (this.env as unknown as {maxKeySize: number}).maxKeySize;
+  }
+
+  /**
+   * Drops the buffered writes, for a member that stops in the middle of applying an entry:
+   * they may hold part of that entry's effects, which must never reach the disk without
+   * the rest. Writes already committed are kept.
+   */
+  discardPending(): void {
+    this.pending = new Map();
+    this.pendingCount = 0;
   }
 
   /** Number of buffered, uncommitted writes. */
@@ -286,6 +317,11 @@ export class Backend {
 
   private buffer(bucket: Bucket, w: PendingWrite): void {
     this.checkUsable();
+    // Refused here, where the caller can still answer with an error, rather than when the
+    // batch commits later and nothing but stopping is left.
+    if (w.key.length > this.maxKeyBytes || w.key.length === 0) {
+      throw new BackendKeyError(bucket, w.key.length, this.maxKeyBytes);
+    }
     let m = this.pending.get(bucket);
     if (m === undefined) {
       m = new Map();
