@@ -8,3 +8,7 @@ export {readMetric} from './etcd-metrics.js';
 export {sleep, waitFor} from './wait-for.js';
 export {netnsSkipReason, startSynodInNetns} from './netns-cluster.js';
 export type {NetnsCluster} from './netns-cluster.js';
+export {grpcFrame, grpcMessages, rawGrpcCall} from './raw-grpc.js';
+export type {RawGrpcOptions, RawGrpcResult} from './raw-grpc.js';
+export {runSynodCommand} from './synod-command.js';
+export type {SynodCommandResult} from './synod-command.js';
