@@ -13,6 +13,7 @@ import {EtcdErrors, Permission_Type, Role, User} from '@synod/proto';
 import type {Backend} from '@synod/storage';
 import bcrypt from 'bcryptjs';
 
+import {authBucketKey} from './auth-bucket-key.js';
 import type {KeyInterval} from './key-ranges.js';
 import {covers, keyInterval} from './key-ranges.js';
 import type {TokenProvider} from './token-provider.js';
@@ -281,7 +282,7 @@ export class AuthStore {
     if (this.enabled && name === rootName) fail(EtcdErrors.invalidAuthMgmt);
     if (!this.users.has(name)) fail(EtcdErrors.userNotFound);
     this.users.delete(name);
-    this.backend.delete('authUsers', Buffer.from(name));
+    this.backend.delete('authUsers', authBucketKey(Buffer.from(name)));
     this.bump();
     this.tokens.invalidateUser(name);
   }
@@ -323,7 +324,7 @@ export class AuthStore {
     if (this.enabled && name === rootName) fail(EtcdErrors.invalidAuthMgmt);
     if (!this.roles.has(name)) fail(EtcdErrors.roleNotFound);
     this.roles.delete(name);
-    this.backend.delete('authRoles', Buffer.from(name));
+    this.backend.delete('authRoles', authBucketKey(Buffer.from(name)));
     for (const user of [...this.users.values()]) {
       if (user.roles.includes(name)) {
         this.saveUser({...user, roles: user.roles.filter(r => r !== name)});
@@ -361,12 +362,12 @@ export class AuthStore {
   private saveUser(user: User): void {
     const name = user.name.toString('utf8');
     this.users.set(name, user);
-    this.backend.put('authUsers', user.name, User.encode(user).finish());
+    this.backend.put('authUsers', authBucketKey(user.name), User.encode(user).finish());
   }
 
   private saveRole(role: Role): void {
     this.roles.set(role.name.toString('utf8'), role);
-    this.backend.put('authRoles', role.name, Role.encode(role).finish());
+    this.backend.put('authRoles', authBucketKey(role.name), Role.encode(role).finish());
   }
 
   private bump(): void {
