@@ -102,6 +102,7 @@ export function usage(): string {
   return [
     'Usage: synod [flags]',
     '       synod snapshot restore|status <file> [flags]   (synod snapshot --help)',
+    '       synod skip-entry --data-dir <dir> --index <n>   (synod skip-entry --help)',
     '',
     'Runs a Synod member, serving the etcd v3 API. With no flags: one member on',
     '127.0.0.1:2379 (peers on 127.0.0.1:2380) with its data in ./default.synod.',

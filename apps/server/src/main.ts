@@ -5,6 +5,7 @@ import type {Member} from '@synod/server';
 import {pino} from 'pino';
 
 import {parseCommandLine, UsageError, usage} from './flags.js';
+import {runSkipEntryCommand} from './skip-entry-command.js';
 import {runSnapshotCommand} from './snapshot-command.js';
 
 function version(): string {
@@ -24,6 +25,7 @@ export async function main(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
+  if (argv[0] === 'skip-entry') return runSkipEntryCommand(argv.slice(1));
   let member: Member;
   try {
     const command = parseCommandLine(argv, env);

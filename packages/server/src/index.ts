@@ -18,3 +18,6 @@ export type {SnapshotStatus} from './restore/snapshot-status.js';
 export {startMember} from './start-member.js';
 export type {Member, StartMemberOptions} from './start-member.js';
 export type {MemberLogger} from './member/member.js';
+export {SkipEntryError, skipEntry} from './repair/skip-entry.js';
+export type {SkipEntryResult} from './repair/skip-entry.js';
+export {UnappliableEntryError} from './member/unappliable-entry-error.js';

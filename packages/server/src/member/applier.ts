@@ -20,6 +20,7 @@ import {AuthError} from '../auth/auth-store.js';
 import type {AuthStore, RequestAuth} from '../auth/auth-store.js';
 import type {ApplyResult} from './apply-result.js';
 import {toEtcdError} from './apply-result.js';
+import {UnappliableEntryError} from './unappliable-entry-error.js';
 
 /** The replicated state the applier changes besides the key-value store. */
 export interface ApplyTargets {
@@ -90,9 +91,18 @@ export interface Applied {
  * once: the raft index of the last applied entry is written in the same backend
  * batch as its changes, and entries at or below the store's consistent index
  * are skipped, so replaying the WAL after a crash is exact.
+ *
+ * Applying is total for anything a client can send: a request the state machine
+ * refuses becomes an error result, the same on every member. What is left — an
+ * entry that cannot be decoded, or a bug — throws {@link UnappliableEntryError}
+ * naming the entry, and the member stops before any of it reaches the backend.
  */
 export class Applier {
-  constructor(private readonly t: ApplyTargets) {}
+  constructor(
+    private readonly t: ApplyTargets,
+    /** Indexes an operator chose not to apply (`synod skip-entry`). */
+    private readonly skipped: ReadonlySet<number> = new Set(),
+  ) {}
 
   /** The index of the last entry whose effects are in the store. */
   appliedIndex(): number {
@@ -105,22 +115,39 @@ export class Applier {
       if (entry.type === EntryType.EntryConfChange) {
         // Raft keeps its configuration in memory: after a restart it must see every
         // conf change again, even those whose effects the backend already holds.
-        this.t.applyConfChange(entry);
+        this.guard(entry.index, 'conf change', () => {
+          this.t.applyConfChange(entry);
+        });
         if (entry.index > this.t.store.consistentIndex()) {
           this.t.store.setConsistentIndex(entry.index);
         }
         continue;
       }
       if (entry.index <= this.t.store.consistentIndex()) continue;
-      if (entry.data.length > 0) {
-        const request = InternalRequest.decode(entry.data);
+      if (entry.data.length > 0 && !this.skipped.has(entry.index)) {
+        const request = this.guard(entry.index, 'undecodable request', () =>
+          InternalRequest.decode(entry.data),
+        );
         const id = request.header?.id ?? 0n;
-        const result = this.applyRequest(request, entry.index);
+        const result = this.guard(entry.index, request.request?.$case ?? 'empty request', () =>
+          this.applyRequest(request, entry.index),
+        );
         if (id !== 0n) out.push({id, result});
       }
       this.t.store.setConsistentIndex(entry.index);
     }
     return out;
+  }
+
+  /** Runs one step of applying the entry at `index`, naming the entry if it throws. */
+  private guard<T>(index: number, request: string, step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof UnappliableEntryError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new UnappliableEntryError(index, request, reason);
+    }
   }
 
   private applyRequest(request: InternalRequest, index: number): ApplyResult {

@@ -43,6 +43,8 @@ import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
 import {ReadIndexBatcher} from './read-index-batcher.js';
 import {RequestIds} from './request-ids.js';
+import {readSkippedEntries} from './skipped-entries.js';
+import {UnappliableEntryError} from './unappliable-entry-error.js';
 import {Waiters} from './waiters.js';
 
 /** What a member writes into its WAL's metadata: who it is, in which cluster. */
@@ -397,26 +399,29 @@ export class MemberCore {
       leaseExists: id => lessor.exists(id),
       maxTxnOps: this.config.maxTxnOps,
     });
-    const applier = new Applier({
-      store,
-      executor,
-      lessor,
-      auth,
-      alarms: this.alarms,
-      overQuota: () => kv.backend.sizeBytes() > this.config.quotaBackendBytes,
-      applyConfChange: entry => {
-        this.applyConfChange(entry);
+    const applier = new Applier(
+      {
+        store,
+        executor,
+        lessor,
+        auth,
+        alarms: this.alarms,
+        overQuota: () => kv.backend.sizeBytes() > this.config.quotaBackendBytes,
+        applyConfChange: entry => {
+          this.applyConfChange(entry);
+        },
+        publishAttributes: record => {
+          const existing = membership.get(Number(record.id));
+          if (existing === undefined) return;
+          membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
+          this.membershipListener();
+        },
+        onCompaction: done => {
+          this.pendingCompactions.push(done);
+        },
       },
-      publishAttributes: record => {
-        const existing = membership.get(Number(record.id));
-        if (existing === undefined) return;
-        membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
-        this.membershipListener();
-      },
-      onCompaction: done => {
-        this.pendingCompactions.push(done);
-      },
-    });
+      readSkippedEntries(kv.backend),
+    );
     return {kv, store, executor, lessor, membership, auth, applier};
   }
 
@@ -1125,10 +1130,19 @@ export class MemberCore {
   private fail(error: unknown): void {
     if (this.fatal !== undefined) return;
     this.fatal = error;
-    this.logger.error(
-      {error: error instanceof Error ? error.stack : String(error)},
-      'member stopped on a fatal error',
-    );
+    // Writes not yet committed may hold part of an entry whose apply failed: none of them
+    // may reach the disk. The WAL still holds every entry they came from.
+    clearTimeout(this.backendCommitTimer);
+    this.backendCommitTimer = undefined;
+    this.state.kv.backend.discardPending();
+    if (error instanceof UnappliableEntryError) {
+      this.logger.error({index: error.index, request: error.request}, error.message);
+    } else {
+      this.logger.error(
+        {error: error instanceof Error ? error.stack : String(error)},
+        'member stopped on a fatal error',
+      );
+    }
     const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);
