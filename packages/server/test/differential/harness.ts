@@ -1,6 +1,7 @@
 import {appendFileSync} from 'node:fs';
 
 import {
+  AuthDefinition,
   ClusterDefinition,
   KVDefinition,
   LeaseDefinition,
@@ -50,6 +51,7 @@ export interface Side {
   readonly lease: Client<typeof LeaseDefinition>;
   readonly clusterApi: Client<typeof ClusterDefinition>;
   readonly maintenance: Client<typeof MaintenanceDefinition>;
+  readonly auth: Client<typeof AuthDefinition>;
   /** The id this side gave the n-th lease it reported (0-based), for use in requests. */
   leaseId(n: number): bigint;
   /** @internal Lease ids in first-seen order. */
@@ -83,6 +85,7 @@ function makeSide(name: Side['name'], cluster: EtcdCluster): Side {
     lease: createClient(LeaseDefinition, channel),
     clusterApi: createClient(ClusterDefinition, channel),
     maintenance: createClient(MaintenanceDefinition, channel),
+    auth: createClient(AuthDefinition, channel),
     leaseIds,
     leaseId(n) {
       const id = leaseIds[n];
