@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 // Regenerates packages/proto/src/gen from packages/proto/proto with buf and
-// ts-proto, both installed from the npm registry. With --check it generates into
-// a scratch folder and fails when the committed output differs, so CI catches a
-// .proto edited without regenerating (or generated code edited by hand).
+// ts-proto, both installed from the npm registry, and the wire schema that the
+// server's strict request decoder checks requests against. With --check it
+// generates into a scratch folder and fails when the committed output differs, so
+// CI catches a .proto edited without regenerating (or generated code edited by hand).
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, readdirSync, readFileSync, rmSync, cpSync, statSync} from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  cpSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, relative, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
+
+import * as prettier from 'prettier';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const protoPackage = join(root, 'packages/proto');
 const committed = join(protoPackage, 'src/gen');
 const buf = join(root, 'node_modules/.bin/buf');
 const plugin = join(root, 'node_modules/.bin/protoc-gen-ts_proto');
+const wireSchemaFile = join(root, 'packages/server/src/transport/etcd-wire-schema.ts');
 
 const commonOptions = [
   'outputServices=nice-grpc',
@@ -79,9 +91,142 @@ function listFiles(dir) {
   return out.sort();
 }
 
+/** The services whose requests the server decodes strictly, as etcd does. */
+// grpc.health.v1 is left out: etcd decodes it with golang/protobuf, whose errors read differently.
+const strictPaths = ['etcdserverpb', 'v3lockpb', 'v3electionpb'];
+
+/**
+ * golang/protobuf's CamelCase: the Go name gogo-protobuf gives a field or message, which
+ * etcd's decode errors quote ("wrong wireType = 0 for field RangeEnd").
+ */
+function goCamelCase(name) {
+  let out = '';
+  let i = 0;
+  if (name.startsWith('_')) {
+    out += 'X';
+    i++;
+  }
+  const lower = c => c >= 'a' && c <= 'z';
+  for (; i < name.length; i++) {
+    let c = name[i];
+    if (c === '_' && i + 1 < name.length && lower(name[i + 1])) continue;
+    if (lower(c)) c = c.toUpperCase();
+    out += c;
+    while (i + 1 < name.length && lower(name[i + 1])) out += name[++i];
+  }
+  return out;
+}
+
+const varintTypes = new Set([
+  'TYPE_INT32',
+  'TYPE_INT64',
+  'TYPE_UINT32',
+  'TYPE_UINT64',
+  'TYPE_SINT32',
+  'TYPE_SINT64',
+  'TYPE_BOOL',
+  'TYPE_ENUM',
+]);
+const fixed64Types = new Set(['TYPE_FIXED64', 'TYPE_SFIXED64', 'TYPE_DOUBLE']);
+const fixed32Types = new Set(['TYPE_FIXED32', 'TYPE_SFIXED32', 'TYPE_FLOAT']);
+
+function wireKind(field) {
+  const repeated = field.label === 'LABEL_REPEATED';
+  const scalar = varintTypes.has(field.type)
+    ? 'varint'
+    : fixed64Types.has(field.type)
+      ? 'fixed64'
+      : fixed32Types.has(field.type)
+        ? 'fixed32'
+        : undefined;
+  if (scalar !== undefined) return repeated ? `packed-${scalar}` : scalar;
+  if (field.type === 'TYPE_MESSAGE') return 'message';
+  if (field.type === 'TYPE_STRING' || field.type === 'TYPE_BYTES') return 'bytes';
+  throw new Error(`wire schema: unsupported field type ${field.type} of ${field.name}`);
+}
+
+/**
+ * Writes the wire schema of every request the strict services take: for each message its Go
+ * name and, per field number, the field's Go name and wire kind. Only messages reachable from
+ * a request are listed.
+ */
+async function generateWireSchema() {
+  const pathArgs = strictPaths.flatMap(p => ['--path', join('proto', p)]);
+  const image = JSON.parse(
+    execFileSync(buf, ['build', ...pathArgs, '-o', '-#format=json'], {
+      cwd: protoPackage,
+      maxBuffer: 64 << 20,
+    }).toString('utf8'),
+  );
+  const messages = new Map();
+  const methods = [];
+  const addMessages = (prefix, goPrefix, types) => {
+    for (const m of types ?? []) {
+      const fullName = `${prefix}.${m.name}`;
+      const goName = goPrefix + goCamelCase(m.name);
+      messages.set(fullName, {goName, fields: m.field ?? []});
+      addMessages(fullName, `${goName}_`, m.nestedType);
+    }
+  };
+  for (const file of image.file) {
+    addMessages(file.package, '', file.messageType);
+    const served = strictPaths.some(p => file.name.startsWith(`${p}/`));
+    if (!served) continue;
+    for (const service of file.service ?? []) {
+      for (const method of service.method) {
+        methods.push([
+          `/${file.package}.${service.name}/${method.name}`,
+          method.inputType.slice(1),
+        ]);
+      }
+    }
+  }
+  const reachable = new Set();
+  const visit = name => {
+    if (reachable.has(name)) return;
+    reachable.add(name);
+    for (const field of messages.get(name).fields) {
+      if (field.type === 'TYPE_MESSAGE') visit(field.typeName.slice(1));
+    }
+  };
+  for (const [, input] of methods) visit(input);
+  const messageEntries = [...reachable].sort().map(name => {
+    const {goName, fields} = messages.get(name);
+    const list = fields
+      .map(f => {
+        const kind = wireKind(f);
+        const nested = kind === 'message' ? `, ${JSON.stringify(f.typeName.slice(1))}` : '';
+        return `[${f.number}, ${JSON.stringify(goCamelCase(f.name))}, '${kind}'${nested}]`;
+      })
+      .join(', ');
+    return `${JSON.stringify(name)}: [${JSON.stringify(goName)}, [${list}]],`;
+  });
+  const methodEntries = methods
+    .sort()
+    .map(([p, t]) => `${JSON.stringify(p)}: ${JSON.stringify(t)},`);
+  const source = [
+    '// Code generated by tools/codegen.mjs from packages/proto/proto. DO NOT EDIT.',
+    "import type {WireSchema} from './wire-schema.js';",
+    '',
+    '/** The wire schema of the etcd API requests, which `WireValidator` checks them against. */',
+    'export const etcdWireSchema: WireSchema = {',
+    'messages: {',
+    ...messageEntries,
+    '},',
+    'methods: {',
+    ...methodEntries,
+    '},',
+    '};',
+    '',
+  ].join('\n');
+  const options = await prettier.resolveConfig(wireSchemaFile);
+  return prettier.format(source, {...options, filepath: wireSchemaFile});
+}
+
 const scratch = mkdtempSync(join(tmpdir(), 'synod-codegen-'));
 try {
   generate(scratch);
+  const wireSchema = await generateWireSchema();
   if (process.argv.includes('--check')) {
     const fresh = listFiles(scratch);
     let existing = [];
@@ -97,6 +242,14 @@ try {
       else if (!readFileSync(join(scratch, f)).equals(readFileSync(join(committed, f))))
         problems.push(`out of date: ${f}`);
     }
+    let committedSchema = '';
+    try {
+      committedSchema = readFileSync(wireSchemaFile, 'utf8');
+    } catch {
+      committedSchema = '';
+    }
+    if (committedSchema !== wireSchema)
+      problems.push(`out of date: ${relative(root, wireSchemaFile)}`);
     if (problems.length > 0) {
       console.error('Generated protocol code differs from the .proto sources:');
       for (const p of problems) console.error(`  ${p}`);
@@ -108,6 +261,8 @@ try {
     rmSync(committed, {recursive: true, force: true});
     cpSync(scratch, committed, {recursive: true});
     console.log(`codegen: wrote ${listFiles(committed).length} files to packages/proto/src/gen`);
+    writeFileSync(wireSchemaFile, wireSchema);
+    console.log(`codegen: wrote ${relative(root, wireSchemaFile)}`);
   }
 } finally {
   rmSync(scratch, {recursive: true, force: true});

@@ -61,7 +61,10 @@ export function watchService(
       });
       context.signal.addEventListener('abort', notify);
       stream.onReadable(notify);
-      const client = {done: false};
+      // A client that half-closes still gets the events of the watchers it created, until it
+      // cancels: etcd's receive loop ends at EOF but the stream lives on. A request that
+      // cannot be decoded ends the stream with its error, as in etcd.
+      let refused: {readonly error: unknown} | undefined;
       const reader = (async () => {
         try {
           for await (const request of requests) {
@@ -73,8 +76,8 @@ export function watchService(
             handleRequest(member, stream, r, control, options, denied);
             notify();
           }
-        } finally {
-          client.done = true;
+        } catch (error) {
+          refused = {error};
           notify();
         }
       })();
@@ -86,7 +89,8 @@ export function watchService(
             const reply = control.shift();
             if (reply !== undefined) yield reply;
           }
-          if (client.done || context.signal.aborted || stream.isClosed) return;
+          if (context.signal.aborted || stream.isClosed) return;
+          if (refused !== undefined) throw refused.error;
           if (lost !== undefined) throw lost.error;
           // Everything queued goes out at once, in order: the store notifies synchronously
           // from the apply path, and a response waits only for the gRPC stream to take it.

@@ -7,6 +7,8 @@ import type {CallContext} from 'nice-grpc-common';
 
 import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
 import {AsyncQueue} from '../util/async-queue.js';
+import {etcdWireSchema} from './etcd-wire-schema.js';
+import {WireValidator} from './wire-validator.js';
 
 /** Called with errors a handler threw that were not a deliberate {@link ServerError}. */
 export type UnexpectedErrorHandler = (path: string, error: unknown) => void;
@@ -68,18 +70,52 @@ export interface WithEncodedTail {
   readonly [encodedTail]?: readonly Uint8Array[];
 }
 
+/** The etcd API's requests are checked before decoding: see {@link WireValidator}. */
+const strictValidators = WireValidator.forMethods(etcdWireSchema);
+
+/**
+ * A request whose bytes etcd would refuse to decode, with etcd's reason. The deserializer
+ * returns it rather than throwing, because grpc-js answers a throwing deserializer with its own
+ * message; the handler turns it into etcd's status instead.
+ */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+
+  /** grpc-go's status for a unary call's request (`processUnaryRPC`). */
+  unaryError(): ServerError {
+    return new ServerError(Status.INTERNAL, `grpc: error unmarshalling request: ${this.reason}`);
+  }
+
+  /** grpc-go's status for a message read from a stream (`RecvMsg`), without a colon. */
+  streamError(): ServerError {
+    return new ServerError(
+      Status.INTERNAL,
+      `grpc: failed to unmarshal the received message ${this.reason}`,
+    );
+  }
+}
+
 function methodDefinition(
   path: string,
   method: AnyMethod,
 ): grpc.MethodDefinition<unknown, unknown> {
   const {requestType, responseType} = method;
+  const validator = strictValidators.get(path);
   return {
     path,
     originalName: method.name,
     requestStream: method.requestStream,
     responseStream: method.responseStream,
     requestSerialize: (value: unknown) => Buffer.from(requestType.encode(value).finish()),
-    requestDeserialize: (bytes: Buffer): unknown => requestType.decode(bytes),
+    requestDeserialize:
+      validator === undefined
+        ? (bytes: Buffer): unknown => requestType.decode(bytes)
+        : (bytes: Buffer): unknown => {
+            const reason = validator.check(bytes);
+            return reason === undefined
+              ? requestType.decode(bytes)
+              : new UndecodableRequest(reason);
+          },
     // Handlers may return partial messages, as nice-grpc allows.
     responseSerialize: (value: unknown) => {
       const tail = (value as WithEncodedTail)[encodedTail];
@@ -292,14 +328,22 @@ function serverHandler(
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       const context = new ServerCallContext(call);
-      const result = () => handler(call.request, context) as Promise<unknown>;
+      const request = call.request;
+      const result =
+        request instanceof UndecodableRequest
+          ? () => Promise.reject(request.unaryError())
+          : () => handler(request, context) as Promise<unknown>;
       void respond(path, context, result, callback, onUnexpectedError);
     };
   }
   if (!method.requestStream) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
       const context = new ServerCallContext(call);
-      const responses = handler(call.request, context) as AsyncIterable<unknown>;
+      const request = call.request;
+      const responses =
+        request instanceof UndecodableRequest
+          ? refused(request.streamError())
+          : (handler(request, context) as AsyncIterable<unknown>);
       void pump(path, call, context, responses, onUnexpectedError);
     };
   }
@@ -320,17 +364,30 @@ function serverHandler(
   };
 }
 
+/** The responses of a stream that fails before its first one. */
+function refused(error: ServerError): AsyncIterable<never> {
+  return {[Symbol.asyncIterator]: () => ({next: () => Promise.reject(error)})};
+}
+
 /**
  * The client's messages as an async iterable that ends when the client
- * half-closes or the call is cancelled. grpc-js signals a half-close with 'end'
- * only to a stream in flowing mode, so the messages are taken as 'data' events
- * (a handler processes each one as it comes; none is large).
+ * half-closes or the call is cancelled, and fails with etcd's status at the
+ * first message etcd could not decode (as grpc-go's `RecvMsg` does; what
+ * follows it is not read). grpc-js signals a half-close with 'end' only to a
+ * stream in flowing mode, so the messages are taken as 'data' events (a handler
+ * processes each one as it comes; none is large).
  */
 function requestsOf(call: NodeJS.ReadableStream): AsyncIterable<unknown> {
   const queue = new AsyncQueue<unknown>();
-  call.on('data', (message: unknown) => {
+  const take = (message: unknown) => {
+    if (message instanceof UndecodableRequest) {
+      call.off('data', take);
+      queue.fail(message.streamError());
+      return;
+    }
     queue.push(message);
-  });
+  };
+  call.on('data', take);
   call.once('end', () => {
     queue.close();
   });
