@@ -1,4 +1,4 @@
-import {startEtcd, startSynod} from '@synod/testing';
+import {sleep, startEtcd, startSynod} from '@synod/testing';
 
 import type {Outcome, OutcomeClass} from './classify.js';
 import {classify, toOutcome} from './classify.js';
@@ -58,6 +58,13 @@ export interface FuzzReport {
   readonly records: readonly InputRecord[];
   readonly failures: readonly SafetyFailure[];
 }
+
+/**
+ * How long the checks wait after a batch before looking: Synod commits applied writes to
+ * its backend every 100 ms (`--backend-batch-interval`), and a write the backend refuses
+ * ends the member only then.
+ */
+const settleMs = 250;
 
 /** Deadline for a unary call, and for a call that may legitimately wait. */
 const answerTimeoutMs = 3000;
@@ -143,7 +150,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         }
         if (synodDead.length > 0) {
           cls = 'Synod crashes';
-          fail('Synod', index, index, `${synodDead.join(', ')} exited\n${synod.outputTail()}`);
+          // A member may die of an earlier input of the batch: writes reach the backend up
+          // to its batch interval later.
+          fail('Synod', batchFirst, index, `${synodDead.join(', ')} exited\n${synod.outputTail()}`);
           await synod.open();
           batchFirst = index + 1;
         } else {
@@ -166,13 +175,23 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         sent++;
       }
       const last = sent >= maxInputs || Date.now() >= deadline;
-      if (index - batchFirst + 1 >= batchSize || last) {
+      // Each regression input is a batch of its own, so a crash is pinned to it.
+      if (index - batchFirst + 1 >= batchSize || last || input.kind === 'regression') {
+        await sleep(settleMs);
         const [synodProblems, etcdProblems] = await Promise.all([
           synod.check(),
           etcd?.check() ?? [],
         ]);
         if (synodProblems.length > 0) {
           fail('Synod', batchFirst, index, synodProblems.join('\n'));
+          const onlyInput = records.at(-1);
+          if (
+            batchFirst === index &&
+            onlyInput?.index === index &&
+            / exited\n/.test(synodProblems[0] ?? '')
+          ) {
+            records[records.length - 1] = {...onlyInput, cls: 'Synod crashes'};
+          }
           if (!last) await synod.open();
         }
         if (etcd !== undefined && etcdProblems.length > 0) {

@@ -297,7 +297,11 @@ export class FuzzTarget {
   async check(): Promise<string[]> {
     const problems: string[] = [];
     const dead = await this.deadMembers(false);
-    if (dead.length > 0) return [`member${dead.length > 1 ? 's' : ''} ${dead.join(', ')} exited`];
+    if (dead.length > 0) {
+      return [
+        `member${dead.length > 1 ? 's' : ''} ${dead.join(', ')} exited\n${this.outputTail()}`,
+      ];
+    }
     for (const member of this.live.members) {
       if (!(await becomesHealthy(member.clientUrl, 5000)))
         problems.push(`${member.name}: /health is not true after 5 s`);
