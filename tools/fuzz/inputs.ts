@@ -221,7 +221,7 @@ function framingVariant(
       };
     }
     case 7: {
-      const second = method.requestStream ? first : messages[0]!;
+      const second = messages[1] ?? first;
       return {
         what: method.requestStream
           ? 'the same message twice on a stream'

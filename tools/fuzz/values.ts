@@ -60,8 +60,7 @@ export function letters(rng: FuzzRandom, length: number): string {
 /** A user or role name; never `root`, which the runner keeps for itself. */
 export function pickName(rng: FuzzRandom): string {
   const length = pickLength(rng, 8);
-  if (length <= 8) return `fz${letters(rng, length)}`.slice(0, Math.max(length, 1));
-  return letters(rng, length);
+  return length > 2 && length <= 8 ? `fz${letters(rng, length - 2)}` : letters(rng, length);
 }
 
 /** A key under {@link fuzzKeyPrefix} (or empty), of a short or boundary length. */
