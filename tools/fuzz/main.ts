@@ -100,6 +100,16 @@ function etcdVersion(): string {
   return match === null ? 'etcd' : `etcd ${match[1] ?? ''}`;
 }
 
+/** The commit the sources are at, and whether they differ from it. */
+function synodVersion(): string | undefined {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {encoding: 'utf8'});
+  if (head.status !== 0) return undefined;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+    encoding: 'utf8',
+  });
+  return `commit ${head.stdout.trim()}${dirty.stdout.trim() === '' ? '' : ' with local changes'}`;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   console.log(`seed ${args.seed}`);
@@ -115,7 +125,9 @@ async function main(): Promise<void> {
       console.log(line);
     },
   });
-  console.log(`\n${formatSummary(report, {etcdVersion: etcdVersion()})}`);
+  console.log(
+    `\n${formatSummary(report, {etcdVersion: etcdVersion(), synodVersion: synodVersion()})}`,
+  );
   if (args.json !== undefined) {
     const json = JSON.stringify(
       report,

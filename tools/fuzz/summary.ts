@@ -15,6 +15,8 @@ const differenceClasses = new Set<OutcomeClass>([
 export interface SummaryOptions {
   /** e.g. "etcd 3.4.23", for the heading. */
   readonly etcdVersion?: string;
+  /** Which Synod was run, e.g. "commit 3fa86a4", for the heading. */
+  readonly synodVersion?: string;
   /** Examples per difference group, 3 by default. */
   readonly examples?: number;
   /** Difference groups printed, most frequent first; 40 by default. */
@@ -46,7 +48,8 @@ export function formatSummary(report: FuzzReport, options: SummaryOptions = {}):
     : 'no etcd (safety checks only)';
   const out: string[] = [];
   out.push(
-    `## Fuzz run: seed ${report.seed}, Synod with ${report.members} member${report.members === 1 ? '' : 's'} against ${against}`,
+    `## Fuzz run: seed ${report.seed}, Synod${options.synodVersion === undefined ? '' : ` (${options.synodVersion})`} ` +
+      `with ${report.members} member${report.members === 1 ? '' : 's'} against ${against}`,
     '',
     `${records.length} inputs (indices ${records[0]?.index ?? 0}–${records.at(-1)?.index ?? 0}) in ${(report.elapsedMs / 1000).toFixed(1)} s: ` +
       `${sent.length} sent, ${records.length - sent.length} held back by the safety guard.`,
