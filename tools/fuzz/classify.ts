@@ -93,6 +93,7 @@ export function describeOutcome(outcome: Outcome | undefined, width = 90): strin
     return outcome.status === undefined ? 'open (no status by the deadline)' : 'open';
   if (outcome.status === undefined) {
     if (outcome.resetCode !== undefined) return `stream reset (HTTP/2 code ${outcome.resetCode})`;
+    if (outcome.message !== '') return outcome.message;
     return outcome.httpStatus === undefined
       ? 'connection closed, no answer'
       : `HTTP ${outcome.httpStatus}, no grpc-status`;

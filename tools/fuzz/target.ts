@@ -98,11 +98,24 @@ export class FuzzTarget {
   }
 
   /** Sends one fuzz input and reports what came back. */
-  send(input: FuzzInput, timeoutMs: number): Promise<RawGrpcResult> {
-    return rawGrpcCall(this.address(input.memberPick), input.method.path, input.body, {
-      headers: input.headers,
-      timeoutMs,
-    });
+  async send(input: FuzzInput, timeoutMs: number): Promise<RawGrpcResult> {
+    try {
+      return await rawGrpcCall(this.address(input.memberPick), input.method.path, input.body, {
+        headers: input.headers,
+        timeoutMs,
+      });
+    } catch (error) {
+      // Node refused to send it (a header it will not put on the wire, say): report it as
+      // an answer without a status rather than end the run.
+      return {
+        status: undefined,
+        message: `not sent: ${String(error)}`,
+        messages: [],
+        httpStatus: undefined,
+        resetCode: undefined,
+        timedOut: false,
+      };
+    }
   }
 
   /**
@@ -321,8 +334,12 @@ export class FuzzTarget {
       if (i === 0 && problems.length > 0) return problems;
     }
     if (this.live.members.length > 1 && problems.length === 0) {
-      const hashes = await this.hashesAtOneRevision();
-      if (typeof hashes === 'string') problems.push(hashes);
+      try {
+        const hashes = await this.hashesAtOneRevision();
+        if (hashes !== undefined) problems.push(hashes);
+      } catch (error) {
+        problems.push(`reading the revision for HashKV failed: ${String(error)}`);
+      }
     }
     return problems;
   }
