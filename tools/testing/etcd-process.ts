@@ -1,6 +1,7 @@
 import {spawn, spawnSync} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import https from 'node:https';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -42,6 +43,20 @@ export interface EtcdClusterOptions {
   readonly extraArgs?: readonly string[];
   /** How long to wait for the cluster to become healthy, 20 s by default. */
   readonly startTimeoutMs?: number;
+  /**
+   * Serve clients, or peers, on `https://` URLs. The certificate flags go in `extraArgs`;
+   * `healthTls` is what the start-up health check connects with.
+   */
+  readonly clientScheme?: 'http' | 'https';
+  readonly peerScheme?: 'http' | 'https';
+  readonly healthTls?: HealthTls;
+}
+
+/** The files a health check over TLS uses: the CA to trust, and a client certificate if needed. */
+export interface HealthTls {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 /** One member of a test cluster. */
@@ -169,7 +184,8 @@ async function sleep(ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms));
 }
 
-async function isHealthy(clientUrl: string): Promise<boolean> {
+async function isHealthy(clientUrl: string, healthTls: HealthTls | undefined): Promise<boolean> {
+  if (clientUrl.startsWith('https:')) return isHealthyOverTls(clientUrl, healthTls);
   try {
     const response = await fetch(`${clientUrl}/health`, {signal: AbortSignal.timeout(1000)});
     if (!response.ok) return false;
@@ -178,6 +194,42 @@ async function isHealthy(clientUrl: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function isHealthyOverTls(clientUrl: string, files: HealthTls | undefined): Promise<boolean> {
+  return new Promise(resolve => {
+    const request = https.get(
+      `${clientUrl}/health`,
+      {
+        timeout: 1000,
+        ...(files === undefined
+          ? {rejectUnauthorized: false}
+          : {
+              ca: readFileSync(files.ca),
+              ...(files.cert === undefined ? {} : {cert: readFileSync(files.cert)}),
+              ...(files.key === undefined ? {} : {key: readFileSync(files.key)}),
+            }),
+      },
+      response => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        response.on('end', () => {
+          try {
+            const parsed = JSON.parse(body) as {health?: unknown};
+            resolve(response.statusCode === 200 && String(parsed.health) === 'true');
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
+    request.on('error', () => {
+      resolve(false);
+    });
+    request.on('timeout', () => {
+      request.destroy();
+    });
+  });
 }
 
 /** @internal One member's process: spawned, health-checked, signalled, restarted. */
@@ -192,6 +244,7 @@ export class Member implements EtcdMember {
     readonly dataDir: string,
     private readonly command: ServerCommand,
     private readonly startTimeoutMs: number,
+    private readonly healthTls?: HealthTls,
   ) {}
 
   get clientAddress(): string {
@@ -239,7 +292,7 @@ export class Member implements EtcdMember {
       if (this.child === undefined) {
         throw new Error(`member ${this.name} exited during start:\n${this.output}`);
       }
-      if (await isHealthy(this.clientUrl)) return;
+      if (await isHealthy(this.clientUrl, this.healthTls)) return;
       await sleep(50);
     }
     throw new Error(
@@ -351,10 +404,12 @@ async function startCluster(
   const root = mkdtempSync(join(tmpdir(), dirPrefix));
   tempDirs.add(root);
   const token = `test-${process.pid}-${ports[0] ?? 0}`;
+  const clientScheme = options.clientScheme ?? 'http';
+  const peerScheme = options.peerScheme ?? 'http';
   const specs = Array.from({length: count}, (_, i) => ({
     name: `m${i}`,
-    clientUrl: `http://127.0.0.1:${ports[2 * i] ?? 0}`,
-    peerUrl: `http://127.0.0.1:${ports[2 * i + 1] ?? 0}`,
+    clientUrl: `${clientScheme}://127.0.0.1:${ports[2 * i] ?? 0}`,
+    peerUrl: `${peerScheme}://127.0.0.1:${ports[2 * i + 1] ?? 0}`,
     dataDir: join(root, `m${i}`),
   }));
   const initialCluster = specs.map(s => `${s.name}=${s.peerUrl}`).join(',');
@@ -366,6 +421,7 @@ async function startCluster(
       spec.dataDir,
       commandFor({flags: memberFlags(spec, {cluster, token, state}, options)}),
       options.startTimeoutMs ?? 20_000,
+      options.healthTls,
     );
   const members = specs.map(spec => memberFor(spec, initialCluster, 'new'));
   let stopped = false;
@@ -389,8 +445,8 @@ async function startCluster(
       const [clientPort, peerPort] = await freePorts(2);
       return {
         name,
-        clientUrl: `http://127.0.0.1:${clientPort ?? 0}`,
-        peerUrl: `http://127.0.0.1:${peerPort ?? 0}`,
+        clientUrl: `${clientScheme}://127.0.0.1:${clientPort ?? 0}`,
+        peerUrl: `${peerScheme}://127.0.0.1:${peerPort ?? 0}`,
         dataDir: join(root, name),
       };
     },

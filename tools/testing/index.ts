@@ -3,7 +3,13 @@
  * loopback. Only test files, benchmarks and tools import it.
  */
 export {etcdSkipReason, freePorts, startEtcd, startSynod, testServers} from './etcd-process.js';
-export type {EtcdCluster, EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
+export type {
+  EtcdCluster,
+  EtcdClusterOptions,
+  EtcdMember,
+  HealthTls,
+  NewMemberSpec,
+} from './etcd-process.js';
 export {readMetric} from './etcd-metrics.js';
 export {sleep, waitFor} from './wait-for.js';
 export {netnsSkipReason, startSynodInNetns} from './netns-cluster.js';
@@ -12,3 +18,5 @@ export {grpcFrame, grpcMessages, rawGrpcCall} from './raw-grpc.js';
 export type {RawGrpcOptions, RawGrpcResult} from './raw-grpc.js';
 export {runSynodCommand} from './synod-command.js';
 export type {SynodCommandResult} from './synod-command.js';
+export {makeTestPki, opensslSkipReason} from './test-pki.js';
+export type {CertFiles, TestPki} from './test-pki.js';

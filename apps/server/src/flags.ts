@@ -79,6 +79,40 @@ const flagSpecs = {
   },
   'auth-token-ttl': {kind: 'int', help: 'seconds an unused simple token lives (default: 300)'},
   'bcrypt-cost': {kind: 'int', help: 'bcrypt cost of password hashes, 4 to 31 (default: 10)'},
+  'cert-file': {kind: 'string', help: 'path to the client server TLS cert file'},
+  'key-file': {kind: 'string', help: 'path to the client server TLS key file'},
+  'trusted-ca-file': {kind: 'string', help: 'path to the client server TLS trusted CA cert file'},
+  'client-cert-auth': {kind: 'bool', help: 'enable client cert authentication'},
+  'client-crl-file': {
+    kind: 'string',
+    help: 'path to the client certificate revocation list file',
+  },
+  'client-cert-allowed-hostname': {
+    kind: 'string',
+    help: 'allowed TLS hostname for client cert authentication',
+  },
+  'cipher-suites': {
+    kind: 'string',
+    help: 'comma-separated list of supported TLS cipher suites between client/server and peers',
+  },
+  'tls-min-version': {
+    kind: 'string',
+    help: 'minimum TLS version: TLS1.2 or TLS1.3 (default: TLS1.2)',
+  },
+  'tls-max-version': {
+    kind: 'string',
+    help: 'maximum TLS version: TLS1.2 or TLS1.3 (default: TLS1.3)',
+  },
+  'peer-cert-file': {kind: 'string', help: 'path to the peer server TLS cert file'},
+  'peer-key-file': {kind: 'string', help: 'path to the peer server TLS key file'},
+  'peer-trusted-ca-file': {kind: 'string', help: 'path to the peer server TLS trusted CA file'},
+  'peer-client-cert-auth': {kind: 'bool', help: 'enable peer client cert authentication'},
+  'peer-crl-file': {kind: 'string', help: 'path to the peer certificate revocation list file'},
+  'peer-cert-allowed-cn': {kind: 'string', help: 'allowed CN for inter peer authentication'},
+  'peer-cert-allowed-hostname': {
+    kind: 'string',
+    help: 'allowed TLS hostname for inter peer authentication',
+  },
 } as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
 
 type FlagName = keyof typeof flagSpecs;
@@ -202,6 +236,22 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     authToken: str('auth-token'),
     authTokenTtlSeconds: int('auth-token-ttl'),
     bcryptCost: int('bcrypt-cost'),
+    certFile: str('cert-file'),
+    keyFile: str('key-file'),
+    trustedCaFile: str('trusted-ca-file'),
+    clientCertAuth: bool('client-cert-auth'),
+    clientCrlFile: str('client-crl-file'),
+    clientCertAllowedHostname: str('client-cert-allowed-hostname'),
+    cipherSuites: str('cipher-suites'),
+    tlsMinVersion: str('tls-min-version'),
+    tlsMaxVersion: str('tls-max-version'),
+    peerCertFile: str('peer-cert-file'),
+    peerKeyFile: str('peer-key-file'),
+    peerTrustedCaFile: str('peer-trusted-ca-file'),
+    peerClientCertAuth: bool('peer-client-cert-auth'),
+    peerCrlFile: str('peer-crl-file'),
+    peerCertAllowedCn: str('peer-cert-allowed-cn'),
+    peerCertAllowedHostname: str('peer-cert-allowed-hostname'),
   };
   // Leave out what was not given, so the member's defaults apply.
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

@@ -41,7 +41,10 @@ import {MemberCore} from './member/member.js';
 import {startPeerServer} from './peer/peer-server.js';
 import type {PeerServer} from './peer/peer-server.js';
 import {PeerTransport} from './peer/peer-transport.js';
+import {TlsCredentials} from './tls/tls-credentials.js';
+import type {TlsSettings} from './tls/tls-settings.js';
 import {ClientListener} from './transport/client-listener.js';
+import type {ListenerTls} from './transport/socket-listener.js';
 import {addGrpcService} from './transport/grpc-service.js';
 
 /** gRPC's own framing on top of the largest request, as etcd allows (512 KiB). */
@@ -89,9 +92,13 @@ export async function startMember(
   const config = isResolved(input) ? input : resolveMemberConfig(input);
   const logger: MemberLogger =
     options.logger ?? pino({level: config.logLevel, base: {member: config.name}});
+  // Certificates are read and checked before anything starts: a bad file stops the member
+  // here, naming its flag, with nothing half-started.
+  const clientTls = listenerTls(config.clientTls, logger);
+  const peerTls = listenerTls(config.peerTls, logger);
   const joining =
     config.initialClusterState === 'existing' && !Wal.exists(join(config.dataDir, 'member', 'wal'))
-      ? await fetchJoinInfo(config)
+      ? await fetchJoinInfo(config, peerTls?.credentials)
       : undefined;
   const core = MemberCore.open(config, logger, joining);
   const onUnexpectedError = (path: string, error: unknown) => {
@@ -104,6 +111,7 @@ export async function startMember(
   const transport = new PeerTransport({
     clusterId: core.clusterId,
     memberId: core.memberId,
+    ...(peerTls === undefined ? {} : {tls: peerTls.credentials}),
     events: {
       unreachable: id => {
         core.reportUnreachable(id);
@@ -136,7 +144,7 @@ export async function startMember(
 
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
-  const forwarder = new LeaderForwarder(core);
+  const forwarder = new LeaderForwarder(core, peerTls?.credentials);
   const clusterDeps: ClusterServiceDeps = {
     isPeerConnected: id => transport.isConnected(id),
     forwarder,
@@ -171,6 +179,7 @@ export async function startMember(
             onUnexpectedError,
           );
         },
+        ...(peerTls === undefined ? {} : {tls: peerTls}),
       },
     );
     /** Registers a client service; while this member is a learner it serves only what `allows`. */
@@ -202,6 +211,7 @@ export async function startMember(
       config.listenClientUrls,
       grpcServer,
       httpHandler(core, metrics),
+      clientTls,
     );
   } catch (error) {
     await clientListener?.close();
@@ -257,6 +267,23 @@ export async function startMember(
     core,
     close,
     failed,
+  };
+}
+
+/** The TLS a side's listener serves `https://` URLs with, logging refused handshakes. */
+function listenerTls(
+  settings: TlsSettings | undefined,
+  logger: MemberLogger,
+): ListenerTls | undefined {
+  if (settings === undefined) return undefined;
+  const credentials = TlsCredentials.load(settings, message => {
+    logger.warn({side: settings.side, error: message}, 'kept the previous certificates');
+  });
+  return {
+    credentials,
+    refused: ({remote, reason}) => {
+      logger.warn({side: settings.side, remote, reason}, 'rejected TLS connection');
+    },
   };
 }
 

@@ -2,9 +2,11 @@ import {EtcdErrors} from '@synod/proto';
 import {LessorDefinition, PeerClusterDefinition} from '@synod/proto/synodpb';
 import type {LessorClient, PeerClusterClient} from '@synod/proto/synodpb';
 import type {Channel} from 'nice-grpc';
-import {createChannel, createClient} from 'nice-grpc';
+import {createClient} from 'nice-grpc';
 
 import type {MemberCore} from '../member/member.js';
+import {peerChannel} from '../peer/peer-channel.js';
+import type {TlsCredentials} from '../tls/tls-credentials.js';
 import {etcdError} from './errors.js';
 
 /** The leader's member-to-member services, on its peer port. */
@@ -24,7 +26,11 @@ export class LeaderForwarder {
   private clients: LeaderClients | undefined;
   private leaderId = 0;
 
-  constructor(private readonly member: MemberCore) {}
+  constructor(
+    private readonly member: MemberCore,
+    /** This member's peer certificates, for leaders with `https://` peer URLs. */
+    private readonly peerTls?: TlsCredentials,
+  ) {}
 
   clientsOfLeader(): LeaderClients {
     const leader = this.member.leader;
@@ -34,8 +40,7 @@ export class LeaderForwarder {
       const url = info?.peerUrls[0];
       if (url === undefined) throw etcdError(EtcdErrors.noLeader);
       this.channel?.close();
-      const u = new URL(url);
-      this.channel = createChannel(`${u.hostname}:${u.port}`);
+      this.channel = peerChannel(url, this.peerTls);
       this.clients = {
         lessor: createClient(LessorDefinition, this.channel),
         cluster: createClient(PeerClusterDefinition, this.channel),

@@ -1,5 +1,9 @@
+import type tls from 'node:tls';
+
 import type {JwtSignMethod} from '../auth/jwt-tokens.js';
 import {jwtSignMethods} from '../auth/jwt-tokens.js';
+import type {TlsSettings} from '../tls/tls-settings.js';
+import {cipherSuiteNames} from '../tls/tls-settings.js';
 
 /**
  * Everything a member needs to start, with etcd's meaning for each setting.
@@ -69,6 +73,10 @@ export interface MemberConfig {
   readonly authTokenTtlSeconds: number;
   /** bcrypt cost for hashing passwords (etcd: 10, allowed 4 to 31). */
   readonly bcryptCost: number;
+  /** TLS of the client port (`https://` client URLs); undefined when no certificate is given. */
+  readonly clientTls: TlsSettings | undefined;
+  /** TLS between members (`https://` peer URLs); undefined when no peer certificate is given. */
+  readonly peerTls: TlsSettings | undefined;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -120,6 +128,26 @@ export interface MemberConfigInput {
   authToken?: string;
   authTokenTtlSeconds?: number;
   bcryptCost?: number;
+  /** Client TLS, etcd's flags: `--cert-file`, `--key-file`, `--trusted-ca-file`, ... */
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+  clientCrlFile?: string;
+  clientCertAllowedHostname?: string;
+  /** Go's names, comma-separated: `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,...`. */
+  cipherSuites?: string;
+  /** `TLS1.2` (default) or `TLS1.3`. */
+  tlsMinVersion?: string;
+  tlsMaxVersion?: string;
+  /** Peer TLS: `--peer-cert-file`, `--peer-key-file`, ... */
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  peerClientCertAuth?: boolean;
+  peerCrlFile?: string;
+  peerCertAllowedCn?: string;
+  peerCertAllowedHostname?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -170,9 +198,6 @@ function parseUrls(setting: string, value: string | readonly string[]): URL[] {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new ConfigError(setting, `${part}: scheme must be http or https`);
-    }
-    if (url.protocol === 'https:') {
-      throw new ConfigError(setting, `${part}: TLS is not supported yet; use http`);
     }
     if (url.port === '') throw new ConfigError(setting, `${part}: a port is required`);
     if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
@@ -349,6 +374,23 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
   const batchLimit = positiveInt('backend-batch-limit', input.backendBatchLimit ?? 0, {
     allowZero: true,
   });
+  const {clientTls, peerTls} = resolveTls(input);
+  for (const url of listenClientUrls) {
+    if (url.protocol === 'https:' && clientTls === undefined) {
+      throw new ConfigError(
+        'listen-client-urls',
+        `TLS key/cert (--cert-file, --key-file) must be provided for client url ${url.origin} with HTTPS scheme`,
+      );
+    }
+  }
+  for (const url of listenPeerUrls) {
+    if (url.protocol === 'https:' && peerTls === undefined) {
+      throw new ConfigError(
+        'listen-peer-urls',
+        `cannot listen on TLS for ${url.host}: --peer-cert-file and --peer-key-file are not given`,
+      );
+    }
+  }
   return {
     name,
     dataDir: input.dataDir ?? `${name}.synod`,
@@ -407,7 +449,84 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
       input.authTokenTtlSeconds ?? memberDefaults.authTokenTtlSeconds,
     ),
     bcryptCost: bcryptCost(input.bcryptCost ?? memberDefaults.bcryptCost),
+    clientTls,
+    peerTls,
   };
+}
+
+const tlsVersions: Record<string, tls.SecureVersion> = {'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3'};
+
+/** The client and peer TLS settings; a side without a certificate or key has none. */
+function resolveTls(input: MemberConfigInput): {
+  clientTls: TlsSettings | undefined;
+  peerTls: TlsSettings | undefined;
+} {
+  const version = (setting: string, value: string | undefined, fallback: tls.SecureVersion) => {
+    if (value === undefined || value === '') return fallback;
+    const v = tlsVersions[value];
+    if (v === undefined) {
+      throw new ConfigError(
+        setting,
+        `unexpected TLS version ${JSON.stringify(value)} (TLS1.2 or TLS1.3)`,
+      );
+    }
+    return v;
+  };
+  const minVersion = version('tls-min-version', input.tlsMinVersion, 'TLSv1.2');
+  const maxVersion = version('tls-max-version', input.tlsMaxVersion, 'TLSv1.3');
+  if (minVersion > maxVersion) {
+    throw new ConfigError(
+      'tls-max-version',
+      `${input.tlsMaxVersion ?? ''} is below --tls-min-version`,
+    );
+  }
+  const cipherSuites = (input.cipherSuites ?? '')
+    .split(',')
+    .map(c => c.trim())
+    .filter(c => c !== '')
+    .map(c => {
+      const openssl = cipherSuiteNames[c];
+      if (openssl === undefined) {
+        throw new ConfigError('cipher-suites', `unexpected TLS cipher suite ${JSON.stringify(c)}`);
+      }
+      return openssl;
+    });
+  if (cipherSuites.length > 0 && minVersion === 'TLSv1.3') {
+    throw new ConfigError(
+      'cipher-suites',
+      'cipher suites cannot be set when only TLS1.3 is enabled',
+    );
+  }
+  const common = {minVersion, maxVersion, cipherSuites};
+  const clientTls: TlsSettings | undefined =
+    input.certFile === undefined && input.keyFile === undefined
+      ? undefined
+      : {
+          side: 'client',
+          certFile: input.certFile,
+          keyFile: input.keyFile,
+          trustedCaFile: input.trustedCaFile,
+          clientCertAuth: input.clientCertAuth ?? false,
+          crlFile: input.clientCrlFile,
+          allowedCn: undefined,
+          allowedHostname: input.clientCertAllowedHostname,
+          ...common,
+        };
+  const peerTls: TlsSettings | undefined =
+    input.peerCertFile === undefined && input.peerKeyFile === undefined
+      ? undefined
+      : {
+          side: 'peer',
+          certFile: input.peerCertFile,
+          keyFile: input.peerKeyFile,
+          trustedCaFile: input.peerTrustedCaFile,
+          clientCertAuth: input.peerClientCertAuth ?? false,
+          crlFile: input.peerCrlFile,
+          allowedCn: input.peerCertAllowedCn,
+          allowedHostname: input.peerCertAllowedHostname,
+          ...common,
+        };
+  return {clientTls, peerTls};
 }
 
 function parseAuthToken(value: string): AuthTokenConfig {

@@ -1,16 +1,18 @@
 import {PeerClusterDefinition} from '@synod/proto/synodpb';
 import type {MembersResponse} from '@synod/proto/synodpb';
-import {createChannel, createClient} from 'nice-grpc';
+import {createClient} from 'nice-grpc';
 
 import type {MemberConfig} from '../config/member-config.js';
+import {peerChannel} from '../peer/peer-channel.js';
+import type {TlsCredentials} from '../tls/tls-credentials.js';
 import type {JoinInfo} from './member.js';
 import {fromRecord} from './membership.js';
 
 /** How long to keep asking the cluster's members before giving up. */
 const askForMs = 15_000;
 
-async function askMembers(url: URL): Promise<MembersResponse> {
-  const channel = createChannel(`${url.hostname}:${url.port}`);
+async function askMembers(url: URL, tls: TlsCredentials | undefined): Promise<MembersResponse> {
+  const channel = peerChannel(url, tls);
   try {
     const client = createClient(PeerClusterDefinition, channel);
     return await client.members({}, {signal: AbortSignal.timeout(2000)});
@@ -26,7 +28,10 @@ async function askMembers(url: URL): Promise<MembersResponse> {
  * peer URLs — where `etcdctl member add` put it. Fails with a message saying
  * what to do when no member answers or when this member was never added.
  */
-export async function fetchJoinInfo(config: MemberConfig): Promise<JoinInfo> {
+export async function fetchJoinInfo(
+  config: MemberConfig,
+  peerTls?: TlsCredentials,
+): Promise<JoinInfo> {
   const own = new Set(config.initialAdvertisePeerUrls.map(u => u.origin));
   const peers: URL[] = [];
   for (const [name, urls] of config.initialCluster) {
@@ -44,7 +49,7 @@ export async function fetchJoinInfo(config: MemberConfig): Promise<JoinInfo> {
     for (const url of peers) {
       let answer: MembersResponse;
       try {
-        answer = await askMembers(url);
+        answer = await askMembers(url, peerTls);
       } catch (error) {
         failures.push(`${url.origin}: ${error instanceof Error ? error.message : String(error)}`);
         continue;

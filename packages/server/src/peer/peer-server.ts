@@ -6,6 +6,7 @@ import {PeerDefinition} from '@synod/proto';
 import type {UnexpectedErrorHandler} from '../transport/grpc-service.js';
 import {addGrpcService} from '../transport/grpc-service.js';
 import {SocketListener, sniffPreface} from '../transport/socket-listener.js';
+import type {ListenerTls} from '../transport/socket-listener.js';
 import type {PeerInbox} from './peer-service.js';
 import {
   acceptRaftStream,
@@ -26,6 +27,8 @@ export interface PeerServerOptions {
   readonly addServices?: (server: grpc.Server) => void;
   /** How long a Raft stream may stay silent before it is closed; 5 s by default. */
   readonly raftStreamIdleTimeoutMs?: number;
+  /** Certificates for `https://` peer URLs (`--peer-cert-file`, ...). */
+  readonly tls?: ListenerTls;
 }
 
 /**
@@ -40,7 +43,7 @@ export async function startPeerServer(
   onUnexpectedError: UnexpectedErrorHandler,
   options: PeerServerOptions = {},
 ): Promise<PeerServer> {
-  const {addServices, raftStreamIdleTimeoutMs = defaultIdleTimeoutMs} = options;
+  const {addServices, raftStreamIdleTimeoutMs = defaultIdleTimeoutMs, tls} = options;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': peerMaxMessageBytes,
     'grpc.max_send_message_length': peerMaxMessageBytes,
@@ -50,11 +53,15 @@ export async function startPeerServer(
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let listener: SocketListener;
   try {
-    listener = await SocketListener.listen(urls, socket => {
-      routeConnection(socket, injector, raftSocket => {
-        acceptRaftStream(raftSocket, inbox, raftStreamIdleTimeoutMs);
-      });
-    });
+    listener = await SocketListener.listen(
+      urls,
+      socket => {
+        routeConnection(socket, injector, raftSocket => {
+          acceptRaftStream(raftSocket, inbox, raftStreamIdleTimeoutMs);
+        });
+      },
+      tls,
+    );
   } catch (error) {
     injector.destroy();
     throw error;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 import {PeerDefinition, PeerFrame, PeerRefusal} from '@synod/proto';
 import type {PeerClient, PeerHello, PeerSnapshotChunk} from '@synod/proto';
@@ -6,9 +7,11 @@ import type {Message} from '@synod/proto/raftpb';
 import {MessageType} from '@synod/proto/raftpb';
 import {crc32c} from '@synod/storage';
 import type {Channel} from 'nice-grpc';
-import {createChannel, createClient} from 'nice-grpc';
+import {createClient} from 'nice-grpc';
 
 import {memberRemovedMessage} from '../member/member-removed.js';
+import type {TlsCredentials} from '../tls/tls-credentials.js';
+import {peerChannel} from './peer-channel.js';
 import {FrameDecoder, raftStreamPreface, writeFrame} from './raft-stream.js';
 
 /** What the transport reports back to raft. */
@@ -31,6 +34,8 @@ export interface PeerTransportOptions {
   readonly maxBatchBytes?: number;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /** This member's peer certificates, for peers with `https://` URLs. */
+  readonly tls?: TlsCredentials;
 }
 
 /** Largest gRPC message a member accepts from a peer. */
@@ -102,11 +107,6 @@ function sameUrls(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((u, i) => u === b[i]);
 }
 
-function targetOf(url: string): string {
-  const u = new URL(url);
-  return `${u.hostname}:${u.port}`;
-}
-
 /** How often an idle Raft stream sends an empty frame, so the receiver knows it is alive. */
 const keepAliveIntervalMs = 1000;
 /**
@@ -163,17 +163,24 @@ class PeerSender {
 
   private connect(): void {
     if (this.closed || this.urls.length === 0) return;
-    const {hostname, port} = new URL(this.url());
-    const socket = net.connect({
-      host: hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(port),
-      noDelay: true,
-    });
+    const {protocol, hostname, port} = new URL(this.url());
+    const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    const secure = protocol === 'https:';
+    let socket: net.Socket;
+    try {
+      socket = secure
+        ? tls.connect({host, port: Number(port), ...this.tlsOptions(host)}).setNoDelay(true)
+        : net.connect({host, port: Number(port), noDelay: true});
+    } catch {
+      // Certificates that cannot be used: try again later, as for a refused connection.
+      socket = new net.Socket();
+      setImmediate(() => socket.destroy());
+    }
     this.socket = socket;
     this.writtenAtMs = performance.now();
     socket.write(raftStreamPreface);
     writeFrame(socket, PeerFrame.encode({frame: {$case: 'hello', value: this.hello()}}).finish());
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       if (socket !== this.socket) return;
       this.connected = true;
       this.writtenAtMs = performance.now();
@@ -197,6 +204,14 @@ class PeerSender {
     socket.once('close', () => {
       this.onBroken(socket);
     });
+  }
+
+  private tlsOptions(host: string): tls.ConnectionOptions {
+    const credentials = this.options.tls;
+    if (credentials === undefined) {
+      throw new Error(`peer ${this.url()} is https, but --peer-cert-file is not given`);
+    }
+    return credentials.clientOptions(host);
   }
 
   private onRefused(reason: string): void {
@@ -281,7 +296,7 @@ class PeerSender {
 
   private snapshotClient(): PeerClient {
     if (this.client === undefined) {
-      this.channel = createChannel(targetOf(this.url()), undefined, {
+      this.channel = peerChannel(this.url(), this.options.tls, {
         'grpc.max_send_message_length': peerMaxMessageBytes,
         'grpc.max_receive_message_length': peerMaxMessageBytes,
       });

@@ -3,7 +3,7 @@ import type net from 'node:net';
 
 import * as grpc from '@grpc/grpc-js';
 
-import type {BoundAddress} from './socket-listener.js';
+import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
 
 /** The first bytes of every HTTP/2 connection (RFC 9113 §3.4); gRPC always speaks HTTP/2. */
@@ -34,13 +34,18 @@ export class ClientListener {
     urls: readonly URL[],
     grpcServer: grpc.Server,
     httpHandler: http.RequestListener,
+    secure?: ListenerTls,
   ): Promise<ClientListener> {
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const httpServer = http.createServer(httpHandler);
     try {
-      const listener = await SocketListener.listen(urls, socket => {
-        routeConnection(socket, injector, httpServer);
-      });
+      const listener = await SocketListener.listen(
+        urls,
+        socket => {
+          routeConnection(socket, injector, httpServer);
+        },
+        secure,
+      );
       return new ClientListener(listener, injector, httpServer);
     } catch (error) {
       injector.destroy();

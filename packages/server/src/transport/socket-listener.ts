@@ -1,5 +1,15 @@
 import net from 'node:net';
 
+import {TlsAcceptor} from '../tls/tls-acceptor.js';
+import type {TlsRefusal} from '../tls/tls-acceptor.js';
+import type {TlsCredentials} from '../tls/tls-credentials.js';
+
+/** The certificates `https://` URLs are served with, and where refused handshakes are told. */
+export interface ListenerTls {
+  readonly credentials: TlsCredentials;
+  readonly refused: (refusal: TlsRefusal) => void;
+}
+
 /** An address a listener is bound to, with the port the OS chose when port 0 was asked for. */
 export interface BoundAddress {
   readonly host: string;
@@ -7,8 +17,9 @@ export interface BoundAddress {
 }
 
 /**
- * Listens on URLs (`http://ip:port`; port 0 picks a free one) and hands every accepted
- * connection, paused, to `route`. Keeps the open connections so that {@link close} ends them
+ * Listens on URLs (`http://ip:port` or `https://ip:port`; port 0 picks a free one) and hands
+ * every accepted connection, paused, to `route`; on an `https://` URL the connection is the
+ * decrypted stream of a finished TLS handshake. Keeps the open connections so that {@link close} ends them
  * too. The client port and the peer port are both one: each tells the protocols it serves
  * apart by a connection's first bytes ({@link sniffPreface}).
  */
@@ -23,18 +34,45 @@ export class SocketListener {
   static async listen(
     urls: readonly URL[],
     route: (socket: net.Socket) => void,
+    secure?: ListenerTls,
   ): Promise<SocketListener> {
     const servers: net.Server[] = [];
     const addresses: BoundAddress[] = [];
     const sockets = new Set<net.Socket>();
-    const accept = (socket: net.Socket) => {
+    const track = (socket: net.Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+    };
+    const accept = (socket: net.Socket) => {
+      track(socket);
       route(socket);
+    };
+    const acceptor =
+      secure === undefined
+        ? undefined
+        : new TlsAcceptor(
+            secure.credentials,
+            tlsSocket => {
+              track(tlsSocket);
+              tlsSocket.pause();
+              route(tlsSocket);
+            },
+            secure.refused,
+          );
+    const acceptSecure = (socket: net.Socket) => {
+      if (acceptor === undefined) throw new Error('https listener without TLS credentials');
+      track(socket);
+      acceptor.accept(socket);
     };
     try {
       for (const url of urls) {
-        const server = net.createServer({pauseOnConnect: true, noDelay: true}, accept);
+        if (url.protocol === 'https:' && secure === undefined) {
+          throw new Error(`${url.origin}: https needs a certificate and key`);
+        }
+        const server = net.createServer(
+          {pauseOnConnect: true, noDelay: true},
+          url.protocol === 'https:' ? acceptSecure : accept,
+        );
         const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);

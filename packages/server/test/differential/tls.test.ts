@@ -1,0 +1,340 @@
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import net from 'node:net';
+import {join} from 'node:path';
+import tls from 'node:tls';
+
+import {
+  etcdSkipReason,
+  makeTestPki,
+  opensslSkipReason,
+  runSynodCommand,
+  startEtcd,
+  startSynod,
+} from '@synod/testing';
+import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+
+import {etcdctlSkipReason, runCtl} from './etcdctl.js';
+
+/**
+ * TLS with etcd's flags and files: the same certificates and flags start an etcd member and
+ * a Synod member, and etcdctl must see the same on both — the same output for every
+ * command over mutual TLS, and the same refusal for every way a client can get TLS wrong.
+ * What is normalised: the `took = ...` timing of `endpoint health`, and etcdctl's own JSON
+ * retry warnings on stderr (timestamps and generated client ids); its `Error:` line is
+ * compared as is.
+ */
+const skip = etcdSkipReason ?? opensslSkipReason ?? etcdctlSkipReason;
+
+function clientTlsOptions(pki: TestPki, extra: readonly string[] = []): EtcdClusterOptions {
+  return {
+    clientScheme: 'https',
+    healthTls: {ca: pki.ca, ...pki.client('root')},
+    extraArgs: [
+      `--cert-file=${pki.server.cert}`,
+      `--key-file=${pki.server.key}`,
+      `--trusted-ca-file=${pki.ca}`,
+      '--client-cert-auth',
+      `--client-crl-file=${pki.crl}`,
+      ...extra,
+    ],
+  };
+}
+
+/** The lines etcdctl printed that say what happened, without its retry logging. */
+function errorLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter(line => line !== '' && !line.startsWith('{'))
+    .map(line =>
+      line.replace(/took = [^\s]+/, 'took = <t>').replace(/^https:\/\/[^ ]+ /, '<url> '),
+    );
+}
+
+describe.skipIf(skip !== undefined)('client TLS: etcd and Synod with the same certificates', () => {
+  let pki: TestPki;
+  let etcd: EtcdCluster;
+  let synod: EtcdCluster;
+
+  beforeAll(async () => {
+    pki = makeTestPki();
+    const options = clientTlsOptions(pki);
+    [etcd, synod] = await Promise.all([startEtcd(options), startSynod(options)]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([etcd.stop(), synod.stop()]);
+    pki.remove();
+  });
+
+  const endpoint = (c: EtcdCluster) => c.endpoints[0] ?? '';
+
+  /** etcdctl against one side with a client's files (the root client by default). */
+  async function ctl(c: EtcdCluster, args: readonly string[], files?: readonly string[]) {
+    const root = pki.client('root');
+    const tlsArgs = files ?? [`--cacert=${pki.ca}`, `--cert=${root.cert}`, `--key=${root.key}`];
+    return runCtl(endpoint(c), [...tlsArgs, '--dial-timeout=1s', '--command-timeout=3s', ...args]);
+  }
+
+  async function sameOnBoth(args: readonly string[], files?: readonly string[]) {
+    const [e, s] = await Promise.all([ctl(etcd, args, files), ctl(synod, args, files)]);
+    expect({code: s.code, out: s.stdout, err: errorLines(s.stderr)}, args.join(' ')).toEqual({
+      code: e.code,
+      out: e.stdout,
+      err: errorLines(e.stderr),
+    });
+    return s;
+  }
+
+  it('runs etcdctl commands over mutual TLS with the same results', async () => {
+    expect((await sameOnBoth(['put', 'tls/a', '1'])).stdout).toBe('OK\n');
+    await sameOnBoth(['put', 'tls/b', '2']);
+    await sameOnBoth(['get', 'tls/', '--prefix']);
+    await sameOnBoth(['get', 'tls/a', '-w', 'json', '--print-value-only']);
+    await sameOnBoth(['del', 'tls/b']);
+    await sameOnBoth(['role', 'add', 'reader']);
+    await sameOnBoth(['role', 'grant-permission', 'reader', 'read', 'tls/', '--prefix']);
+    await sameOnBoth(['user', 'add', 'alice', '--no-password']);
+    await sameOnBoth(['user', 'grant-role', 'alice', 'reader']);
+    await sameOnBoth(['user', 'get', 'alice']);
+    await sameOnBoth(['role', 'get', 'reader']);
+    const health = await sameOnBoth(['endpoint', 'health']);
+    expect(health.code).toBe(0);
+    for (const args of [
+      ['member', 'list'],
+      ['endpoint', 'status'],
+      ['lease', 'grant', '30'],
+    ]) {
+      const [e, s] = await Promise.all([ctl(etcd, args), ctl(synod, args)]);
+      expect([e.code, s.code], args.join(' ')).toEqual([0, 0]);
+    }
+  });
+
+  it.each([
+    [
+      'a CA that did not sign the server certificate',
+      (p: TestPki) => [
+        `--cacert=${p.otherCa}`,
+        `--cert=${p.client('root').cert}`,
+        `--key=${p.client('root').key}`,
+      ],
+    ],
+    ['no client certificate', (p: TestPki) => [`--cacert=${p.ca}`]],
+    [
+      'an expired client certificate',
+      (p: TestPki) => [`--cacert=${p.ca}`, `--cert=${p.expired.cert}`, `--key=${p.expired.key}`],
+    ],
+    [
+      'a revoked client certificate',
+      (p: TestPki) => [`--cacert=${p.ca}`, `--cert=${p.revoked.cert}`, `--key=${p.revoked.key}`],
+    ],
+    [
+      'a client certificate from an untrusted CA',
+      (p: TestPki) => [
+        `--cacert=${p.ca}`,
+        `--cert=${p.untrusted.cert}`,
+        `--key=${p.untrusted.key}`,
+      ],
+    ],
+  ])('refuses %s as etcd does, and keeps serving', async (_label, files) => {
+    const s = await sameOnBoth(['get', 'tls/a'], files(pki));
+    expect(s.code).not.toBe(0);
+    await sameOnBoth(['get', 'tls/a', '--print-value-only']);
+  });
+
+  it('refuses a plaintext client on the TLS port as etcd does', async () => {
+    const plain = (c: EtcdCluster) =>
+      runCtl(endpoint(c).replace('https://', 'http://'), ['--dial-timeout=1s', 'get', 'tls/a']);
+    const [e, s] = await Promise.all([plain(etcd), plain(synod)]);
+    expect(s.code).not.toBe(0);
+    expect({code: s.code, err: errorLines(s.stderr)}).toEqual({
+      code: e.code,
+      err: errorLines(e.stderr),
+    });
+    await sameOnBoth(['get', 'tls/a', '--print-value-only']);
+  });
+
+  it('serves /health over TLS to HTTP/1.1 clients', async () => {
+    const root = pki.client('root');
+    const body = await new Promise<string>((resolve, reject) => {
+      const url = new URL(`${endpoint(synod)}/health`);
+      const socket = tls.connect({
+        host: url.hostname,
+        port: Number(url.port),
+        ca: readFileSync(pki.ca),
+        cert: readFileSync(root.cert),
+        key: readFileSync(root.key),
+        ALPNProtocols: ['http/1.1'],
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.on('end', () => {
+        resolve(text);
+      });
+      socket.on('error', reject);
+      socket.write(`GET /health HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+    });
+    expect(body).toMatch(/^HTTP\/1.1 200/);
+    expect(body).toContain('"health":"true"');
+  });
+});
+
+describe.skipIf(opensslSkipReason !== undefined || etcdctlSkipReason !== undefined)(
+  'peer TLS: three members',
+  () => {
+    let pki: TestPki;
+    let cluster: EtcdCluster;
+
+    beforeAll(async () => {
+      pki = makeTestPki();
+      cluster = await startSynod({
+        members: 3,
+        peerScheme: 'https',
+        extraArgs: [
+          `--peer-cert-file=${pki.server.cert}`,
+          `--peer-key-file=${pki.server.key}`,
+          `--peer-trusted-ca-file=${pki.ca}`,
+          '--peer-client-cert-auth',
+          '--log-level=warn',
+        ],
+      });
+    });
+
+    afterAll(async () => {
+      await cluster.stop();
+      pki.remove();
+    });
+
+    it('replicates over TLS and keeps going when the leader is killed', async () => {
+      const all = cluster.endpoints.join(',');
+      expect((await runCtl(all, ['put', 'peer/a', '1'])).stdout).toBe('OK\n');
+      for (const m of cluster.members) {
+        const got = await runCtl(m.clientAddress, [
+          'get',
+          'peer/a',
+          '--consistency=s',
+          '--print-value-only',
+        ]);
+        expect(got.stdout).toBe('1\n');
+      }
+      // etcdctl 3.4 puts a URL's scheme in :authority for per-endpoint calls: give bare addresses.
+      const bare = cluster.members.map(m => m.clientAddress).join(',');
+      const status = await runCtl(bare, ['endpoint', 'status', '-w', 'json']);
+      const statuses = JSON.parse(status.stdout) as {
+        Endpoint: string;
+        Status: {leader: number; header: {member_id: number}};
+      }[];
+      const leaderEndpoint = statuses.find(e => e.Status.leader === e.Status.header.member_id);
+      const victim = cluster.members.find(m => m.clientAddress === leaderEndpoint?.Endpoint);
+      if (victim === undefined) throw new Error(`no leader in ${status.stdout}`);
+      await victim.kill('SIGKILL');
+      const rest = cluster.members
+        .filter(m => m !== victim)
+        .map(m => m.clientAddress)
+        .join(',');
+      // A put sent while the survivors elect a leader may time out; etcd's clients retry it.
+      let put = await runCtl(rest, ['put', 'peer/b', '2'], {timeoutMs: 15_000});
+      for (let attempt = 0; attempt < 3 && put.stdout !== 'OK\n'; attempt++) {
+        put = await runCtl(rest, ['put', 'peer/b', '2'], {timeoutMs: 15_000});
+      }
+      expect(put.stdout, put.stderr).toBe('OK\n');
+      await victim.restart();
+    }, 60_000);
+
+    it('refuses a plaintext peer and one with an untrusted certificate', async () => {
+      const peer = new URL(cluster.members[0]?.peerUrl ?? '');
+      const plaintext = await new Promise<string>(resolve => {
+        const socket = net.connect({host: peer.hostname, port: Number(peer.port)});
+        let got = '';
+        socket.on('data', (chunk: Buffer) => (got += chunk.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          resolve(got);
+        });
+        // The Raft stream's preface, as a member without TLS would send it.
+        socket.write('SYNOD-RAFT-STREAM\n');
+      });
+      // Whatever came back is a TLS alert, never a Raft frame or a refusal in the clear.
+      expect(plaintext).not.toContain('SYNOD');
+      const untrusted = await new Promise<string>(resolve => {
+        const socket = tls.connect({
+          host: peer.hostname,
+          port: Number(peer.port),
+          ca: readFileSync(pki.ca),
+          cert: readFileSync(pki.untrusted.cert),
+          key: readFileSync(pki.untrusted.key),
+        });
+        socket.on('secureConnect', () => {
+          socket.write('x');
+        });
+        socket.on('error', (error: Error) => {
+          resolve(error.message);
+        });
+        socket.on('close', () => {
+          resolve('closed');
+        });
+      });
+      expect(untrusted).not.toBe('');
+      const output = cluster.members[0]?.output ?? '';
+      expect(output).toContain('rejected TLS connection');
+      expect((await runCtl(cluster.endpoints.join(','), ['put', 'peer/c', '3'])).stdout).toBe(
+        'OK\n',
+      );
+    });
+  },
+);
+
+describe.skipIf(opensslSkipReason !== undefined)('certificate files that cannot be used', () => {
+  let pki: TestPki;
+
+  beforeAll(() => {
+    pki = makeTestPki();
+  });
+
+  afterAll(() => {
+    pki.remove();
+  });
+
+  it.each([
+    [
+      'a missing file',
+      (p: TestPki) => ['--cert-file', join(p.dir, 'nope.pem'), '--key-file', p.server.key],
+      /^synod: invalid --cert-file: cannot read .*nope\.pem: no such file$/,
+    ],
+    [
+      'a file that is not PEM',
+      (p: TestPki) => {
+        const junk = join(p.dir, 'junk.pem');
+        writeFileSync(junk, 'not a certificate\n');
+        return ['--cert-file', junk, '--key-file', p.server.key];
+      },
+      /^synod: invalid --cert-file: .*junk\.pem is not a PEM file$/,
+    ],
+    [
+      'a key that does not match',
+      (p: TestPki) => ['--cert-file', p.server.cert, '--key-file', p.expired.key],
+      /^synod: invalid --key-file: .*expired-key\.pem does not match the certificate in .*server\.pem$/,
+    ],
+    [
+      'an https URL without a certificate',
+      () => [],
+      /^synod: invalid --listen-client-urls: TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:1 with HTTPS scheme$/,
+    ],
+  ])(
+    'stops synod at start-up on %s, naming the flag and the file, before creating anything',
+    async (_label, flags, message) => {
+      const dataDir = join(pki.dir, `data-${Math.random().toString(16).slice(2)}`);
+      const r = await runSynodCommand([
+        `--data-dir=${dataDir}`,
+        '--listen-client-urls=https://127.0.0.1:1',
+        '--advertise-client-urls=https://127.0.0.1:1',
+        '--listen-peer-urls=http://127.0.0.1:0',
+        '--initial-advertise-peer-urls=http://127.0.0.1:2',
+        ...flags(pki),
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(message);
+      expect(existsSync(dataDir)).toBe(false);
+    },
+  );
+});
