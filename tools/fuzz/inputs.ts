@@ -223,9 +223,7 @@ function framingVariant(
     case 7: {
       const second = messages[1] ?? first;
       return {
-        what: method.requestStream
-          ? 'the same message twice on a stream'
-          : 'two messages on a unary call',
+        what: method.requestStream ? 'two messages on a stream' : 'two messages on a unary call',
         body: Buffer.concat([grpcFrame(first), grpcFrame(second)]),
         headers: {},
         payloads,

@@ -3,7 +3,7 @@ import {sleep, startEtcd, startSynod} from '@synod/testing';
 import type {Outcome, OutcomeClass} from './classify.js';
 import {classify, toOutcome} from './classify.js';
 import {whyUnsafe} from './guard.js';
-import type {InputKind} from './inputs.js';
+import type {FuzzInput, InputKind} from './inputs.js';
 import {generateInput} from './inputs.js';
 import {FuzzTarget} from './target.js';
 
@@ -77,135 +77,179 @@ const openCallTimeoutMs = 600;
  * crashes" input, a dead or unsafe Synod a failure) and carries on.
  */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
-  const seed = options.seed;
-  const members = options.members ?? 1;
-  const withEtcd = options.withEtcd ?? true;
-  const batchSize = options.batchSize ?? 20;
-  const log = options.log ?? (() => undefined);
-  const replay = (first: number, last: number): string =>
-    `npm run fuzz -- --seed ${seed}${members === 1 ? '' : ` --members ${members}`}` +
-    (first === last
-      ? ` --only ${first}`
-      : ` --from ${first} --inputs ${last - first + 1} --batch 1`);
+  const run = new FuzzRun(options);
+  try {
+    return await run.run();
+  } finally {
+    await run.stop();
+  }
+}
 
-  const synod = new FuzzTarget('Synod', () => startSynod({members}));
-  const etcd = withEtcd ? new FuzzTarget('etcd', () => startEtcd({members: 1})) : undefined;
-  const records: InputRecord[] = [];
-  const failures: SafetyFailure[] = [];
-  const fail = (server: 'Synod' | 'etcd', first: number, last: number, problem: string): void => {
+/** One run's servers, records and failures; `run()` is the loop, one method per step. */
+class FuzzRun {
+  private readonly seed: number;
+  private readonly members: number;
+  private readonly batchSize: number;
+  private readonly log: (line: string) => void;
+  private readonly synod: FuzzTarget;
+  private readonly etcd: FuzzTarget | undefined;
+  private readonly records: InputRecord[] = [];
+  private readonly failures: SafetyFailure[] = [];
+  /** The first input not yet covered by a safety check. Invariant: batchFirst <= next index. */
+  private batchFirst = 0;
+
+  constructor(private readonly options: FuzzOptions) {
+    this.seed = options.seed;
+    this.members = options.members ?? 1;
+    this.batchSize = options.batchSize ?? 20;
+    this.log = options.log ?? (() => undefined);
+    const members = this.members;
+    this.synod = new FuzzTarget('Synod', () => startSynod({members}));
+    this.etcd =
+      (options.withEtcd ?? true)
+        ? new FuzzTarget('etcd', () => startEtcd({members: 1}))
+        : undefined;
+  }
+
+  async run(): Promise<FuzzReport> {
+    await Promise.all([this.synod.open(), this.etcd?.open()]);
+    const startedAt = Date.now();
+    const deadline = startedAt + (this.options.seconds ?? Infinity) * 1000;
+    const maxInputs = this.options.maxInputs ?? Infinity;
+    let index = this.options.from ?? 0;
+    this.batchFirst = index;
+    let sent = 0;
+    while (sent < maxInputs && Date.now() < deadline) {
+      const input = generateInput(this.seed, index);
+      if (await this.step(input)) sent++;
+      const last = sent >= maxInputs || Date.now() >= deadline;
+      // Each regression input is a batch of its own, so a crash is pinned to it.
+      if (index - this.batchFirst + 1 >= this.batchSize || last || input.kind === 'regression') {
+        await this.checkBatch(index, last);
+      }
+      index++;
+    }
+    return {
+      seed: this.seed,
+      members: this.members,
+      withEtcd: this.etcd !== undefined,
+      elapsedMs: Date.now() - startedAt,
+      records: this.records,
+      failures: this.failures,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.synod.stop(), this.etcd?.stop()]);
+  }
+
+  private fail(server: 'Synod' | 'etcd', first: number, last: number, problem: string): void {
+    const members = this.members === 1 ? '' : ` --members ${this.members}`;
+    const range =
+      first === last
+        ? ` --only ${first}`
+        : ` --from ${first} --inputs ${last - first + 1} --batch 1`;
     const failure = {
       server,
       firstIndex: first,
       lastIndex: last,
       problem,
-      replay: replay(first, last),
+      replay: `npm run fuzz -- --seed ${this.seed}${members}${range}`,
     };
-    failures.push(failure);
-    log(
+    this.failures.push(failure);
+    this.log(
       `${server} failed after input${first === last ? ` ${first}` : `s ${first}..${last}`}: ${problem}\n` +
         `  replay: ${failure.replay}`,
     );
-  };
-
-  try {
-    await Promise.all([synod.open(), etcd?.open()]);
-    const startedAt = Date.now();
-    const deadline = startedAt + (options.seconds ?? Infinity) * 1000;
-    const maxInputs = options.maxInputs ?? Infinity;
-    let index = options.from ?? 0;
-    let batchFirst = index;
-    let sent = 0;
-    while (sent < maxInputs && Date.now() < deadline) {
-      const input = generateInput(seed, index);
-      const label = input.method.label;
-      const liveMemberIds = new Set([...synod.memberIds, ...(etcd?.memberIds ?? [])]);
-      const skipped = whyUnsafe(input, {liveMemberIds});
-      if (skipped !== undefined) {
-        records.push({index, label, kind: input.kind, what: input.what, cls: 'skipped', skipped});
-      } else {
-        const timeoutMs = input.method.mayStayOpen ? openCallTimeoutMs : answerTimeoutMs;
-        const [etcdResult, synodResult] = await Promise.all([
-          etcd?.send(input, timeoutMs),
-          synod.send(input, timeoutMs),
-        ]);
-        const hexIds = (t: FuzzTarget | undefined): string[] =>
-          (t?.memberIds ?? []).map(id => id.toString(16));
-        const synodOutcome = toOutcome(synodResult, hexIds(synod));
-        const etcdOutcome =
-          etcdResult === undefined ? undefined : toOutcome(etcdResult, hexIds(etcd));
-        let cls: OutcomeClass =
-          etcdOutcome === undefined
-            ? synodOutcome.timedOut && !input.method.mayStayOpen
-              ? 'Synod timed out'
-              : 'not compared'
-            : classify(etcdOutcome, synodOutcome);
-        const [etcdDead, synodDead] = await Promise.all([
-          etcd?.deadMembers(etcdResult?.status === undefined) ?? [],
-          synod.deadMembers(synodResult.status === undefined),
-        ]);
-        if (etcd !== undefined && etcdDead.length > 0) {
-          cls = 'etcd crashes';
-          log(`etcd crashed on input ${index} (${label}: ${input.what}); starting a fresh etcd`);
-          await etcd.open();
-        }
-        if (synodDead.length > 0) {
-          cls = 'Synod crashes';
-          // A member may die of an earlier input of the batch: writes reach the backend up
-          // to its batch interval later.
-          fail('Synod', batchFirst, index, `${synodDead.join(', ')} exited\n${synod.outputTail()}`);
-          await synod.open();
-          batchFirst = index + 1;
-        } else {
-          const [etcdCleanUp, synodCleanUp] = await Promise.all([
-            etcdDead.length > 0 ? undefined : etcd?.cleanUpAfter(label),
-            synod.cleanUpAfter(label),
-          ]);
-          if (synodCleanUp !== undefined) fail('Synod', index, index, synodCleanUp);
-          if (etcdCleanUp !== undefined) log(`etcd, input ${index}: ${etcdCleanUp}`);
-        }
-        records.push({
-          index,
-          label,
-          kind: input.kind,
-          what: input.what,
-          cls,
-          ...(etcdOutcome === undefined ? {} : {etcd: etcdOutcome}),
-          synod: synodOutcome,
-        });
-        sent++;
-      }
-      const last = sent >= maxInputs || Date.now() >= deadline;
-      // Each regression input is a batch of its own, so a crash is pinned to it.
-      if (index - batchFirst + 1 >= batchSize || last || input.kind === 'regression') {
-        await sleep(settleMs);
-        const [synodProblems, etcdProblems] = await Promise.all([
-          synod.check(),
-          etcd?.check() ?? [],
-        ]);
-        if (synodProblems.length > 0) {
-          fail('Synod', batchFirst, index, synodProblems.join('\n'));
-          const onlyInput = records.at(-1);
-          if (
-            batchFirst === index &&
-            onlyInput?.index === index &&
-            / exited\n/.test(synodProblems[0] ?? '')
-          ) {
-            records[records.length - 1] = {...onlyInput, cls: 'Synod crashes'};
-          }
-          if (!last) await synod.open();
-        }
-        if (etcd !== undefined && etcdProblems.length > 0) {
-          // etcd is the reference: a broken property there means the guard let something
-          // through, which is worth knowing, and etcd starts afresh.
-          fail('etcd', batchFirst, index, etcdProblems.join('\n'));
-          if (!last) await etcd.open();
-        }
-        batchFirst = index + 1;
-      }
-      index++;
-    }
-    return {seed, members, withEtcd, elapsedMs: Date.now() - startedAt, records, failures};
-  } finally {
-    await Promise.all([synod.stop(), etcd?.stop()]);
   }
+
+  /** Sends one input to both servers and records what became of it; false if held back. */
+  private async step(input: FuzzInput): Promise<boolean> {
+    const {index, kind, what} = input;
+    const label = input.method.label;
+    const liveMemberIds = new Set([...this.synod.memberIds, ...(this.etcd?.memberIds ?? [])]);
+    const skipped = whyUnsafe(input, {liveMemberIds});
+    if (skipped !== undefined) {
+      this.records.push({index, label, kind, what, cls: 'skipped', skipped});
+      return false;
+    }
+    const timeoutMs = input.method.mayStayOpen ? openCallTimeoutMs : answerTimeoutMs;
+    const [etcdResult, synodResult] = await Promise.all([
+      this.etcd?.send(input, timeoutMs),
+      this.synod.send(input, timeoutMs),
+    ]);
+    const synod = toOutcome(synodResult, hexIds(this.synod));
+    const etcd = etcdResult === undefined ? undefined : toOutcome(etcdResult, hexIds(this.etcd));
+    let cls: OutcomeClass;
+    if (etcd !== undefined) cls = classify(etcd, synod);
+    else cls = synod.timedOut && !input.method.mayStayOpen ? 'Synod timed out' : 'not compared';
+
+    const [etcdDead, synodDead] = await Promise.all([
+      this.etcd?.deadMembers(etcdResult?.status === undefined) ?? [],
+      this.synod.deadMembers(synodResult.status === undefined),
+    ]);
+    if (this.etcd !== undefined && etcdDead.length > 0) {
+      cls = 'etcd crashes';
+      this.log(`etcd crashed on input ${index} (${label}: ${what}); starting a fresh etcd`);
+      await this.etcd.open();
+    }
+    if (synodDead.length > 0) {
+      cls = 'Synod crashes';
+      // A member may die of an earlier input of the batch: writes reach the backend up to
+      // its batch interval later.
+      const problem = `${synodDead.join(', ')} exited\n${this.synod.outputTail()}`;
+      this.fail('Synod', this.batchFirst, index, problem);
+      await this.synod.open();
+      this.batchFirst = index + 1;
+    } else {
+      const [etcdCleanUp, synodCleanUp] = await Promise.all([
+        etcdDead.length > 0 ? undefined : this.etcd?.cleanUpAfter(label),
+        this.synod.cleanUpAfter(label),
+      ]);
+      if (synodCleanUp !== undefined) this.fail('Synod', index, index, synodCleanUp);
+      if (etcdCleanUp !== undefined) this.log(`etcd, input ${index}: ${etcdCleanUp}`);
+    }
+    this.records.push({
+      index,
+      label,
+      kind,
+      what,
+      cls,
+      ...(etcd === undefined ? {} : {etcd}),
+      synod,
+    });
+    return true;
+  }
+
+  /** The safety checks for inputs batchFirst..last, on both servers. */
+  private async checkBatch(last: number, endOfRun: boolean): Promise<void> {
+    await sleep(settleMs);
+    const [synodProblems, etcdProblems] = await Promise.all([
+      this.synod.check(),
+      this.etcd?.check() ?? [],
+    ]);
+    if (synodProblems.length > 0) {
+      this.fail('Synod', this.batchFirst, last, synodProblems.join('\n'));
+      const only = this.records.at(-1);
+      const exited = / exited\n/.test(synodProblems[0] ?? '');
+      if (exited && this.batchFirst === last && only?.index === last) {
+        this.records[this.records.length - 1] = {
+          ...only,
+          cls: 'Synod crashes',
+        };
+      }
+      if (!endOfRun) await this.synod.open();
+    }
+    if (this.etcd !== undefined && etcdProblems.length > 0) {
+      // etcd is the reference: a broken property there means the guard let something
+      // through, which is worth knowing, and etcd starts afresh.
+      this.fail('etcd', this.batchFirst, last, etcdProblems.join('\n'));
+      if (!endOfRun) await this.etcd.open();
+    }
+    this.batchFirst = last + 1;
+  }
+}
+
+function hexIds(target: FuzzTarget | undefined): string[] {
+  return (target?.memberIds ?? []).map(id => id.toString(16));
 }
