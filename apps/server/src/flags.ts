@@ -1,12 +1,19 @@
+import {readFileSync} from 'node:fs';
 import {parseArgs} from 'node:util';
+
+import {parse as parseYaml} from 'yaml';
 
 import type {MemberConfigInput} from '@synod/server';
 
 /**
  * The command-line flags `synod` takes: etcd's names and meanings, so that a
  * script that starts etcd starts Synod. Each flag can also be given as an
- * environment variable, `SYNOD_` + the flag name in upper case with `_` for
- * `-` (`--data-dir` is `SYNOD_DATA_DIR`); a flag on the command line wins.
+ * environment variable: etcd's own, `ETCD_` + the flag name in upper case with
+ * `_` for `-` (`--data-dir` is `ETCD_DATA_DIR`), so container manifests and
+ * systemd units written for etcd work unchanged, or `SYNOD_DATA_DIR`. As in etcd,
+ * an `ETCD_` variable and its flag may not both be given; a `SYNOD_` variable
+ * gives way to its flag. `--config-file` reads etcd's YAML configuration file
+ * instead of all flags and variables.
  */
 const flagSpecs = {
   name: {kind: 'string', help: 'human-readable name of this member'},
@@ -79,6 +86,10 @@ const flagSpecs = {
   },
   'auth-token-ttl': {kind: 'int', help: 'seconds an unused simple token lives (default: 300)'},
   'bcrypt-cost': {kind: 'int', help: 'bcrypt cost of password hashes, 4 to 31 (default: 10)'},
+  'config-file': {
+    kind: 'string',
+    help: "path to etcd's YAML configuration file; other flags and variables are then ignored",
+  },
   'cert-file': {kind: 'string', help: 'path to the client server TLS cert file'},
   'key-file': {kind: 'string', help: 'path to the client server TLS key file'},
   'trusted-ca-file': {kind: 'string', help: 'path to the client server TLS trusted CA cert file'},
@@ -117,9 +128,12 @@ const flagSpecs = {
 
 type FlagName = keyof typeof flagSpecs;
 
-/** What the command line asks for: run a member with these settings, or print something and exit. */
+/**
+ * What the command line asks for: run a member with these settings (and tell the operator
+ * the `warnings`), or print something and exit.
+ */
 export type Command =
-  | {readonly kind: 'run'; readonly config: MemberConfigInput}
+  | {readonly kind: 'run'; readonly config: MemberConfigInput; readonly warnings?: string[]}
   | {readonly kind: 'help'}
   | {readonly kind: 'version'};
 
@@ -145,13 +159,105 @@ export function usage(): string {
     `  ${'--help'.padEnd(38)} show this help`,
     `  ${'--version'.padEnd(38)} print the version`,
     '',
-    'Every flag can also be set as SYNOD_<FLAG> (e.g. SYNOD_DATA_DIR); flags win.',
+    'Every flag can also be set as ETCD_<FLAG> (e.g. ETCD_DATA_DIR, not together with',
+    'its flag) or SYNOD_<FLAG> (a flag wins over it).',
     '',
   ].join('\n');
 }
 
-function envName(flag: string): string {
-  return `SYNOD_${flag.toUpperCase().replaceAll('-', '_')}`;
+function envName(prefix: 'ETCD_' | 'SYNOD_', flag: string): string {
+  return `${prefix}${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** etcd's YAML keys under `client-transport-security` and `peer-transport-security`. */
+const transportSecurityKeys: Record<'client' | 'peer', Record<string, FlagName>> = {
+  client: {
+    'cert-file': 'cert-file',
+    'key-file': 'key-file',
+    'client-cert-auth': 'client-cert-auth',
+    'trusted-ca-file': 'trusted-ca-file',
+    'crl-file': 'client-crl-file',
+    'allowed-hostname': 'client-cert-allowed-hostname',
+  },
+  peer: {
+    'cert-file': 'peer-cert-file',
+    'key-file': 'peer-key-file',
+    'client-cert-auth': 'peer-client-cert-auth',
+    'trusted-ca-file': 'peer-trusted-ca-file',
+    'crl-file': 'peer-crl-file',
+    'allowed-cn': 'peer-cert-allowed-cn',
+    'allowed-hostname': 'peer-cert-allowed-hostname',
+  },
+};
+
+/** A YAML scalar (or, for cipher-suites, a list) as the flag's text; undefined for an empty key. */
+function yamlValue(file: string, key: string, value: unknown): string | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  if (Array.isArray(value)) return value.map(v => String(v)).join(',');
+  if (typeof value === 'object') {
+    throw new UsageError(`${file}: ${key} must be a value, not a mapping`);
+  }
+  return String(value as string | number | boolean);
+}
+
+/**
+ * The settings in etcd's YAML configuration file: top-level keys are flag names, TLS
+ * settings sit under `client-transport-security` and `peer-transport-security`. Keys etcd
+ * knows that Synod does not are reported and skipped.
+ */
+function readConfigFile(file: string, warnings: string[]): Map<FlagName, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read --config-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`--config-file ${file} is not YAML: ${(err as Error).message}`);
+  }
+  const raw = new Map<FlagName, string>();
+  if (doc === null || doc === undefined) return raw;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new UsageError(`--config-file ${file} must hold a mapping of settings`);
+  }
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const side =
+      key === 'client-transport-security'
+        ? 'client'
+        : key === 'peer-transport-security'
+          ? 'peer'
+          : undefined;
+    if (side !== undefined) {
+      if (value === null || value === undefined) continue;
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        throw new UsageError(`${file}: ${key} must be a mapping`);
+      }
+      for (const [inner, innerValue] of Object.entries(value as Record<string, unknown>)) {
+        const flag = transportSecurityKeys[side][inner];
+        const text = yamlValue(file, `${key}.${inner}`, innerValue);
+        if (flag === undefined) {
+          if (text !== undefined && text !== 'false') {
+            warnings.push(`${file}: ${key}.${inner} is not supported by synod; ignored`);
+          }
+          continue;
+        }
+        if (text !== undefined) raw.set(flag, text);
+      }
+      continue;
+    }
+    const text = yamlValue(file, key, value);
+    if (key in flagSpecs && key !== 'config-file') {
+      if (text !== undefined) raw.set(key as FlagName, text);
+    } else if (text !== undefined && text !== 'false') {
+      warnings.push(`${file}: ${key} is not supported by synod; ignored`);
+    }
+  }
+  return raw;
 }
 
 function toInt(flag: string, text: string): number {
@@ -164,6 +270,49 @@ function toBool(flag: string, text: string): boolean {
   if (text === 'true' || text === '1') return true;
   if (text === 'false' || text === '0') return false;
   throw new UsageError(`invalid value ${JSON.stringify(text)} for --${flag}: use true or false`);
+}
+
+function flagValue(
+  values: Record<string, string | boolean | undefined>,
+  flag: string,
+): string | undefined {
+  const v = values[flag];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Each flag's text from the command line, else from `SYNOD_<FLAG>`, else from etcd's
+ * `ETCD_<FLAG>`. An `ETCD_` variable beside its own flag is refused with etcd's message;
+ * `ETCD_` variables that name no flag Synod has are reported, as etcd reports them.
+ */
+function fromFlagsAndEnvironment(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): Map<FlagName, string> {
+  const raw = new Map<FlagName, string>();
+  const known = new Set<string>();
+  for (const flag of Object.keys(flagSpecs) as FlagName[]) {
+    if (flag === 'config-file') continue;
+    const etcdName = envName('ETCD_', flag);
+    known.add(etcdName);
+    const fromFlag = flagValue(values, flag);
+    const fromSynod = env[envName('SYNOD_', flag)];
+    const fromEtcd = env[etcdName];
+    if (fromFlag !== undefined && fromEtcd !== undefined) {
+      throw new UsageError(
+        `conflicting environment variable "${etcdName}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`,
+      );
+    }
+    const value = fromFlag ?? fromSynod ?? fromEtcd;
+    if (value !== undefined) raw.set(flag, value);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('ETCD_') && !known.has(name) && name !== 'ETCD_CONFIG_FILE') {
+      warnings.push(`unrecognized environment variable ${name}=${value ?? ''}`);
+    }
+  }
+  return raw;
 }
 
 /** Parses `synod`'s arguments and environment into a command. */
@@ -194,13 +343,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (values.help === true) return {kind: 'help'};
   if (values.version === true) return {kind: 'version'};
 
-  const raw = new Map<FlagName, string>();
-  for (const flag of Object.keys(flagSpecs) as FlagName[]) {
-    const fromFlag = values[flag];
-    const fromEnv = env[envName(flag)];
-    if (typeof fromFlag === 'string') raw.set(flag, fromFlag);
-    else if (fromEnv !== undefined) raw.set(flag, fromEnv);
+  const warnings: string[] = [];
+  const configFile =
+    flagValue(values, 'config-file') ?? env.ETCD_CONFIG_FILE ?? env.SYNOD_CONFIG_FILE;
+  if (configFile !== undefined) {
+    warnings.push(
+      `loading server configuration from ${JSON.stringify(configFile)}; other configuration command line flags and environment variables are ignored`,
+    );
   }
+  const raw =
+    configFile === undefined
+      ? fromFlagsAndEnvironment(values, env, warnings)
+      : readConfigFile(configFile, warnings);
   const str = (flag: FlagName) => raw.get(flag);
   const int = (flag: FlagName) => {
     const v = raw.get(flag);
@@ -255,5 +409,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   };
   // Leave out what was not given, so the member's defaults apply.
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
-  return {kind: 'run', config: given};
+  return warnings.length === 0
+    ? {kind: 'run', config: given}
+    : {kind: 'run', config: given, warnings};
 }

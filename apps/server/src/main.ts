@@ -37,6 +37,7 @@ export async function main(
       process.stdout.write(`synod ${version()}\n`);
       return 0;
     }
+    for (const warning of command.warnings ?? []) process.stderr.write(`synod: ${warning}\n`);
     const config = resolveMemberConfig(command.config);
     const logger = pino({level: config.logLevel, base: {member: config.name}});
     member = await startMember(config, {logger});
