@@ -194,10 +194,9 @@ const transportSecurityKeys: Record<'client' | 'peer', Record<string, FlagName>>
 function yamlValue(file: string, key: string, value: unknown): string | undefined {
   if (value === null || value === undefined || value === '') return undefined;
   if (Array.isArray(value)) return value.map(v => String(v)).join(',');
-  if (typeof value === 'object') {
-    throw new UsageError(`${file}: ${key} must be a value, not a mapping`);
-  }
-  return String(value as string | number | boolean);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new UsageError(`${file}: ${key} must be a value, not a mapping`);
 }
 
 /**
