@@ -10,6 +10,8 @@ import {KV} from './kv.js';
 import {Lease} from './lease.js';
 import {LeaseKeeper} from './lease-keeper.js';
 import {Maintenance} from './maintenance.js';
+import type {ClientTlsOptions} from './tls.js';
+import {tlsCredentials} from './tls.js';
 import {Watch} from './watch.js';
 import {WatchManager} from './watch-manager.js';
 
@@ -33,7 +35,12 @@ export interface EtcdOptions {
    * closes connections that ping more often than every 5 s.
    */
   readonly keepAliveTimeMs?: number;
-  /** TLS credentials (`ChannelCredentials.createSsl(...)`); plaintext by default. */
+  /**
+   * TLS as etcdctl takes it: `ca`, `cert` and `key` as file paths or PEM bytes, and
+   * `insecureSkipVerify`. Endpoints may then be `https://host:port` or `host:port`.
+   */
+  readonly tls?: ClientTlsOptions;
+  /** gRPC channel credentials, for what `tls` does not cover; plaintext by default. */
   readonly credentials?: ChannelCredentials;
   /** Extra gRPC channel options. */
   readonly channelOptions?: ChannelOptions;
@@ -96,7 +103,9 @@ export class Etcd {
     const pool = new ConnectionPool({
       endpoints:
         typeof options.endpoints === 'string' ? [options.endpoints] : [...options.endpoints],
-      credentials: options.credentials,
+      credentials:
+        options.credentials ??
+        (options.tls === undefined ? undefined : tlsCredentials(options.tls)),
       channelOptions: options.channelOptions ?? {},
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
       keepAliveTimeMs: options.keepAliveTimeMs ?? 10_000,

@@ -7,6 +7,7 @@
  */
 export {createClient, Etcd} from './etcd.js';
 export type {EtcdOptions} from './etcd.js';
+export type {ClientTlsOptions} from './tls.js';
 export type {AuthCredentials, ServiceClients} from './connection-pool.js';
 export type {CallOptions, RetryableWriteOptions} from './call-options.js';
 export type {Bytes} from './bytes.js';
