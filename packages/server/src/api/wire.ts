@@ -84,14 +84,30 @@ const sortTargets = [
   SortTarget.Value,
 ] as const;
 
+/**
+ * The sort a range asks for. etcd 3.4 sorts nothing for an order it does not know, whatever
+ * the target (it fetches the whole range, then truncates it to the limit), which is what no
+ * order on the key gives. A target it does not know with a known order makes etcd 3.4 panic:
+ * Synod refuses it instead.
+ */
+function sortOf(r: WireRangeRequest): Pick<RangeRequest, 'sortOrder' | 'sortTarget'> {
+  const known: readonly number[] = sortOrders;
+  if (!known.includes(r.sortOrder)) {
+    return {sortOrder: SortOrder.None, sortTarget: SortTarget.Key};
+  }
+  return {
+    sortOrder: enumValue(r.sortOrder, sortOrders),
+    sortTarget: enumValue(r.sortTarget, sortTargets),
+  };
+}
+
 export function fromWireRange(r: WireRangeRequest): RangeRequest {
   return {
     key: r.key,
     rangeEnd: r.rangeEnd,
     limit: toCount(r.limit),
     revision: toRevision(r.revision),
-    sortOrder: enumValue(r.sortOrder, sortOrders),
-    sortTarget: enumValue(r.sortTarget, sortTargets),
+    ...sortOf(r),
     keysOnly: r.keysOnly,
     countOnly: r.countOnly,
     minModRevision: toSigned(r.minModRevision),
@@ -131,11 +147,50 @@ const compareTargets = new Map<Compare_CompareTarget, CompareTarget>([
   [Compare_CompareTarget.LEASE, CompareTarget.Lease],
 ]);
 
+/**
+ * What etcd 3.4 makes of a compare whose result or target it does not know, as a compare
+ * that gives the same answer, or undefined when both are known. etcd compares nothing for an
+ * unknown target (as if the two sides were equal), and counts an unknown result as a match
+ * for every key in the range; only a value compare on a range holding no key still fails.
+ *
+ * Example: `{target: 99, result: EQUAL}` always holds, so it becomes `version > -1`, which
+ * every key (and a missing one, whose version is 0) satisfies.
+ */
+export function etcdUnknownCompare(c: WireCompare): Compare | undefined {
+  const result = compareResults.get(c.result);
+  const target = compareTargets.get(c.target);
+  if (result !== undefined && target !== undefined) return undefined;
+  const holds =
+    target === undefined ? result === undefined || result === CompareResult.Equal : true;
+  const none = {key: c.key, rangeEnd: c.rangeEnd, value: new Uint8Array(0), lease: 0n};
+  if (target === CompareTarget.Value) {
+    // Holds exactly when the range holds a key: every key has a create revision above 0.
+    return {
+      ...none,
+      result: CompareResult.Greater,
+      target: CompareTarget.Create,
+      version: 0,
+      createRevision: 0,
+      modRevision: 0,
+    };
+  }
+  return {
+    ...none,
+    result: holds ? CompareResult.Greater : CompareResult.Less,
+    target: CompareTarget.Version,
+    version: -1,
+    createRevision: 0,
+    modRevision: 0,
+  };
+}
+
 function fromWireCompare(c: WireCompare): Compare {
   const u = c.targetUnion;
   const result = compareResults.get(c.result);
   const target = compareTargets.get(c.target);
   if (result === undefined || target === undefined) {
+    const equivalent = etcdUnknownCompare(c);
+    if (equivalent !== undefined) return equivalent;
     throw new ServerError(Status.INVALID_ARGUMENT, 'etcdserver: unknown compare result or target');
   }
   return {
