@@ -141,6 +141,7 @@ describe('synod command line', () => {
           keyFile: '/etc/etcd/server.key',
           clientCertAuth: true,
           trustedCaFile: '/etc/etcd/ca.crt',
+          autoTls: false,
           peerCertFile: '/etc/etcd/peer.crt',
           peerCertAllowedCn: 'member',
         },

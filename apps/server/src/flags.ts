@@ -114,6 +114,11 @@ const flagSpecs = {
     kind: 'string',
     help: 'maximum TLS version: TLS1.2 or TLS1.3 (default: TLS1.3)',
   },
+  'auto-tls': {kind: 'bool', help: 'client TLS using generated certificates'},
+  'self-signed-cert-validity': {
+    kind: 'int',
+    help: 'validity period of the client and peer certificates made by auto-TLS, in years (default: 1)',
+  },
   'peer-cert-file': {kind: 'string', help: 'path to the peer server TLS cert file'},
   'peer-key-file': {kind: 'string', help: 'path to the peer server TLS key file'},
   'peer-trusted-ca-file': {kind: 'string', help: 'path to the peer server TLS trusted CA file'},
@@ -124,6 +129,7 @@ const flagSpecs = {
     kind: 'string',
     help: 'allowed TLS hostname for inter peer authentication',
   },
+  'peer-auto-tls': {kind: 'bool', help: 'peer TLS using generated certificates'},
 } as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
 
 type FlagName = keyof typeof flagSpecs;
@@ -176,6 +182,7 @@ const transportSecurityKeys: Record<'client' | 'peer', Record<string, FlagName>>
     'key-file': 'key-file',
     'client-cert-auth': 'client-cert-auth',
     'trusted-ca-file': 'trusted-ca-file',
+    'auto-tls': 'auto-tls',
     'crl-file': 'client-crl-file',
     'allowed-hostname': 'client-cert-allowed-hostname',
   },
@@ -184,6 +191,7 @@ const transportSecurityKeys: Record<'client' | 'peer', Record<string, FlagName>>
     'key-file': 'peer-key-file',
     'client-cert-auth': 'peer-client-cert-auth',
     'trusted-ca-file': 'peer-trusted-ca-file',
+    'auto-tls': 'peer-auto-tls',
     'crl-file': 'peer-crl-file',
     'allowed-cn': 'peer-cert-allowed-cn',
     'allowed-hostname': 'peer-cert-allowed-hostname',
@@ -405,6 +413,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     peerCrlFile: str('peer-crl-file'),
     peerCertAllowedCn: str('peer-cert-allowed-cn'),
     peerCertAllowedHostname: str('peer-cert-allowed-hostname'),
+    autoTls: bool('auto-tls'),
+    peerAutoTls: bool('peer-auto-tls'),
+    selfSignedCertValidity: int('self-signed-cert-validity'),
   };
   // Leave out what was not given, so the member's defaults apply.
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

@@ -41,6 +41,7 @@ import {MemberCore} from './member/member.js';
 import {startPeerServer} from './peer/peer-server.js';
 import type {PeerServer} from './peer/peer-server.js';
 import {PeerTransport} from './peer/peer-transport.js';
+import {ensureSelfSignedFiles} from './tls/self-signed.js';
 import {TlsCredentials} from './tls/tls-credentials.js';
 import type {TlsSettings} from './tls/tls-settings.js';
 import {ClientListener} from './transport/client-listener.js';
@@ -276,6 +277,7 @@ function listenerTls(
   logger: MemberLogger,
 ): ListenerTls | undefined {
   if (settings === undefined) return undefined;
+  ensureSelfSignedFiles(settings);
   const credentials = TlsCredentials.load(settings, message => {
     logger.warn({side: settings.side, error: message}, 'kept the previous certificates');
   });

@@ -1,3 +1,4 @@
+import {join} from 'node:path';
 import type tls from 'node:tls';
 
 import type {JwtSignMethod} from '../auth/jwt-tokens.js';
@@ -148,6 +149,12 @@ export interface MemberConfigInput {
   peerCrlFile?: string;
   peerCertAllowedCn?: string;
   peerCertAllowedHostname?: string;
+  /** Serve https client URLs with a self-signed certificate made at start-up. */
+  autoTls?: boolean;
+  /** Peer TLS with self-signed certificates; peers' certificates are then not verified. */
+  peerAutoTls?: boolean;
+  /** Years the self-signed certificates are valid, 1 by default. */
+  selfSignedCertValidity?: number;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -374,7 +381,8 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
   const batchLimit = positiveInt('backend-batch-limit', input.backendBatchLimit ?? 0, {
     allowZero: true,
   });
-  const {clientTls, peerTls} = resolveTls(input);
+  const dataDir = input.dataDir ?? `${name}.synod`;
+  const {clientTls, peerTls} = resolveTls(input, dataDir, listenClientUrls, listenPeerUrls);
   for (const url of listenClientUrls) {
     if (url.protocol === 'https:' && clientTls === undefined) {
       throw new ConfigError(
@@ -393,7 +401,7 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
   }
   return {
     name,
-    dataDir: input.dataDir ?? `${name}.synod`,
+    dataDir,
     listenClientUrls,
     advertiseClientUrls,
     listenPeerUrls,
@@ -456,8 +464,16 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
 
 const tlsVersions: Record<string, tls.SecureVersion> = {'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3'};
 
-/** The client and peer TLS settings; a side without a certificate or key has none. */
-function resolveTls(input: MemberConfigInput): {
+/**
+ * The client and peer TLS settings; a side without a certificate or key, and without
+ * auto-TLS, has none.
+ */
+function resolveTls(
+  input: MemberConfigInput,
+  dataDir: string,
+  clientUrls: readonly URL[],
+  peerUrls: readonly URL[],
+): {
   clientTls: TlsSettings | undefined;
   peerTls: TlsSettings | undefined;
 } {
@@ -498,8 +514,33 @@ function resolveTls(input: MemberConfigInput): {
     );
   }
   const common = {minVersion, maxVersion, cipherSuites};
-  const clientTls: TlsSettings | undefined =
-    input.certFile === undefined && input.keyFile === undefined
+  const validityYears = positiveInt('self-signed-cert-validity', input.selfSignedCertValidity ?? 1);
+  const selfSigned = (side: 'client' | 'peer', urls: readonly URL[]) => ({
+    certFile: join(dataDir, 'fixtures', side, 'cert.pem'),
+    keyFile: join(dataDir, 'fixtures', side, 'key.pem'),
+    selfSigned: {
+      hosts: [...new Set(urls.map(u => u.hostname.replace(/^\[(.*)\]$/, '$1')))],
+      validityYears,
+    },
+  });
+  const clientAuto =
+    input.autoTls === true && input.certFile === undefined && input.keyFile === undefined;
+  const peerAuto =
+    input.peerAutoTls === true &&
+    input.peerCertFile === undefined &&
+    input.peerKeyFile === undefined;
+  const clientTls: TlsSettings | undefined = clientAuto
+    ? {
+        side: 'client',
+        ...selfSigned('client', clientUrls),
+        trustedCaFile: undefined,
+        clientCertAuth: false,
+        crlFile: undefined,
+        allowedCn: undefined,
+        allowedHostname: undefined,
+        ...common,
+      }
+    : input.certFile === undefined && input.keyFile === undefined
       ? undefined
       : {
           side: 'client',
@@ -512,8 +553,18 @@ function resolveTls(input: MemberConfigInput): {
           allowedHostname: input.clientCertAllowedHostname,
           ...common,
         };
-  const peerTls: TlsSettings | undefined =
-    input.peerCertFile === undefined && input.peerKeyFile === undefined
+  const peerTls: TlsSettings | undefined = peerAuto
+    ? {
+        side: 'peer',
+        ...selfSigned('peer', peerUrls),
+        trustedCaFile: undefined,
+        clientCertAuth: false,
+        crlFile: undefined,
+        allowedCn: input.peerCertAllowedCn,
+        allowedHostname: input.peerCertAllowedHostname,
+        ...common,
+      }
+    : input.peerCertFile === undefined && input.peerKeyFile === undefined
       ? undefined
       : {
           side: 'peer',

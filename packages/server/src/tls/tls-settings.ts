@@ -27,6 +27,12 @@ export interface TlsSettings {
   readonly maxVersion: tls.SecureVersion;
   /** OpenSSL names of the TLS 1.2 cipher suites allowed; empty for Node's defaults. */
   readonly cipherSuites: readonly string[];
+  /**
+   * `--auto-tls` / `--peer-auto-tls` with no certificate given: `certFile` and `keyFile`
+   * point into the data directory, where a self-signed certificate for `hosts` is made at
+   * start-up unless one is there already.
+   */
+  readonly selfSigned?: {readonly hosts: readonly string[]; readonly validityYears: number};
 }
 
 /** The flag each setting of a side comes from, for messages that name it. */

@@ -1,4 +1,6 @@
-import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {X509Certificate} from 'node:crypto';
+import {once} from 'node:events';
+import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import {join} from 'node:path';
 import tls from 'node:tls';
@@ -12,6 +14,7 @@ import {
   startSynod,
 } from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
+import {createClient} from '@synod/client';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {etcdctlSkipReason, runCtl} from './etcdctl.js';
@@ -337,4 +340,125 @@ describe.skipIf(opensslSkipReason !== undefined)('certificate files that cannot 
       expect(existsSync(dataDir)).toBe(false);
     },
   );
+});
+
+describe.skipIf(skip !== undefined)(
+  'auto-TLS: etcd and Synod with --auto-tls and --peer-auto-tls',
+  () => {
+    let etcd: EtcdCluster;
+    let synod: EtcdCluster;
+
+    beforeAll(async () => {
+      const options: EtcdClusterOptions = {
+        clientScheme: 'https',
+        peerScheme: 'https',
+        extraArgs: ['--auto-tls', '--peer-auto-tls'],
+      };
+      // etcd 3.4 has no --self-signed-cert-validity (3.5 has): its certificates last a year.
+      const synodOptions: EtcdClusterOptions = {
+        ...options,
+        extraArgs: ['--auto-tls', '--peer-auto-tls', '--self-signed-cert-validity=2'],
+      };
+      [etcd, synod] = await Promise.all([startEtcd(options), startSynod(synodOptions)]);
+    });
+
+    afterAll(async () => {
+      await Promise.all([etcd.stop(), synod.stop()]);
+    });
+
+    it('serves etcdctl --insecure-skip-tls-verify with certificates made in the data directory', async () => {
+      for (const c of [etcd, synod]) {
+        const url = c.endpoints[0] ?? '';
+        const put = await runCtl(url, [
+          '--insecure-skip-tls-verify',
+          '--insecure-transport=false',
+          'put',
+          'auto',
+          'tls',
+        ]);
+        expect(put.stdout, put.stderr).toBe('OK\n');
+        const get = await runCtl(url, [
+          '--insecure-skip-tls-verify',
+          '--insecure-transport=false',
+          'get',
+          'auto',
+          '--print-value-only',
+        ]);
+        expect(get.stdout).toBe('tls\n');
+        const dir = c.members[0]?.dataDir ?? '';
+        for (const side of ['client', 'peer']) {
+          const pem = readFileSync(join(dir, 'fixtures', side, 'cert.pem'), 'utf8');
+          const years =
+            (Date.parse(new X509Certificate(pem).validTo) - Date.now()) / (365.25 * 864e5);
+          expect(Math.round(years)).toBe(c === synod ? 2 : 1);
+        }
+      }
+    });
+  },
+);
+
+describe.skipIf(opensslSkipReason !== undefined)('certificate rotation without a restart', () => {
+  let pki: TestPki;
+  let cluster: EtcdCluster;
+  let certFile: string;
+  let keyFile: string;
+
+  beforeAll(async () => {
+    pki = makeTestPki();
+    certFile = join(pki.dir, 'live.pem');
+    keyFile = join(pki.dir, 'live-key.pem');
+    copyFileSync(pki.server.cert, certFile);
+    copyFileSync(pki.server.key, keyFile);
+    cluster = await startSynod({
+      clientScheme: 'https',
+      healthTls: {ca: pki.ca},
+      extraArgs: [`--cert-file=${certFile}`, `--key-file=${keyFile}`, '--log-level=warn'],
+    });
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+    pki.remove();
+  });
+
+  async function servedFingerprint(): Promise<string> {
+    const url = new URL(cluster.endpoints[0] ?? '');
+    const socket = tls.connect({
+      host: url.hostname,
+      port: Number(url.port),
+      ca: readFileSync(pki.ca),
+    });
+    await once(socket, 'secureConnect');
+    const fingerprint = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+    socket.destroy();
+    return fingerprint;
+  }
+
+  it('serves new connections with the new certificate, and keeps the old ones', async () => {
+    const client = createClient({endpoints: cluster.endpoints, tls: {ca: pki.ca}});
+    try {
+      await client.kv.put('rotate', 'before');
+      const before = await servedFingerprint();
+      expect(before).toBe(new X509Certificate(readFileSync(pki.server.cert)).fingerprint256);
+      const next = pki.issue('rotated');
+      // The key first, then the certificate: in between, the pair does not match and the
+      // member keeps serving the old one.
+      copyFileSync(next.key, keyFile);
+      expect(await servedFingerprint()).toBe(before);
+      copyFileSync(next.cert, certFile);
+      const after = await servedFingerprint();
+      expect(after).toBe(new X509Certificate(readFileSync(next.cert)).fingerprint256);
+      // The connection opened before the rotation goes on working.
+      await client.kv.put('rotate', 'after');
+      const fresh = createClient({endpoints: cluster.endpoints, tls: {ca: pki.ca}});
+      try {
+        expect(await fresh.kv.getString('rotate')).toBe('after');
+      } finally {
+        fresh.close();
+      }
+      expect(cluster.members[0]?.output).toContain('kept the previous certificates');
+    } finally {
+      client.close();
+    }
+  });
 });
