@@ -190,6 +190,22 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
     });
   });
 
+  describe('watch filters, packed or one by one', () => {
+    it('creates the watch as etcd does', async () => {
+      await align(pair);
+      const watch = '/etcdserverpb.Watch/Watch';
+      const options = {timeoutMs: 500};
+      await same('packed', watch, grpcFrame(hex('0a07 0a0161 2a02 0001')), WatchResponse, options);
+      await same(
+        'one by one',
+        watch,
+        grpcFrame(hex('0a07 0a0161 2800 2801')),
+        WatchResponse,
+        options,
+      );
+    });
+  });
+
   describe('enum values out of range', () => {
     async function putBoth(key: string, value: string): Promise<void> {
       const bytes = PutRequest.encode(
@@ -298,6 +314,16 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
 
     it.fails('answers a message cut short UNKNOWN "unexpected EOF"', async () => {
       await same('cut short', range, Buffer.concat([hex('000000000a'), key]));
+    });
+
+    it.fails('ends a watch stream whose last message is cut short', async () => {
+      await same(
+        'watch cut short',
+        '/etcdserverpb.Watch/Watch',
+        Buffer.concat([hex('000000000a'), key]),
+        undefined,
+        {timeoutMs: 500},
+      );
     });
 
     it.fails('answers a unary call from its first message and ignores a second', async () => {
