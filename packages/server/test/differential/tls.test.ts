@@ -14,7 +14,8 @@ import {
   startSynod,
 } from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
-import {createClient} from '@synod/client';
+import {KVDefinition} from '@synod/proto';
+import {ChannelCredentials, createChannel, createClient} from 'nice-grpc';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {etcdctlSkipReason, runCtl} from './etcdctl.js';
@@ -435,9 +436,22 @@ describe.skipIf(opensslSkipReason !== undefined)('certificate rotation without a
   }
 
   it('serves new connections with the new certificate, and keeps the old ones', async () => {
-    const client = createClient({endpoints: cluster.endpoints, tls: {ca: pki.ca}});
+    const kvOver = () => {
+      const channel = createChannel(
+        cluster.endpoints[0] ?? '',
+        ChannelCredentials.createSsl(readFileSync(pki.ca)),
+      );
+      return {
+        kv: createClient(KVDefinition, channel),
+        close: () => {
+          channel.close();
+        },
+      };
+    };
+    const client = kvOver();
+    const value = Buffer.from('v');
     try {
-      await client.kv.put('rotate', 'before');
+      await client.kv.put({key: Buffer.from('rotate'), value});
       const before = await servedFingerprint();
       expect(before).toBe(new X509Certificate(readFileSync(pki.server.cert)).fingerprint256);
       const next = pki.issue('rotated');
@@ -449,10 +463,11 @@ describe.skipIf(opensslSkipReason !== undefined)('certificate rotation without a
       const after = await servedFingerprint();
       expect(after).toBe(new X509Certificate(readFileSync(next.cert)).fingerprint256);
       // The connection opened before the rotation goes on working.
-      await client.kv.put('rotate', 'after');
-      const fresh = createClient({endpoints: cluster.endpoints, tls: {ca: pki.ca}});
+      await client.kv.put({key: Buffer.from('rotate'), value: Buffer.from('after')});
+      const fresh = kvOver();
       try {
-        expect(await fresh.kv.getString('rotate')).toBe('after');
+        const got = await fresh.kv.range({key: Buffer.from('rotate')});
+        expect(got.kvs[0]?.value.toString()).toBe('after');
       } finally {
         fresh.close();
       }
