@@ -44,6 +44,9 @@ interface Decoder<T> {
 /** For calls whose answer only matters by its status. */
 const ignoreAnswer: Decoder<undefined> = {decode: () => undefined};
 
+/** A key only the 3-member HashKV check writes, outside the canary range. */
+const checkerKey = Buffer.concat([Buffer.from([0xff, 0xfd]), Buffer.from('synod-fuzz-check')]);
+
 const canaryKeys: readonly (readonly [Buffer, Buffer])[] = [
   [Buffer.concat([canaryPrefix, Buffer.from('a')]), Buffer.from('first canary')],
   [Buffer.concat([canaryPrefix, Buffer.from('b')]), Buffer.alloc(300, 0x62)],
@@ -344,39 +347,52 @@ export class FuzzTarget {
     return problems;
   }
 
+  /**
+   * HashKV of every member at its current revision, asked again until all members report
+   * the same revision (a follower may still be applying, a lease may just have expired).
+   * Asking for one explicit revision instead fails once an input compacted at exactly it.
+   */
   private async hashesAtOneRevision(): Promise<string | undefined> {
-    const head = await this.unary(
-      '/etcdserverpb.KV/Range',
-      RangeRequest.encode(RangeRequest.fromPartial({key: canaryPrefix})).finish(),
-      RangeResponse,
-    );
-    const revision = head.header?.revision ?? 0n;
-    const seen: string[] = [];
-    for (const member of this.live.members) {
-      let answer: HashKVResponse | undefined;
-      let lastError = '';
-      for (let attempt = 0; attempt < 50 && answer === undefined; attempt++) {
-        try {
-          answer = await this.unary(
-            '/etcdserverpb.Maintenance/HashKV',
-            HashKVRequest.encode({revision}).finish(),
-            HashKVResponse,
-            {address: member.clientAddress},
-          );
-        } catch (error) {
-          // A follower that has not applied `revision` yet answers "future revision".
-          lastError = String(error);
-          await sleep(100);
-        }
+    let seen: string[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      let answers: HashKVResponse[];
+      try {
+        answers = await Promise.all(
+          this.live.members.map(m =>
+            this.unary(
+              '/etcdserverpb.Maintenance/HashKV',
+              HashKVRequest.encode({revision: 0n}).finish(),
+              HashKVResponse,
+              {address: m.clientAddress},
+            ),
+          ),
+        );
+      } catch (error) {
+        // Synod refuses HashKV at revision 0 after a compaction at the current revision,
+        // where etcd answers; one write moves the revision past the compaction.
+        if (!(error instanceof CallError) || !error.message.includes('compacted')) throw error;
+        await this.unary(
+          '/etcdserverpb.KV/Put',
+          PutRequest.encode(
+            PutRequest.fromPartial({key: checkerKey, value: Buffer.from('x')}),
+          ).finish(),
+          ignoreAnswer,
+        );
+        continue;
       }
-      if (answer === undefined)
-        return `${member.name}: HashKV at revision ${revision} failed: ${lastError}`;
-      seen.push(`${member.name}: hash ${answer.hash} (compact revision ${answer.compactRevision})`);
+      const revisions = new Set(answers.map(a => a.header?.revision ?? 0n));
+      seen = answers.map(
+        (a, i) =>
+          `${this.live.members[i]!.name}: revision ${a.header?.revision ?? 0n}, hash ${a.hash}, ` +
+          `compact revision ${a.compactRevision}`,
+      );
+      if (revisions.size === 1) {
+        const distinct = new Set(answers.map(a => `${a.hash}/${a.compactRevision}`));
+        return distinct.size > 1 ? `HashKV differs at one revision: ${seen.join('; ')}` : undefined;
+      }
+      await sleep(100);
     }
-    const distinct = new Set(seen.map(s => s.replace(/^[^:]*: /, '')));
-    return distinct.size > 1
-      ? `HashKV differs at revision ${revision}: ${seen.join('; ')}`
-      : undefined;
+    return `the members did not reach one revision within 5 s: ${seen.join('; ')}`;
   }
 }
 
