@@ -5,6 +5,7 @@ import type {CallContext} from 'nice-grpc-common';
 import {anonymous, AuthError} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
 import type {MemberCore} from '../member/member.js';
+import {verifiedCommonName} from '../transport/grpc-service.js';
 import {etcdError} from './errors.js';
 
 /** How long a request waits for this member to apply the entry that issued its token. */
@@ -14,7 +15,9 @@ const tokenPollMs = 5;
 /**
  * The user a call runs as: the owner of the token in its `token` metadata (or
  * `authorization`, which etcd's HTTP gateway uses), at the auth revision this
- * member holds now; {@link anonymous} when it sent none.
+ * member holds now. Without a token, on a member started with `--client-cert-auth`,
+ * the Common Name of the client certificate the TLS handshake verified, as etcd's
+ * `AuthInfoFromTLS` does; else {@link anonymous}.
  *
  * A simple token names the raft index it was issued at; a member that has not
  * yet applied that index waits for it, so a token issued by one member works at
@@ -23,7 +26,12 @@ const tokenPollMs = 5;
  */
 export async function requestAuth(member: MemberCore, context: CallContext): Promise<RequestAuth> {
   const token = context.metadata.get('token') ?? context.metadata.get('authorization');
-  if (token === undefined || token === '') return anonymous;
+  if (token === undefined || token === '') {
+    if (member.config.clientTls?.clientCertAuth !== true) return anonymous;
+    const cn = verifiedCommonName(context);
+    if (cn === undefined || cn === '') return anonymous;
+    return {username: cn, authRevision: member.auth.revision};
+  }
   const index = member.authTokens.issuedAt(token);
   if (index === undefined) throw etcdError(EtcdErrors.invalidAuthToken);
   const deadline = Date.now() + tokenWaitMs;

@@ -1,4 +1,5 @@
 import {once} from 'node:events';
+import type {PeerCertificate} from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
 import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
@@ -131,6 +132,7 @@ function methodDefinition(
 interface GrpcCallLike {
   readonly metadata: grpc.Metadata;
   getPeer(): string;
+  getAuthContext(): {readonly sslPeerCertificate?: PeerCertificate};
   sendMetadata(md: grpc.Metadata): void;
   on(event: 'cancelled', listener: () => void): unknown;
 }
@@ -186,6 +188,13 @@ class ServerCallContext implements CallContext {
     return this.call.getPeer();
   }
 
+  /** The Common Name of the client certificate the TLS handshake verified, if any. */
+  get verifiedCommonName(): string | undefined {
+    const cn: string | string[] | undefined =
+      this.call.getAuthContext().sslPeerCertificate?.subject.CN;
+    return Array.isArray(cn) ? cn[0] : cn;
+  }
+
   get header(): Metadata {
     this.headerOut ??= Metadata();
     return this.headerOut;
@@ -229,6 +238,14 @@ class ServerCallContext implements CallContext {
   finish(): void {
     this.finished = true;
   }
+}
+
+/**
+ * The Common Name of the verified client certificate a call came with (etcd's
+ * `AuthInfoFromTLS`), or undefined for a plaintext call or one without a certificate.
+ */
+export function verifiedCommonName(context: CallContext): string | undefined {
+  return context instanceof ServerCallContext ? context.verifiedCommonName : undefined;
 }
 
 function toStatus(path: string, error: unknown, onUnexpectedError: UnexpectedErrorHandler) {

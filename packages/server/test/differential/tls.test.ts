@@ -114,6 +114,31 @@ describe.skipIf(skip !== undefined)('client TLS: etcd and Synod with the same ce
     }
   });
 
+  it("authenticates a request without a token as its certificate's Common Name", async () => {
+    const as = (cn: string) => {
+      const files = pki.client(cn);
+      return [`--cacert=${pki.ca}`, `--cert=${files.cert}`, `--key=${files.key}`];
+    };
+    await sameOnBoth(['user', 'add', 'root:rootpw']);
+    await sameOnBoth(['user', 'grant-role', 'root', 'root']);
+    await sameOnBoth(['auth', 'enable']);
+    try {
+      // root by certificate: may write and read anything, and manage users.
+      await sameOnBoth(['put', 'tls/by-cert', 'root'], as('root'));
+      await sameOnBoth(['user', 'list'], as('root'));
+      // alice holds read on tls/ only.
+      await sameOnBoth(['get', 'tls/by-cert', '--print-value-only'], as('alice'));
+      await sameOnBoth(['put', 'tls/by-cert', 'alice'], as('alice'));
+      // A certificate naming no user, and a token that wins over the certificate.
+      await sameOnBoth(['get', 'tls/by-cert'], as('nobody'));
+      await sameOnBoth(['--user=root:rootpw', 'put', 'tls/by-token', 'x'], as('alice'));
+      await sameOnBoth(['--user=root:wrong', 'put', 'tls/by-token', 'x'], as('root'));
+    } finally {
+      await sameOnBoth(['auth', 'disable'], as('root'));
+    }
+    await sameOnBoth(['user', 'delete', 'root']);
+  });
+
   it.each([
     [
       'a CA that did not sign the server certificate',
