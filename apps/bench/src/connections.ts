@@ -1,6 +1,10 @@
+import {readFileSync} from 'node:fs';
+
 import {KVDefinition, LeaseDefinition, WatchDefinition} from '@synod/proto';
-import {createChannel, createClient, waitForChannelReady} from 'nice-grpc';
+import {ChannelCredentials, createChannel, createClient, waitForChannelReady} from 'nice-grpc';
 import type {Channel, Client} from 'nice-grpc';
+
+import type {BenchTls} from './options.js';
 
 /** The etcd services one connection offers. */
 export interface Connection {
@@ -19,9 +23,10 @@ export class Connections {
   private readonly channels: Channel[];
   readonly all: readonly Connection[];
 
-  constructor(endpoints: readonly string[], count: number) {
+  constructor(endpoints: readonly string[], count: number, tls?: BenchTls) {
+    const credentials = tls === undefined ? undefined : credentialsOf(tls);
     this.channels = Array.from({length: count}, (_, i) =>
-      createChannel(endpoints[i % endpoints.length]!, undefined, {
+      createChannel(endpoints[i % endpoints.length]!, credentials, {
         'grpc.use_local_subchannel_pool': 1,
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
       }),
@@ -53,4 +58,11 @@ export class Connections {
   close(): void {
     for (const channel of this.channels) channel.close();
   }
+}
+
+function credentialsOf(tls: BenchTls): ChannelCredentials {
+  const file = (path: string | undefined) => (path === undefined ? null : readFileSync(path));
+  return ChannelCredentials.createSsl(file(tls.cacert), file(tls.key), file(tls.cert), {
+    rejectUnauthorized: !tls.insecureSkipVerify,
+  });
 }

@@ -29,7 +29,7 @@ export async function runCheckPerf(options: BenchOptions): Promise<CheckPerfOutc
     rate: load.limit,
     total: undefined,
   };
-  const admin = new Connections(options.endpoints, 1);
+  const admin = new Connections(options.endpoints, 1, options.tls);
   try {
     const prefix = Buffer.from(options.prefix);
     const existing = await admin

@@ -42,6 +42,16 @@ export interface BenchOptions {
   /** Load-generating processes; 1 runs the load in this process. */
   readonly workers: number;
   readonly json: boolean;
+  /** TLS, as etcd's benchmark tool and etcdctl take it; undefined for plaintext. */
+  readonly tls: BenchTls | undefined;
+}
+
+/** Files for TLS connections (PEM paths), with etcdctl's flag names. */
+export interface BenchTls {
+  readonly cacert: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+  readonly insecureSkipVerify: boolean;
 }
 
 /** A command line that cannot be understood; the message says which flag and why. */
@@ -86,6 +96,8 @@ Flags:
   --load=s|m|l|xl            check-perf: load model (default s)
   --workers=N                split the load over N processes (default 1; watch:
                              worker 0 writes, the others watch)
+  --cacert=F --cert=F --key=F  TLS: CA bundle, client certificate and key (PEM files)
+  --insecure-skip-tls-verify TLS without checking the server's certificate
   --json                     print one JSON object instead of a table
   --help
 `;
@@ -112,8 +124,12 @@ const flagNames = new Set([
   'load',
   'workers',
   'json',
+  'cacert',
+  'cert',
+  'key',
+  'insecure-skip-tls-verify',
 ]);
-const booleanFlags = new Set(['sequential-keys', 'json']);
+const booleanFlags = new Set(['sequential-keys', 'json', 'insecure-skip-tls-verify']);
 
 /**
  * Parses `synod-bench <workload> [flags]`. Flags take `--name=value` or `--name value`.
@@ -183,7 +199,22 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     load: raw.get('load') ?? 's',
     workers: int(raw, 'workers', 1, 1),
     json: bool(raw, 'json'),
+    tls: tlsOf(raw),
   };
+}
+
+function tlsOf(raw: Raw): BenchTls | undefined {
+  const cacert = raw.get('cacert');
+  const cert = raw.get('cert');
+  const key = raw.get('key');
+  const insecureSkipVerify = bool(raw, 'insecure-skip-tls-verify');
+  if (cacert === undefined && cert === undefined && key === undefined && !insecureSkipVerify) {
+    return undefined;
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('--cert and --key go together');
+  }
+  return {cacert, cert, key, insecureSkipVerify};
 }
 
 /** Parses `10s`, `500ms`, `2m` or a plain number of seconds into milliseconds. */

@@ -20,7 +20,7 @@ export interface PreparedRun {
 export async function prepareRun(options: BenchOptions, share: WorkerShare): Promise<PreparedRun> {
   const mine = shareOf(options, share);
   const cpuBefore = process.cpuUsage();
-  const conns = new Connections(mine.endpoints, mine.conns);
+  const conns = new Connections(mine.endpoints, mine.conns, options.tls);
   const recorder = new Recorder();
   try {
     await conns.connect();
