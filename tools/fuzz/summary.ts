@@ -12,6 +12,9 @@ const differenceClasses = new Set<OutcomeClass>([
   'Synod crashes',
 ]);
 
+/** Difference classes whose every group the summary lists. */
+const alwaysListed = new Set<OutcomeClass>(['Synod timed out', 'Synod crashes', 'etcd crashes']);
+
 export interface SummaryOptions {
   /** e.g. "etcd 3.4.23", for the heading. */
   readonly etcdVersion?: string;
@@ -19,7 +22,10 @@ export interface SummaryOptions {
   readonly synodVersion?: string;
   /** Examples per difference group, 3 by default. */
   readonly examples?: number;
-  /** Difference groups printed, most frequent first; 40 by default. */
+  /**
+   * Difference groups printed, most frequent first; 40 by default. Groups of Synod
+   * timeouts and of crashes are printed whatever their rank.
+   */
   readonly groups?: number;
 }
 
@@ -140,7 +146,9 @@ function differenceGroups(records: readonly InputRecord[], options: SummaryOptio
   const sorted = [...groups.values()].sort(
     (a, b) => b.length - a.length || a[0]!.index - b[0]!.index,
   );
-  const shown = sorted.slice(0, options.groups ?? 40);
+  // Crashes and hangs are listed whatever their rank; the rest by frequency, up to the limit.
+  const limit = options.groups ?? 40;
+  const shown = sorted.filter((g, i) => i < limit || alwaysListed.has(g[0]!.cls));
   const rows = shown.map((group, i) => {
     const first = group[0]!;
     const examples = group
@@ -176,7 +184,7 @@ function differenceGroups(records: readonly InputRecord[], options: SummaryOptio
           rows,
         ),
   ];
-  const rest = sorted.slice(shown.length);
+  const rest = sorted.filter(g => !shown.includes(g));
   if (rest.length > 0) {
     lines.push(
       '',
