@@ -15,7 +15,46 @@ import {SortOrder, SortTarget} from '@synod/storage';
 
 import type {RequestAuth} from '../auth/auth-store.js';
 import type {MemberCore} from '../member/member.js';
+import {ServerError, Status} from 'nice-grpc-common';
 import {unwrap, validated} from './errors.js';
+import {newLeaseId} from './lease-service.js';
+
+/** The TTL of the session etcd's Lock and Campaign open for a request without a lease. */
+const defaultSessionTtlSeconds = 60n;
+
+/**
+ * The lease a Lock or Campaign request runs under. etcd serves these calls through a client
+ * session: a request with lease 0 gets a new lease of 60 s that nobody keeps alive, so its
+ * key goes when the lease expires; a request with a lease uses that lease.
+ */
+export async function sessionLease(
+  member: MemberCore,
+  auth: RequestAuth,
+  lease: bigint,
+): Promise<bigint> {
+  if (lease !== 0n) return lease;
+  const ID = newLeaseId(member);
+  unwrap(
+    await member.propose({$case: 'leaseGrant', value: {ID, TTL: defaultSessionTtlSeconds}}, auth),
+  );
+  return ID;
+}
+
+/**
+ * Runs a step of Lock or Campaign the way etcd's v3lock and v3election do: through a client,
+ * whose errors reach the caller as gRPC status UNKNOWN with the server's message
+ * (`etcdserver: requested lease not found`).
+ */
+export async function asClientCall<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof ServerError && error.code !== Status.UNKNOWN) {
+      throw new ServerError(Status.UNKNOWN, error.details);
+    }
+    throw error;
+  }
+}
 
 /**
  * etcd's concurrency recipes (the key layout of `clientv3/concurrency`), run

@@ -5,6 +5,7 @@ import type {CallContext} from 'nice-grpc-common';
 
 import type {MemberCore} from '../member/member.js';
 import {
+  asClientCall,
   commitTxn,
   createRevisionIs,
   deleteOp,
@@ -13,6 +14,7 @@ import {
   prefixEnd,
   putOp,
   readPrefix,
+  sessionLease,
   txnOf,
   waitForPredecessors,
 } from './concurrency.js';
@@ -61,37 +63,37 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
       requireLeaderIfAsked(context, member.leader);
       const auth = await requestAuth(member, context);
       const prefix = prefixOf(request.name);
-      const key = ownKey(prefix, request.lease);
-      const {response, header} = await commitTxn(
-        member,
-        auth,
-        txnOf(
-          [createRevisionIs(key, 0n)],
-          [putOp(key, request.value, request.lease)],
-          [getOp(key)],
-        ),
-      );
-      let rev = Number(header.revision);
-      if (!response.succeeded) {
-        const existing = response.responses[0];
-        const kv =
-          existing !== undefined && 'range' in existing ? existing.range.kvs[0] : undefined;
-        if (kv !== undefined) {
-          rev = kv.createRevision;
-          if (!Buffer.from(kv.value).equals(request.value)) {
-            const proclaimed = await commitTxn(
-              member,
-              auth,
-              txnOf(
-                [createRevisionIs(key, BigInt(rev))],
-                [putOp(key, request.value, request.lease)],
-                [],
-              ),
-            );
-            if (!proclaimed.response.succeeded) throw notLeader();
+      const {key, lease, rev} = await asClientCall(async () => {
+        const sessionId = await sessionLease(member, auth, request.lease);
+        const own = ownKey(prefix, sessionId);
+        const {response, header} = await commitTxn(
+          member,
+          auth,
+          txnOf([createRevisionIs(own, 0n)], [putOp(own, request.value, sessionId)], [getOp(own)]),
+        );
+        let created = Number(header.revision);
+        if (!response.succeeded) {
+          const existing = response.responses[0];
+          const kv =
+            existing !== undefined && 'range' in existing ? existing.range.kvs[0] : undefined;
+          if (kv !== undefined) {
+            created = kv.createRevision;
+            if (!Buffer.from(kv.value).equals(request.value)) {
+              const proclaimed = await commitTxn(
+                member,
+                auth,
+                txnOf(
+                  [createRevisionIs(own, BigInt(created))],
+                  [putOp(own, request.value, sessionId)],
+                  [],
+                ),
+              );
+              if (!proclaimed.response.succeeded) throw notLeader();
+            }
           }
         }
-      }
+        return {key: own, lease: sessionId, rev: created};
+      });
       try {
         await waitForPredecessors(member, prefix, rev, context.signal);
       } catch (error) {
@@ -100,7 +102,7 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
       }
       return {
         header: member.header(),
-        leader: {name: request.name, key, rev: BigInt(rev), lease: request.lease},
+        leader: {name: request.name, key, rev: BigInt(rev), lease},
       };
     },
 

@@ -16,7 +16,8 @@ import {leaderWatchdog} from './leader-watchdog.js';
 import {authChecked, requestAuth} from './request-auth.js';
 
 /** A positive int64 lease id: etcd masks its request id generator to 63 bits. */
-function newLeaseId(member: MemberCore): bigint {
+/** A lease id no lease has: the proposer picks it, as etcd's lessor does. */
+export function newLeaseId(member: MemberCore): bigint {
   for (;;) {
     const id = member.nextRequestId() & ((1n << 63n) - 1n);
     if (id !== 0n && !member.lessor.exists(id)) return id;

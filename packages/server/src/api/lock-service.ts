@@ -2,12 +2,14 @@ import type {LockServiceImplementation} from '@synod/proto';
 
 import type {MemberCore} from '../member/member.js';
 import {
+  asClientCall,
   commitTxn,
   createRevisionIs,
   deleteOp,
   getOp,
   ownKey,
   putOp,
+  sessionLease,
   txnOf,
   waitForPredecessors,
 } from './concurrency.js';
@@ -26,16 +28,16 @@ export function lockService(member: MemberCore): LockServiceImplementation {
       requireLeaderIfAsked(context, member.leader);
       const auth = await requestAuth(member, context);
       const prefix = Buffer.concat([request.name, Buffer.from('/')]);
-      const key = ownKey(prefix, request.lease);
-      const {response, header} = await commitTxn(
-        member,
-        auth,
-        txnOf(
-          [createRevisionIs(key, 0n)],
-          [putOp(key, Buffer.alloc(0), request.lease)],
-          [getOp(key)],
-        ),
-      );
+      const {key, response, header} = await asClientCall(async () => {
+        const lease = await sessionLease(member, auth, request.lease);
+        const own = ownKey(prefix, lease);
+        const put = await commitTxn(
+          member,
+          auth,
+          txnOf([createRevisionIs(own, 0n)], [putOp(own, Buffer.alloc(0), lease)], [getOp(own)]),
+        );
+        return {key: own, ...put};
+      });
       let myRevision = Number(header.revision);
       if (!response.succeeded) {
         const existing = response.responses[0];
