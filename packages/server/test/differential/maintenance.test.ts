@@ -4,7 +4,7 @@ import {createClient} from 'nice-grpc';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 
 import type {Pair, Side} from './harness.js';
-import {align, b, both, okValue, same, startPair} from './harness.js';
+import {align, b, both, okValue, revisionOf, same, startPair} from './harness.js';
 
 /** Reads a whole snapshot stream and sums it up: message count, bytes, remaining_bytes. */
 async function snapshotShape(side: Side): Promise<unknown> {
@@ -124,6 +124,16 @@ describe.skipIf(etcdSkipReason !== undefined)('Cluster and Maintenance: etcd and
     // alike by both.
     await both(pair, s => s.kv.compact({revision: 3n}));
     await same(pair, s => s.maintenance.hashKV({revision: 3n}), 'hash kv at the compact revision');
+  });
+
+  it('hashes the current revision even when it is the compact revision', async () => {
+    const withoutHash = (result: Awaited<ReturnType<typeof both>>[0]) =>
+      'ok' in result ? {...okValue(result), hash: undefined, hashRevision: undefined} : result;
+    await align(pair);
+    const [rev] = await Promise.all(pair.sides.map(revisionOf));
+    await same(pair, s => s.kv.compact({revision: rev ?? 0n}), 'compact at the current revision');
+    const [e, s] = await both(pair, side => side.maintenance.hashKV({revision: 0n}));
+    expect(withoutHash(s)).toEqual(withoutHash(e));
   });
 
   // synod differs: HashKV's hash is not etcd's (crc32 over etcd's backend key/value

@@ -156,8 +156,9 @@ export class KvStore implements KV {
     await this.compaction;
     const hashRev = rev <= 0 ? this.currentRev : rev;
     if (hashRev > this.currentRev) throw errFutureRev();
-    // As etcd: a hash at the compact revision itself is refused too (its tombstones are gone).
-    if (hashRev <= this.compactRev) throw errCompacted();
+    // As etcd: an asked-for revision at the compact revision itself is refused too (its
+    // tombstones are gone); revision 0, the current one, is always hashed.
+    if (rev > 0 && hashRev <= this.compactRev) throw errCompacted();
     let h = 0;
     for (const {key, value} of this.backend.range(
       'key',
