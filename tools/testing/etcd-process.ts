@@ -369,6 +369,20 @@ export function memberFlags(
   ];
 }
 
+/**
+ * @internal With `SYNOD_TEST_PEER_TLS=1`, Synod clusters that asked for no peer scheme run
+ * their members' traffic over TLS (`--peer-auto-tls`), so that any suite — the fault tests
+ * above all — can be run again with peer TLS: `SYNOD_TEST_PEER_TLS=1 npx vitest run <dir>`.
+ */
+export function peerTlsFromEnvironment(options: EtcdClusterOptions): EtcdClusterOptions {
+  if (process.env.SYNOD_TEST_PEER_TLS !== '1' || options.peerScheme !== undefined) return options;
+  return {
+    ...options,
+    peerScheme: 'https',
+    extraArgs: ['--peer-auto-tls', ...(options.extraArgs ?? [])],
+  };
+}
+
 /** @internal The `synod` entry point in the sources, run through tsx. */
 export const synodEntry = fileURLToPath(new URL('../../apps/server/src/run.ts', import.meta.url));
 
@@ -379,7 +393,7 @@ export const synodEntry = fileURLToPath(new URL('../../apps/server/src/run.ts', 
  */
 export async function startSynod(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   const entry = synodEntry;
-  return startCluster(options, 'synod-test-', ({flags}) => ({
+  return startCluster(peerTlsFromEnvironment(options), 'synod-test-', ({flags}) => ({
     file: process.execPath,
     // The log level comes first, so a test's extra flags can override it.
     args: [

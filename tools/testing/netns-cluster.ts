@@ -4,7 +4,13 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import type {EtcdCluster, EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
-import {installExitHook, Member, memberFlags, synodEntry} from './etcd-process.js';
+import {
+  installExitHook,
+  Member,
+  memberFlags,
+  peerTlsFromEnvironment,
+  synodEntry,
+} from './etcd-process.js';
 
 /**
  * Synod clusters whose members each run in a network namespace of their own,
@@ -128,10 +134,11 @@ export async function startSynodInNetns(options: EtcdClusterOptions = {}): Promi
     run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   }
 
+  const tlsOptions = peerTlsFromEnvironment(options);
   const specs = Array.from({length: count}, (_, i) => ({
     name: `m${i}`,
     clientUrl: `http://${ipOf(i)}:${clientPort}`,
-    peerUrl: `http://${ipOf(i)}:${peerPort}`,
+    peerUrl: `${tlsOptions.peerScheme ?? 'http'}://${ipOf(i)}:${peerPort}`,
     dataDir: join(root, `m${i}`),
   }));
   const initialCluster = specs.map(s => `${s.name}=${s.peerUrl}`).join(',');
@@ -156,7 +163,7 @@ export async function startSynodInNetns(options: EtcdClusterOptions = {}): Promi
             'tsx',
             synodEntry,
             `--log-level=${process.env.SYNOD_TEST_LOG ?? 'error'}`,
-            ...memberFlags(spec, {cluster: initialCluster, token, state: 'new'}, options),
+            ...memberFlags(spec, {cluster: initialCluster, token, state: 'new'}, tlsOptions),
           ],
         },
         options.startTimeoutMs ?? 30_000,
