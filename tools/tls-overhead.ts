@@ -22,7 +22,7 @@ import {parseArgs} from 'node:util';
 
 import {parseDurationMs, parseOptions, runBench, summarise} from '@synod/bench';
 import {MaintenanceDefinition} from '@synod/proto';
-import {makeTestPki, startEtcd, startSynod} from '@synod/testing';
+import {makeTestPki, mutualTlsOptions, startEtcd, startSynod} from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
 import {ChannelCredentials, createChannel, createClient} from 'nice-grpc';
 
@@ -64,24 +64,7 @@ function cpuSeconds(pid: number): number {
 }
 
 function clusterOptions(pki: TestPki, mode: Mode): EtcdClusterOptions {
-  if (mode === 'plain') return {members: 3};
-  const root = pki.client('root');
-  return {
-    members: 3,
-    clientScheme: 'https',
-    peerScheme: 'https',
-    healthTls: {ca: pki.ca, ...root},
-    extraArgs: [
-      `--cert-file=${pki.server.cert}`,
-      `--key-file=${pki.server.key}`,
-      `--trusted-ca-file=${pki.ca}`,
-      '--client-cert-auth',
-      `--peer-cert-file=${pki.server.cert}`,
-      `--peer-key-file=${pki.server.key}`,
-      `--peer-trusted-ca-file=${pki.ca}`,
-      '--peer-client-cert-auth',
-    ],
-  };
+  return mode === 'plain' ? {members: 3} : {members: 3, ...mutualTlsOptions(pki, {peers: true})};
 }
 
 function tlsFlags(pki: TestPki, mode: Mode): string[] {

@@ -18,5 +18,5 @@ export {grpcFrame, grpcMessages, rawGrpcCall} from './raw-grpc.js';
 export type {RawGrpcOptions, RawGrpcResult} from './raw-grpc.js';
 export {runSynodCommand} from './synod-command.js';
 export type {SynodCommandResult} from './synod-command.js';
-export {makeTestPki, opensslSkipReason} from './test-pki.js';
+export {makeTestPki, mutualTlsOptions, opensslSkipReason} from './test-pki.js';
 export type {CertFiles, TestPki} from './test-pki.js';

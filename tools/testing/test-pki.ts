@@ -3,6 +3,8 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
+import type {EtcdClusterOptions} from './etcd-process.js';
+
 /** Paths of one certificate and its key. */
 export interface CertFiles {
   readonly cert: string;
@@ -35,6 +37,38 @@ export interface TestPki {
   issue(name: string, cn?: string): CertFiles;
   /** Deletes the directory. */
   remove(): void;
+}
+
+/**
+ * Options that start a cluster on mutual TLS with `pki`'s server certificate: clients must
+ * show a certificate from its CA (`--client-cert-auth`, the start-up health check shows
+ * `root`'s); with `peers`, members talk over mutual TLS too; with `crl`, revoked client
+ * certificates are refused.
+ */
+export function mutualTlsOptions(
+  pki: TestPki,
+  {peers = false, crl = false}: {readonly peers?: boolean; readonly crl?: boolean} = {},
+): EtcdClusterOptions {
+  return {
+    clientScheme: 'https',
+    healthTls: {ca: pki.ca, ...pki.client('root')},
+    ...(peers ? {peerScheme: 'https' as const} : {}),
+    extraArgs: [
+      `--cert-file=${pki.server.cert}`,
+      `--key-file=${pki.server.key}`,
+      `--trusted-ca-file=${pki.ca}`,
+      '--client-cert-auth',
+      ...(crl ? [`--client-crl-file=${pki.crl}`] : []),
+      ...(peers
+        ? [
+            `--peer-cert-file=${pki.server.cert}`,
+            `--peer-key-file=${pki.server.key}`,
+            `--peer-trusted-ca-file=${pki.ca}`,
+            '--peer-client-cert-auth',
+          ]
+        : []),
+    ],
+  };
 }
 
 /** Why TLS suites cannot run here, or undefined when the `openssl` command works. */

@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs';
 
 import {createClient} from '@synod/client';
 import type {Etcd} from '@synod/client';
-import {makeTestPki, opensslSkipReason} from '@synod/testing';
+import {makeTestPki, mutualTlsOptions, opensslSkipReason} from '@synod/testing';
 import type {EtcdCluster, TestPki} from '@synod/testing';
 import {Etcd3} from 'etcd3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -24,16 +24,7 @@ describe.skipIf(opensslSkipReason !== undefined).each(servers)(
     beforeAll(async () => {
       pki = makeTestPki();
       const root = pki.client('root');
-      cluster = await start({
-        clientScheme: 'https',
-        healthTls: {ca: pki.ca, ...root},
-        extraArgs: [
-          `--cert-file=${pki.server.cert}`,
-          `--key-file=${pki.server.key}`,
-          `--trusted-ca-file=${pki.ca}`,
-          '--client-cert-auth',
-        ],
-      });
+      cluster = await start(mutualTlsOptions(pki));
       client = createClient({
         endpoints: cluster.endpoints,
         tls: {ca: pki.ca, cert: root.cert, key: root.key},

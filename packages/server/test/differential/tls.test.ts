@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import {
   etcdSkipReason,
   makeTestPki,
+  mutualTlsOptions,
   opensslSkipReason,
   runSynodCommand,
   startEtcd,
@@ -30,21 +31,6 @@ import {etcdctlSkipReason, runCtl} from './etcdctl.js';
  */
 const skip = etcdSkipReason ?? opensslSkipReason ?? etcdctlSkipReason;
 
-function clientTlsOptions(pki: TestPki, extra: readonly string[] = []): EtcdClusterOptions {
-  return {
-    clientScheme: 'https',
-    healthTls: {ca: pki.ca, ...pki.client('root')},
-    extraArgs: [
-      `--cert-file=${pki.server.cert}`,
-      `--key-file=${pki.server.key}`,
-      `--trusted-ca-file=${pki.ca}`,
-      '--client-cert-auth',
-      `--client-crl-file=${pki.crl}`,
-      ...extra,
-    ],
-  };
-}
-
 /** The lines etcdctl printed that say what happened, without its retry logging. */
 function errorLines(stderr: string): string[] {
   return stderr
@@ -62,7 +48,7 @@ describe.skipIf(skip !== undefined)('client TLS: etcd and Synod with the same ce
 
   beforeAll(async () => {
     pki = makeTestPki();
-    const options = clientTlsOptions(pki);
+    const options = mutualTlsOptions(pki, {crl: true});
     [etcd, synod] = await Promise.all([startEtcd(options), startSynod(options)]);
   });
 
