@@ -23,7 +23,7 @@ import type {ClusterServiceDeps} from './api/cluster-service.js';
 import {clusterService, peerClusterService} from './api/cluster-service.js';
 import {electionService} from './api/election-service.js';
 import {healthService} from './api/health-service.js';
-import {httpHandler} from './api/http-handler.js';
+import {httpEndpoints} from './api/http-handler.js';
 import {kvService} from './api/kv-service.js';
 import {LeaderForwarder} from './api/leader-forwarder.js';
 import {leaseService, lessorService} from './api/lease-service.js';
@@ -211,7 +211,7 @@ export async function startMember(
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
       grpcServer,
-      httpHandler(core, metrics),
+      httpEndpoints(core, metrics),
       clientTls,
     );
   } catch (error) {

@@ -1,3 +1,5 @@
+import http2 from 'node:http2';
+
 import * as grpc from '@grpc/grpc-js';
 import {HealthCheckResponse_ServingStatus, HealthDefinition} from '@synod/proto';
 import {createChannel, createClient, ServerError, Status} from 'nice-grpc';
@@ -37,10 +39,11 @@ async function startListener(): Promise<{url: string; errors: unknown[]}> {
   const listener = await ClientListener.listen(
     [new URL('http://127.0.0.1:0')],
     server,
-    (req, res) => {
-      res.writeHead(200, {'content-type': 'application/json'});
-      res.end(JSON.stringify({path: req.url}));
-    },
+    (method, path) => ({
+      status: 200,
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({method, path}),
+    }),
   );
   listeners.push(listener);
   const [address] = listener.addresses;
@@ -59,9 +62,37 @@ describe('client port serving gRPC and HTTP together', () => {
       });
       const response = await fetch(`http://${url}/health`);
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({path: '/health'});
+      expect(await response.json()).toEqual({method: 'GET', path: '/health'});
     } finally {
       channel.close();
+    }
+  });
+
+  it('answers plain HTTP/2 requests beside gRPC calls on one connection', async () => {
+    const {url} = await startListener();
+    const session = http2.connect(`http://${url}`);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const stream = session.request({':method': 'GET', ':path': '/health?x=1'});
+        let text = '';
+        stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        stream.on('end', () => {
+          resolve(text);
+        });
+        stream.on('error', reject);
+      });
+      expect(JSON.parse(body)).toEqual({method: 'GET', path: '/health'});
+      const channel = createChannel(url);
+      try {
+        const health = createClient(HealthDefinition, channel);
+        await expect(health.check({service: ''})).resolves.toEqual({
+          status: HealthCheckResponse_ServingStatus.SERVING,
+        });
+      } finally {
+        channel.close();
+      }
+    } finally {
+      session.close();
     }
   });
 

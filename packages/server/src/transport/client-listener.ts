@@ -3,6 +3,8 @@ import type net from 'node:net';
 
 import * as grpc from '@grpc/grpc-js';
 
+import type {HttpEndpoints} from '../api/http-handler.js';
+import {answerHttp2BesideGrpc, serveHttp1} from './http-endpoints-server.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
 
@@ -33,11 +35,14 @@ export class ClientListener {
   static async listen(
     urls: readonly URL[],
     grpcServer: grpc.Server,
-    httpHandler: http.RequestListener,
+    endpoints: HttpEndpoints,
     secure?: ListenerTls,
   ): Promise<ClientListener> {
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    const httpServer = http.createServer(httpHandler);
+    answerHttp2BesideGrpc(grpcServer, endpoints);
+    const httpServer = http.createServer((req, res) => {
+      serveHttp1(endpoints, req, res);
+    });
     try {
       const listener = await SocketListener.listen(
         urls,

@@ -44,9 +44,11 @@ describe('responses with already-encoded fields', () => {
       },
       () => undefined,
     );
-    const listener = await ClientListener.listen([new URL('http://127.0.0.1:0')], server, () => {
-      // No HTTP/1 requests in this test.
-    });
+    const listener = await ClientListener.listen([new URL('http://127.0.0.1:0')], server, () => ({
+      status: 404,
+      headers: {},
+      body: '',
+    }));
     listeners.push(listener);
     const [address] = listener.addresses;
     const channel = createChannel(`${address?.host ?? ''}:${address?.port ?? 0}`);
