@@ -1,6 +1,7 @@
 import {X509Certificate} from 'node:crypto';
 import {once} from 'node:events';
 import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import {join} from 'node:path';
 import tls from 'node:tls';
@@ -13,6 +14,7 @@ import {
   runSynodCommand,
   startEtcd,
   startSynod,
+  waitFor,
 } from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
 import {KVDefinition} from '@synod/proto';
@@ -167,6 +169,34 @@ describe.skipIf(skip !== undefined)('client TLS: etcd and Synod with the same ce
       err: errorLines(e.stderr),
     });
     await sameOnBoth(['get', 'tls/a', '--print-value-only']);
+  });
+
+  it('serves /health over TLS to HTTP/2 clients beside gRPC, as curl asks by default', async () => {
+    const root = pki.client('root');
+    const session = http2.connect(endpoint(synod), {
+      ca: readFileSync(pki.ca),
+      cert: readFileSync(root.cert),
+      key: readFileSync(root.key),
+    });
+    try {
+      const answer = await new Promise<{status: number; body: string}>((resolve, reject) => {
+        const stream = session.request({':method': 'GET', ':path': '/health'});
+        let status = 0;
+        let body = '';
+        stream.on('response', headers => {
+          status = Number(headers[':status']);
+        });
+        stream.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        stream.on('end', () => {
+          resolve({status, body});
+        });
+        stream.on('error', reject);
+      });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({health: 'true', reason: ''});
+    } finally {
+      session.close();
+    }
   });
 
   it('serves /health over TLS to HTTP/1.1 clients', async () => {
@@ -486,5 +516,100 @@ describe.skipIf(opensslSkipReason !== undefined)('certificate rotation without a
     } finally {
       client.close();
     }
+  });
+});
+
+describe.skipIf(skip !== undefined)('client TLS mistakes that etcd and Synod refuse alike', () => {
+  let pki: TestPki;
+  let servers: {etcd: EtcdCluster; synod: EtcdCluster}[];
+
+  beforeAll(async () => {
+    pki = makeTestPki();
+    const otherHost: EtcdClusterOptions = {
+      clientScheme: 'https',
+      extraArgs: [`--cert-file=${pki.otherHost.cert}`, `--key-file=${pki.otherHost.key}`],
+    };
+    const [etcdOther, synodOther, etcdPlain, synodPlain] = await Promise.all([
+      startEtcd(otherHost),
+      startSynod(otherHost),
+      startEtcd(),
+      startSynod(),
+    ]);
+    servers = [
+      {etcd: etcdOther, synod: synodOther},
+      {etcd: etcdPlain, synod: synodPlain},
+    ];
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.flatMap(s => [s.etcd.stop(), s.synod.stop()]));
+    pki.remove();
+  });
+
+  async function sameRefusal(endpointOf: (c: EtcdCluster) => string, pair: number): Promise<void> {
+    const pairOf = servers[pair];
+    if (pairOf === undefined) throw new Error('servers not started');
+    const run = (c: EtcdCluster) =>
+      runCtl(endpointOf(c), [`--cacert=${pki.ca}`, '--dial-timeout=1s', 'get', 'k']);
+    const [e, s] = await Promise.all([run(pairOf.etcd), run(pairOf.synod)]);
+    expect(s.code).not.toBe(0);
+    expect({code: s.code, err: errorLines(s.stderr)}).toEqual({
+      code: e.code,
+      err: errorLines(e.stderr),
+    });
+  }
+
+  it('refuses a server certificate made for another host', async () => {
+    await sameRefusal(c => c.endpoints[0] ?? '', 0);
+  });
+
+  it('refuses a TLS client on a plaintext port', async () => {
+    await sameRefusal(c => (c.endpoints[0] ?? '').replace('http://', 'https://'), 1);
+  });
+});
+
+describe.skipIf(opensslSkipReason !== undefined)('--peer-cert-allowed-cn', () => {
+  let pki: TestPki;
+  let cluster: EtcdCluster;
+
+  beforeAll(async () => {
+    pki = makeTestPki();
+    const member = pki.issue('member', 'member');
+    cluster = await startSynod({
+      peerScheme: 'https',
+      extraArgs: [
+        `--peer-cert-file=${member.cert}`,
+        `--peer-key-file=${member.key}`,
+        `--peer-trusted-ca-file=${pki.ca}`,
+        '--peer-client-cert-auth',
+        '--peer-cert-allowed-cn=member',
+        '--log-level=warn',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await cluster.stop();
+    pki.remove();
+  });
+
+  it('refuses a peer whose certificate has another Common Name, and says so', async () => {
+    const peer = new URL(cluster.members[0]?.peerUrl ?? '');
+    const socket = tls.connect({
+      host: peer.hostname,
+      port: Number(peer.port),
+      ca: readFileSync(pki.ca),
+      cert: readFileSync(pki.server.cert),
+      key: readFileSync(pki.server.key),
+    });
+    socket.on('error', () => undefined);
+    await once(socket, 'close');
+    const refusal = 'certificate CN \\"server\\" is not the allowed CN \\"member\\"';
+    await waitFor(
+      () => (cluster.members[0]?.output ?? '').includes(refusal),
+      5000,
+      'the refusal log',
+    );
+    expect((await runCtl(cluster.endpoints[0] ?? '', ['put', 'cn', 'ok'])).stdout).toBe('OK\n');
   });
 });
