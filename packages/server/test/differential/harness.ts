@@ -1,4 +1,4 @@
-import {appendFileSync} from 'node:fs';
+import {appendFileSync, readFileSync} from 'node:fs';
 
 import {
   AuthDefinition,
@@ -11,7 +11,7 @@ import {
 import type {WatchRequest, WatchResponse} from '@synod/proto';
 import {startEtcd, startSynod} from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions} from '@synod/testing';
-import {ClientError, Status, createChannel, createClient} from 'nice-grpc';
+import {ChannelCredentials, ClientError, Status, createChannel, createClient} from 'nice-grpc';
 import type {Channel, Client} from 'nice-grpc';
 import {expect} from 'vitest';
 
@@ -58,6 +58,8 @@ export interface Side {
   readonly leaseIds: bigint[];
   /** The channel the clients share, for services without a client here. */
   readonly channel: Channel;
+  /** etcdctl flags this side needs besides its endpoint (TLS files), empty in plaintext. */
+  readonly ctlFlags: readonly string[];
 }
 
 /** A call's outcome in comparable form: the normalised response or the gRPC error. */
@@ -71,9 +73,25 @@ export interface Pair {
   stop(): Promise<void>;
 }
 
-function makeSide(name: Side['name'], cluster: EtcdCluster): Side {
+/** A client certificate and the CA to trust, for a pair started on mutual TLS. */
+export interface PairTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+function makeSide(name: Side['name'], cluster: EtcdCluster, tls: PairTls | undefined): Side {
   const address = cluster.members[0]?.clientAddress ?? '';
-  const channel = createChannel(address);
+  const channel = createChannel(
+    address,
+    tls === undefined
+      ? undefined
+      : ChannelCredentials.createSsl(
+          readFileSync(tls.ca),
+          readFileSync(tls.key),
+          readFileSync(tls.cert),
+        ),
+  );
   const leaseIds: bigint[] = [];
   return {
     name,
@@ -86,6 +104,8 @@ function makeSide(name: Side['name'], cluster: EtcdCluster): Side {
     clusterApi: createClient(ClusterDefinition, channel),
     maintenance: createClient(MaintenanceDefinition, channel),
     auth: createClient(AuthDefinition, channel),
+    ctlFlags:
+      tls === undefined ? [] : [`--cacert=${tls.ca}`, `--cert=${tls.cert}`, `--key=${tls.key}`],
     leaseIds,
     leaseId(n) {
       const id = leaseIds[n];
@@ -95,15 +115,18 @@ function makeSide(name: Side['name'], cluster: EtcdCluster): Side {
   };
 }
 
-/** Starts both servers, one member each, with the same options. */
-export async function startPair(options: EtcdClusterOptions = {}): Promise<Pair> {
+/**
+ * Starts both servers, one member each, with the same options; with `tls`, the options must
+ * start them on TLS and the clients and etcdctl connect with these files.
+ */
+export async function startPair(options: EtcdClusterOptions = {}, tls?: PairTls): Promise<Pair> {
   const [etcd, synod] = await Promise.allSettled([startEtcd(options), startSynod(options)]);
   if (etcd.status === 'rejected' || synod.status === 'rejected') {
     if (etcd.status === 'fulfilled') await etcd.value.stop();
     if (synod.status === 'fulfilled') await synod.value.stop();
     throw etcd.status === 'rejected' ? etcd.reason : (synod as PromiseRejectedResult).reason;
   }
-  const sides = [makeSide('etcd', etcd.value), makeSide('synod', synod.value)] as const;
+  const sides = [makeSide('etcd', etcd.value, tls), makeSide('synod', synod.value, tls)] as const;
   return {
     etcd: sides[0],
     synod: sides[1],
