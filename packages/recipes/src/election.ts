@@ -5,7 +5,8 @@ import type {Observable} from 'rxjs';
 
 import {keySnapshot$} from './key-snapshot.js';
 import type {KeySnapshot} from './key-snapshot.js';
-import {SessionExpiredError, anySignal, leaseHex} from './mutex.js';
+import {SessionExpiredError, leaseHex, linkSignals} from './mutex.js';
+import type {LinkedSignal} from './mutex.js';
 import type {Session} from './session.js';
 import {waitForDeletesBelow} from './wait-for-deletes.js';
 
@@ -152,13 +153,10 @@ export class Election {
     const onLost = this.session.lost$.subscribe(() => {
       lostController.abort(new SessionExpiredError(`election ${this.name}`));
     });
+    let linked: LinkedSignal | undefined;
     try {
-      await waitForDeletesBelow(
-        client,
-        Buffer.from(this.prefix),
-        myRevision,
-        anySignal(options.signal, lostController.signal),
-      );
+      linked = linkSignals(options.signal, lostController.signal);
+      await waitForDeletesBelow(client, Buffer.from(this.prefix), myRevision, linked.signal);
       const mine = await client.kv.get(this.key);
       if (mine?.createRevision !== myRevision)
         throw new SessionExpiredError(`election ${this.name}`);
@@ -172,6 +170,7 @@ export class Election {
         .catch(() => undefined);
       throw lostController.signal.aborted ? lostController.signal.reason : error;
     } finally {
+      linked?.unlink();
       onLost.unsubscribe();
     }
   }

@@ -1,5 +1,5 @@
 import type {Session} from './session.js';
-import {abortPromise, throwIfAborted} from './wait-for-deletes.js';
+import {raceAbort, throwIfAborted} from './wait-for-deletes.js';
 
 const queues = new WeakMap<Session, Map<string, LocalQueue>>();
 
@@ -52,7 +52,7 @@ export class LocalQueue {
       leave();
     };
     try {
-      await Promise.race([previous, abortPromise(signal)]);
+      await raceAbort(previous, signal);
     } catch (error) {
       // Our turn passes straight to the next caller once the one ahead leaves.
       leaveOnce();

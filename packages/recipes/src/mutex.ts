@@ -65,8 +65,10 @@ export class Mutex {
     const onLost = this.session.lost$.subscribe(() => {
       lostController.abort(new SessionExpiredError(`lock ${this.name}`));
     });
+    let linked: LinkedSignal | undefined;
     try {
-      const combined = anySignal(signal, lostController.signal);
+      linked = linkSignals(signal, lostController.signal);
+      const combined = linked.signal;
       const {myRevision, ownerRevision} = await this.enqueue();
       if (ownerRevision !== myRevision) {
         try {
@@ -95,6 +97,7 @@ export class Mutex {
       leave();
       throw error;
     } finally {
+      linked?.unlink();
       onLost.unsubscribe();
     }
   }
@@ -178,23 +181,43 @@ export class Mutex {
   }
 }
 
-/** A signal that aborts when either input does, with that input's reason. */
-export function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  if (a === undefined) return b;
+/** A signal that aborts when either input does, and the way to let go of the inputs. */
+export interface LinkedSignal {
+  readonly signal: AbortSignal;
+  /** Removes the listeners put on the inputs: call once the operation has settled. */
+  unlink(): void;
+}
+
+/**
+ * A signal that aborts when `a` or `b` does, with that input's reason. It listens on both
+ * until {@link LinkedSignal.unlink}: a caller's long-lived signal (a shutdown signal passed
+ * to every acquisition) must not collect a listener per call.
+ */
+export function linkSignals(a: AbortSignal | undefined, b: AbortSignal): LinkedSignal {
+  if (a === undefined) return {signal: b, unlink: () => undefined};
   const controller = new AbortController();
+  const listeners: [AbortSignal, () => void][] = [];
   const forward = (source: AbortSignal): void => {
-    if (source.aborted) controller.abort(source.reason);
-    else
-      source.addEventListener(
-        'abort',
-        () => {
-          controller.abort(source.reason);
-        },
-        {once: true},
-      );
+    if (source.aborted) {
+      controller.abort(source.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      controller.abort(source.reason);
+    };
+    source.addEventListener('abort', onAbort, {once: true});
+    listeners.push([source, onAbort]);
   };
   forward(a);
   forward(b);
-  throwIfAborted(controller.signal);
-  return controller.signal;
+  const unlink = (): void => {
+    for (const [source, onAbort] of listeners.splice(0)) {
+      source.removeEventListener('abort', onAbort);
+    }
+  };
+  if (controller.signal.aborted) {
+    unlink();
+    throwIfAborted(controller.signal);
+  }
+  return {signal: controller.signal, unlink};
 }

@@ -2,7 +2,8 @@ import {compare, op} from '@synod/client';
 
 import {LocalQueue} from './local-queue.js';
 import {LockHandle} from './lock-handle.js';
-import {SessionExpiredError, anySignal, leaseHex} from './mutex.js';
+import {SessionExpiredError, leaseHex, linkSignals} from './mutex.js';
+import type {LinkedSignal} from './mutex.js';
 import type {AcquireOptions} from './mutex.js';
 import type {Session} from './session.js';
 import {waitForDeletesBelow} from './wait-for-deletes.js';
@@ -43,6 +44,7 @@ export class ReadWriteLock {
     const onLost = this.session.lost$.subscribe(() => {
       lostController.abort(new SessionExpiredError(`${kind} lock ${this.name}`));
     });
+    let linked: LinkedSignal | undefined;
     try {
       const created = await client.kv
         .txn()
@@ -57,12 +59,8 @@ export class ReadWriteLock {
           ? existing.kvs[0]?.createRevision
           : undefined;
       if (myRevision === undefined) throw new SessionExpiredError(`${kind} lock ${this.name}`);
-      await waitForDeletesBelow(
-        client,
-        Buffer.from(waitPrefix),
-        myRevision,
-        anySignal(options.signal, lostController.signal),
-      );
+      linked = linkSignals(options.signal, lostController.signal);
+      await waitForDeletesBelow(client, Buffer.from(waitPrefix), myRevision, linked.signal);
       const mine = await client.kv.get(key);
       if (mine?.createRevision !== myRevision) {
         throw new SessionExpiredError(`${kind} lock ${this.name}`);
@@ -80,6 +78,7 @@ export class ReadWriteLock {
       leave();
       throw lostController.signal.aborted ? lostController.signal.reason : error;
     } finally {
+      linked?.unlink();
       onLost.unsubscribe();
     }
   }

@@ -3,22 +3,26 @@ import {filter, take} from 'rxjs';
 
 import {isClientClosed, isTransient} from './retry-transient.js';
 
-/** Resolves when `signal` aborts: rejects with its reason. */
-export function abortPromise(signal: AbortSignal | undefined): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal === undefined) return;
-    if (signal.aborted) {
+/**
+ * Settles as `work` does, unless `signal` aborts first: then rejects with its reason. The
+ * listener it puts on `signal` is removed once it settles, so a long-lived signal passed to
+ * many calls does not collect one per call.
+ */
+export async function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) throw abortReason(signal);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
       reject(abortReason(signal));
-      return;
-    }
-    signal.addEventListener(
-      'abort',
-      () => {
-        reject(abortReason(signal));
-      },
-      {once: true},
-    );
+    };
   });
+  signal.addEventListener('abort', onAbort, {once: true});
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function abortReason(signal: AbortSignal): Error {
@@ -140,10 +144,7 @@ export async function retryWhileTransient<T>(
     } catch (error) {
       if (!isTransient(error) || signal?.aborted === true) throw error;
       const delayMs = Math.min(1_000, 50 * 2 ** Math.min(attempt, 10));
-      await Promise.race([
-        new Promise(resolve => setTimeout(resolve, delayMs)),
-        abortPromise(signal),
-      ]);
+      await raceAbort(new Promise(resolve => setTimeout(resolve, delayMs)), signal);
     }
   }
 }

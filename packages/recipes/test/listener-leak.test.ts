@@ -1,0 +1,84 @@
+import {getEventListeners} from 'node:events';
+import {setFlagsFromString} from 'node:v8';
+import {runInNewContext} from 'node:vm';
+
+import {createClient} from '@synod/client';
+import type {Etcd} from '@synod/client';
+import {startSynod} from '@synod/testing';
+import type {EtcdCluster} from '@synod/testing';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+
+import {Election, Mutex, Session} from '../src/index.js';
+import {uniqueName} from './servers.js';
+
+/** Heap in use after a full garbage collection, in MiB. */
+function heapAfterGcMiB(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+/**
+ * An application passes one long-lived signal (its shutdown signal) to every acquisition.
+ * Each acquisition used to leave listeners on it for ever; none may stay once a call settles.
+ */
+describe('one long-lived AbortSignal across many acquisitions', () => {
+  let cluster: EtcdCluster;
+  let client: Etcd;
+  let session: Session;
+
+  beforeAll(async () => {
+    cluster = await startSynod();
+    client = createClient({endpoints: cluster.endpoints});
+    session = await Session.create(client, {ttlSec: 30});
+  });
+
+  afterAll(async () => {
+    await session.close();
+    client.close();
+    await cluster.stop();
+  });
+
+  it('leaves no listener on the signal and a flat heap over 10,000 mutex acquisitions', async () => {
+    const shutdown = new AbortController();
+    const mutex = new Mutex(session, uniqueName('leak-lock'));
+    const round = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const handle = await mutex.acquire({signal: shutdown.signal});
+        await handle.release();
+      }
+    };
+    await round(1_000);
+    const heapBefore = heapAfterGcMiB();
+    await round(9_000);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(heapAfterGcMiB() - heapBefore).toBeLessThan(8);
+  }, 120_000);
+
+  it('leaves no listener on the signal after campaigns and a refused acquisition', async () => {
+    const shutdown = new AbortController();
+    const election = new Election(session, uniqueName('leak-election'));
+    for (let i = 0; i < 200; i++) {
+      await election.campaign(`v${i}`, {signal: shutdown.signal});
+      await election.resign();
+    }
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    const other = await Session.create(client, {ttlSec: 30});
+    try {
+      const name = uniqueName('leak-wait');
+      const held = await new Mutex(session, name).acquire();
+      const waiting = new AbortController();
+      const refused = new Mutex(other, name).acquire({signal: waiting.signal});
+      setTimeout(() => {
+        waiting.abort(new Error('gave up'));
+      }, 50);
+      await expect(refused).rejects.toThrow('gave up');
+      expect(getEventListeners(waiting.signal, 'abort')).toHaveLength(0);
+      await held.release();
+    } finally {
+      await other.close();
+    }
+  });
+});
