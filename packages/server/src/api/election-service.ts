@@ -110,13 +110,15 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
       requireLeaderIfAsked(context, member.leader);
       const auth = await requestAuth(member, context);
       const leader = requireLeaderKey(request.leader);
-      const {response, header} = await commitTxn(
-        member,
-        auth,
-        txnOf(
-          [createRevisionIs(leader.key, leader.rev)],
-          [putOp(leader.key, request.value, leader.lease)],
-          [],
+      const {response, header} = await asClientCall(() =>
+        commitTxn(
+          member,
+          auth,
+          txnOf(
+            [createRevisionIs(leader.key, leader.rev)],
+            [putOp(leader.key, request.value, leader.lease)],
+            [],
+          ),
         ),
       );
       if (!response.succeeded) throw notLeader();
@@ -161,10 +163,12 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
       requireLeaderIfAsked(context, member.leader);
       const auth = await requestAuth(member, context);
       const leader = requireLeaderKey(request.leader);
-      const {header} = await commitTxn(
-        member,
-        auth,
-        txnOf([createRevisionIs(leader.key, leader.rev)], [deleteOp(leader.key)], []),
+      const {header} = await asClientCall(() =>
+        commitTxn(
+          member,
+          auth,
+          txnOf([createRevisionIs(leader.key, leader.rev)], [deleteOp(leader.key)], []),
+        ),
       );
       return {header};
     },

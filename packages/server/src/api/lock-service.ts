@@ -58,13 +58,15 @@ export function lockService(member: MemberCore): LockServiceImplementation {
     async unlock(request, context) {
       requireLeaderIfAsked(context, member.leader);
       const auth = await requestAuth(member, context);
-      const {revision} = unwrap(
-        await member.propose(
-          {
-            $case: 'deleteRange',
-            value: {key: request.key, rangeEnd: Buffer.alloc(0), prevKv: false},
-          },
-          auth,
+      const {revision} = await asClientCall(async () =>
+        unwrap(
+          await member.propose(
+            {
+              $case: 'deleteRange',
+              value: {key: request.key, rangeEnd: Buffer.alloc(0), prevKv: false},
+            },
+            auth,
+          ),
         ),
       );
       return {header: member.header(revision)};

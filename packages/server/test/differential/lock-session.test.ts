@@ -87,5 +87,18 @@ describe.skipIf(etcdSkipReason !== undefined)(
         error: {code: 'UNKNOWN', details: 'etcdserver: requested lease not found'},
       });
     });
+
+    it('answers a refused Unlock, Proclaim and Resign with status UNKNOWN, as etcd does', async () => {
+      const emptyLeader = {name: b('sess-empty'), key: Buffer.alloc(0), rev: 1n, lease: 0n};
+      const calls: [string, (s: Side) => Promise<unknown>][] = [
+        ['unlock', s => locks(s).unlock({key: Buffer.alloc(0)})],
+        ['resign', s => elections(s).resign({leader: emptyLeader})],
+        ['proclaim', s => elections(s).proclaim({leader: emptyLeader, value: b('x')})],
+      ];
+      for (const [label, call] of calls) {
+        const [e, s] = await Promise.all(pair.sides.map(side => outcome(side, () => call(side))));
+        expect(s, label).toEqual(e);
+      }
+    });
   },
 );
