@@ -34,12 +34,18 @@ const json: Normaliser = result => ({
 });
 
 /**
- * The suite runs twice: in plaintext, and over mutual TLS with the same certificates and
- * flags for both servers (the certificate files etcdctl takes as --cacert, --cert, --key).
+ * The suite runs in plaintext, then over mutual TLS with the same certificates and flags for
+ * both servers (the certificate files etcdctl takes as --cacert, --cert, --key), on one
+ * member and on three that also talk to each other over mutual TLS.
  */
 const transports = [
-  {transport: 'plaintext', tls: false},
-  {transport: 'mutual TLS', tls: true},
+  {transport: 'plaintext', tls: false, members: 1},
+  {transport: 'mutual TLS', tls: true, members: 1},
+  {
+    transport: 'mutual TLS between clients and three members, which talk over TLS',
+    tls: true,
+    members: 3,
+  },
 ] as const;
 
 describe
