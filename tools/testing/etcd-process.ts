@@ -50,6 +50,11 @@ export interface EtcdClusterOptions {
   readonly clientScheme?: 'http' | 'https';
   readonly peerScheme?: 'http' | 'https';
   readonly healthTls?: HealthTls;
+  /**
+   * Listen on each member's client address with both schemes, `http://` and `https://`
+   * (etcd serves both on one port); clients and the health check use `http://`.
+   */
+  readonly bothSchemesOnClientPort?: boolean;
 }
 
 /** The files a health check over TLS uses: the CA to trust, and a client certificate if needed. */
@@ -356,7 +361,11 @@ export function memberFlags(
   return [
     `--name=${spec.name}`,
     `--data-dir=${spec.dataDir}`,
-    `--listen-client-urls=${spec.clientUrl}`,
+    `--listen-client-urls=${
+      options.bothSchemesOnClientPort === true
+        ? `${spec.clientUrl},${spec.clientUrl.replace(/^http:/, 'https:')}`
+        : spec.clientUrl
+    }`,
     `--advertise-client-urls=${spec.clientUrl}`,
     `--listen-peer-urls=${spec.peerUrl}`,
     `--initial-advertise-peer-urls=${spec.peerUrl}`,

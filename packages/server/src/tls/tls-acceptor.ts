@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import type {Duplex} from 'node:stream';
 import tls from 'node:tls';
 
 import type {TlsCredentials} from './tls-credentials.js';
@@ -56,7 +57,7 @@ export class TlsAcceptor {
   }
 
   /** Runs the handshake on a newly accepted (paused) connection. */
-  accept(socket: net.Socket): void {
+  accept(socket: net.Socket | Duplex): void {
     if (this.credentials.refresh()) this.server.setSecureContext(this.credentials.contextOptions());
     this.server.emit('connection', socket);
     socket.resume();

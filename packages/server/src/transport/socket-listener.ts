@@ -1,4 +1,5 @@
 import net from 'node:net';
+import {Duplex} from 'node:stream';
 
 import {TlsAcceptor} from '../tls/tls-acceptor.js';
 import type {TlsRefusal} from '../tls/tls-acceptor.js';
@@ -64,25 +65,49 @@ export class SocketListener {
       track(socket);
       acceptor.accept(socket);
     };
+    // One address given with both schemes, as etcd allows: a TLS connection starts with a
+    // handshake record (content type 22), anything else is plaintext.
+    const acceptEither = (socket: net.Socket) => {
+      if (acceptor === undefined) throw new Error('https listener without TLS credentials');
+      track(socket);
+      sniffPreface(
+        socket,
+        tlsHandshakeRecord,
+        (isTls, seen) => {
+          socket.pause();
+          if (isTls) {
+            acceptor.accept(new ReplayedSocket(socket, seen));
+          } else {
+            socket.unshift(seen);
+            route(socket);
+          }
+        },
+        1,
+      );
+    };
     try {
-      for (const url of urls) {
-        if (url.protocol === 'https:' && secure === undefined) {
-          throw new Error(`${url.origin}: https needs a certificate and key`);
+      for (const [origin, group] of groupByAddress(urls)) {
+        const schemes = new Set(group.map(({url}) => url.protocol));
+        if (schemes.has('https:') && secure === undefined) {
+          throw new Error(`${origin}: https needs a certificate and key`);
         }
         const server = net.createServer(
           {pauseOnConnect: true, noDelay: true},
-          url.protocol === 'https:' ? acceptSecure : accept,
+          schemes.size === 2 ? acceptEither : schemes.has('https:') ? acceptSecure : accept,
         );
-        const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+        const first = group[0]?.url;
+        if (first === undefined) continue;
+        const host = first.hostname.replace(/^\[(.*)\]$/, '$1');
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen({host, port: Number(url.port)}, () => {
+          server.listen({host, port: Number(first.port)}, () => {
             server.off('error', reject);
             resolve();
           });
         });
         servers.push(server);
-        addresses.push({host, port: (server.address() as net.AddressInfo).port});
+        const bound = {host, port: (server.address() as net.AddressInfo).port};
+        for (const {index} of group) addresses[index] = bound;
       }
     } catch (error) {
       for (const server of servers) server.close();
@@ -103,6 +128,72 @@ export class SocketListener {
     );
     for (const socket of this.sockets) socket.destroy();
     await Promise.all(closed);
+  }
+}
+
+/** The first byte of a TLS connection: a record of content type 22, handshake. */
+const tlsHandshakeRecord = Buffer.from([0x16]);
+
+/**
+ * The URLs that share one address (scheme aside), each with its position in `urls`: they
+ * are served by one socket. A URL with port 0 always gets a socket of its own.
+ */
+function groupByAddress(urls: readonly URL[]): Map<string, {url: URL; index: number}[]> {
+  const groups = new Map<string, {url: URL; index: number}[]>();
+  urls.forEach((url, index) => {
+    const key = url.port === '0' ? `${url.host}#${index}` : url.host;
+    groups.set(key, [...(groups.get(key) ?? []), {url, index}]);
+  });
+  return groups;
+}
+
+/**
+ * A connection whose first bytes were already read: yields them again, then the rest, and
+ * writes through. Node's TLS layer reads a plain socket's handle directly and would miss
+ * bytes put back with `unshift`; a stream of its own it reads like any other.
+ */
+class ReplayedSocket extends Duplex {
+  constructor(
+    private readonly socket: net.Socket,
+    seen: Buffer,
+  ) {
+    super();
+    this.push(seen);
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.once('end', () => this.push(null));
+    socket.once('close', () => this.destroy());
+    socket.on('error', error => this.destroy(error));
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null) => void,
+  ): void {
+    this.socket.write(chunk, done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.socket.end(done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.socket.destroy(error ?? undefined);
+    done(error);
   }
 }
 
