@@ -104,7 +104,7 @@ const flagSpecs = {
   },
   'cipher-suites': {
     kind: 'string',
-    help: 'comma-separated list of supported TLS cipher suites between client/server and peers',
+    help: 'comma-separated list of supported TLS cipher suites between client/server and peers (empty: Node.js defaults)',
   },
   'tls-min-version': {
     kind: 'string',
@@ -124,12 +124,18 @@ const flagSpecs = {
   'peer-trusted-ca-file': {kind: 'string', help: 'path to the peer server TLS trusted CA file'},
   'peer-client-cert-auth': {kind: 'bool', help: 'enable peer client cert authentication'},
   'peer-crl-file': {kind: 'string', help: 'path to the peer certificate revocation list file'},
-  'peer-cert-allowed-cn': {kind: 'string', help: 'allowed CN for inter peer authentication'},
+  'peer-cert-allowed-cn': {
+    kind: 'string',
+    help: 'required CN for client certs connecting to the peer endpoint',
+  },
   'peer-cert-allowed-hostname': {
     kind: 'string',
     help: 'allowed TLS hostname for inter peer authentication',
   },
-  'peer-auto-tls': {kind: 'bool', help: 'peer TLS using generated certificates'},
+  'peer-auto-tls': {
+    kind: 'bool',
+    help: 'peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided',
+  },
 } as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
 
 type FlagName = keyof typeof flagSpecs;
