@@ -280,9 +280,10 @@ describe.skipIf(etcdSkipReason !== undefined).each(testServers)(
           'grpc_method="Watch",grpc_service="etcdserverpb.Watch"',
         );
         // Without the other two members, `own` has no leader: etcd ends streams that asked for
-        // one (hasleader) after three election timeouts.
+        // one (hasleader) after three election timeouts, counted from when it notices the loss,
+        // on a periodic check: 2.2 s was sometimes too short on a loaded machine.
         await Promise.all(others.map(m => m.kill('SIGKILL')));
-        await sleep(2200);
+        await sleep(4000);
         await Promise.all(others.map(m => m.restart()));
         const after = await writer.kv.put('nl/b', '2', {retry: true});
         await waitFor(() => seen.some(e => e.kv.keyString === 'nl/b'), 10_000);
