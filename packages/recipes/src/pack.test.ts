@@ -13,6 +13,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+/** The consumer's own rxjs; the packages take rxjs as a peer (`^7.8.0`) and must share it. */
+const appRxjs = '7.8.1';
 
 /**
  * Builds and packs `@synod/proto`, `@synod/client` and `@synod/recipes` as npm would
@@ -70,6 +72,8 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
             '@synod/proto': tarball('proto'),
             '@synod/client': tarball('client'),
             '@synod/recipes': tarball('recipes'),
+            // An application on another rxjs 7 release than the one Synod is built with.
+            rxjs: appRxjs,
           },
         }),
       );
@@ -80,6 +84,22 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
     afterAll(async () => {
       await cluster.stop();
       rmSync(work, {recursive: true, force: true});
+    });
+
+    it("shares the application's rxjs: one copy in the project", async () => {
+      const {stdout} = await run(npm, ['ls', 'rxjs', '--all', '--json'], {cwd: project});
+      const versions = new Set<string>();
+      const walk = (
+        node: {version?: string; dependencies?: Record<string, unknown>},
+        name: string,
+      ) => {
+        if (name === 'rxjs' && node.version !== undefined) versions.add(node.version);
+        for (const [child, value] of Object.entries(node.dependencies ?? {})) {
+          walk(value as {version?: string; dependencies?: Record<string, unknown>}, child);
+        }
+      };
+      walk(JSON.parse(stdout) as {dependencies?: Record<string, unknown>}, '');
+      expect([...versions]).toEqual([appRxjs]);
     });
 
     it('takes a lock, leads an election and registers a service from an ESM script', async () => {
