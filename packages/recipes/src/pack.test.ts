@@ -137,52 +137,61 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
       expect(result.port).toBe(8080);
     });
 
-    it('type-checks TypeScript against the published types', async () => {
-      writeFileSync(
-        join(project, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            target: 'ES2022',
-            module: 'NodeNext',
-            moduleResolution: 'NodeNext',
-            strict: true,
-            noEmit: true,
-            skipLibCheck: false,
-            types: ['node'],
-          },
-          files: ['usage.ts'],
-        }),
-      );
-      writeFileSync(
-        join(project, 'usage.ts'),
-        [
-          "import {createClient} from '@synod/client';",
-          "import {ConfigWatcher, CreateMode, Mutex, Session, ZkTree} from '@synod/recipes';",
-          "import type {LeaderInfo, LockHandle, ServiceInstance} from '@synod/recipes';",
-          "import type {Observable} from 'rxjs';",
-          "const client = createClient({endpoints: ['127.0.0.1:2379']});",
-          'const session = await Session.create(client, {ttlSec: 10});',
-          "const handle: LockHandle = await new Mutex(session, 'l').acquire();",
-          'const token: bigint = handle.fencingToken;',
-          "const config = ConfigWatcher.key(client, 'c', {decode: raw => Number(raw), default: 0});",
-          'const value$: Observable<number> = config.config$;',
-          "const path: string = await new ZkTree(session).create('/test', 'data', CreateMode.EPHEMERAL);",
-          'let leader: LeaderInfo | null = null;',
-          'let instances: readonly ServiceInstance<{port: number}>[] = [];',
-          '// @ts-expect-error fencing tokens are bigint, not number',
-          'const wrong: number = handle.fencingToken;',
-          'export {token, value$, path, leader, instances, wrong};',
-          '',
-        ].join('\n'),
-      );
-      const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-      const outcome = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], {
-        cwd: project,
-      }).then(
-        () => 'ok',
-        (error: unknown) => String((error as {stdout?: unknown}).stdout ?? error),
-      );
-      expect(outcome).toBe('ok');
-    });
+    // Every module resolution a TypeScript project may use, with a module kind it allows.
+    it.each([
+      ['NodeNext', 'NodeNext'],
+      ['Node16', 'Node16'],
+      ['Bundler', 'ES2022'],
+      ['Node', 'ES2022'],
+    ])(
+      'type-checks TypeScript against the published types (moduleResolution %s)',
+      async (resolution, module) => {
+        writeFileSync(
+          join(project, 'tsconfig.json'),
+          JSON.stringify({
+            compilerOptions: {
+              target: 'ES2022',
+              module,
+              moduleResolution: resolution,
+              strict: true,
+              noEmit: true,
+              skipLibCheck: false,
+              types: ['node'],
+            },
+            files: ['usage.ts'],
+          }),
+        );
+        writeFileSync(
+          join(project, 'usage.ts'),
+          [
+            "import {createClient} from '@synod/client';",
+            "import {ConfigWatcher, CreateMode, Mutex, Session, ZkTree} from '@synod/recipes';",
+            "import type {LeaderInfo, LockHandle, ServiceInstance} from '@synod/recipes';",
+            "import type {Observable} from 'rxjs';",
+            "const client = createClient({endpoints: ['127.0.0.1:2379']});",
+            'const session = await Session.create(client, {ttlSec: 10});',
+            "const handle: LockHandle = await new Mutex(session, 'l').acquire();",
+            'const token: bigint = handle.fencingToken;',
+            "const config = ConfigWatcher.key(client, 'c', {decode: raw => Number(raw), default: 0});",
+            'const value$: Observable<number> = config.config$;',
+            "const path: string = await new ZkTree(session).create('/test', 'data', CreateMode.EPHEMERAL);",
+            'let leader: LeaderInfo | null = null;',
+            'let instances: readonly ServiceInstance<{port: number}>[] = [];',
+            '// @ts-expect-error fencing tokens are bigint, not number',
+            'const wrong: number = handle.fencingToken;',
+            'export {token, value$, path, leader, instances, wrong};',
+            '',
+          ].join('\n'),
+        );
+        const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+        const outcome = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], {
+          cwd: project,
+        }).then(
+          () => 'ok',
+          (error: unknown) => String((error as {stdout?: unknown}).stdout ?? error),
+        );
+        expect(outcome).toBe('ok');
+      },
+    );
   },
 );
