@@ -7,6 +7,7 @@ import {Metadata, ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
 import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {etcdWireSchema} from './etcd-wire-schema.js';
 import {WireValidator} from './wire-validator.js';
@@ -190,9 +191,8 @@ class ServerCallContext implements CallContext {
 
   /** The Common Name of the client certificate the TLS handshake verified, if any. */
   get verifiedCommonName(): string | undefined {
-    const cn: string | string[] | undefined =
-      this.call.getAuthContext().sslPeerCertificate?.subject.CN;
-    return Array.isArray(cn) ? cn[0] : cn;
+    const cert = this.call.getAuthContext().sslPeerCertificate;
+    return cert === undefined ? undefined : commonNameOf(cert);
   }
 
   get header(): Metadata {
