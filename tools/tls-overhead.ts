@@ -76,16 +76,16 @@ function tlsFlags(pki: TestPki, mode: Mode): string[] {
 /** The client address of the leader. */
 async function leaderOf(cluster: EtcdCluster, pki: TestPki, mode: Mode): Promise<string> {
   const root = pki.client('root');
+  const credentials =
+    mode === 'tls'
+      ? ChannelCredentials.createSsl(
+          readFileSync(pki.ca),
+          readFileSync(root.key),
+          readFileSync(root.cert),
+        )
+      : undefined;
   for (let attempt = 0; attempt < 50; attempt++) {
     for (const member of cluster.members) {
-      const credentials =
-        mode === 'tls'
-          ? ChannelCredentials.createSsl(
-              readFileSync(pki.ca),
-              readFileSync(root.key),
-              readFileSync(root.cert),
-            )
-          : undefined;
       const channel = createChannel(member.clientAddress, credentials);
       try {
         const status = await createClient(MaintenanceDefinition, channel).status({});
