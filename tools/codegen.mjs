@@ -26,6 +26,7 @@ const committed = join(protoPackage, 'src/gen');
 const buf = join(root, 'node_modules/.bin/buf');
 const plugin = join(root, 'node_modules/.bin/protoc-gen-ts_proto');
 const wireSchemaFile = join(root, 'packages/server/src/transport/etcd-wire-schema.ts');
+const jsonSchemaFile = join(root, 'packages/server/src/gateway/etcd-json-schema.ts');
 
 const commonOptions = [
   'outputServices=nice-grpc',
@@ -150,14 +151,23 @@ function wireKind(field) {
  * name and, per field number, the field's Go name and wire kind. Only messages reachable from
  * a request are listed.
  */
-async function generateWireSchema() {
+/** The descriptors of the strict services' .proto files and of what they import, as buf reads them. */
+function loadImage() {
   const pathArgs = strictPaths.flatMap(p => ['--path', join('proto', p)]);
-  const image = JSON.parse(
+  return JSON.parse(
     execFileSync(buf, ['build', ...pathArgs, '-o', '-#format=json'], {
       cwd: protoPackage,
       maxBuffer: 64 << 20,
     }).toString('utf8'),
   );
+}
+
+async function formatted(source, file) {
+  const options = await prettier.resolveConfig(file);
+  return prettier.format(source, {...options, filepath: file});
+}
+
+async function generateWireSchema(image) {
   const messages = new Map();
   const methods = [];
   const addMessages = (prefix, goPrefix, types) => {
@@ -219,14 +229,131 @@ async function generateWireSchema() {
     '};',
     '',
   ].join('\n');
-  const options = await prettier.resolveConfig(wireSchemaFile);
-  return prettier.format(source, {...options, filepath: wireSchemaFile});
+  return formatted(source, wireSchemaFile);
+}
+
+const jsonTypes = {
+  TYPE_INT64: 'int64',
+  TYPE_UINT64: 'uint64',
+  TYPE_INT32: 'int32',
+  TYPE_UINT32: 'uint32',
+  TYPE_BOOL: 'bool',
+  TYPE_STRING: 'string',
+  TYPE_BYTES: 'bytes',
+  TYPE_ENUM: 'enum',
+  TYPE_MESSAGE: 'message',
+};
+
+/**
+ * Writes the JSON schema of every message the strict services take or answer with, for the
+ * HTTP/JSON gateway: per field its number, .proto name, JSON (lowerCamel) name, type and
+ * whether it repeats; per enum its Go type name (quoted by the gateway's errors) and values.
+ */
+async function generateJsonSchema(image) {
+  const messages = new Map();
+  const enums = new Map();
+  const methods = [];
+  const addEnums = (prefix, goPrefix, types) => {
+    for (const e of types ?? []) {
+      enums.set(`${prefix}.${e.name}`, {
+        goName: `${goPrefix}${goCamelCase(e.name)}`,
+        values: (e.value ?? []).map(v => [v.name, v.number]),
+      });
+    }
+  };
+  const addMessages = (prefix, goPrefix, pkg, types) => {
+    for (const m of types ?? []) {
+      const fullName = `${prefix}.${m.name}`;
+      const goName = `${goPrefix}${goCamelCase(m.name)}`;
+      messages.set(fullName, m.field ?? []);
+      addEnums(fullName, `${pkg}.${goName}_`, m.enumType);
+      addMessages(fullName, `${goName}_`, pkg, m.nestedType);
+    }
+  };
+  for (const file of image.file) {
+    addEnums(file.package, `${file.package}.`, file.enumType);
+    addMessages(file.package, '', file.package, file.messageType);
+    if (!strictPaths.some(p => file.name.startsWith(`${p}/`))) continue;
+    for (const service of file.service ?? []) {
+      for (const method of service.method) {
+        methods.push([
+          `/${file.package}.${service.name}/${method.name}`,
+          [method.inputType.slice(1), method.outputType.slice(1)],
+        ]);
+      }
+    }
+  }
+  const reachable = new Set();
+  const usedEnums = new Set();
+  const visit = name => {
+    if (reachable.has(name)) return;
+    reachable.add(name);
+    for (const field of messages.get(name)) {
+      if (field.type === 'TYPE_MESSAGE') visit(field.typeName.slice(1));
+      if (field.type === 'TYPE_ENUM') usedEnums.add(field.typeName.slice(1));
+    }
+  };
+  for (const [, [input, output]] of methods) {
+    visit(input);
+    visit(output);
+  }
+  const messageEntries = [...reachable].sort().map(name => {
+    const list = messages
+      .get(name)
+      .map(f => {
+        const type = jsonTypes[f.type];
+        if (type === undefined)
+          throw new Error(`json schema: unsupported type ${f.type} of ${f.name}`);
+        const repeated =
+          f.label === 'LABEL_REPEATED'
+            ? 'repeated'
+            : f.oneofIndex === undefined
+              ? 'single'
+              : 'oneof';
+        const named =
+          type === 'message' || type === 'enum' ? `, ${JSON.stringify(f.typeName.slice(1))}` : '';
+        return `[${f.number}, ${JSON.stringify(f.name)}, ${JSON.stringify(f.jsonName)}, '${type}', '${repeated}'${named}]`;
+      })
+      .join(', ');
+    return `${JSON.stringify(name)}: [${list}],`;
+  });
+  const enumEntries = [...usedEnums].sort().map(name => {
+    const {goName, values} = enums.get(name);
+    const list = values.map(([n, v]) => `[${JSON.stringify(n)}, ${v}]`).join(', ');
+    return `${JSON.stringify(name)}: [${JSON.stringify(goName)}, [${list}]],`;
+  });
+  const methodEntries = methods
+    .sort()
+    .map(([p, [i, o]]) => `${JSON.stringify(p)}: [${JSON.stringify(i)}, ${JSON.stringify(o)}],`);
+  const source = [
+    '// Code generated by tools/codegen.mjs from packages/proto/proto. DO NOT EDIT.',
+    "import type {JsonSchema} from './json-schema.js';",
+    '',
+    '/** The JSON schema of the etcd API: how the HTTP/JSON gateway translates its messages. */',
+    'export const etcdJsonSchema: JsonSchema = {',
+    'messages: {',
+    ...messageEntries,
+    '},',
+    'enums: {',
+    ...enumEntries,
+    '},',
+    'methods: {',
+    ...methodEntries,
+    '},',
+    '};',
+    '',
+  ].join('\n');
+  return formatted(source, jsonSchemaFile);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'synod-codegen-'));
 try {
   generate(scratch);
-  const wireSchema = await generateWireSchema();
+  const image = loadImage();
+  const schemas = [
+    [wireSchemaFile, await generateWireSchema(image)],
+    [jsonSchemaFile, await generateJsonSchema(image)],
+  ];
   if (process.argv.includes('--check')) {
     const fresh = listFiles(scratch);
     let existing = [];
@@ -242,14 +369,15 @@ try {
       else if (!readFileSync(join(scratch, f)).equals(readFileSync(join(committed, f))))
         problems.push(`out of date: ${f}`);
     }
-    let committedSchema = '';
-    try {
-      committedSchema = readFileSync(wireSchemaFile, 'utf8');
-    } catch {
-      committedSchema = '';
+    for (const [file, schema] of schemas) {
+      let committedSchema = '';
+      try {
+        committedSchema = readFileSync(file, 'utf8');
+      } catch {
+        committedSchema = '';
+      }
+      if (committedSchema !== schema) problems.push(`out of date: ${relative(root, file)}`);
     }
-    if (committedSchema !== wireSchema)
-      problems.push(`out of date: ${relative(root, wireSchemaFile)}`);
     if (problems.length > 0) {
       console.error('Generated protocol code differs from the .proto sources:');
       for (const p of problems) console.error(`  ${p}`);
@@ -261,8 +389,10 @@ try {
     rmSync(committed, {recursive: true, force: true});
     cpSync(scratch, committed, {recursive: true});
     console.log(`codegen: wrote ${listFiles(committed).length} files to packages/proto/src/gen`);
-    writeFileSync(wireSchemaFile, wireSchema);
-    console.log(`codegen: wrote ${relative(root, wireSchemaFile)}`);
+    for (const [file, schema] of schemas) {
+      writeFileSync(file, schema);
+      console.log(`codegen: wrote ${relative(root, file)}`);
+    }
   }
 } finally {
   rmSync(scratch, {recursive: true, force: true});

@@ -44,7 +44,9 @@ import {PeerTransport} from './peer/peer-transport.js';
 import {ensureSelfSignedFiles} from './tls/self-signed.js';
 import {TlsCredentials} from './tls/tls-credentials.js';
 import type {TlsSettings} from './tls/tls-settings.js';
+import {Gateway} from './gateway/gateway.js';
 import {ClientListener} from './transport/client-listener.js';
+import type {MethodTable} from './transport/grpc-service.js';
 import type {ListenerTls} from './transport/socket-listener.js';
 import {addGrpcService} from './transport/grpc-service.js';
 
@@ -183,6 +185,8 @@ export async function startMember(
         ...(peerTls === undefined ? {} : {tls: peerTls}),
       },
     );
+    /** The client methods, which the JSON gateway calls too. */
+    const methods: MethodTable = new Map();
     /** Registers a client service; while this member is a learner it serves only what `allows`. */
     const serve = <D extends TsProtoServiceDefinition>(
       definition: D,
@@ -195,6 +199,7 @@ export async function startMember(
         refusedOnLearner(definition, implementation, () => core.isLearner, allows),
         onUnexpectedError,
         metrics,
+        methods,
       );
     };
     serve(KVDefinition, kvService(core), (method, request) => {
@@ -212,6 +217,11 @@ export async function startMember(
       config.listenClientUrls,
       grpcServer,
       httpEndpoints(core, metrics),
+      new Gateway({
+        methods,
+        maxReceiveBytes: config.maxRequestBytes + grpcOverheadBytes,
+        onUnexpectedError,
+      }),
       clientTls,
     );
   } catch (error) {

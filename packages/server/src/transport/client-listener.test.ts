@@ -5,6 +5,7 @@ import {HealthCheckResponse_ServingStatus, HealthDefinition} from '@synod/proto'
 import {createChannel, createClient, ServerError, Status} from 'nice-grpc';
 import {afterEach, describe, expect, it} from 'vitest';
 
+import {Gateway} from '../gateway/gateway.js';
 import {ClientListener} from './client-listener.js';
 import {addGrpcService} from './grpc-service.js';
 
@@ -44,6 +45,7 @@ async function startListener(): Promise<{url: string; errors: unknown[]}> {
       headers: {'content-type': 'application/json'},
       body: JSON.stringify({method, path}),
     }),
+    new Gateway({methods: new Map(), maxReceiveBytes: 1 << 20, onUnexpectedError: () => undefined}),
   );
   listeners.push(listener);
   const [address] = listener.addresses;

@@ -4,6 +4,7 @@ import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 
 import type {HttpEndpoints} from '../api/http-handler.js';
+import type {Gateway} from '../gateway/gateway.js';
 import {answerHttp2BesideGrpc, serveHttp1} from './http-endpoints-server.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
@@ -36,12 +37,13 @@ export class ClientListener {
     urls: readonly URL[],
     grpcServer: grpc.Server,
     endpoints: HttpEndpoints,
+    gateway: Gateway,
     secure?: ListenerTls,
   ): Promise<ClientListener> {
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    answerHttp2BesideGrpc(grpcServer, endpoints);
+    answerHttp2BesideGrpc(grpcServer, endpoints, gateway);
     const httpServer = http.createServer((req, res) => {
-      serveHttp1(endpoints, req, res);
+      serveHttp1(endpoints, gateway, req, res);
     });
     try {
       const listener = await SocketListener.listen(

@@ -4,6 +4,7 @@ import type {WatchRequest} from '@synod/proto';
 import {createChannel, createClient} from 'nice-grpc';
 import {afterEach, describe, expect, it} from 'vitest';
 
+import {Gateway} from '../gateway/gateway.js';
 import {ClientListener} from './client-listener.js';
 import type {WithEncodedTail} from './grpc-service.js';
 import {addGrpcService, encodedTail} from './grpc-service.js';
@@ -44,11 +45,16 @@ describe('responses with already-encoded fields', () => {
       },
       () => undefined,
     );
-    const listener = await ClientListener.listen([new URL('http://127.0.0.1:0')], server, () => ({
-      status: 404,
-      headers: {},
-      body: '',
-    }));
+    const listener = await ClientListener.listen(
+      [new URL('http://127.0.0.1:0')],
+      server,
+      () => ({status: 404, headers: {}, body: ''}),
+      new Gateway({
+        methods: new Map(),
+        maxReceiveBytes: 1 << 20,
+        onUnexpectedError: () => undefined,
+      }),
+    );
     listeners.push(listener);
     const [address] = listener.addresses;
     const channel = createChannel(`${address?.host ?? ''}:${address?.port ?? 0}`);

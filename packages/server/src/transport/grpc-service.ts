@@ -15,8 +15,22 @@ import {WireValidator} from './wire-validator.js';
 /** Called with errors a handler threw that were not a deliberate {@link ServerError}. */
 export type UnexpectedErrorHandler = (path: string, error: unknown) => void;
 
-type AnyMethod = TsProtoServiceDefinition['methods'][string];
-type Handler = (request: unknown, context: CallContext) => unknown;
+/** A method of a ts-proto service definition. */
+export type AnyMethod = TsProtoServiceDefinition['methods'][string];
+/**
+ * A method's handler as nice-grpc's `ServiceImplementation` writes it: unary handlers return a
+ * (partial) response, streaming ones an async iterable; request streams arrive as one.
+ */
+export type Handler = (request: unknown, context: CallContext) => unknown;
+
+/** A served method: its definition and handler, for front ends that call handlers directly. */
+export interface ServedMethod {
+  readonly method: AnyMethod;
+  readonly handler: Handler;
+}
+
+/** The methods {@link addGrpcService} registered, by gRPC path (`/etcdserverpb.KV/Range`). */
+export type MethodTable = Map<string, ServedMethod>;
 
 /**
  * Registers a ts-proto service definition with a grpc-js server, calling
@@ -35,6 +49,7 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
   implementation: ServiceImplementation<D>,
   onUnexpectedError: UnexpectedErrorHandler,
   observer?: GrpcCallObserver,
+  table?: MethodTable,
 ): void {
   const grpcDefinition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
@@ -45,6 +60,7 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
     const handler = impl[key];
     if (handler === undefined) throw new Error(`no handler for ${path}`);
     const bound: Handler = (request, context) => handler.call(implementation, request, context);
+    table?.set(path, {method, handler: bound});
     handlers[key] = observed(
       serverHandler(path, method, bound, onUnexpectedError),
       definition.fullName,
@@ -118,16 +134,22 @@ function methodDefinition(
               ? requestType.decode(bytes)
               : new UndecodableRequest(reason);
           },
-    // Handlers may return partial messages, as nice-grpc allows.
-    responseSerialize: (value: unknown) => {
-      const tail = (value as WithEncodedTail)[encodedTail];
-      const full: unknown =
-        responseType.fromPartial === undefined ? value : responseType.fromPartial(value);
-      const head = responseType.encode(full).finish();
-      return tail === undefined ? Buffer.from(head) : Buffer.concat([head, ...tail]);
-    },
+    responseSerialize: (value: unknown) => encodeResponse(method, value),
     responseDeserialize: (bytes: Buffer): unknown => responseType.decode(bytes),
   };
+}
+
+/**
+ * A handler's response as bytes. Handlers may return partial messages, as nice-grpc allows,
+ * and fields already encoded ({@link encodedTail}).
+ */
+export function encodeResponse(method: AnyMethod, value: unknown): Buffer {
+  const {responseType} = method;
+  const tail = (value as WithEncodedTail)[encodedTail];
+  const full: unknown =
+    responseType.fromPartial === undefined ? value : responseType.fromPartial(value);
+  const head = responseType.encode(full).finish();
+  return tail === undefined ? Buffer.from(head) : Buffer.concat([head, ...tail]);
 }
 
 interface GrpcCallLike {

@@ -4,22 +4,119 @@ import type http2 from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
 
 import type {HttpAnswer, HttpEndpoints} from '../api/http-handler.js';
+import type {Gateway, HttpExchange} from '../gateway/gateway.js';
 
 /** The path of a request target, without its query. */
 function pathOf(target: string | undefined): string {
   return (target ?? '/').split('?')[0] ?? '/';
 }
 
-/** Serves the member's HTTP endpoints to an HTTP/1.1 request. */
+/** Answers an HTTP/1.1 request: the JSON gateway's paths, else the member's HTTP endpoints. */
 export function serveHttp1(
   endpoints: HttpEndpoints,
+  gateway: Gateway,
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): void {
   const method = req.method ?? 'GET';
-  void Promise.resolve(endpoints(method, pathOf(req.url))).then((answer: HttpAnswer) => {
+  const path = pathOf(req.url);
+  if (gateway.handles(path)) {
+    void gateway.serve(http1Exchange(method, path, req, res));
+    return;
+  }
+  void Promise.resolve(endpoints(method, path)).then((answer: HttpAnswer) => {
     res.writeHead(answer.status, answer.headers).end(method === 'HEAD' ? undefined : answer.body);
   });
+}
+
+/** A signal that aborts when `emitter` emits 'close' before the answer was sent. */
+function closedSignal(emitter: NodeJS.EventEmitter, isDone: () => boolean): AbortSignal {
+  const closed = new AbortController();
+  emitter.once('close', () => {
+    if (!isDone()) closed.abort();
+  });
+  return closed.signal;
+}
+
+function http1Exchange(
+  method: string,
+  path: string,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): HttpExchange {
+  let done = false;
+  return {
+    method,
+    path,
+    header: name => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    headerNames: () => Object.keys(req.headers),
+    body: req,
+    peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}`,
+    closed: closedSignal(res, () => done),
+    start: (status, headers) => {
+      res.writeHead(status, headers);
+      // Each streamed message goes out as it is written.
+      res.flushHeaders();
+    },
+    write: text =>
+      new Promise(resolve => {
+        if (res.write(text)) resolve();
+        else res.once('drain', resolve);
+        res.once('close', resolve);
+      }),
+    end: (text, trailers) => {
+      done = true;
+      if (trailers !== undefined) {
+        if (text !== undefined) res.write(text);
+        res.addTrailers(trailers);
+        res.end();
+        return;
+      }
+      res.end(text);
+    },
+  };
+}
+
+function http2Exchange(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+): HttpExchange {
+  let done = false;
+  const session = stream.session?.socket;
+  return {
+    method: headers[':method'] ?? 'GET',
+    path: pathOf(headers[':path']),
+    header: name => {
+      const value = headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    headerNames: () => Object.keys(headers).filter(name => !name.startsWith(':')),
+    body: stream,
+    peer: `${session?.remoteAddress ?? ''}:${session?.remotePort ?? ''}`,
+    closed: closedSignal(stream, () => done),
+    start: (status, answerHeaders) => {
+      const {trailer: _announced, ...rest} = answerHeaders;
+      stream.respond({':status': status, ...rest}, {waitForTrailers: _announced !== undefined});
+    },
+    write: text =>
+      new Promise(resolve => {
+        if (stream.write(text)) resolve();
+        else stream.once('drain', resolve);
+        stream.once('close', resolve);
+      }),
+    end: (text, trailers) => {
+      done = true;
+      if (trailers !== undefined) {
+        stream.once('wantTrailers', () => {
+          stream.sendTrailers(trailers);
+        });
+      }
+      stream.end(text);
+    },
+  };
 }
 
 /** gRPC requests are HTTP/2 requests of `application/grpc` (`+proto`, `+json`, ...). */
@@ -36,14 +133,18 @@ type StreamListener = (
 
 /**
  * Lets the HTTP/2 server that grpc-js made for its newest connection injector answer
- * requests that are not gRPC from the member's HTTP endpoints, as etcd serves both on one
- * port: a client that negotiates HTTP/2 over TLS (curl does) asks `/health` over HTTP/2.
- * gRPC requests still go to grpc-js's own handler.
+ * requests that are not gRPC from the JSON gateway and the member's HTTP endpoints, as etcd
+ * serves all of them on one port: a client that negotiates HTTP/2 over TLS (curl does) asks
+ * `/health` or `/v3/kv/range` over HTTP/2. gRPC requests still go to grpc-js's own handler.
  *
  * grpc-js keeps its HTTP/2 servers in a private map and has no option for this; should the
  * map go, nothing changes and such requests get grpc-js's 415 as before.
  */
-export function answerHttp2BesideGrpc(grpcServer: grpc.Server, endpoints: HttpEndpoints): void {
+export function answerHttp2BesideGrpc(
+  grpcServer: grpc.Server,
+  endpoints: HttpEndpoints,
+  gateway: Gateway,
+): void {
   const servers = (grpcServer as unknown as {http2Servers?: Map<http2.Http2Server, unknown>})
     .http2Servers;
   const http2Server = servers instanceof Map ? [...servers.keys()].at(-1) : undefined;
@@ -57,7 +158,12 @@ export function answerHttp2BesideGrpc(grpcServer: grpc.Server, endpoints: HttpEn
       return;
     }
     const method = headers[':method'] ?? 'GET';
-    void Promise.resolve(endpoints(method, pathOf(headers[':path']))).then(answer => {
+    const path = pathOf(headers[':path']);
+    if (gateway.handles(path)) {
+      void gateway.serve(http2Exchange(stream, headers));
+      return;
+    }
+    void Promise.resolve(endpoints(method, path)).then(answer => {
       if (stream.destroyed) return;
       stream.respond({':status': answer.status, ...answer.headers});
       stream.end(method === 'HEAD' ? undefined : answer.body);
