@@ -12,19 +12,21 @@
  * Synod runs from the build (`apps/server/bin/synod.js`, as in production: `npm run build`
  * first) unless `--synod=source` runs it from the TypeScript sources through tsx.
  */
-import {spawn, spawnSync} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
-import {availableParallelism, cpus, tmpdir} from 'node:os';
+import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
 import {fileURLToPath} from 'node:url';
 
 import {parseDurationMs, parseOptions, runBench, runCheckPerf, summarise} from '@synod/bench';
 import type {Summary} from '@synod/bench';
-import {KVDefinition, MaintenanceDefinition} from '@synod/proto';
+import {KVDefinition} from '@synod/proto';
 import {freePorts} from '@synod/testing';
 import {createChannel, createClient} from 'nice-grpc';
+
+import {describeMachine, leaderOf} from './side-by-side.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -220,20 +222,6 @@ async function startCluster(server: 'etcd' | 'synod', size: number): Promise<Clu
   };
 }
 
-/** The client address of the current leader. */
-async function leaderOf(cluster: Cluster): Promise<string> {
-  for (const endpoint of cluster.endpoints) {
-    const channel = createChannel(endpoint);
-    try {
-      const status = await createClient(MaintenanceDefinition, channel).status({});
-      if (status.leader !== 0n && status.leader === status.header?.memberId) return endpoint;
-    } finally {
-      channel.close();
-    }
-  }
-  return cluster.endpoints[0]!;
-}
-
 /** Resident memory of a process, from /proc/<pid>/status, in MiB. */
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -336,7 +324,7 @@ async function measure(cluster: Cluster): Promise<Figure[]> {
   }
   if (has('put-1')) {
     log('put, 1 client, to the leader');
-    const leader = await leaderOf(cluster);
+    const leader = await leaderOf(cluster.endpoints);
     const s = await bench(['put', `--endpoints=${leader}`, '--clients=1', seconds]);
     add('put p50, 1 client (leader)', 'ms', s.latencyMs.put?.p50 ?? 0, s);
     add('put p99, 1 client (leader)', 'ms', s.latencyMs.put?.p99 ?? 0);
@@ -398,13 +386,12 @@ async function measure(cluster: Cluster): Promise<Figure[]> {
 }
 
 function machine(): Record<string, string> {
-  const etcdVersion = spawnSync('etcd', ['--version'], {encoding: 'utf8'}).stdout.split('\n')[0];
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {cwd: root, encoding: 'utf8'});
+  const {cpu, node, etcd, commit} = describeMachine();
   return {
-    cpu: `${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown'}`,
-    node: process.version,
-    etcd: etcdVersion ?? 'unknown',
-    synod: `${synodMode === 'dist' ? 'built (apps/server/bin/synod.js)' : 'sources via tsx'}, commit ${commit.stdout.trim()}`,
+    cpu,
+    node,
+    etcd,
+    synod: `${synodMode === 'dist' ? 'built (apps/server/bin/synod.js)' : 'sources via tsx'}, commit ${commit}`,
     duration: `${durationMs / 1000} s per workload, check-perf ${checkPerfDurationMs / 1000} s`,
   };
 }

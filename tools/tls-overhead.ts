@@ -21,10 +21,11 @@ import {readFileSync} from 'node:fs';
 import {parseArgs} from 'node:util';
 
 import {parseDurationMs, parseOptions, runBench, summarise} from '@synod/bench';
-import {MaintenanceDefinition} from '@synod/proto';
 import {makeTestPki, mutualTlsOptions, startEtcd, startSynod} from '@synod/testing';
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
-import {ChannelCredentials, createChannel, createClient} from 'nice-grpc';
+import {ChannelCredentials} from 'nice-grpc';
+
+import {cpuSeconds, leaderOf, spread} from './side-by-side.js';
 
 const {values: args} = parseArgs({
   options: {
@@ -54,15 +55,6 @@ interface Sample {
   readonly cpuUsPerOp: number;
 }
 
-const clockTicksPerSecond = 100;
-
-/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
-}
-
 function clusterOptions(pki: TestPki, mode: Mode): EtcdClusterOptions {
   return mode === 'plain' ? {members: 3} : {members: 3, ...mutualTlsOptions(pki, {peers: true})};
 }
@@ -74,7 +66,7 @@ function tlsFlags(pki: TestPki, mode: Mode): string[] {
 }
 
 /** The client address of the leader. */
-async function leaderOf(cluster: EtcdCluster, pki: TestPki, mode: Mode): Promise<string> {
+function leaderOfCluster(cluster: EtcdCluster, pki: TestPki, mode: Mode): Promise<string> {
   const root = pki.client('root');
   const credentials =
     mode === 'tls'
@@ -84,23 +76,10 @@ async function leaderOf(cluster: EtcdCluster, pki: TestPki, mode: Mode): Promise
           readFileSync(root.cert),
         )
       : undefined;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    for (const member of cluster.members) {
-      const channel = createChannel(member.clientAddress, credentials);
-      try {
-        const status = await createClient(MaintenanceDefinition, channel).status({});
-        if (status.leader !== 0n && status.leader === status.header?.memberId) {
-          return member.clientAddress;
-        }
-      } catch {
-        // Not ready yet.
-      } finally {
-        channel.close();
-      }
-    }
-    await new Promise(resolve => setTimeout(resolve, 200));
-  }
-  throw new Error('no leader');
+  return leaderOf(
+    cluster.members.map(m => m.clientAddress),
+    credentials,
+  );
 }
 
 async function load(
@@ -139,7 +118,7 @@ async function runOne(pki: TestPki, server: Server, mode: Mode): Promise<void> {
   const start = server === 'etcd' ? startEtcd : startSynod;
   const cluster = await start(clusterOptions(pki, mode));
   try {
-    const leader = await leaderOf(cluster, pki, mode);
+    const leader = await leaderOfCluster(cluster, pki, mode);
     const flags = tlsFlags(pki, mode);
     // Warm-up: connections, JIT, a first key space.
     await load(cluster, leader, 'put', [...flags, '--prefix=/warm/'], 2000);
@@ -154,16 +133,6 @@ async function runOne(pki: TestPki, server: Server, mode: Mode): Promise<void> {
   } finally {
     await cluster.stop();
   }
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-function spread(xs: readonly number[], digits = 0): string {
-  return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 }
 
 const pki = makeTestPki();
