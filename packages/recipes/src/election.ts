@@ -1,13 +1,25 @@
 import {compare, op} from '@synod/client';
 import type {Comparison, KeyValue} from '@synod/client';
-import {ReplaySubject, concat, distinctUntilChanged, map, of, share, takeUntil} from 'rxjs';
+import {
+  ReplaySubject,
+  Subject,
+  concat,
+  distinctUntilChanged,
+  map,
+  merge,
+  of,
+  share,
+  takeUntil,
+  tap,
+} from 'rxjs';
 import type {Observable} from 'rxjs';
 
 import {keySnapshot$} from './key-snapshot.js';
 import type {KeySnapshot} from './key-snapshot.js';
 import {SessionExpiredError, leaseHex, linkSignals} from './mutex.js';
 import type {LinkedSignal} from './mutex.js';
-import type {Session} from './session.js';
+import type {LeaseState, Session} from './session.js';
+import {stateStream} from './state-stream.js';
 import {waitForDeletesBelow} from './wait-for-deletes.js';
 
 /** The current leader of an election. */
@@ -22,6 +34,53 @@ export interface LeaderInfo {
   readonly modRevision: bigint;
   /** The leader's lease. */
   readonly lease: bigint;
+}
+
+/** A leader as this process knows it, and since when. */
+export interface LeaderState extends LeaderInfo {
+  /**
+   * When this process first knew of this leadership (this key with this create revision),
+   * in ms since the epoch by its clock: when `leader$` first showed it, or when this
+   * session's own `campaign` resolved.
+   */
+  readonly sinceMs: number;
+}
+
+/**
+ * What an {@link Election} is doing in this process:
+ *
+ * - `idle`: not a candidate (never campaigned, resigned, or lost a `proclaim`);
+ * - `campaigning`: `campaign` waits in line;
+ * - `leading`: `campaign` resolved, and neither `resign` nor a refused `proclaim` followed;
+ * - `lost`: campaigning or leading, but the session's lease is no longer kept (lost or
+ *   closed), so another candidate may lead: stop acting as leader.
+ */
+export type ElectionStatus = 'idle' | 'campaigning' | 'leading' | 'lost';
+
+/** An {@link Election}'s state, known without a round trip: for logs and metrics. */
+export interface ElectionState {
+  /** The election's name. */
+  readonly name: string;
+  /** This session's key, `name/<lease in hex>`. */
+  readonly key: string;
+  readonly status: ElectionStatus;
+  /** When `status` became what it is, in ms since the epoch by this process's clock. */
+  readonly sinceMs: number;
+  /** The value this session campaigned with or last proclaimed; undefined when `idle`. */
+  readonly value: string | undefined;
+  /**
+   * The create revision of this session's key: the fencing token `guard()` compares while
+   * `leading`, the place in line while `campaigning`; undefined when `idle`.
+   */
+  readonly fencingToken: bigint | undefined;
+  /**
+   * The leader, whoever it is: as `leader$` last showed it while anything subscribes to
+   * `leader$` (`state$` does); otherwise this session while it is `leading`; otherwise
+   * undefined, as it cannot be known without a read. `null` when `leader$` shows none.
+   */
+  readonly leader: LeaderState | null | undefined;
+  /** The session's lease, as last known from keep-alives. */
+  readonly lease: LeaseState;
 }
 
 /** Thrown by `proclaim` and `resign` when this session is not the leader. */
@@ -56,7 +115,20 @@ export function leaderOf(snapshot: KeySnapshot): LeaderInfo | null {
  */
 export class Election {
   private readonly prefix: string;
+  private readonly changes = new Subject<void>();
+  /** The create revision of this session's campaign key, while campaigning or leading. */
   private leaderRevision: bigint | undefined;
+  /** Whether `campaign` resolved for `leaderRevision` (and nothing since gave it up). */
+  private leading = false;
+  /** This session's value and the revision it was written at, while campaigning or leading. */
+  private mine: {readonly value: string; readonly modRevision: bigint} | undefined;
+  // Invariant: status and statusSinceMs are what recordStatus last derived from the above.
+  private status: Exclude<ElectionStatus, 'lost'> = 'idle';
+  private statusSinceMs = Date.now();
+  /** The fencing token and value `state$` was last told of. */
+  private told: {readonly fencingToken?: bigint; readonly value?: string} = {};
+  /** The leader as `leader$` last showed it; undefined while `leader$` has no subscriber. */
+  private observedLeader: LeaderState | null | undefined;
 
   constructor(
     private readonly session: Session,
@@ -68,6 +140,14 @@ export class Election {
       map(leaderOf),
       distinctUntilChanged((a, b) => a?.key === b?.key && a?.modRevision === b?.modRevision),
       takeUntil(session.closed$),
+      tap({
+        next: leader => {
+          this.observeLeader(leader);
+        },
+        finalize: () => {
+          this.observedLeader = undefined;
+        },
+      }),
       share({
         connector: () => new ReplaySubject(1),
         resetOnError: true,
@@ -95,7 +175,46 @@ export class Election {
         resetOnRefCountZero: true,
       }),
     );
+    this.state$ = stateStream(
+      () => this.state,
+      merge(this.changes, session.lost$, this.leader$),
+      session.closed$,
+    );
   }
+
+  /**
+   * What this session does in the election and who leads, from what this process knows
+   * (no round trip): status and since when, this session's value and fencing token, the
+   * leader (see {@link ElectionState.leader}) and the session's lease.
+   */
+  get state(): ElectionState {
+    const lease = this.session.state;
+    const lost = this.status !== 'idle' && !lease.active;
+    return {
+      name: this.name,
+      key: this.key,
+      status: lost ? 'lost' : this.status,
+      sinceMs: lost
+        ? Math.max(this.statusSinceMs, lease.inactiveSinceMs ?? this.statusSinceMs)
+        : this.statusSinceMs,
+      value: this.mine?.value,
+      fencingToken: this.leaderRevision,
+      leader: this.observedLeader === undefined ? this.ownLeadership() : this.observedLeader,
+      lease,
+    };
+  }
+
+  /**
+   * {@link state} on subscribe, then a new snapshot whenever this session's status, value
+   * or fencing token changes, the leader or its value changes, or the session's lease is
+   * lost (not on every keep-alive: read `state` for the current TTL).
+   *
+   * Subscribing subscribes to {@link leader$} (one shared watch of the election's keys), so
+   * `leader` is known while `state$` is subscribed. Errors when `leader$` does. Completes,
+   * after a last snapshot, when the session is closed. Shared, with the latest snapshot
+   * replayed to a late subscriber; the watch is cancelled when the last subscriber leaves.
+   */
+  readonly state$: Observable<ElectionState>;
 
   /** This session's key in the election: `name/<lease in hex>`. */
   get key(): string {
@@ -139,16 +258,15 @@ export class Election {
       .else(op.get(this.key))
       .commit();
     let myRevision = result.header.revision;
-    if (!result.succeeded) {
-      const existing = result.responses[0];
-      const kv = existing?.type === 'range' ? existing.kvs[0] : undefined;
-      myRevision = kv?.createRevision ?? myRevision;
-      if (kv !== undefined && kv.valueString !== value) {
-        this.leaderRevision = myRevision;
-        await this.proclaim(value);
-      }
+    let written = {value, modRevision: myRevision};
+    const existing = result.succeeded ? undefined : result.responses[0];
+    const kv = existing?.type === 'range' ? existing.kvs[0] : undefined;
+    if (kv !== undefined) {
+      myRevision = kv.createRevision;
+      written = {value: kv.valueString, modRevision: kv.modRevision};
     }
-    this.leaderRevision = myRevision;
+    this.takeCandidacy(myRevision, written);
+    if (written.value !== value) await this.proclaim(value);
     const lostController = new AbortController();
     const onLost = this.session.lost$.subscribe(() => {
       lostController.abort(new SessionExpiredError(`election ${this.name}`));
@@ -160,8 +278,14 @@ export class Election {
       const mine = await client.kv.get(this.key);
       if (mine?.createRevision !== myRevision)
         throw new SessionExpiredError(`election ${this.name}`);
+      if (this.leaderRevision === myRevision) {
+        this.leading = true;
+        const seen = this.observedLeader;
+        const seenAlready = seen?.key === this.key && seen.createRevision === myRevision;
+        this.recordStatus(seenAlready ? seen.sinceMs : undefined);
+      }
     } catch (error) {
-      this.leaderRevision = undefined;
+      this.giveUp();
       await client.kv
         .txn()
         .if(compare.createRevision(this.key, '=', myRevision))
@@ -188,8 +312,12 @@ export class Election {
       .then(op.put(this.key, value, {lease: this.session.lease}))
       .commit();
     if (!result.succeeded) {
-      this.leaderRevision = undefined;
+      this.giveUp();
       throw new NotLeaderError(this.name);
+    }
+    if (this.leaderRevision === revision) {
+      this.mine = {value, modRevision: result.header.revision};
+      this.recordStatus();
     }
   }
 
@@ -197,7 +325,7 @@ export class Election {
   async resign(): Promise<void> {
     const revision = this.leaderRevision;
     if (revision === undefined) return;
-    this.leaderRevision = undefined;
+    this.giveUp();
     await this.session.client.kv
       .txn()
       .if(compare.createRevision(this.key, '=', revision))
@@ -214,6 +342,79 @@ export class Election {
     const revision = this.leaderRevision;
     if (revision === undefined) throw new NotLeaderError(this.name);
     return compare.createRevision(this.key, '=', revision);
+  }
+
+  /** Notes that this session campaigns with the key created at `revision`, holding `mine`. */
+  private takeCandidacy(
+    revision: bigint,
+    mine: {readonly value: string; readonly modRevision: bigint},
+  ): void {
+    if (this.leaderRevision !== revision) {
+      this.leaderRevision = revision;
+      this.leading = false;
+    }
+    this.mine = mine;
+    this.recordStatus();
+  }
+
+  /** Notes that this session no longer campaigns nor leads. */
+  private giveUp(): void {
+    this.leaderRevision = undefined;
+    this.leading = false;
+    this.mine = undefined;
+    this.recordStatus();
+  }
+
+  /**
+   * Derives the status and notes when it changed (at `sinceMs` when given), then tells
+   * `state$` if the status, the fencing token or the value changed.
+   */
+  private recordStatus(sinceMs?: number): void {
+    const status =
+      this.leaderRevision === undefined ? 'idle' : this.leading ? 'leading' : 'campaigning';
+    const told = this.told;
+    if (
+      status === this.status &&
+      told.fencingToken === this.leaderRevision &&
+      told.value === this.mine?.value
+    ) {
+      return;
+    }
+    if (status !== this.status) {
+      this.status = status;
+      this.statusSinceMs = sinceMs ?? Date.now();
+    }
+    this.told = {fencingToken: this.leaderRevision, value: this.mine?.value};
+    this.changes.next();
+  }
+
+  /** This session as the leader, while its own campaign says it leads. */
+  private ownLeadership(): LeaderState | undefined {
+    const revision = this.leaderRevision;
+    if (this.status !== 'leading' || revision === undefined || this.mine === undefined) {
+      return undefined;
+    }
+    if (!this.session.active) return undefined;
+    return {
+      key: this.key,
+      value: this.mine.value,
+      createRevision: revision,
+      modRevision: this.mine.modRevision,
+      lease: this.session.lease,
+      sinceMs: this.statusSinceMs,
+    };
+  }
+
+  /** Records what `leader$` shows, keeping the time a leadership was first known. */
+  private observeLeader(leader: LeaderInfo | null): void {
+    if (leader === null) {
+      this.observedLeader = null;
+    } else {
+      const known = [this.observedLeader, this.ownLeadership()].find(
+        l => l?.key === leader.key && l.createRevision === leader.createRevision,
+      );
+      this.observedLeader = {...leader, sinceMs: known?.sinceMs ?? Date.now()};
+    }
   }
 
   /** The current leader, read once; `null` when there is none. */

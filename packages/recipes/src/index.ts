@@ -3,17 +3,23 @@
  * watcher, ZooKeeper-style node tree) as RxJS Observables over `@synod/client`.
  */
 export {Session} from './session.js';
-export type {SessionOptions} from './session.js';
+export type {LeaseState, SessionOptions} from './session.js';
 export {Mutex, SessionExpiredError, leaseHex} from './mutex.js';
-export type {AcquireOptions} from './mutex.js';
+export type {AcquireOptions, MutexState, MutexStatus} from './mutex.js';
 export {LockHandle, LockKeyDeletedError} from './lock-handle.js';
 export {isTransient} from './retry-transient.js';
 export {applyBatch} from './key-snapshot.js';
 export type {KeySnapshot} from './key-snapshot.js';
 export {Election, NotLeaderError, leaderOf} from './election.js';
-export type {LeaderInfo} from './election.js';
+export type {ElectionState, ElectionStatus, LeaderInfo, LeaderState} from './election.js';
 export {Registration, ServiceRegistry} from './service-registry.js';
-export type {RegisterOptions, ServiceRegistryOptions} from './service-registry.js';
+export type {
+  RegisterOptions,
+  RegistrationState,
+  RegistrationStatus,
+  ServiceRegistryOptions,
+  ServiceRegistryState,
+} from './service-registry.js';
 export {toServiceInstances} from './service-instances.js';
 export type {ServiceInstance} from './service-instances.js';
 export {randomPicker, roundRobinPicker} from './pickers.js';

@@ -1,9 +1,12 @@
 import {compare, op} from '@synod/client';
 import type {KeyValue} from '@synod/client';
+import {Subject, merge} from 'rxjs';
+import type {Observable} from 'rxjs';
 
 import {LocalQueue} from './local-queue.js';
 import {LockHandle} from './lock-handle.js';
-import type {Session} from './session.js';
+import type {LeaseState, Session} from './session.js';
+import {stateStream} from './state-stream.js';
 import {throwIfAborted, waitForDeletesBelow} from './wait-for-deletes.js';
 
 /** Thrown when the session's lease expired while waiting for a lock or leadership. */
@@ -18,6 +21,35 @@ export class SessionExpiredError extends Error {
 export interface AcquireOptions {
   /** Gives up waiting; the queued key is deleted and the promise rejects. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * What a {@link Mutex} is doing in this process:
+ *
+ * - `idle`: neither holding nor waiting;
+ * - `waiting`: an `acquire` is in line (in this process or in etcd's queue);
+ * - `held`: a handle this `Mutex` gave out holds the lock and is not released;
+ * - `lost`: a handle is not released, but the session's lease is no longer kept (lost or
+ *   closed), so the lock may be someone else's: stop acting and release the handle.
+ */
+export type MutexStatus = 'idle' | 'waiting' | 'held' | 'lost';
+
+/** A {@link Mutex}'s state, known without a round trip: for logs and metrics. */
+export interface MutexState {
+  /** The lock's name. */
+  readonly name: string;
+  /** This session's key, `name/<lease in hex>`: the holder's key while `held`. */
+  readonly key: string;
+  readonly status: MutexStatus;
+  /** When `status` became what it is, in ms since the epoch by this process's clock. */
+  readonly sinceMs: number;
+  /**
+   * The create revision of this session's key: the fencing token while `held` or `lost`,
+   * the place in line while `waiting` (once the key is written), undefined when `idle`.
+   */
+  readonly fencingToken: bigint | undefined;
+  /** The session's lease, as last known from keep-alives. */
+  readonly lease: LeaseState;
 }
 
 /** The lease id as etcd's concurrency package prints it in keys (`%x`). */
@@ -38,6 +70,17 @@ export function leaseHex(lease: bigint): string {
 export class Mutex {
   private readonly prefix: string;
   private readonly local: LocalQueue;
+  private readonly changes = new Subject<void>();
+  /** `acquire` calls that have neither got the lock nor given up. */
+  private pending = 0;
+  /** The create revision of the key of the acquisition in etcd's queue, if any. */
+  private queuedRevision: bigint | undefined;
+  /** The fencing token of the handle this Mutex gave out and that is not released. */
+  private heldToken: bigint | undefined;
+  // Invariant: status and fencingToken are what recordStatus last derived from the three above.
+  private status: MutexStatus = 'idle';
+  private statusSinceMs = Date.now();
+  private fencingToken: bigint | undefined;
 
   constructor(
     private readonly session: Session,
@@ -46,7 +89,40 @@ export class Mutex {
   ) {
     this.prefix = `${name}/`;
     this.local = LocalQueue.of(session, this.prefix);
+    this.state$ = stateStream(
+      () => this.state,
+      merge(this.changes, session.lost$),
+      session.closed$,
+    );
   }
+
+  /**
+   * What this `Mutex` is doing, from what this process knows (no round trip): whether it
+   * holds the lock or waits for it, since when, the fencing token, and the session's lease.
+   * A lock key deleted behind the holder's back shows in the handle's `lost$`, not here.
+   */
+  get state(): MutexState {
+    const lease = this.session.state;
+    const lost = this.status === 'held' && !lease.active;
+    return {
+      name: this.name,
+      key: this.key,
+      status: lost ? 'lost' : this.status,
+      sinceMs: lost
+        ? Math.max(this.statusSinceMs, lease.inactiveSinceMs ?? this.statusSinceMs)
+        : this.statusSinceMs,
+      fencingToken: this.fencingToken,
+      lease,
+    };
+  }
+
+  /**
+   * {@link state} on subscribe, then a new snapshot whenever the status or fencing token
+   * changes and when the session's lease is lost (not on every keep-alive: read `state` for
+   * the current TTL). Never errors. Completes, after a last snapshot, when the session is
+   * closed. Shared, with the latest snapshot replayed to a late subscriber.
+   */
+  readonly state$: Observable<MutexState>;
 
   /** The key this session queues with: `name/<lease in hex>`. */
   get key(): string {
@@ -59,17 +135,30 @@ export class Mutex {
    * waiting, or with the client's error when the cluster refuses the request.
    */
   async acquire(options: AcquireOptions = {}): Promise<LockHandle> {
-    const {signal} = options;
+    this.pending++;
+    this.recordStatus();
+    try {
+      return await this.acquireInTurn(options.signal);
+    } finally {
+      this.pending--;
+      this.recordStatus();
+    }
+  }
+
+  private async acquireInTurn(signal: AbortSignal | undefined): Promise<LockHandle> {
     const leave = await this.local.enter(signal);
     const lostController = new AbortController();
     const onLost = this.session.lost$.subscribe(() => {
       lostController.abort(new SessionExpiredError(`lock ${this.name}`));
     });
     let linked: LinkedSignal | undefined;
+    let queued: bigint | undefined;
     try {
       linked = linkSignals(signal, lostController.signal);
       const combined = linked.signal;
       const {myRevision, ownerRevision} = await this.enqueue();
+      queued = this.queuedRevision = myRevision;
+      this.recordStatus();
       if (ownerRevision !== myRevision) {
         try {
           await waitForDeletesBelow(
@@ -92,11 +181,12 @@ export class Mutex {
           throw new SessionExpiredError(`lock ${this.name}`);
         }
       }
-      return new LockHandle(this.session, this.key, myRevision, leave);
+      return this.hold(myRevision, leave);
     } catch (error) {
       leave();
       throw error;
     } finally {
+      if (queued !== undefined && this.queuedRevision === queued) this.queuedRevision = undefined;
       linked?.unlink();
       onLost.unsubscribe();
     }
@@ -111,9 +201,7 @@ export class Mutex {
     const leave = await this.local.enter();
     try {
       const {myRevision, ownerRevision, created} = await this.enqueue();
-      if (ownerRevision === myRevision) {
-        return new LockHandle(this.session, this.key, myRevision, leave);
-      }
+      if (ownerRevision === myRevision) return this.hold(myRevision, leave);
       if (created) {
         await this.session.client.kv
           .txn()
@@ -149,6 +237,30 @@ export class Mutex {
       lost.unsubscribe();
       await handle.release();
     }
+  }
+
+  /** Hands out the lock, and records the hold until the handle is released. */
+  private hold(fencingToken: bigint, leave: () => void): LockHandle {
+    this.heldToken = fencingToken;
+    this.recordStatus();
+    return new LockHandle(this.session, this.key, fencingToken, () => {
+      if (this.heldToken === fencingToken) this.heldToken = undefined;
+      this.recordStatus();
+      leave();
+    });
+  }
+
+  /** Derives the status and fencing token, notes when the status changed, and tells `state$`. */
+  private recordStatus(): void {
+    const status = this.heldToken !== undefined ? 'held' : this.pending > 0 ? 'waiting' : 'idle';
+    const fencingToken = this.heldToken ?? (status === 'waiting' ? this.queuedRevision : undefined);
+    if (status === this.status && fencingToken === this.fencingToken) return;
+    if (status !== this.status) {
+      this.status = status;
+      this.statusSinceMs = Date.now();
+    }
+    this.fencingToken = fencingToken;
+    this.changes.next();
   }
 
   /**

@@ -13,6 +13,32 @@ export interface SessionOptions {
 }
 
 /**
+ * A session's lease as this process last knew it from keep-alives: read without a round
+ * trip, for logs and metrics.
+ */
+export interface LeaseState {
+  /** The lease id. */
+  readonly id: bigint;
+  /** The TTL in seconds the server reported when it last granted or renewed the lease. */
+  readonly ttlSec: number;
+  /**
+   * When the lease runs out unless renewed again, in ms since the epoch by this process's
+   * clock: counted from the sending of the last renewal the server confirmed, so it errs
+   * early.
+   */
+  readonly expiresAtMs: number;
+  /**
+   * `expiresAtMs` minus the time this snapshot was taken, never below 0; 0 once the lease
+   * is no longer kept.
+   */
+  readonly remainingTtlMs: number;
+  /** Whether the lease is still being kept alive (not lost, not closed). */
+  readonly active: boolean;
+  /** When the lease stopped being kept (lost or closed), in ms since the epoch; else undefined. */
+  readonly inactiveSinceMs: number | undefined;
+}
+
+/**
  * A lease the client keeps alive, which the recipes attach their keys to (etcd's
  * `concurrency.Session`). When the process dies or loses the cluster for longer than the
  * TTL, the lease expires and its keys (locks held, campaigns, registrations, ephemeral
@@ -21,12 +47,20 @@ export interface SessionOptions {
 export class Session {
   private readonly closedSubject = new AsyncSubject<void>();
   private closing: Promise<void> | undefined;
+  private inactiveSinceMs: number | undefined;
 
   private constructor(
     /** The client the session's keys are written through. */
     readonly client: Etcd,
     private readonly kept: KeptLease,
-  ) {}
+  ) {
+    // lost$ ends (with or without a value) exactly when the lease stops being kept.
+    kept.lost$.subscribe({
+      complete: () => {
+        this.inactiveSinceMs ??= Date.now();
+      },
+    });
+  }
 
   /** Grants a lease (or adopts `options.lease`) and starts keeping it alive. */
   static async create(client: Etcd, options: SessionOptions = {}): Promise<Session> {
@@ -51,6 +85,23 @@ export class Session {
   /** Whether the lease is still being kept alive (not lost, not closed). */
   get active(): boolean {
     return this.kept.active;
+  }
+
+  /**
+   * The lease as last known from keep-alives, taken when read: no round trip, for logs and
+   * metrics.
+   */
+  get state(): LeaseState {
+    // Date.now: the clock the client's keep-alives measure expiresAtMs with.
+    const active = this.kept.active;
+    return {
+      id: this.kept.id,
+      ttlSec: this.kept.ttlSec,
+      expiresAtMs: this.kept.expiresAtMs,
+      remainingTtlMs: active ? Math.max(0, this.kept.expiresAtMs - Date.now()) : 0,
+      active,
+      inactiveSinceMs: active ? undefined : this.inactiveSinceMs,
+    };
   }
 
   /**
