@@ -16,11 +16,32 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 /** The consumer's own rxjs; the packages take rxjs as a peer (`^7.8.0`) and must share it. */
 const appRxjs = '7.8.1';
 
+/** Whether this Node.js can require() an ES module (20.19, 22.12 and newer). */
+const requiresEsm = process.features.require_module;
+/**
+ * Node.js flags that make it behave like one before 20.19, which cannot require() an ES
+ * module, where the flag exists (20.17 and newer); older ones behave so already.
+ */
+const withoutRequireEsm = process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
+  ? ['--no-experimental-require-module']
+  : [];
+
+/** What `require(name)` throws where Node.js cannot require() an ES module. */
+function esmOnlyMessage(name: string): string {
+  return (
+    `${name} is an ES module only, and this Node.js cannot require() it. ` +
+    `Load it with \`await import('${name}')\` (this works from CommonJS too), ` +
+    'or make this code an ES module ("type": "module" in its package.json, or an .mjs file). ' +
+    'Node.js 20.19, 22.12 and newer require() it as it is.'
+  );
+}
+
 /**
  * Builds and packs `@synod/proto`, `@synod/client` and `@synod/recipes` as npm would
  * publish them, installs the tarballs into a fresh project outside the repository, and
  * uses the recipes from plain ESM JavaScript against etcd and from TypeScript through the
- * published types.
+ * published types, and from a CommonJS package inside that project with require() and
+ * import().
  *
  * Slow (a build and an npm install), so it runs only with SYNOD_PACK_TEST=1.
  */
@@ -79,6 +100,13 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
       );
       // The third-party dependencies are in npm's cache after the workspace install.
       await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund'], {cwd: project});
+      // A CommonJS package inside the project: its code is CommonJS, and it resolves the
+      // packages (and the application's rxjs) from the project's node_modules.
+      mkdirSync(join(project, 'cjs'));
+      writeFileSync(
+        join(project, 'cjs', 'package.json'),
+        JSON.stringify({name: 'synod-recipes-cjs-consumer', private: true, type: 'commonjs'}),
+      );
     }, 180_000);
 
     afterAll(async () => {
@@ -166,12 +194,14 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
           [
             "import {createClient} from '@synod/client';",
             "import {ConfigWatcher, CreateMode, Mutex, Session, ZkTree} from '@synod/recipes';",
-            "import type {LeaderInfo, LockHandle, ServiceInstance} from '@synod/recipes';",
+            "import type {LeaderInfo, LockHandle, MutexState, ServiceInstance} from '@synod/recipes';",
             "import type {Observable} from 'rxjs';",
             "const client = createClient({endpoints: ['127.0.0.1:2379']});",
             'const session = await Session.create(client, {ttlSec: 10});',
             "const handle: LockHandle = await new Mutex(session, 'l').acquire();",
             'const token: bigint = handle.fencingToken;',
+            "const state: MutexState = new Mutex(session, 'l').state;",
+            'const remainingTtlMs: number = state.lease.remainingTtlMs;',
             "const config = ConfigWatcher.key(client, 'c', {decode: raw => Number(raw), default: 0});",
             'const value$: Observable<number> = config.config$;',
             "const path: string = await new ZkTree(session).create('/test', 'data', CreateMode.EPHEMERAL);",
@@ -179,7 +209,7 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
             'let instances: readonly ServiceInstance<{port: number}>[] = [];',
             '// @ts-expect-error fencing tokens are bigint, not number',
             'const wrong: number = handle.fencingToken;',
-            'export {token, value$, path, leader, instances, wrong};',
+            'export {token, remainingTtlMs, value$, path, leader, instances, wrong};',
             '',
           ].join('\n'),
         );
@@ -192,6 +222,86 @@ describe.skipIf(process.env.SYNOD_PACK_TEST !== '1' || etcdSkipReason !== undefi
         );
         expect(outcome).toBe('ok');
       },
+      // tsc checks @types/node and the packages' declarations: seconds, more on a busy machine.
+      60_000,
     );
+
+    it.runIf(requiresEsm)(
+      "loads from CommonJS with require(), sharing the application's rxjs and one copy with import()",
+      async () => {
+        writeFileSync(
+          join(project, 'cjs', 'require.js'),
+          [
+            "const {createClient} = require('@synod/client');",
+            "const {Election, Mutex, Session} = require('@synod/recipes');",
+            "const {Observable} = require('rxjs');",
+            'async function main() {',
+            '  const client = createClient({endpoints: [process.env.ETCD_ENDPOINT]});',
+            '  const session = await Session.create(client, {ttlSec: 5});',
+            "  const mutex = new Mutex(session, 'packed-cjs-lock');",
+            '  const lock = await mutex.acquire();',
+            '  const status = mutex.state.status;',
+            '  await lock.release();',
+            "  const leader$ = new Election(session, 'packed-cjs-election').leader$;",
+            '  await session.close();',
+            '  client.close();',
+            "  const imported = await import('@synod/recipes');",
+            '  console.log(JSON.stringify({status, sameClass: imported.Mutex === Mutex,',
+            '    oneRxjs: leader$ instanceof Observable}));',
+            '}',
+            'main().catch(error => { console.error(error); process.exitCode = 1; });',
+            '',
+          ].join('\n'),
+        );
+        const {stdout} = await run(process.execPath, ['require.js'], {
+          cwd: join(project, 'cjs'),
+          env: {...process.env, ETCD_ENDPOINT: cluster.endpoints[0]},
+        });
+        expect(JSON.parse(stdout)).toEqual({status: 'held', sameClass: true, oneRxjs: true});
+      },
+    );
+
+    it('refuses require() with the ES-module-only message where Node.js cannot require ES modules', async () => {
+      writeFileSync(
+        join(project, 'cjs', 'refused.js'),
+        [
+          "try { require('@synod/recipes'); console.log(JSON.stringify({loaded: true})); }",
+          'catch (error) { console.log(JSON.stringify({code: error.code, message: error.message})); }',
+          '',
+        ].join('\n'),
+      );
+      const {stdout} = await run(process.execPath, [...withoutRequireEsm, 'refused.js'], {
+        cwd: join(project, 'cjs'),
+      });
+      expect(JSON.parse(stdout)).toEqual({
+        code: 'ERR_REQUIRE_ESM',
+        message: esmOnlyMessage('@synod/recipes'),
+      });
+    });
+
+    it('loads from CommonJS with import(), where Node.js cannot require ES modules too', async () => {
+      writeFileSync(
+        join(project, 'cjs', 'dynamic-import.js'),
+        [
+          'async function main() {',
+          "  const {createClient} = await import('@synod/client');",
+          "  const {Mutex, Session} = await import('@synod/recipes');",
+          '  const client = createClient({endpoints: [process.env.ETCD_ENDPOINT]});',
+          '  const session = await Session.create(client, {ttlSec: 5});',
+          "  const lock = await new Mutex(session, 'packed-cjs-import-lock').acquire();",
+          '  console.log(String(lock.fencingToken));',
+          '  await session.close();',
+          '  client.close();',
+          '}',
+          'main().catch(error => { console.error(error); process.exitCode = 1; });',
+          '',
+        ].join('\n'),
+      );
+      const {stdout} = await run(process.execPath, [...withoutRequireEsm, 'dynamic-import.js'], {
+        cwd: join(project, 'cjs'),
+        env: {...process.env, ETCD_ENDPOINT: cluster.endpoints[0]},
+      });
+      expect(BigInt(stdout.trim())).toBeGreaterThan(1n);
+    });
   },
 );
