@@ -211,8 +211,10 @@ export class Lessor implements LeaseHooks {
   }
 
   private info(l: Lease): LeaseInfo {
+    // Whole seconds left, cut down as etcd does (`int64(Remaining().Seconds())`): 59 just after
+    // a grant of 60.
     const ttl = this.primary
-      ? Math.max(0, Math.ceil((l.expiryMs - this.options.nowMs()) / 1000))
+      ? Math.max(0, Math.floor((l.expiryMs - this.options.nowMs()) / 1000))
       : l.ttlSeconds;
     const keys = [...(this.keysByLease.get(l.id) ?? [])].sort().map(k => Buffer.from(k, 'latin1'));
     return {id: l.id, grantedTtlSeconds: l.ttlSeconds, ttlSeconds: ttl, keys};
