@@ -1,4 +1,9 @@
-import type {ClusterServiceImplementation, Member, MemberPromoteResponse} from '@synod/proto';
+import type {
+  ClusterServiceImplementation,
+  Member,
+  MemberPromoteResponse,
+  ResponseHeader,
+} from '@synod/proto';
 import {EtcdErrors} from '@synod/proto';
 import {ConfChangeType} from '@synod/proto/raftpb';
 import type {PeerClusterServiceImplementation} from '@synod/proto/synodpb';
@@ -19,6 +24,11 @@ import {
   refusalToPromote,
   refusalToRemove,
 } from './reconfig-checks.js';
+
+/** The Cluster API's header: etcd's ClusterServer fills ids and term, but no revision. */
+function clusterHeader(member: MemberCore): ResponseHeader {
+  return member.header(0);
+}
 
 export function toWireMember(m: MemberInfo): Member {
   return {
@@ -90,7 +100,7 @@ async function promoteHere(
     isLearner: false,
   });
   if (!result.ok) throw etcdError(result.error);
-  return {header: member.header(), members: result.response.map(toWireMember)};
+  return {header: clusterHeader(member), members: result.response.map(toWireMember)};
 }
 
 /** A refusal from the leader, passed on to the client unchanged. */
@@ -114,7 +124,7 @@ export function clusterService(
     async memberList(request, context) {
       requireLeaderIfAsked(context, member.leader);
       if (request.linearizable) await member.linearizableRead();
-      return {header: member.header(), members: member.membership.list().map(toWireMember)};
+      return {header: clusterHeader(member), members: member.membership.list().map(toWireMember)};
     },
 
     async memberAdd(request, context) {
@@ -153,7 +163,7 @@ export function clusterService(
       );
       if (!result.ok) throw etcdError(result.error);
       return {
-        header: member.header(),
+        header: clusterHeader(member),
         member: toWireMember(added),
         members: result.response.map(toWireMember),
       };
@@ -173,7 +183,7 @@ export function clusterService(
         undefined,
       );
       if (!result.ok) throw etcdError(result.error);
-      return {header: member.header(), members: result.response.map(toWireMember)};
+      return {header: clusterHeader(member), members: result.response.map(toWireMember)};
     },
 
     async memberUpdate(request, context) {
@@ -192,7 +202,7 @@ export function clusterService(
         peerUrls,
       });
       if (!result.ok) throw etcdError(result.error);
-      return {header: member.header(), members: result.response.map(toWireMember)};
+      return {header: clusterHeader(member), members: result.response.map(toWireMember)};
     },
 
     async memberPromote(request, context) {
@@ -207,7 +217,7 @@ export function clusterService(
       try {
         const {cluster} = deps.forwarder.clientsOfLeader();
         const response = await cluster.promote(request, {signal: context.signal});
-        return {...response, header: member.header()};
+        return {...response, header: clusterHeader(member)};
       } catch (error) {
         throw asServerError(error);
       }

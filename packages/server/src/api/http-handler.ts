@@ -60,6 +60,10 @@ export function httpEndpoints(member: MemberCore, metrics: MemberMetrics): HttpE
         etcdcluster: etcdApiVersion.replace(/\.\d+$/, '.0'),
       });
     }
-    return {status: 404, headers: {'content-type': 'text/plain'}, body: '404 page not found\n'};
+    return {
+      status: 404,
+      headers: {'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff'},
+      body: '404 page not found\n',
+    };
   };
 }

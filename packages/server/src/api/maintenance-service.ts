@@ -23,15 +23,14 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
   return {
     async alarm(request, context) {
       requireLeaderIfAsked(context, member.leader);
+      // etcd's Alarm answers carry no header.
       if (request.action === AlarmRequest_AlarmAction.GET) {
         await member.linearizableRead();
-        return {header: member.header(), alarms: member.alarms.list()};
+        return {alarms: member.alarms.list()};
       }
       const auth = await requestAuth(member, context);
-      const {response, revision} = unwrap(
-        await member.propose({$case: 'alarm', value: request}, auth),
-      );
-      return {header: member.header(revision), ...(response as {alarms: AlarmMember[]})};
+      const {response} = unwrap(await member.propose({$case: 'alarm', value: request}, auth));
+      return response as {alarms: AlarmMember[]};
     },
 
     status() {
@@ -56,7 +55,8 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
     async defragment(_request, context) {
       await requireRootForMaintenance(member, context);
       await member.store.kv.backend.defragment();
-      return {header: member.header()};
+      // etcd answers a defragmentation with an empty response, no header.
+      return {};
     },
 
     async hash(_request, context) {

@@ -296,7 +296,8 @@ function toWireResponses(
     options.fragment.delete(r.watchId);
   }
   const whole = reply({
-    header: member.header(r.revision),
+    // A watch cancelled by compaction answers with revision 0 in its header, as etcd does.
+    header: member.header(r.compactRevision > 0 ? 0 : r.revision),
     watchId: BigInt(r.watchId),
     canceled: r.canceled,
     compactRevision: BigInt(r.compactRevision),

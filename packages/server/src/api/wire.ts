@@ -218,8 +218,8 @@ function fromWireOp(op: WireRequestOp): RequestOp {
     case 'requestTxn':
       return {txn: fromWireTxn(r.value)};
     case undefined:
-      // etcd treats an empty RequestOp as a no-op range of nothing; refuse it clearly instead.
-      throw new ServerError(EtcdErrors.emptyKey.code, EtcdErrors.emptyKey.message);
+      // An op with no request: etcd's checkRequestOp refuses it so.
+      throw new ServerError(EtcdErrors.keyNotFound.code, EtcdErrors.keyNotFound.message);
   }
 }
 
@@ -260,21 +260,58 @@ export function toWireDeleteRange(
   return {header, deleted: BigInt(r.deleted), prevKvs: r.prevKvs.map(toWireKv)};
 }
 
-function toWireOp(op: ResponseOp, header: ResponseHeader): WireResponseOp {
+/** Whether applying a txn's ops changed anything: a put, or a delete that deleted. */
+function txnWrote(r: TxnResponse): boolean {
+  return r.responses.some(
+    op =>
+      'put' in op ||
+      ('deleteRange' in op && op.deleteRange.deleted > 0) ||
+      ('txn' in op && txnWrote(op.txn)),
+  );
+}
+
+/** The header of a response nested in a txn: a revision, no ids or term (etcd's, too). */
+function innerHeader(revision: number): ResponseHeader {
+  return {clusterId: 0n, memberId: 0n, revision: BigInt(revision), raftTerm: 0n};
+}
+
+/** How far a txn's ops have got: its revision before it, and whether an op has written yet. */
+interface TxnProgress {
+  readonly begin: number;
+  wrote: boolean;
+}
+
+function toWireOp(op: ResponseOp, progress: TxnProgress): WireResponseOp {
+  if ('txn' in op) {
+    return {response: {$case: 'responseTxn', value: toWireInnerTxn(op.txn, progress)}};
+  }
+  if ('put' in op || ('deleteRange' in op && op.deleteRange.deleted > 0)) progress.wrote = true;
+  const header = innerHeader(progress.begin + (progress.wrote ? 1 : 0));
   if ('range' in op)
     return {response: {$case: 'responseRange', value: toWireRange(op.range, header)}};
   if ('put' in op) return {response: {$case: 'responsePut', value: toWirePut(op.put, header)}};
-  if ('deleteRange' in op) {
-    return {
-      response: {$case: 'responseDeleteRange', value: toWireDeleteRange(op.deleteRange, header)},
-    };
-  }
-  return {response: {$case: 'responseTxn', value: toWireTxn(op.txn, header)}};
+  return {
+    response: {$case: 'responseDeleteRange', value: toWireDeleteRange(op.deleteRange, header)},
+  };
 }
 
-/** etcd fills the same header into every nested response of a txn; clients should not rely on them. */
+/** A txn nested in a txn answers with an empty header, as etcd's does. */
+function toWireInnerTxn(r: TxnResponse, progress: TxnProgress): WireTxnResponse {
+  const header = {clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n};
+  return {header, succeeded: r.succeeded, responses: r.responses.map(op => toWireOp(op, progress))};
+}
+
+/**
+ * A txn's answer. As in etcd, the response of each op carries the revision the txn had
+ * reached at that op: the revision before the txn until the first op that writes, the txn's
+ * own revision from there on.
+ *
+ * Example: at revision 6, `[range a, put a, range a]` answers headers 6, 7, 7 inside, 7 outside.
+ */
 export function toWireTxn(r: TxnResponse, header: ResponseHeader): WireTxnResponse {
-  return {header, succeeded: r.succeeded, responses: r.responses.map(op => toWireOp(op, header))};
+  const revision = Number(header.revision);
+  const progress = {begin: txnWrote(r) ? revision - 1 : revision, wrote: false};
+  return {header, succeeded: r.succeeded, responses: r.responses.map(op => toWireOp(op, progress))};
 }
 
 export function toWireEvent(e: KvEvent): WireEvent {

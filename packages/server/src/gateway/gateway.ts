@@ -245,6 +245,8 @@ export class Gateway {
           for (let next = await reader.next(); next.done !== true; next = await reader.next()) {
             requests.push(next.value);
           }
+        } catch {
+          // A body that fails to read ends the requests, as its end would.
         } finally {
           requests.close();
         }
@@ -271,7 +273,7 @@ export class Gateway {
     const decoder = new StringDecoder('utf8');
     let text = '';
     const limit = this.options.maxReceiveBytes * bodySlackFactor;
-    for await (const chunk of exchange.body) {
+    for await (const chunk of bodyChunks(exchange)) {
       text += decoder.write(chunk);
       for (;;) {
         let read;
@@ -304,7 +306,7 @@ export class Gateway {
     const limit = this.options.maxReceiveBytes * bodySlackFactor;
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of exchange.body) {
+    for await (const chunk of bodyChunks(exchange)) {
       size += chunk.length;
       if (size > limit) {
         this.answerError(
@@ -317,6 +319,7 @@ export class Gateway {
       }
       chunks.push(chunk);
     }
+    if (exchange.closed.aborted) return undefined;
     return Buffer.concat(chunks).toString('utf8');
   }
 
@@ -404,6 +407,18 @@ export class Gateway {
         `{"error":{"grpc_code":${code},"http_code":${http},"message":${goJsonString(message)},"http_status":${goJsonString(text)}}}\n`,
       );
     }
+  }
+}
+
+/**
+ * The chunks of a request body. A body fails to read only when its connection broke (the
+ * client went away mid-body): that ends it, like its end, and nobody is left to answer.
+ */
+async function* bodyChunks(exchange: HttpExchange): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of exchange.body) yield chunk;
+  } catch {
+    return;
   }
 }
 

@@ -182,7 +182,8 @@ export class JsonTranscoder {
     };
     switch (field.type) {
       case 'message': {
-        if (value.kind === 'null' && !present) return;
+        // A null message is absent, even as a oneof member (jsonpb leaves the pointer nil).
+        if (value.kind === 'null') return;
         const nested: number[] = [];
         this.writeMessage(nested, field.typeName ?? '', value);
         tag(2);
@@ -192,32 +193,34 @@ export class JsonTranscoder {
       }
       case 'bytes':
       case 'string': {
+        // A null oneof member is set, to its zero value (jsonpb sets the wrapper first).
         const bytes =
-          field.type === 'bytes' ? this.readBytes(value) : this.readString(value, 'string');
-        if (bytes === undefined || (bytes.length === 0 && !present)) return;
+          (field.type === 'bytes' ? this.readBytes(value) : this.readString(value, 'string')) ??
+          new Uint8Array(0);
+        if (bytes.length === 0 && !present) return;
         tag(2);
         pushVarint(out, bytes.length);
         for (const b of bytes) out.push(b);
         return;
       }
       case 'bool': {
-        if (value.kind === 'null') return;
-        if (value.kind !== 'bool') throw typeError(goKind(value), 'bool');
-        if (!value.value && !present) return;
+        if (value.kind !== 'bool' && value.kind !== 'null') throw typeError(goKind(value), 'bool');
+        const on = value.kind === 'bool' && value.value;
+        if (!on && !present) return;
         tag(0);
-        out.push(value.value ? 1 : 0);
+        out.push(on ? 1 : 0);
         return;
       }
       case 'enum': {
-        const n = this.readEnum(field, value);
-        if (n === undefined || (n === 0 && !present)) return;
+        const n = this.readEnum(field, value) ?? 0;
+        if (n === 0 && !present) return;
         tag(0);
         pushVarint(out, n);
         return;
       }
       default: {
-        const n = readInteger(value, field.type);
-        if (n === undefined || (n === 0n && !present)) return;
+        const n = readInteger(value, field.type) ?? 0n;
+        if (n === 0n && !present) return;
         tag(0);
         pushVarint(out, n);
       }
@@ -236,7 +239,12 @@ export class JsonTranscoder {
     }
     if (value.kind === 'array') {
       // encoding/json also fills a []byte from an array of numbers, one byte each.
-      return Uint8Array.from(value.items.map(item => Number(readInteger(item, 'uint8'))));
+      return Uint8Array.from(
+        value.items.map(item => {
+          if (item.kind === 'string') throw typeError('string', 'uint8');
+          return Number(readInteger(item, 'uint8') ?? 0n);
+        }),
+      );
     }
     throw typeError(value.kind === 'number' ? 'number' : goKind(value), goTypeNames.bytes);
   }

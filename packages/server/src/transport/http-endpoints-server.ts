@@ -63,8 +63,11 @@ function http1Exchange(
     },
     write: text =>
       new Promise(resolve => {
-        if (res.write(text)) resolve();
-        else res.once('drain', resolve);
+        if (res.destroyed || res.writableEnded || res.write(text)) {
+          resolve();
+          return;
+        }
+        res.once('drain', resolve);
         res.once('close', resolve);
       }),
     end: (text, trailers) => {
@@ -86,6 +89,8 @@ function http2Exchange(
 ): HttpExchange {
   let done = false;
   const session = stream.session?.socket;
+  // A reset stream reports an error; the closed signal already tells the gateway.
+  stream.on('error', () => undefined);
   return {
     method: headers[':method'] ?? 'GET',
     path: pathOf(headers[':path']),
@@ -98,17 +103,22 @@ function http2Exchange(
     peer: `${session?.remoteAddress ?? ''}:${session?.remotePort ?? ''}`,
     closed: closedSignal(stream, () => done),
     start: (status, answerHeaders) => {
+      if (stream.destroyed) return;
       const {trailer: _announced, ...rest} = answerHeaders;
       stream.respond({':status': status, ...rest}, {waitForTrailers: _announced !== undefined});
     },
     write: text =>
       new Promise(resolve => {
-        if (stream.write(text)) resolve();
-        else stream.once('drain', resolve);
+        if (stream.destroyed || stream.writableEnded || stream.write(text)) {
+          resolve();
+          return;
+        }
+        stream.once('drain', resolve);
         stream.once('close', resolve);
       }),
     end: (text, trailers) => {
       done = true;
+      if (stream.destroyed) return;
       if (trailers !== undefined) {
         stream.once('wantTrailers', () => {
           stream.sendTrailers(trailers);

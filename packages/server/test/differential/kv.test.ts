@@ -9,15 +9,7 @@ import {etcdSkipReason} from '@synod/testing';
 import {afterAll, beforeAll, beforeEach, describe, it} from 'vitest';
 
 import type {Pair, Side} from './harness.js';
-import {
-  align,
-  b,
-  okValue,
-  prefixEnd,
-  same,
-  sameIgnoringInnerHeaders,
-  startPair,
-} from './harness.js';
+import {align, b, okValue, prefixEnd, same, startPair} from './harness.js';
 
 const {EQUAL, GREATER, LESS, NOT_EQUAL} = Compare_CompareResult;
 const {VERSION, CREATE, MOD, VALUE, LEASE} = Compare_CompareTarget;
@@ -366,7 +358,7 @@ describe.skipIf(etcdSkipReason !== undefined)('KV: etcd and Synod side by side',
       'multi op',
     );
     // The nested txn's own header differs; pinned by the next scenarios.
-    await sameIgnoringInnerHeaders(
+    await same(
       pair,
       s =>
         s.kv.txn({
@@ -401,8 +393,7 @@ describe.skipIf(etcdSkipReason !== undefined)('KV: etcd and Synod side by side',
     await same(pair, s => s.kv.range({key: b('t2/'), rangeEnd: prefixEnd('t2/')}), 'after');
   });
 
-  // synod differs: a nested TxnResponse carries header.revision = final revision; etcd sends 0.
-  it.fails('leaves the header of a nested txn response at revision 0', async () => {
+  it('leaves the header of a nested txn response at revision 0', async () => {
     await same(
       pair,
       s =>
@@ -420,9 +411,9 @@ describe.skipIf(etcdSkipReason !== undefined)('KV: etcd and Synod side by side',
     );
   });
 
-  // synod differs: inner response headers in a write txn carry the final revision; etcd the
-  // revision the txn had reached when that op ran (pre-txn revision until the first change).
-  it.fails('numbers inner response headers by the revision reached at each op', async () => {
+  // Inner response headers carry the revision the txn had reached when that op ran: the
+  // pre-txn revision until the first change, the txn's own after it.
+  it('numbers inner response headers by the revision reached at each op', async () => {
     await seed('t5/', [['a', '1']]);
     await same(
       pair,
@@ -436,7 +427,7 @@ describe.skipIf(etcdSkipReason !== undefined)('KV: etcd and Synod side by side',
   // nested txn's compares do not see the writes of earlier ops in the same outer txn.
   it('evaluates nested compares against the state before the txn', async () => {
     await seed('t6/', [['a', '1']]);
-    await sameIgnoringInnerHeaders(
+    await same(
       pair,
       s =>
         s.kv.txn({
