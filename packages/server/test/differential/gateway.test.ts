@@ -412,3 +412,39 @@ describe.skipIf(etcdSkipReason !== undefined)(
     });
   },
 );
+
+describe.skipIf(etcdSkipReason !== undefined)('gateway tokens that expire, beside etcd', () => {
+  let pair: Pair;
+
+  beforeAll(async () => {
+    pair = await startPair({extraArgs: ['--auth-token-ttl=1']});
+  }, 60_000);
+
+  afterAll(async () => {
+    await pair.stop();
+  });
+
+  it('refuses an expired simple token as etcd does', async () => {
+    await sameHttp(pair, '/v3/auth/user/add', '{"name":"root","password":"rootpw"}');
+    await sameHttp(pair, '/v3/auth/user/grant', '{"user":"root","role":"root"}');
+    await sameHttp(pair, '/v3/auth/enable', '{}');
+    const tokens = await Promise.all(
+      pair.sides.map(async side => {
+        const answer = await request(
+          side,
+          '/v3/auth/authenticate',
+          '{"name":"root","password":"rootpw"}',
+        );
+        return (JSON.parse(answer.text) as {token: string}).token;
+      }),
+    );
+    const withToken = (side: Side) => ({
+      headers: {authorization: tokens[side.name === 'etcd' ? 0 : 1] ?? ''},
+    });
+    const read = JSON.stringify({key: b64('gw/a')});
+    await sameHttp(pair, '/v3/kv/range', read, withToken);
+    // A simple token lives --auth-token-ttl seconds after its last use.
+    await new Promise(resolve => setTimeout(resolve, 3_000));
+    await sameHttp(pair, '/v3/kv/range', read, withToken);
+  }, 30_000);
+});
