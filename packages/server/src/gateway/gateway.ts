@@ -27,8 +27,10 @@ export interface HttpExchange {
   readonly peer: string;
   /** Aborts when the client goes away. */
   readonly closed: AbortSignal;
-  /** Sends the status line and headers; `trailers` names the trailers {@link end} will send. */
-  start(status: number, headers: Readonly<Record<string, string>>): void;
+  /** Whether the request came over TLS. */
+  readonly secure: boolean;
+  /** Sends the status line and headers (a `trailer` header announces those of {@link end}). */
+  start(status: number, headers: Readonly<Record<string, string | string[]>>): void;
   /** Sends part of the body; resolves when the connection can take more. */
   write(text: string): Promise<void>;
   /** Ends the answer, with the trailers announced by a `trailer` header. */
@@ -88,6 +90,17 @@ const jsonHeaders = {...corsHeaders, 'content-type': 'application/json'};
 /** The response header metadata etcd's gRPC server sends, which the gateway passes on. */
 const forwardedHeaders = {...jsonHeaders, 'grpc-metadata-content-type': 'application/grpc'};
 const forwardedTrailers = {'grpc-trailer-content-type': 'application/grpc'};
+/**
+ * On a TLS port etcd serves gRPC through Go's HTTP server, behind its CORS wrapper, so its
+ * gateway also forwards those headers and grpc-go's trailer announcement as metadata.
+ */
+const forwardedHeadersOverTls: Readonly<Record<string, string | string[]>> = {
+  ...forwardedHeaders,
+  'grpc-metadata-access-control-allow-headers': corsHeaders['access-control-allow-headers'] ?? '',
+  'grpc-metadata-access-control-allow-methods': corsHeaders['access-control-allow-methods'] ?? '',
+  'grpc-metadata-access-control-allow-origin': '*',
+  'grpc-metadata-trailer': ['Grpc-Status', 'Grpc-Message', 'Grpc-Status-Details-Bin'],
+};
 
 /** A request body or a streamed message over this size is refused unread. */
 const bodySlackFactor = 4;
@@ -212,7 +225,10 @@ export class Gateway {
         return;
       }
       const json = this.responseJson(call, response);
-      exchange.start(200, {...forwardedHeaders, 'content-length': String(Buffer.byteLength(json))});
+      exchange.start(200, {
+        ...(exchange.secure ? forwardedHeadersOverTls : forwardedHeaders),
+        'content-length': String(Buffer.byteLength(json)),
+      });
       exchange.end(json);
       return;
     }
@@ -386,13 +402,15 @@ export class Gateway {
     try {
       for await (const response of responses) {
         if (!started) {
-          exchange.start(200, forwardedHeaders);
+          exchange.start(200, exchange.secure ? forwardedHeadersOverTls : forwardedHeaders);
           started = true;
         }
         await exchange.write(`{"result":${this.responseJson(call, response)}}\n`);
         if (exchange.closed.aborted) return;
       }
-      if (!started) exchange.start(200, forwardedHeaders);
+      if (!started) {
+        exchange.start(200, exchange.secure ? forwardedHeadersOverTls : forwardedHeaders);
+      }
       exchange.end();
     } catch (error) {
       if (exchange.closed.aborted) return;

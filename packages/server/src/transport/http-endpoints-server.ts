@@ -29,6 +29,11 @@ export function serveHttp1(
   });
 }
 
+/** Whether a connection is a TLS one (a `TLSSocket`, or a stream standing in for one). */
+function isEncrypted(socket: object): boolean {
+  return (socket as {encrypted?: boolean}).encrypted === true;
+}
+
 /** A signal that aborts when `emitter` emits 'close' before the answer was sent. */
 function closedSignal(emitter: NodeJS.EventEmitter, isDone: () => boolean): AbortSignal {
   const closed = new AbortController();
@@ -56,6 +61,7 @@ function http1Exchange(
     body: req,
     peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}`,
     closed: closedSignal(res, () => done),
+    secure: isEncrypted(req.socket),
     start: (status, headers) => {
       res.writeHead(status, headers);
       // Each streamed message goes out as it is written.
@@ -102,6 +108,7 @@ function http2Exchange(
     body: stream,
     peer: `${session?.remoteAddress ?? ''}:${session?.remotePort ?? ''}`,
     closed: closedSignal(stream, () => done),
+    secure: session !== undefined && isEncrypted(session),
     start: (status, answerHeaders) => {
       if (stream.destroyed) return;
       const {trailer: _announced, ...rest} = answerHeaders;

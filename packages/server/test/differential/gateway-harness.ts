@@ -1,4 +1,6 @@
+import {readFileSync} from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 import {expect} from 'vitest';
 
@@ -47,8 +49,10 @@ export function request(
   options: HttpRequestOptions = {},
 ): Promise<{status: number; headers: http.IncomingHttpHeaders; text: string}> {
   const [host, port] = side.address.split(':');
+  const files = tlsFilesOf(side);
+  const request = files === undefined ? http.request : https.request;
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = request(
       {
         host,
         port: Number(port),
@@ -56,6 +60,13 @@ export function request(
         method: options.method ?? 'POST',
         headers: {...options.headers},
         agent: false,
+        ...(files === undefined
+          ? {}
+          : {
+              ca: readFileSync(files.ca),
+              cert: readFileSync(files.cert),
+              key: readFileSync(files.key),
+            }),
       },
       res => {
         const chunks: Buffer[] = [];
@@ -73,6 +84,14 @@ export function request(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The TLS files a side's clients use (from its etcdctl flags), or undefined in plaintext. */
+export function tlsFilesOf(side: Side): {ca: string; cert: string; key: string} | undefined {
+  const flag = (name: string) =>
+    side.ctlFlags.find(f => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const [ca, cert, key] = [flag('cacert'), flag('cert'), flag('key')];
+  return ca === undefined || cert === undefined || key === undefined ? undefined : {ca, cert, key};
 }
 
 /** Per-side normalisation state: ids in first-seen order. */

@@ -1,9 +1,12 @@
+import {readFileSync} from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 
-import {etcdSkipReason} from '@synod/testing';
+import {etcdSkipReason, makeTestPki, mutualTlsOptions, opensslSkipReason} from '@synod/testing';
+import type {TestPki} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
-import {b64, httpOutcome, reportedId, request, sameHttp} from './gateway-harness.js';
+import {b64, httpOutcome, reportedId, request, sameHttp, tlsFilesOf} from './gateway-harness.js';
 import type {HttpOutcome} from './gateway-harness.js';
 import type {Pair, Side} from './harness.js';
 import {startPair} from './harness.js';
@@ -448,3 +451,66 @@ describe.skipIf(etcdSkipReason !== undefined)('gateway tokens that expire, besid
     await sameHttp(pair, '/v3/kv/range', read, withToken);
   }, 30_000);
 });
+
+describe.skipIf((etcdSkipReason ?? opensslSkipReason) !== undefined)(
+  'the gateway on a TLS port, beside etcd',
+  () => {
+    let pki: TestPki;
+    let pair: Pair;
+
+    beforeAll(async () => {
+      pki = makeTestPki();
+      const root = pki.client('root');
+      pair = await startPair(mutualTlsOptions(pki), {ca: pki.ca, cert: root.cert, key: root.key});
+    }, 60_000);
+
+    afterAll(async () => {
+      await pair.stop();
+      pki.remove();
+    });
+
+    it('answers over HTTPS as etcd does', async () => {
+      await sameHttp(pair, '/v3/kv/put', JSON.stringify({key: b64('tls/a'), value: b64('1')}));
+      await sameHttp(pair, '/v3/kv/range', JSON.stringify({key: b64('tls/a')}));
+      await sameHttp(pair, '/v3/kv/range', '{bad');
+    });
+
+    it('answers over HTTP/2 when the client negotiates it, as etcd does', async () => {
+      const [e, s] = await Promise.all(
+        pair.sides.map(async side => {
+          const files = tlsFilesOf(side);
+          if (files === undefined) throw new Error('a TLS pair without files');
+          const session = http2.connect(`https://${side.address}`, {
+            ca: readFileSync(files.ca),
+            cert: readFileSync(files.cert),
+            key: readFileSync(files.key),
+          });
+          try {
+            return await new Promise<{status: number; text: string}>((resolve, reject) => {
+              const stream = session.request({':method': 'POST', ':path': '/v3/kv/range'});
+              let status = 0;
+              let text = '';
+              stream.on('response', headers => {
+                status = Number(headers[':status']);
+              });
+              stream.on('data', (chunk: Buffer) => {
+                text += chunk.toString();
+              });
+              stream.on('end', () => {
+                resolve({status, text});
+              });
+              stream.on('error', reject);
+              stream.end(JSON.stringify({key: b64('tls/a')}));
+            });
+          } finally {
+            session.close();
+          }
+        }),
+      );
+      const kvs = (answer: {text: string} | undefined) =>
+        (JSON.parse(answer?.text ?? '{}') as {kvs?: unknown}).kvs;
+      expect(s?.status).toBe(e?.status);
+      expect(kvs(s)).toEqual(kvs(e));
+    });
+  },
+);
