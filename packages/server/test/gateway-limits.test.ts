@@ -7,6 +7,8 @@ import {startSynod} from '@synod/testing';
 import type {EtcdCluster} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
+import {http2Post} from './differential/gateway-harness.js';
+
 /**
  * The HTTP/JSON gateway under abuse, on one real member: what no client should send, or send
  * that much of, gets a clear 4xx and leaves the member serving.
@@ -126,23 +128,7 @@ describe('the HTTP/JSON gateway under bad and heavy input', () => {
   it('serves the gateway over HTTP/2 too, a watch included', async () => {
     const session = http2.connect(`http://${host}:${port}`);
     try {
-      const call = (path: string, body: string) =>
-        new Promise<{status: number; text: string}>((resolve, reject) => {
-          const stream = session.request({':method': 'POST', ':path': path});
-          let status = 0;
-          let text = '';
-          stream.on('response', headers => {
-            status = Number(headers[':status']);
-          });
-          stream.on('data', (chunk: Buffer) => {
-            text += chunk.toString();
-          });
-          stream.on('end', () => {
-            resolve({status, text});
-          });
-          stream.on('error', reject);
-          stream.end(body);
-        });
+      const call = (path: string, body: string) => http2Post(session, path, body);
       expect(
         (await call('/v3/kv/put', JSON.stringify({key: b64('h2'), value: b64('two')}))).status,
       ).toBe(200);

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
+import type {Writable} from 'node:stream';
 
 import type * as grpc from '@grpc/grpc-js';
 
@@ -32,6 +33,18 @@ export function serveHttp1(
 /** Whether a connection is a TLS one (a `TLSSocket`, or a stream standing in for one). */
 function isEncrypted(socket: object): boolean {
   return (socket as {encrypted?: boolean}).encrypted === true;
+}
+
+/** Writes, and resolves when the stream can take more (or is gone). */
+function writeWhenReady(stream: Writable, text: string): Promise<void> {
+  return new Promise(resolve => {
+    if (stream.destroyed || stream.writableEnded || stream.write(text)) {
+      resolve();
+      return;
+    }
+    stream.once('drain', resolve);
+    stream.once('close', resolve);
+  });
 }
 
 /** A signal that aborts when `emitter` emits 'close' before the answer was sent. */
@@ -67,15 +80,7 @@ function http1Exchange(
       // Each streamed message goes out as it is written.
       res.flushHeaders();
     },
-    write: text =>
-      new Promise(resolve => {
-        if (res.destroyed || res.writableEnded || res.write(text)) {
-          resolve();
-          return;
-        }
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      }),
+    write: text => writeWhenReady(res, text),
     end: (text, trailers) => {
       done = true;
       if (trailers !== undefined) {
@@ -114,15 +119,7 @@ function http2Exchange(
       const {trailer: _announced, ...rest} = answerHeaders;
       stream.respond({':status': status, ...rest}, {waitForTrailers: _announced !== undefined});
     },
-    write: text =>
-      new Promise(resolve => {
-        if (stream.destroyed || stream.writableEnded || stream.write(text)) {
-          resolve();
-          return;
-        }
-        stream.once('drain', resolve);
-        stream.once('close', resolve);
-      }),
+    write: text => writeWhenReady(stream, text),
     end: (text, trailers) => {
       done = true;
       if (stream.destroyed) return;

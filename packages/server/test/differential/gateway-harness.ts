@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs';
 import http from 'node:http';
+import type http2 from 'node:http2';
 import https from 'node:https';
 
 import {expect} from 'vitest';
@@ -208,4 +209,34 @@ export async function sameHttp(
 /** Base64 of a UTF-8 string, as the gateway carries keys and values. */
 export function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** Authenticates on one side and returns the token. */
+export async function tokenOf(side: Side, name: string, password: string): Promise<string> {
+  const answer = await request(side, '/v3/auth/authenticate', JSON.stringify({name, password}));
+  return (JSON.parse(answer.text) as {token: string}).token;
+}
+
+/** One POST over an HTTP/2 session, read whole. */
+export function http2Post(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body: string,
+): Promise<{status: number; text: string}> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({':method': 'POST', ':path': path});
+    let status = 0;
+    let text = '';
+    stream.on('response', headers => {
+      status = Number(headers[':status']);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    stream.on('end', () => {
+      resolve({status, text});
+    });
+    stream.on('error', reject);
+    stream.end(body);
+  });
 }

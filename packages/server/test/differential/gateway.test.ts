@@ -6,7 +6,16 @@ import {etcdSkipReason, makeTestPki, mutualTlsOptions, opensslSkipReason} from '
 import type {TestPki} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
-import {b64, httpOutcome, reportedId, request, sameHttp, tlsFilesOf} from './gateway-harness.js';
+import {
+  b64,
+  http2Post,
+  httpOutcome,
+  reportedId,
+  request,
+  sameHttp,
+  tlsFilesOf,
+  tokenOf,
+} from './gateway-harness.js';
 import type {HttpOutcome} from './gateway-harness.js';
 import type {Pair, Side} from './harness.js';
 import {startPair} from './harness.js';
@@ -338,36 +347,27 @@ describe.skipIf(etcdSkipReason !== undefined)(
       await sameHttp(pair, '/v3/auth/enable', '{}');
       try {
         await sameHttp(pair, '/v3/auth/authenticate', '{"name":"reader","password":"wrong"}');
-        const tokens = await Promise.all(
-          pair.sides.map(async side => {
-            const answer = await request(
-              side,
-              '/v3/auth/authenticate',
-              '{"name":"reader","password":"pw"}',
-            );
-            return (JSON.parse(answer.text) as {token: string}).token;
-          }),
-        );
-        const tokenOf = (side: Side) => tokens[side.name === 'etcd' ? 0 : 1] ?? '';
+        const tokens = await Promise.all(pair.sides.map(side => tokenOf(side, 'reader', 'pw')));
+        const tokenFor = (side: Side) => tokens[side.name === 'etcd' ? 0 : 1] ?? '';
         const read = JSON.stringify({key: b64('gw/a')});
         await sameHttp(pair, '/v3/kv/range', read);
         await sameHttp(pair, '/v3/kv/range', read, side => ({
-          headers: {authorization: tokenOf(side)},
+          headers: {authorization: tokenFor(side)},
         }));
         await sameHttp(pair, '/v3/kv/range', read, side => ({
-          headers: {'grpc-metadata-token': tokenOf(side)},
+          headers: {'grpc-metadata-token': tokenFor(side)},
         }));
         await sameHttp(
           pair,
           '/v3/kv/put',
           JSON.stringify({key: b64('gw/a'), value: 'eA=='}),
           side => ({
-            headers: {authorization: tokenOf(side)},
+            headers: {authorization: tokenFor(side)},
           }),
         );
         await sameHttp(pair, '/v3/kv/range', read, {headers: {authorization: 'not-a-token'}});
         const bearer = await httpOutcome(pair.synod, '/v3/kv/range', read, {
-          headers: {authorization: `Bearer ${tokenOf(pair.synod)}`},
+          headers: {authorization: `Bearer ${tokenFor(pair.synod)}`},
         });
         expect(bearer.status).toBe(200);
       } finally {
@@ -431,16 +431,7 @@ describe.skipIf(etcdSkipReason !== undefined)('gateway tokens that expire, besid
     await sameHttp(pair, '/v3/auth/user/add', '{"name":"root","password":"rootpw"}');
     await sameHttp(pair, '/v3/auth/user/grant', '{"user":"root","role":"root"}');
     await sameHttp(pair, '/v3/auth/enable', '{}');
-    const tokens = await Promise.all(
-      pair.sides.map(async side => {
-        const answer = await request(
-          side,
-          '/v3/auth/authenticate',
-          '{"name":"root","password":"rootpw"}',
-        );
-        return (JSON.parse(answer.text) as {token: string}).token;
-      }),
-    );
+    const tokens = await Promise.all(pair.sides.map(side => tokenOf(side, 'root', 'rootpw')));
     const withToken = (side: Side) => ({
       headers: {authorization: tokens[side.name === 'etcd' ? 0 : 1] ?? ''},
     });
@@ -486,22 +477,7 @@ describe.skipIf((etcdSkipReason ?? opensslSkipReason) !== undefined)(
             key: readFileSync(files.key),
           });
           try {
-            return await new Promise<{status: number; text: string}>((resolve, reject) => {
-              const stream = session.request({':method': 'POST', ':path': '/v3/kv/range'});
-              let status = 0;
-              let text = '';
-              stream.on('response', headers => {
-                status = Number(headers[':status']);
-              });
-              stream.on('data', (chunk: Buffer) => {
-                text += chunk.toString();
-              });
-              stream.on('end', () => {
-                resolve({status, text});
-              });
-              stream.on('error', reject);
-              stream.end(JSON.stringify({key: b64('tls/a')}));
-            });
+            return await http2Post(session, '/v3/kv/range', JSON.stringify({key: b64('tls/a')}));
           } finally {
             session.close();
           }
