@@ -17,6 +17,8 @@ interface CompiledField {
 
 interface CompiledMessage {
   readonly fields: readonly CompiledField[];
+  /** The order jsonpb reads fields in: plain ones as declared, then the members of oneofs. */
+  readonly readOrder: readonly CompiledField[];
   readonly byNumber: ReadonlyMap<number, CompiledField>;
 }
 
@@ -53,23 +55,56 @@ function typeError(what: string, goType: string): JsonRequestError {
   return new JsonRequestError(`json: cannot unmarshal ${what} into Go value of type ${goType}`);
 }
 
-/** Appends protobuf's varint encoding of a non-negative 64-bit value. */
-function pushVarint(out: number[], value: bigint | number): void {
-  if (typeof value === 'number' && value >= 0 && value < 2 ** 31) {
-    let v = value;
-    while (v >= 0x80) {
-      out.push((v & 0x7f) | 0x80);
-      v >>>= 7;
+/** Protobuf bytes written front to back into a buffer that grows as needed. */
+class ProtoWriter {
+  private buffer = Buffer.allocUnsafe(256);
+  private length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + n));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = b;
+  }
+
+  /** Protobuf's varint of a 64-bit value; a negative one as its two's complement (10 bytes). */
+  varint(value: bigint | number): void {
+    this.reserve(10);
+    if (typeof value === 'number' && value >= 0 && value < 2 ** 31) {
+      let v = value;
+      while (v >= 0x80) {
+        this.buffer[this.length++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      this.buffer[this.length++] = v;
+      return;
     }
-    out.push(v);
-    return;
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      this.buffer[this.length++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buffer[this.length++] = Number(v);
   }
-  let v = BigInt.asUintN(64, BigInt(value));
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
+
+  bytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
   }
-  out.push(Number(v));
+
+  get size(): number {
+    return this.length;
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
 }
 
 /**
@@ -109,6 +144,10 @@ export class JsonTranscoder {
       }));
       this.messages.set(name, {
         fields: compiled,
+        readOrder: [
+          ...compiled.filter(f => f.label !== 'oneof'),
+          ...compiled.filter(f => f.label === 'oneof'),
+        ],
         byNumber: new Map(compiled.map(f => [f.number, f])),
       });
     }
@@ -138,34 +177,23 @@ export class JsonTranscoder {
    * body) is the empty message. Throws {@link JsonRequestError}.
    */
   toProto(messageType: string, value: GoJsonValue | undefined): Uint8Array {
-    const out: number[] = [];
+    const out = new ProtoWriter();
     if (value !== undefined) this.writeMessage(out, messageType, value);
-    return Uint8Array.from(out);
+    return out.finish();
   }
 
-  private writeMessage(out: number[], messageType: string, value: GoJsonValue): void {
+  private writeMessage(out: ProtoWriter, messageType: string, value: GoJsonValue): void {
     if (value.kind === 'null') return;
     if (value.kind !== 'object') throw typeError(goKind(value), 'map[string]json.RawMessage');
-    const message = this.message(messageType);
-    const given = new Map(value.fields);
-    const take = (field: CompiledField): GoJsonValue | undefined => {
-      const byName = given.get(field.protoName);
-      const byJsonName = given.get(field.jsonName);
-      given.delete(field.protoName);
-      given.delete(field.jsonName);
-      return byJsonName ?? byName;
-    };
-    // jsonpb reads the plain fields in declaration order, then the members of oneofs.
-    const plain = message.fields.filter(f => f.label !== 'oneof');
-    const oneofs = message.fields.filter(f => f.label === 'oneof');
-    for (const field of [...plain, ...oneofs]) {
-      const raw = take(field);
-      if (raw === undefined) continue;
-      this.writeField(out, field, raw);
+    const given = value.fields;
+    for (const field of this.message(messageType).readOrder) {
+      // Both names may be given: the lowerCamel one wins, as in jsonpb.
+      const raw = given.get(field.jsonName) ?? given.get(field.protoName);
+      if (raw !== undefined) this.writeField(out, field, raw);
     }
   }
 
-  private writeField(out: number[], field: CompiledField, value: GoJsonValue): void {
+  private writeField(out: ProtoWriter, field: CompiledField, value: GoJsonValue): void {
     if (field.label === 'repeated') {
       if (value.kind === 'null') return;
       if (value.kind !== 'array') throw typeError(goKind(value), '[]json.RawMessage');
@@ -176,19 +204,19 @@ export class JsonTranscoder {
   }
 
   /** Writes one value of a field; `present` writes it even when it is the zero value. */
-  private writeOne(out: number[], field: CompiledField, value: GoJsonValue, present: boolean) {
+  private writeOne(out: ProtoWriter, field: CompiledField, value: GoJsonValue, present: boolean) {
     const tag = (wireType: number) => {
-      pushVarint(out, field.number * 8 + wireType);
+      out.varint(field.number * 8 + wireType);
     };
     switch (field.type) {
       case 'message': {
         // A null message is absent, even as a oneof member (jsonpb leaves the pointer nil).
         if (value.kind === 'null') return;
-        const nested: number[] = [];
+        const nested = new ProtoWriter();
         this.writeMessage(nested, field.typeName ?? '', value);
         tag(2);
-        pushVarint(out, nested.length);
-        for (const b of nested) out.push(b);
+        out.varint(nested.size);
+        out.bytes(nested.finish());
         return;
       }
       case 'bytes':
@@ -199,8 +227,8 @@ export class JsonTranscoder {
           new Uint8Array(0);
         if (bytes.length === 0 && !present) return;
         tag(2);
-        pushVarint(out, bytes.length);
-        for (const b of bytes) out.push(b);
+        out.varint(bytes.length);
+        out.bytes(bytes);
         return;
       }
       case 'bool': {
@@ -208,21 +236,21 @@ export class JsonTranscoder {
         const on = value.kind === 'bool' && value.value;
         if (!on && !present) return;
         tag(0);
-        out.push(on ? 1 : 0);
+        out.byte(on ? 1 : 0);
         return;
       }
       case 'enum': {
         const n = this.readEnum(field, value) ?? 0;
         if (n === 0 && !present) return;
         tag(0);
-        pushVarint(out, n);
+        out.varint(n);
         return;
       }
       default: {
         const n = readInteger(value, field.type) ?? 0n;
         if (n === 0n && !present) return;
         tag(0);
-        pushVarint(out, n);
+        out.varint(n);
       }
     }
   }
@@ -445,6 +473,17 @@ class ProtoReader {
   }
 
   varint(): bigint {
+    // Most values fit in 28 bits: read those with numbers, the rest with bigints.
+    let small = 0;
+    for (let i = 0; i < 4; i++) {
+      const b = this.bytes[this.pos + i];
+      if (b === undefined) throw new Error('json transcoder: truncated varint');
+      small |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) {
+        this.pos += i + 1;
+        return BigInt(small);
+      }
+    }
     let result = 0n;
     let shift = 0n;
     for (;;) {
