@@ -58,7 +58,8 @@ export function describeMachine(): {cpu: string; node: string; etcd: string; com
     cpu: `${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown'}`,
     node: process.version,
     etcd: etcd ?? 'unknown',
-    commit: commit.stdout.trim(),
+    // Outside a git checkout (an exported tree) there is no commit to name.
+    commit: commit.stdout.trim() || 'unknown',
   };
 }
 
