@@ -25,8 +25,10 @@ export interface HttpExchange {
   readonly body: AsyncIterable<Buffer>;
   /** `ip:port` of the client. */
   readonly peer: string;
-  /** Aborts when the client goes away. */
+  /** Aborts when the client goes away (made when first asked for: most calls never ask). */
   readonly closed: AbortSignal;
+  /** Whether the client went away before the answer was sent. */
+  gone(): boolean;
   /** Whether the request came over TLS. */
   readonly secure: boolean;
   /** Sends the status line and headers (a `trailer` header announces those of {@link end}). */
@@ -175,7 +177,7 @@ export class Gateway {
       else await this.serveOneRequest(exchange, call);
     } catch (error) {
       this.options.onUnexpectedError(call.grpcPath, error);
-      if (!exchange.closed.aborted) exchange.end();
+      if (!exchange.gone()) exchange.end();
     }
   }
 
@@ -322,20 +324,21 @@ export class Gateway {
     const limit = this.options.maxReceiveBytes * bodySlackFactor;
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of bodyChunks(exchange)) {
-      size += chunk.length;
-      if (size > limit) {
-        this.answerError(
-          exchange,
-          Status.RESOURCE_EXHAUSTED,
-          'http: request body too large',
-          false,
-        );
-        return undefined;
+    try {
+      for await (const chunk of exchange.body) {
+        size += chunk.length;
+        if (size > limit) {
+          const message = 'http: request body too large';
+          this.answerError(exchange, Status.RESOURCE_EXHAUSTED, message, false);
+          return undefined;
+        }
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
+    } catch {
+      // The connection broke mid-body: nobody is left to answer.
+      return undefined;
     }
-    if (exchange.closed.aborted) return undefined;
+    if (exchange.gone()) return undefined;
     return Buffer.concat(chunks).toString('utf8');
   }
 
@@ -406,14 +409,14 @@ export class Gateway {
           started = true;
         }
         await exchange.write(`{"result":${this.responseJson(call, response)}}\n`);
-        if (exchange.closed.aborted) return;
+        if (exchange.gone()) return;
       }
       if (!started) {
         exchange.start(200, exchange.secure ? forwardedHeadersOverTls : forwardedHeaders);
       }
       exchange.end();
     } catch (error) {
-      if (exchange.closed.aborted) return;
+      if (exchange.gone()) return;
       const status = statusOf(error);
       if (status === undefined) this.options.onUnexpectedError(call.grpcPath, error);
       const code = status?.code ?? Status.UNKNOWN;
@@ -445,24 +448,44 @@ async function* bodyChunks(exchange: HttpExchange): AsyncGenerator<Buffer> {
  * grpc-gateway forwards them, its signal aborted when the client goes away.
  */
 class GatewayCallContext implements CallContext {
-  readonly metadata = Metadata();
-  readonly header = Metadata();
-  readonly trailer = Metadata();
   readonly peer: string;
-  readonly signal: AbortSignal;
+  private metadataIn: Metadata | undefined;
+  private headerOut: Metadata | undefined;
+  private trailerOut: Metadata | undefined;
 
-  constructor(exchange: HttpExchange) {
+  constructor(private readonly exchange: HttpExchange) {
     this.peer = exchange.peer;
-    this.signal = exchange.closed;
-    for (const name of exchange.headerNames()) {
-      const value = exchange.header(name);
+  }
+
+  // Built when a handler first asks: a small request's cost is mostly such objects.
+  get metadata(): Metadata {
+    if (this.metadataIn !== undefined) return this.metadataIn;
+    const metadata = Metadata();
+    for (const name of this.exchange.headerNames()) {
+      const value = this.exchange.header(name);
       if (value === undefined) continue;
       if (name === 'authorization') {
-        this.metadata.set('authorization', value.replace(/^Bearer\s+/i, ''));
+        metadata.set('authorization', value.replace(/^Bearer\s+/i, ''));
       } else if (name.startsWith('grpc-metadata-')) {
-        this.metadata.set(name.slice('grpc-metadata-'.length), value);
+        metadata.set(name.slice('grpc-metadata-'.length), value);
       }
     }
+    this.metadataIn = metadata;
+    return metadata;
+  }
+
+  get header(): Metadata {
+    this.headerOut ??= Metadata();
+    return this.headerOut;
+  }
+
+  get trailer(): Metadata {
+    this.trailerOut ??= Metadata();
+    return this.trailerOut;
+  }
+
+  get signal(): AbortSignal {
+    return this.exchange.closed;
   }
 
   sendHeader(): void {

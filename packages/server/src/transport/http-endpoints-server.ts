@@ -47,13 +47,27 @@ function writeWhenReady(stream: Writable, text: string): Promise<void> {
   });
 }
 
-/** A signal that aborts when `emitter` emits 'close' before the answer was sent. */
-function closedSignal(emitter: NodeJS.EventEmitter, isDone: () => boolean): AbortSignal {
-  const closed = new AbortController();
-  emitter.once('close', () => {
-    if (!isDone()) closed.abort();
-  });
-  return closed.signal;
+/**
+ * A signal that aborts when `stream` closes before the answer was sent, made on first use
+ * (aborted at once if that has already happened).
+ */
+function lazyClosedSignal(
+  stream: NodeJS.EventEmitter & {readonly destroyed: boolean},
+  isDone: () => boolean,
+): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => {
+    if (signal !== undefined) return signal;
+    const closed = new AbortController();
+    if (stream.destroyed && !isDone()) closed.abort();
+    else {
+      stream.once('close', () => {
+        if (!isDone()) closed.abort();
+      });
+    }
+    signal = closed.signal;
+    return signal;
+  };
 }
 
 function http1Exchange(
@@ -63,6 +77,7 @@ function http1Exchange(
   res: http.ServerResponse,
 ): HttpExchange {
   let done = false;
+  const closed = lazyClosedSignal(res, () => done);
   return {
     method,
     path,
@@ -73,12 +88,14 @@ function http1Exchange(
     headerNames: () => Object.keys(req.headers),
     body: req,
     peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}`,
-    closed: closedSignal(res, () => done),
+    get closed() {
+      return closed();
+    },
+    gone: () => res.destroyed && !done,
     secure: isEncrypted(req.socket),
+    // The headers go out with the first write: one socket write for a whole small answer.
     start: (status, headers) => {
       res.writeHead(status, headers);
-      // Each streamed message goes out as it is written.
-      res.flushHeaders();
     },
     write: text => writeWhenReady(res, text),
     end: (text, trailers) => {
@@ -99,6 +116,7 @@ function http2Exchange(
   headers: http2.IncomingHttpHeaders,
 ): HttpExchange {
   let done = false;
+  const closed = lazyClosedSignal(stream, () => done);
   const session = stream.session?.socket;
   // A reset stream reports an error; the closed signal already tells the gateway.
   stream.on('error', () => undefined);
@@ -112,7 +130,10 @@ function http2Exchange(
     headerNames: () => Object.keys(headers).filter(name => !name.startsWith(':')),
     body: stream,
     peer: `${session?.remoteAddress ?? ''}:${session?.remotePort ?? ''}`,
-    closed: closedSignal(stream, () => done),
+    get closed() {
+      return closed();
+    },
+    gone: () => stream.destroyed && !done,
     secure: session !== undefined && isEncrypted(session),
     start: (status, answerHeaders) => {
       if (stream.destroyed) return;
