@@ -21,7 +21,10 @@ async function startListener(): Promise<{url: string; errors: unknown[]}> {
     server,
     HealthDefinition,
     {
-      check(request) {
+      check(request, context) {
+        if (request.service === 'peer') {
+          return Promise.reject(new ServerError(Status.NOT_FOUND, context.peer));
+        }
         if (request.service === 'unknown') {
           return Promise.reject(new ServerError(Status.NOT_FOUND, 'unknown service'));
         }
@@ -112,6 +115,37 @@ describe('client port serving gRPC and HTTP together', () => {
         details: 'handler bug',
       });
       expect(errors).toHaveLength(1);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('serves a call whose :authority is a URL, as etcdctl 3.4 sends, and shows the peer', async () => {
+    const {url} = await startListener();
+    // Node's HTTP/2 server alone resets such a stream: the listener reads the connection
+    // through an AuthorityRewriter.
+    const channel = createChannel(url, undefined, {'grpc.default_authority': `http://${url}`});
+    try {
+      const health = createClient(HealthDefinition, channel);
+      await expect(health.check({service: ''})).resolves.toEqual({
+        status: HealthCheckResponse_ServingStatus.SERVING,
+      });
+      await expect(health.check({service: 'peer'})).rejects.toMatchObject({
+        details: expect.stringMatching(/^127\.0\.0\.1:\d+$/) as unknown,
+      });
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('hands a connection whose first request needs no rewriting to grpc-js as it came', async () => {
+    const {url} = await startListener();
+    const channel = createChannel(url);
+    try {
+      const health = createClient(HealthDefinition, channel);
+      await expect(health.check({service: 'peer'})).rejects.toMatchObject({
+        details: expect.stringMatching(/^127\.0\.0\.1:\d+$/) as unknown,
+      });
     } finally {
       channel.close();
     }

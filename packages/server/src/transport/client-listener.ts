@@ -5,13 +5,13 @@ import * as grpc from '@grpc/grpc-js';
 
 import type {HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway} from '../gateway/gateway.js';
+import {AuthorityRewriter, showClientSocketsToGrpc} from './authority-rewriter.js';
 import {answerHttp2BesideGrpc, serveHttp1} from './http-endpoints-server.js';
+import {http2ClientPreface, readHttp2Opening} from './http2-opening.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
 
-/** The first bytes of every HTTP/2 connection (RFC 9113 §3.4); gRPC always speaks HTTP/2. */
-const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-/** Enough of the preface to tell it from any HTTP/1 request line. */
+/** Enough of the HTTP/2 preface to tell it from any HTTP/1 request line. */
 const sniffBytes = 4;
 
 /**
@@ -42,6 +42,7 @@ export class ClientListener {
   ): Promise<ClientListener> {
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     answerHttp2BesideGrpc(grpcServer, endpoints, gateway);
+    showClientSocketsToGrpc(grpcServer);
     const httpServer = http.createServer((req, res) => {
       serveHttp1(endpoints, gateway, req, res);
     });
@@ -70,6 +71,13 @@ export class ClientListener {
   }
 }
 
+/**
+ * Sends a new connection where its first bytes say: HTTP/2 to grpc-js, anything else to
+ * the HTTP/1 handler. grpc-js gets the socket itself (Node's HTTP/2 server then reads it
+ * without JavaScript in between), unless the first request carries an `:authority` that
+ * Node's HTTP/2 server refuses (etcdctl 3.4 sends its endpoint URL there): then it reads
+ * the connection through an {@link AuthorityRewriter}.
+ */
 function routeConnection(
   socket: net.Socket,
   injector: grpc.ConnectionInjector,
@@ -77,19 +85,26 @@ function routeConnection(
 ): void {
   sniffPreface(
     socket,
-    http2Preface,
+    http2ClientPreface,
     (isHttp2, seen) => {
       socket.pause();
-      socket.unshift(seen);
-      if (isHttp2) {
-        // Node's HTTP/2 session takes over the socket and reads what was unshifted.
-        injector.injectConnection(socket);
-      } else {
+      if (!isHttp2) {
+        socket.unshift(seen);
         // The HTTP/1 parser reads new bytes straight from the socket's handle, so
         // the bytes already read reach it only as 'data' events: resume to flush them.
         httpServer.emit('connection', socket);
         socket.resume();
+        return;
       }
+      readHttp2Opening(socket, seen, ({replay, authorityRefused}) => {
+        if (authorityRefused) {
+          injector.injectConnection(new AuthorityRewriter(socket, replay));
+          return;
+        }
+        // Node's HTTP/2 session takes over the socket and reads what was unshifted.
+        socket.unshift(replay);
+        injector.injectConnection(socket);
+      });
     },
     sniffBytes,
   );
