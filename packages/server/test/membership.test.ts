@@ -42,12 +42,7 @@ async function memberList(endpoints: readonly string[]): Promise<ListedMember[]>
 
 /** The leader's id (hex) as an endpoint reports it. */
 async function leaderOf(endpoint: string): Promise<string> {
-  // etcdctl 3.4 sends the scheme in :authority for `endpoint status`, which Node's HTTP/2
-  // server refuses: give it the bare address.
-  const r = await etcdctl(
-    [endpoint.replace(/^https?:\/\//, '')],
-    ['endpoint', 'status', '-w', 'json'],
-  );
+  const r = await etcdctl([endpoint], ['endpoint', 'status', '-w', 'json']);
   if (!r.ok) throw new Error(r.stderr);
   const quoted = r.stdout.replace(/"(leader|member_id|cluster_id)":(\d+)/g, '"$1":"$2"');
   const [status] = JSON.parse(quoted) as {Status: {leader: string; header: {member_id: string}}}[];

@@ -11,6 +11,55 @@ import {etcdctlSkipReason, normaliseJson, normaliseText, runCtl} from './etcdctl
 import type {Pair, Side} from './harness.js';
 import {align, recordDifference, startPair} from './harness.js';
 
+/** One row of `endpoint status -w json`: the member's id in hex, and whether it leads. */
+interface StatusEntry {
+  readonly memberId: string;
+  readonly isLeader: boolean;
+}
+
+/** The rows of `endpoint status -w json`, ids read as text: JSON numbers cannot hold them. */
+function statusEntries(stdout: string): StatusEntry[] {
+  const quoted = stdout.replace(/"(leader|member_id|cluster_id)":(\d+)/g, '"$1":"$2"');
+  const rows = JSON.parse(quoted) as {Status: {leader: string; header: {member_id: string}}}[];
+  return rows.map(row => ({
+    memberId: BigInt(row.Status.header.member_id).toString(16),
+    isLeader: row.Status.leader === row.Status.header.member_id,
+  }));
+}
+
+/** `endpoint status -w json` without what differs by nature: ids, version, sizes, indexes. */
+function statusRows(result: CtlResult): unknown {
+  if (result.code !== 0) return {code: result.code, stderr: withoutLogLines(result.stderr)};
+  return {
+    code: result.code,
+    leaders: statusEntries(result.stdout).filter(e => e.isLeader).length,
+    endpoints: (JSON.parse(result.stdout) as {Endpoint: string}[]).map(e =>
+      normaliseText(e.Endpoint),
+    ),
+  };
+}
+
+/**
+ * `member list` output with the members in name order: etcd and Synod both list them in id
+ * order, and ids are random. Plain and table rows, and `-w json`.
+ */
+function membersByName(result: CtlResult): CtlResult {
+  if (result.code !== 0) return result;
+  if (result.stdout.startsWith('{')) {
+    const list = JSON.parse(result.stdout) as {members?: {name: string}[]};
+    list.members?.sort((a, b) => a.name.localeCompare(b.name));
+    return {...result, stdout: JSON.stringify(list)};
+  }
+  const nameOf = (line: string) => /started\s*[,|]\s*([^,|\s]+)/.exec(line)?.[1];
+  const lines = result.stdout.split('\n');
+  const rows = lines.filter(line => nameOf(line) !== undefined);
+  rows.sort((a, b) => (nameOf(a) ?? '').localeCompare(nameOf(b) ?? ''));
+  return {
+    ...result,
+    stdout: lines.map(line => (nameOf(line) === undefined ? line : rows.shift())).join('\n'),
+  };
+}
+
 /** Drops the client library's structured log lines, which carry timestamps and uuids. */
 function withoutLogLines(stderr: string): string {
   return stderr
@@ -35,11 +84,16 @@ const json: Normaliser = result => ({
 
 /**
  * The suite runs in plaintext, then over mutual TLS with the same certificates and flags for
- * both servers (the certificate files etcdctl takes as --cacert, --cert, --key), on one
- * member and on three that also talk to each other over mutual TLS.
+ * both servers (the certificate files etcdctl takes as --cacert, --cert, --key), each on one
+ * member and on three (which, on TLS, also talk to each other over mutual TLS).
+ *
+ * etcdctl is given endpoints as URLs (`http://` or `https://`), as users give them: for its
+ * per-endpoint commands (endpoint status and hashkv, defrag, move-leader, snapshot save)
+ * etcdctl 3.4 then sends the whole URL as the HTTP/2 `:authority`.
  */
 const transports = [
   {transport: 'plaintext', tls: false, members: 1},
+  {transport: 'plaintext on three members', tls: false, members: 3},
   {transport: 'mutual TLS', tls: true, members: 1},
   {
     transport: 'mutual TLS between clients and three members, which talk over TLS',
@@ -54,7 +108,7 @@ describe
       etcdctlSkipReason !== undefined ||
       opensslSkipReason !== undefined,
   )
-  .each(transports)('etcdctl against etcd and Synod, $transport', ({tls}) => {
+  .each(transports)('etcdctl against etcd and Synod, $transport', ({tls, members}) => {
   let pair: Pair;
   let dir: string;
   /** Lease ids as each side's etcdctl printed them (hex), in grant order. */
@@ -65,9 +119,12 @@ describe
   beforeAll(async () => {
     if (tls) {
       pki = makeTestPki();
-      pair = await startPair(mutualTlsOptions(pki), {ca: pki.ca, ...pki.client('root')});
+      pair = await startPair(
+        {...mutualTlsOptions(pki, {peers: members > 1}), members},
+        {ca: pki.ca, ...pki.client('root')},
+      );
     } else {
-      pair = await startPair();
+      pair = await startPair({members});
     }
     dir = mkdtempSync(join(tmpdir(), 'synod-differential-'));
     for (const side of pair.sides) leases.set(side, []);
@@ -83,16 +140,22 @@ describe
     await align(pair);
   });
 
+  /** The URL of the member the suite talks to. */
+  const endpointOf = (side: Side): string => side.cluster.endpoints[0] ?? '';
+  /** The URLs of every member. */
+  const allEndpointsOf = (side: Side): string => side.cluster.endpoints.join(',');
+
   /** Runs the same command on both sides and expects the same normalised output. */
   async function ctl(
     args: readonly string[] | ((side: Side) => readonly string[]),
     normalise: Normaliser = plain,
     options: CtlOptions = {},
+    endpoints: (side: Side) => string = endpointOf,
   ): Promise<unknown> {
     const results = await Promise.all(
       pair.sides.map(async side => {
         const argv = typeof args === 'function' ? args(side) : args;
-        return normalise(await runCtl(side.address, [...side.ctlFlags, ...argv], options), side);
+        return normalise(await runCtl(endpoints(side), [...side.ctlFlags, ...argv], options), side);
       }),
     );
     const [e, s] = results;
@@ -173,7 +236,7 @@ describe
 
   it('grants, inspects, keeps alive, lists and revokes leases', async () => {
     const results = await Promise.all(
-      pair.sides.map(side => runCtl(side.address, [...side.ctlFlags, 'lease', 'grant', '120'])),
+      pair.sides.map(side => runCtl(endpointOf(side), [...side.ctlFlags, 'lease', 'grant', '120'])),
     );
     for (const [i, side] of pair.sides.entries()) {
       const id = /lease (\S+) granted/.exec(results[i]?.stdout ?? '')?.[1];
@@ -214,12 +277,15 @@ describe
       code: result.code,
       stdout: normaliseText(result.stdout.replace(/"took":"[^"]*"/, '"took":"T"')),
     }));
+    // Version, db size and raft indexes differ by nature; the layout and flags must not,
+    // but which of three members leads is up to each cluster's election.
+    const leads = (isLeader: string) => (members > 1 ? 'LEADS?' : isLeader);
     await ctl(['endpoint', 'status'], result => ({
       code: result.code,
-      // Version, db size and raft indexes differ by nature; the layout and flags must not.
       stdout: result.stdout.replace(
-        /^(127\.0\.0\.1):\d+, [0-9a-f]+, [^,]+, [^,]+, (true|false), (true|false), \d+, \d+, \d+, (.*)$/m,
-        '$1, ID, VERSION, SIZE, $2, $3, TERM, INDEX, APPLIED, $4',
+        /^(https?:\/\/127\.0\.0\.1):\d+, [0-9a-f]+, [^,]+, [^,]+, (true|false), (true|false), \d+, \d+, \d+, (.*)$/m,
+        (_row, url: string, isLeader: string, isLearner: string, errors: string) =>
+          `${url}, ID, VERSION, SIZE, ${leads(isLeader)}, ${isLearner}, TERM, INDEX, APPLIED, ${errors}`,
       ),
     }));
     await ctl(['endpoint', 'status', '-w', 'json'], result => {
@@ -231,15 +297,56 @@ describe
         code: result.code,
         keys: Object.keys(entry?.Status ?? {}).sort(),
         revision: entry?.Status.header.revision,
-        leaderIsSelf: entry?.Status.leader === entry?.Status.header.member_id,
+        leaderIsSelf: leads(String(entry?.Status.leader === entry?.Status.header.member_id)),
       };
     });
-    await ctl(['member', 'list'], plain);
+    await ctl(['member', 'list'], (result, side) => plain(membersByName(result), side));
   });
 
   // MemberList's header carries no revision (etcd's Cluster service fills ids and term only).
   it('lists members as JSON', async () => {
-    await ctl(['member', 'list', '-w', 'json'], json);
+    await ctl(['member', 'list', '-w', 'json'], (result, side) =>
+      json(membersByName(result), side),
+    );
+  });
+
+  it('asks every member for its status, health and hash, and defragments them all', async () => {
+    await ctl(['endpoint', 'health'], plain, {}, allEndpointsOf);
+    await ctl(['endpoint', 'status', '-w', 'json'], statusRows, {}, allEndpointsOf);
+    await ctl(
+      ['endpoint', 'hashkv'],
+      result => ({
+        code: result.code,
+        // The hashes differ (see maintenance.test.ts); the rows must not.
+        stdout: normaliseText(result.stdout).replace(/, \d+$/gm, ', HASH'),
+      }),
+      {},
+      allEndpointsOf,
+    );
+    await ctl(['defrag'], plain, {}, allEndpointsOf);
+  });
+
+  it.runIf(members > 1)('moves the leader to a follower', async () => {
+    const statusOf = async (side: Side) =>
+      statusEntries(
+        (await runCtl(allEndpointsOf(side), [...side.ctlFlags, 'endpoint', 'status', '-w', 'json']))
+          .stdout,
+      );
+    const followerOf = new Map<Side, string>();
+    for (const side of pair.sides) {
+      const follower = (await statusOf(side)).find(e => !e.isLeader);
+      if (follower === undefined) throw new Error(`${side.name}: no follower`);
+      followerOf.set(side, follower.memberId);
+    }
+    await ctl(side => ['move-leader', followerOf.get(side) ?? ''], plain, {}, allEndpointsOf);
+    for (const side of pair.sides) {
+      const leaders = (await statusOf(side)).filter(e => e.isLeader);
+      expect(
+        leaders.map(e => e.memberId),
+        side.name,
+      ).toEqual([followerOf.get(side)]);
+    }
+    await ctl(['move-leader', 'ffff'], plain, {}, allEndpointsOf);
   });
 
   it('saves a snapshot', async () => {
@@ -257,7 +364,7 @@ describe
   it.fails('saves a snapshot that etcdctl can read back', async () => {
     await Promise.all(
       pair.sides.map(side =>
-        runCtl(side.address, [
+        runCtl(endpointOf(side), [
           ...side.ctlFlags,
           'snapshot',
           'save',
@@ -312,7 +419,7 @@ describe
     // Synod's member ids are shorter than etcd's, which only changes the column width.
     await ctl(['member', 'list', '-w', 'table'], result => ({
       code: result.code,
-      stdout: normaliseText(result.stdout).replace(/-+/g, '-').replace(/ +/g, ' '),
+      stdout: normaliseText(membersByName(result).stdout).replace(/-+/g, '-').replace(/ +/g, ' '),
     }));
     await ctl(['put', 'n/c', 'z', '--lease=zz']);
     await ctl(['lease', 'timetolive', '1234', '-w', 'json'], json);
@@ -321,7 +428,9 @@ describe
   it('observes an election with --listen', async () => {
     const listen = Promise.all(
       pair.sides.map(side =>
-        runCtl(side.address, [...side.ctlFlags, 'elect', '-l', 'o-election'], {stopAfterLines: 2}),
+        runCtl(endpointOf(side), [...side.ctlFlags, 'elect', '-l', 'o-election'], {
+          stopAfterLines: 2,
+        }),
       ),
     );
     // Give the listeners time to subscribe before the campaign starts.
@@ -337,7 +446,7 @@ describe
     const granted = new Map<Side, string>();
     await Promise.all(
       pair.sides.map(async side => {
-        const out = await runCtl(side.address, [...side.ctlFlags, 'lease', 'grant', '60']);
+        const out = await runCtl(endpointOf(side), [...side.ctlFlags, 'lease', 'grant', '60']);
         granted.set(side, /lease (\S+) granted/.exec(out.stdout)?.[1] ?? 'missing-lease');
       }),
     );
