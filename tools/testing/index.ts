@@ -20,3 +20,10 @@ export {runSynodCommand} from './synod-command.js';
 export type {SynodCommandResult} from './synod-command.js';
 export {makeTestPki, mutualTlsOptions, opensslSkipReason} from './test-pki.js';
 export type {CertFiles, TestPki} from './test-pki.js';
+export {esmOnlyMessage, packProject, packSkipReason, requiresEsm} from './pack-project.js';
+export type {
+  PackedProject,
+  PackProjectOptions,
+  RunScriptOptions,
+  TypeCheckOptions,
+} from './pack-project.js';
