@@ -18,6 +18,7 @@ import {keySnapshot$} from './key-snapshot.js';
 import type {KeySnapshot} from './key-snapshot.js';
 import {SessionExpiredError, leaseHex, linkSignals} from './mutex.js';
 import type {LinkedSignal} from './mutex.js';
+import {statusOnLease} from './session.js';
 import type {LeaseState, Session} from './session.js';
 import {stateStream} from './state-stream.js';
 import {waitForDeletesBelow} from './wait-for-deletes.js';
@@ -189,14 +190,10 @@ export class Election {
    */
   get state(): ElectionState {
     const lease = this.session.state;
-    const lost = this.status !== 'idle' && !lease.active;
     return {
       name: this.name,
       key: this.key,
-      status: lost ? 'lost' : this.status,
-      sinceMs: lost
-        ? Math.max(this.statusSinceMs, lease.inactiveSinceMs ?? this.statusSinceMs)
-        : this.statusSinceMs,
+      ...statusOnLease(this.status, this.statusSinceMs, lease, ['campaigning', 'leading']),
       value: this.mine?.value,
       fencingToken: this.leaderRevision,
       leader: this.observedLeader === undefined ? this.ownLeadership() : this.observedLeader,

@@ -5,6 +5,7 @@ import type {Observable} from 'rxjs';
 
 import {LocalQueue} from './local-queue.js';
 import {LockHandle} from './lock-handle.js';
+import {statusOnLease} from './session.js';
 import type {LeaseState, Session} from './session.js';
 import {stateStream} from './state-stream.js';
 import {throwIfAborted, waitForDeletesBelow} from './wait-for-deletes.js';
@@ -103,14 +104,10 @@ export class Mutex {
    */
   get state(): MutexState {
     const lease = this.session.state;
-    const lost = this.status === 'held' && !lease.active;
     return {
       name: this.name,
       key: this.key,
-      status: lost ? 'lost' : this.status,
-      sinceMs: lost
-        ? Math.max(this.statusSinceMs, lease.inactiveSinceMs ?? this.statusSinceMs)
-        : this.statusSinceMs,
+      ...statusOnLease(this.status, this.statusSinceMs, lease, ['held']),
       fencingToken: this.fencingToken,
       lease,
     };

@@ -39,6 +39,22 @@ export interface LeaseState {
 }
 
 /**
+ * @internal The status and since when a recipe reports, given what it holds on a
+ * session's lease: while in one of the `onLease` statuses (a lock held, a campaign) with
+ * the lease no longer kept, `lost`, since the lease stopped being kept or since the
+ * recipe's own last change if that came later; otherwise `status` and `sinceMs` as they are.
+ */
+export function statusOnLease<S extends string>(
+  status: S,
+  sinceMs: number,
+  lease: LeaseState,
+  onLease: readonly S[],
+): {readonly status: S | 'lost'; readonly sinceMs: number} {
+  if (lease.active || !onLease.includes(status)) return {status, sinceMs};
+  return {status: 'lost', sinceMs: Math.max(sinceMs, lease.inactiveSinceMs ?? sinceMs)};
+}
+
+/**
  * A lease the client keeps alive, which the recipes attach their keys to (etcd's
  * `concurrency.Session`). When the process dies or loses the cluster for longer than the
  * TTL, the lease expires and its keys (locks held, campaigns, registrations, ephemeral
