@@ -1,35 +1,19 @@
 import {spawn} from 'node:child_process';
 
-import {createClient} from '@synod/client';
-import type {Etcd} from '@synod/client';
 import {readMetric, sleep, waitFor} from '@synod/testing';
-import type {EtcdCluster} from '@synod/testing';
 import {firstValueFrom, filter} from 'rxjs';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 
 import {Election, NotLeaderError, Session} from '../src/index.js';
 import type {LeaderInfo} from '../src/index.js';
-import {servers, uniqueName} from './servers.js';
+import {clusterForSuite, servers, twoSessions, uniqueName} from './servers.js';
 
 describe.each(servers)('Election on %s', (server, start) => {
-  let cluster: EtcdCluster;
-  let client: Etcd;
-
-  beforeAll(async () => {
-    cluster = await start();
-    client = createClient({endpoints: cluster.endpoints});
-  });
-  afterAll(async () => {
-    client.close();
-    await cluster.stop();
-  });
+  const suite = clusterForSuite(start);
 
   it('elects in campaign order; leader$ replays and follows proclaim and resign', async () => {
     const name = uniqueName('elect');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(suite.client, 5);
     const ea = new Election(a, name);
     const eb = new Election(b, name);
     const seen: (string | null)[] = [];
@@ -63,10 +47,10 @@ describe.each(servers)('Election on %s', (server, start) => {
 
   // Measured through the server's watcher gauge (etcd_debugging_mvcc_watcher_total).
   it('leader$ shares one server watch among subscribers and cancels it on the last unsubscribe', async () => {
-    const url = cluster.endpoints[0] ?? '';
+    const url = suite.cluster.endpoints[0] ?? '';
     const watchers = (): Promise<number | undefined> =>
       readMetric(url, 'etcd_debugging_mvcc_watcher_total');
-    const session = await Session.create(client, {ttlSec: 5});
+    const session = await Session.create(suite.client, {ttlSec: 5});
     const election = new Election(session, uniqueName('shared'));
     const before = (await watchers()) ?? Number.NaN;
     const subscriptions = [1, 2, 3].map(() => election.leader$.subscribe());
@@ -79,7 +63,7 @@ describe.each(servers)('Election on %s', (server, start) => {
   });
 
   it('leader$ completes when the session closes', async () => {
-    const session = await Session.create(client, {ttlSec: 5});
+    const session = await Session.create(suite.client, {ttlSec: 5});
     const election = new Election(session, uniqueName('complete'));
     let completed = false;
     election.leader$.subscribe({complete: () => (completed = true)});
@@ -89,8 +73,8 @@ describe.each(servers)('Election on %s', (server, start) => {
 
   it('interoperates with etcdctl elect', async () => {
     const name = uniqueName('ctl');
-    const endpoints = cluster.endpoints.join(',');
-    const session = await Session.create(client, {ttlSec: 5});
+    const endpoints = suite.cluster.endpoints.join(',');
+    const session = await Session.create(suite.client, {ttlSec: 5});
     const election = new Election(session, name);
     await election.campaign('synod-leader');
     // etcdctl waits behind us, then prints the key and its value when it leads.
@@ -100,7 +84,7 @@ describe.each(servers)('Election on %s', (server, start) => {
     });
     let output = '';
     ctl.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(async () => (await client.kv.range({prefix: `${name}/`})).count === 2);
+    await waitFor(async () => (await suite.client.kv.range({prefix: `${name}/`})).count === 2);
     await sleep(300);
     expect(output).toBe('');
     const changed = firstValueFrom(

@@ -2,14 +2,11 @@ import {getEventListeners} from 'node:events';
 import {setFlagsFromString} from 'node:v8';
 import {runInNewContext} from 'node:vm';
 
-import {createClient} from '@synod/client';
-import type {Etcd} from '@synod/client';
 import {startSynod} from '@synod/testing';
-import type {EtcdCluster} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {Election, Mutex, Session} from '../src/index.js';
-import {uniqueName} from './servers.js';
+import {clusterForSuite, uniqueName} from './servers.js';
 
 /** Heap in use after a full garbage collection, in MiB. */
 function heapAfterGcMiB(): number {
@@ -25,20 +22,15 @@ function heapAfterGcMiB(): number {
  * Each acquisition used to leave listeners on it for ever; none may stay once a call settles.
  */
 describe('one long-lived AbortSignal across many acquisitions', () => {
-  let cluster: EtcdCluster;
-  let client: Etcd;
+  const suite = clusterForSuite(startSynod);
   let session: Session;
 
   beforeAll(async () => {
-    cluster = await startSynod();
-    client = createClient({endpoints: cluster.endpoints});
-    session = await Session.create(client, {ttlSec: 30});
+    session = await Session.create(suite.client, {ttlSec: 30});
   });
-
+  // Runs before the suite's cluster and client are closed: after-hooks run last-in first-out.
   afterAll(async () => {
     await session.close();
-    client.close();
-    await cluster.stop();
   });
 
   it('leaves no listener on the signal and a flat heap over 10,000 mutex acquisitions', async () => {
@@ -65,7 +57,7 @@ describe('one long-lived AbortSignal across many acquisitions', () => {
       await election.resign();
     }
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
-    const other = await Session.create(client, {ttlSec: 30});
+    const other = await Session.create(suite.client, {ttlSec: 30});
     try {
       const name = uniqueName('leak-wait');
       const held = await new Mutex(session, name).acquire();

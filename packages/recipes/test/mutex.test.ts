@@ -8,7 +8,7 @@ import {firstValueFrom} from 'rxjs';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {Mutex, Session} from '../src/index.js';
-import {servers, uniqueName} from './servers.js';
+import {servers, twoSessions, uniqueName} from './servers.js';
 
 describe.each(servers)('Session and Mutex on %s', (_name, start) => {
   let cluster: EtcdCluster;
@@ -45,10 +45,7 @@ describe.each(servers)('Session and Mutex on %s', (_name, start) => {
 
   it('grants the lock in arrival order, across sessions and within one', async () => {
     const name = uniqueName('lock');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(client, 5);
     const first = await new Mutex(a, name).acquire();
     expect(first.key).toBe(`${name}/${a.lease.toString(16)}`);
     const order: string[] = [];
@@ -79,10 +76,7 @@ describe.each(servers)('Session and Mutex on %s', (_name, start) => {
 
   it('tryAcquire fails without leaving a key when the lock is held', async () => {
     const name = uniqueName('try');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(client, 5);
     const held = await new Mutex(a, name).acquire();
     expect(await new Mutex(b, name).tryAcquire()).toBeUndefined();
     expect((await client.kv.range({prefix: `${name}/`})).count).toBe(1);
@@ -95,10 +89,7 @@ describe.each(servers)('Session and Mutex on %s', (_name, start) => {
 
   it('an aborted acquire removes its queued key and rejects', async () => {
     const name = uniqueName('abort');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(client, 5);
     const held = await new Mutex(a, name).acquire();
     const controller = new AbortController();
     const waiting = new Mutex(b, name).acquire({signal: controller.signal});

@@ -1,13 +1,10 @@
-import {createClient} from '@synod/client';
-import type {Etcd} from '@synod/client';
 import {waitFor} from '@synod/testing';
-import type {EtcdCluster} from '@synod/testing';
 import {lastValueFrom, toArray} from 'rxjs';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 
 import {Election, Mutex, ServiceRegistry, Session} from '../src/index.js';
 import type {LeaseState, MutexState} from '../src/index.js';
-import {servers, uniqueName} from './servers.js';
+import {clusterForSuite, servers, twoSessions, uniqueName} from './servers.js';
 
 /** Status and fencing token, as one line of a story. */
 function step(state: {readonly status: string; readonly fencingToken: bigint | undefined}): string {
@@ -23,28 +20,11 @@ function expectFreshLease(lease: LeaseState | undefined, id: bigint, ttlSec: num
 }
 
 describe.each(servers)('Recipe state for logs and metrics on %s', (_name, start) => {
-  let cluster: EtcdCluster;
-  let client: Etcd;
-  /** Revokes leases behind the recipes' backs, as an operator or another process would. */
-  let other: Etcd;
-
-  beforeAll(async () => {
-    cluster = await start();
-    client = createClient({endpoints: cluster.endpoints});
-    other = createClient({endpoints: cluster.endpoints});
-  });
-  afterAll(async () => {
-    client.close();
-    other.close();
-    await cluster.stop();
-  });
+  const suite = clusterForSuite(start);
 
   it('Mutex: idle, waiting behind another session, held with its fencing token, idle after release', async () => {
     const name = uniqueName('state-lock');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(suite.client, 5);
     const first = new Mutex(a, name);
     const second = new Mutex(b, name);
     expect(second.state).toMatchObject({name, key: second.key, status: 'idle'});
@@ -78,7 +58,8 @@ describe.each(servers)('Recipe state for logs and metrics on %s', (_name, start)
   });
 
   it('Mutex: lost when the lease is revoked behind the holder, and state$ ends on close', async () => {
-    const session = await Session.create(client, {ttlSec: 2});
+    const other = suite.openClient();
+    const session = await Session.create(suite.client, {ttlSec: 2});
     const mutex = new Mutex(session, uniqueName('state-lost'));
     const states: MutexState[] = [];
     const all = lastValueFrom(mutex.state$.pipe(toArray()));
@@ -111,10 +92,7 @@ describe.each(servers)('Recipe state for logs and metrics on %s', (_name, start)
 
   it('Election: a candidate sees the leader and since when; the leader knows itself without a watch', async () => {
     const name = uniqueName('state-elect');
-    const [a, b] = await Promise.all([
-      Session.create(client, {ttlSec: 5}),
-      Session.create(client, {ttlSec: 5}),
-    ]);
+    const [a, b] = await twoSessions(suite.client, 5);
     const leader = new Election(a, name);
     const candidate = new Election(b, name);
     expect(candidate.state).toMatchObject({name, status: 'idle', leader: undefined});
@@ -162,13 +140,17 @@ describe.each(servers)('Recipe state for logs and metrics on %s', (_name, start)
   });
 
   it('ServiceRegistry: registered with its lease and create revision, registered again after a revoke, empty after close', async () => {
-    const registry = new ServiceRegistry(client, {prefix: uniqueName('state-services'), ttlSec: 2});
+    const other = suite.openClient();
+    const registry = new ServiceRegistry(suite.client, {
+      prefix: uniqueName('state-services'),
+      ttlSec: 2,
+    });
     const registrations = lastValueFrom(registry.state$.pipe(toArray()));
     const kept = await registry.register('api', 'a', {port: 1});
     const once = await registry.register('api', 'b', {port: 2}, {reregister: false});
     const firstLease = kept.lease ?? 0n;
     expect(kept.state).toMatchObject({key: kept.key, status: 'registered', metadata: {port: 1}});
-    expect(kept.state.fencingToken).toBe((await client.kv.get(kept.key))?.createRevision);
+    expect(kept.state.fencingToken).toBe((await suite.client.kv.get(kept.key))?.createRevision);
     expectFreshLease(kept.state.lease, firstLease, 2);
     expect(registry.state.registrations.map(r => r.key)).toEqual([kept.key, once.key]);
 
@@ -184,7 +166,7 @@ describe.each(servers)('Recipe state for logs and metrics on %s', (_name, start)
     );
     expect(story).toEqual(['registered', 'registering', 'registered']);
     expectFreshLease(kept.state.lease, kept.lease ?? 0n, 2);
-    expect(kept.state.fencingToken).toBe((await client.kv.get(kept.key))?.createRevision);
+    expect(kept.state.fencingToken).toBe((await suite.client.kv.get(kept.key))?.createRevision);
 
     await kept.update({port: 11});
     expect(kept.state.metadata).toEqual({port: 11});
