@@ -1,6 +1,5 @@
 import {join} from 'node:path';
 
-import * as grpc from '@grpc/grpc-js';
 import {
   AuthDefinition,
   ClusterDefinition,
@@ -48,7 +47,8 @@ import {Gateway} from './gateway/gateway.js';
 import {ClientListener} from './transport/client-listener.js';
 import type {MethodTable} from './transport/grpc-service.js';
 import type {ListenerTls} from './transport/socket-listener.js';
-import {addGrpcService} from './transport/grpc-service.js';
+import {GrpcServer} from './transport/grpc-server.js';
+import {addGrpcService, addServiceMethods} from './transport/grpc-service.js';
 
 /** gRPC's own framing on top of the largest request, as etcd allows (512 KiB). */
 const grpcOverheadBytes = 512 * 1024;
@@ -153,12 +153,6 @@ export async function startMember(
     forwarder,
   };
   const metrics = new MemberMetrics(core);
-  const grpcServer = new grpc.Server({
-    'grpc.max_receive_message_length': config.maxRequestBytes + grpcOverheadBytes,
-    'grpc.max_send_message_length': 2 ** 31 - 1,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 5000,
-  });
   try {
     peerServer = await startPeerServer(
       config.listenPeerUrls,
@@ -193,13 +187,10 @@ export async function startMember(
       implementation: ServiceImplementation<D>,
       allows?: LearnerAllows,
     ) => {
-      addGrpcService(
-        grpcServer,
+      addServiceMethods(
+        methods,
         definition,
         refusedOnLearner(definition, implementation, () => core.isLearner, allows),
-        onUnexpectedError,
-        metrics,
-        methods,
       );
     };
     serve(KVDefinition, kvService(core), (method, request) => {
@@ -210,18 +201,17 @@ export async function startMember(
     serve(ClusterDefinition, clusterService(core, clusterDeps));
     serve(MaintenanceDefinition, maintenanceService(core), method => method === 'Status');
     serve(AuthDefinition, authService(core));
-    addGrpcService(grpcServer, HealthDefinition, healthService(core), onUnexpectedError, metrics);
+    addServiceMethods(methods, HealthDefinition, healthService(core));
     serve(LockDefinition, lockService(core));
     serve(ElectionDefinition, electionService(core));
+    const maxReceiveBytes = config.maxRequestBytes + grpcOverheadBytes;
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
-      grpcServer,
-      httpEndpoints(core, metrics),
-      new Gateway({
-        methods,
-        maxReceiveBytes: config.maxRequestBytes + grpcOverheadBytes,
-        onUnexpectedError,
-      }),
+      {
+        grpc: new GrpcServer(methods, {maxReceiveBytes, onUnexpectedError, observer: metrics}),
+        gateway: new Gateway({methods, maxReceiveBytes, onUnexpectedError}),
+        endpoints: httpEndpoints(core, metrics),
+      },
       clientTls,
     );
   } catch (error) {
@@ -253,7 +243,6 @@ export async function startMember(
     closing ??= (async () => {
       if (options.handOverLeadership ?? true) await core.handOverLeadership();
       await listener.close();
-      grpcServer.forceShutdown();
       forwarder.close();
       transport.close();
       await stopPeers.close();

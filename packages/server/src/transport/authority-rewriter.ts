@@ -2,8 +2,6 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import {Duplex} from 'node:stream';
 
-import type * as grpc from '@grpc/grpc-js';
-
 import {AuthorityBlockRewriter} from './authority-block-rewriter.js';
 import {HeaderBlockFrames} from './header-block-frames.js';
 import {frameHeaderBytes, FrameType, readFrameHeader} from './http2-frame-header.js';
@@ -262,22 +260,14 @@ export class AuthorityRewriter extends Duplex {
 }
 
 /**
- * Makes the HTTP/2 sessions grpc-js starts on an {@link AuthorityRewriter} show the
- * client's own socket as `session.socket`, where grpc-js reads a call's peer address and,
- * on TLS, its verified certificate (`getAuthContext`, which Synod's client-certificate
- * authentication uses). Node hands a JavaScript stream to its HTTP/2 server through a
- * socket of its own, which has neither, and is not a `tls.TLSSocket`.
- *
- * Listens to the `session` event of the HTTP/2 server that grpc-js made for its newest
- * connection injector, ahead of grpc-js's own listener. grpc-js keeps those servers in a
- * private map and has no option for this; should the map go, calls through the rewriter
- * show no peer and no certificate.
+ * Makes the HTTP/2 sessions an HTTP/2 server starts on an {@link AuthorityRewriter} show the
+ * client's own socket as `session.socket`, where a call's peer address and, on TLS, its
+ * verified certificate are read (Synod's client-certificate authentication uses it). Node
+ * hands a JavaScript stream to its HTTP/2 server through a socket of its own, which has
+ * neither, and is not a `tls.TLSSocket`.
  */
-export function showClientSocketsToGrpc(grpcServer: grpc.Server): void {
-  const servers = (grpcServer as unknown as {http2Servers?: Map<http2.Http2Server, unknown>})
-    .http2Servers;
-  const http2Server = servers instanceof Map ? [...servers.keys()].at(-1) : undefined;
-  http2Server?.prependListener('session', (session: http2.ServerHttp2Session) => {
+export function showClientSockets(http2Server: http2.Http2Server): void {
+  http2Server.prependListener('session', (session: http2.ServerHttp2Session) => {
     // The session's socket forwards what it does not guard to Node's bridge socket, whose
     // `stream` is the stream it was given.
     const given = (session.socket as unknown as {stream?: unknown}).stream;

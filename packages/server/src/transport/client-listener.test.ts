@@ -1,13 +1,14 @@
 import http2 from 'node:http2';
 
-import * as grpc from '@grpc/grpc-js';
 import {HealthCheckResponse_ServingStatus, HealthDefinition} from '@synod/proto';
 import {createChannel, createClient, ServerError, Status} from 'nice-grpc';
 import {afterEach, describe, expect, it} from 'vitest';
 
 import {Gateway} from '../gateway/gateway.js';
 import {ClientListener} from './client-listener.js';
-import {addGrpcService} from './grpc-service.js';
+import {GrpcServer} from './grpc-server.js';
+import type {MethodTable} from './grpc-service.js';
+import {addServiceMethods} from './grpc-service.js';
 
 const listeners: ClientListener[] = [];
 afterEach(async () => {
@@ -16,40 +17,35 @@ afterEach(async () => {
 
 async function startListener(): Promise<{url: string; errors: unknown[]}> {
   const errors: unknown[] = [];
-  const server = new grpc.Server();
-  addGrpcService(
-    server,
-    HealthDefinition,
-    {
-      check(request, context) {
-        if (request.service === 'peer') {
-          return Promise.reject(new ServerError(Status.NOT_FOUND, context.peer));
-        }
-        if (request.service === 'unknown') {
-          return Promise.reject(new ServerError(Status.NOT_FOUND, 'unknown service'));
-        }
-        if (request.service === 'crash') return Promise.reject(new Error('handler bug'));
-        return Promise.resolve({status: HealthCheckResponse_ServingStatus.SERVING});
-      },
-      async *watch(_request, context) {
-        for (let i = 0; i < 3 && !context.signal.aborted; i++) {
-          await Promise.resolve();
-          yield {status: HealthCheckResponse_ServingStatus.SERVING};
-        }
-      },
+  const methods: MethodTable = new Map();
+  addServiceMethods(methods, HealthDefinition, {
+    check(request, context) {
+      if (request.service === 'peer') {
+        return Promise.reject(new ServerError(Status.NOT_FOUND, context.peer));
+      }
+      if (request.service === 'unknown') {
+        return Promise.reject(new ServerError(Status.NOT_FOUND, 'unknown service'));
+      }
+      if (request.service === 'crash') return Promise.reject(new Error('handler bug'));
+      return Promise.resolve({status: HealthCheckResponse_ServingStatus.SERVING});
     },
-    (_path, error) => errors.push(error),
-  );
-  const listener = await ClientListener.listen(
-    [new URL('http://127.0.0.1:0')],
-    server,
-    (method, path) => ({
+    async *watch(_request, context) {
+      for (let i = 0; i < 3 && !context.signal.aborted; i++) {
+        await Promise.resolve();
+        yield {status: HealthCheckResponse_ServingStatus.SERVING};
+      }
+    },
+  });
+  const onUnexpectedError = (_path: string, error: unknown) => errors.push(error);
+  const listener = await ClientListener.listen([new URL('http://127.0.0.1:0')], {
+    grpc: new GrpcServer(methods, {maxReceiveBytes: 1 << 20, onUnexpectedError}),
+    endpoints: (method, path) => ({
       status: 200,
       headers: {'content-type': 'application/json'},
       body: JSON.stringify({method, path}),
     }),
-    new Gateway({methods: new Map(), maxReceiveBytes: 1 << 20, onUnexpectedError: () => undefined}),
-  );
+    gateway: new Gateway({methods: new Map(), maxReceiveBytes: 1 << 20, onUnexpectedError}),
+  });
   listeners.push(listener);
   const [address] = listener.addresses;
   if (address === undefined) throw new Error('listener has no address');

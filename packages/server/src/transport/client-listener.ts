@@ -1,12 +1,12 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import type net from 'node:net';
-
-import * as grpc from '@grpc/grpc-js';
 
 import type {HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway} from '../gateway/gateway.js';
-import {AuthorityRewriter, showClientSocketsToGrpc} from './authority-rewriter.js';
-import {answerHttp2BesideGrpc, serveHttp1} from './http-endpoints-server.js';
+import {AuthorityRewriter, showClientSockets} from './authority-rewriter.js';
+import type {GrpcServer} from './grpc-server.js';
+import {serveHttp1, serveHttp2} from './http-endpoints-server.js';
 import {http2ClientPreface, readHttp2Opening} from './http2-opening.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
@@ -14,17 +14,34 @@ import {SocketListener, sniffPreface} from './socket-listener.js';
 /** Enough of the HTTP/2 preface to tell it from any HTTP/1 request line. */
 const sniffBytes = 4;
 
+/** What the client port serves. */
+export interface ClientServices {
+  /** gRPC calls: HTTP/2 requests of `application/grpc`. */
+  readonly grpc: GrpcServer;
+  /** The JSON gateway's `/v3/...` paths, over HTTP/1.1 and HTTP/2. */
+  readonly gateway: Gateway;
+  /** `/health`, `/version`, `/metrics` and the rest. */
+  readonly endpoints: HttpEndpoints;
+}
+
+/** gRPC requests are HTTP/2 requests of `application/grpc` (`+proto`, `+json`, ...). */
+function isGrpc(headers: http2.IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
+}
+
 /**
- * Serves gRPC and plain HTTP/1.1 on the same port, as etcd does: clients and
- * tools reach the gRPC API and `/health`, `/version` through one URL. Each
- * connection's first bytes decide: the HTTP/2 preface goes to the grpc-js
- * server (fed through its connection injector, so no bytes are copied), any
- * other request to the HTTP handler.
+ * Serves gRPC, the JSON gateway and plain HTTP on the same port, as etcd does: clients
+ * and tools reach the gRPC API, `/v3/...` and `/health`, `/version` through one URL. Each
+ * connection's first bytes decide: the HTTP/2 preface goes to an HTTP/2 server (given the
+ * socket itself, so no bytes are copied), whose gRPC streams go to {@link GrpcServer} and
+ * other requests to the gateway or the endpoints; any other first bytes to an HTTP/1 server.
  */
 export class ClientListener {
   private constructor(
     private readonly listener: SocketListener,
-    private readonly injector: grpc.ConnectionInjector,
+    private readonly http2Server: http2.Http2Server,
+    private readonly sessions: Set<http2.ServerHttp2Session>,
     private readonly httpServer: http.Server,
   ) {}
 
@@ -35,36 +52,45 @@ export class ClientListener {
 
   static async listen(
     urls: readonly URL[],
-    grpcServer: grpc.Server,
-    endpoints: HttpEndpoints,
-    gateway: Gateway,
+    services: ClientServices,
     secure?: ListenerTls,
   ): Promise<ClientListener> {
-    const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    answerHttp2BesideGrpc(grpcServer, endpoints, gateway);
-    showClientSocketsToGrpc(grpcServer);
+    const {grpc, gateway, endpoints} = services;
+    const http2Server = http2.createServer({
+      // etcd lets a connection carry any number of calls, and messages of up to 2 GiB out.
+      maxSessionMemory: 1024,
+      settings: {maxConcurrentStreams: 2 ** 32 - 1},
+    });
+    const sessions = new Set<http2.ServerHttp2Session>();
+    http2Server.on('session', session => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+      // A client that goes away mid-call reports an error; its calls see their streams close.
+      session.on('error', () => undefined);
+    });
+    showClientSockets(http2Server);
+    http2Server.on('stream', (stream, headers) => {
+      if (isGrpc(headers)) grpc.handleStream(stream, headers);
+      else serveHttp2(endpoints, gateway, stream, headers);
+    });
     const httpServer = http.createServer((req, res) => {
       serveHttp1(endpoints, gateway, req, res);
     });
-    try {
-      const listener = await SocketListener.listen(
-        urls,
-        socket => {
-          routeConnection(socket, injector, httpServer);
-        },
-        secure,
-      );
-      return new ClientListener(listener, injector, httpServer);
-    } catch (error) {
-      injector.destroy();
-      throw error;
-    }
+    const listener = await SocketListener.listen(
+      urls,
+      socket => {
+        routeConnection(socket, http2Server, httpServer);
+      },
+      secure,
+    );
+    return new ClientListener(listener, http2Server, sessions, httpServer);
   }
 
   /** Stops accepting connections and closes the open ones. */
   async close(): Promise<void> {
     const closed = this.listener.close();
-    this.injector.destroy();
+    for (const session of this.sessions) session.destroy();
+    this.http2Server.close();
     this.httpServer.closeAllConnections();
     this.httpServer.close();
     await closed;
@@ -72,15 +98,15 @@ export class ClientListener {
 }
 
 /**
- * Sends a new connection where its first bytes say: HTTP/2 to grpc-js, anything else to
- * the HTTP/1 handler. grpc-js gets the socket itself (Node's HTTP/2 server then reads it
+ * Sends a new connection where its first bytes say: HTTP/2 to the HTTP/2 server, anything
+ * else to the HTTP/1 server. The HTTP/2 server gets the socket itself (Node then reads it
  * without JavaScript in between), unless the first request carries an `:authority` that
- * Node's HTTP/2 server refuses (etcdctl 3.4 sends its endpoint URL there): then it reads
- * the connection through an {@link AuthorityRewriter}.
+ * Node's HTTP/2 layer refuses (etcdctl 3.4 sends its endpoint URL there): then it reads the
+ * connection through an {@link AuthorityRewriter}.
  */
 function routeConnection(
   socket: net.Socket,
-  injector: grpc.ConnectionInjector,
+  http2Server: http2.Http2Server,
   httpServer: http.Server,
 ): void {
   sniffPreface(
@@ -98,12 +124,12 @@ function routeConnection(
       }
       readHttp2Opening(socket, seen, ({replay, authorityRefused}) => {
         if (authorityRefused) {
-          injector.injectConnection(new AuthorityRewriter(socket, replay));
+          http2Server.emit('connection', new AuthorityRewriter(socket, replay));
           return;
         }
         // Node's HTTP/2 session takes over the socket and reads what was unshifted.
         socket.unshift(replay);
-        injector.injectConnection(socket);
+        http2Server.emit('connection', socket);
       });
     },
     sniffBytes,

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import {Event, Event_EventType, WatchDefinition, WatchResponse} from '@synod/proto';
 import type {WatchRequest} from '@synod/proto';
 import {createChannel, createClient} from 'nice-grpc';
@@ -7,7 +6,9 @@ import {afterEach, describe, expect, it} from 'vitest';
 import {Gateway} from '../gateway/gateway.js';
 import {ClientListener} from './client-listener.js';
 import type {WithEncodedTail} from './grpc-service.js';
-import {addGrpcService, encodedTail} from './grpc-service.js';
+import {GrpcServer} from './grpc-server.js';
+import type {MethodTable} from './grpc-service.js';
+import {addServiceMethods, encodedTail} from './grpc-service.js';
 
 const listeners: ClientListener[] = [];
 afterEach(async () => {
@@ -27,34 +28,25 @@ describe('responses with already-encoded fields', () => {
     const tail = events.map(e =>
       WatchResponse.encode(WatchResponse.fromPartial({events: [e]})).finish(),
     );
-    const server = new grpc.Server();
-    addGrpcService(
-      server,
-      WatchDefinition,
-      {
-        async *watch() {
-          const response: Partial<WatchResponse> & WithEncodedTail = {
-            header: {clusterId: 1n, memberId: 2n, revision: 5n, raftTerm: 3n},
-            watchId: 7n,
-            events: [],
-            [encodedTail]: tail,
-          };
-          await Promise.resolve();
-          yield response;
-        },
+    const methods: MethodTable = new Map();
+    addServiceMethods(methods, WatchDefinition, {
+      async *watch() {
+        const response: Partial<WatchResponse> & WithEncodedTail = {
+          header: {clusterId: 1n, memberId: 2n, revision: 5n, raftTerm: 3n},
+          watchId: 7n,
+          events: [],
+          [encodedTail]: tail,
+        };
+        await Promise.resolve();
+        yield response;
       },
-      () => undefined,
-    );
-    const listener = await ClientListener.listen(
-      [new URL('http://127.0.0.1:0')],
-      server,
-      () => ({status: 404, headers: {}, body: ''}),
-      new Gateway({
-        methods: new Map(),
-        maxReceiveBytes: 1 << 20,
-        onUnexpectedError: () => undefined,
-      }),
-    );
+    });
+    const options = {maxReceiveBytes: 1 << 20, onUnexpectedError: () => undefined};
+    const listener = await ClientListener.listen([new URL('http://127.0.0.1:0')], {
+      grpc: new GrpcServer(methods, options),
+      endpoints: () => ({status: 404, headers: {}, body: ''}),
+      gateway: new Gateway({methods: new Map(), ...options}),
+    });
     listeners.push(listener);
     const [address] = listener.addresses;
     const channel = createChannel(`${address?.host ?? ''}:${address?.port ?? 0}`);

@@ -49,26 +49,45 @@ export function addGrpcService<D extends TsProtoServiceDefinition>(
   implementation: ServiceImplementation<D>,
   onUnexpectedError: UnexpectedErrorHandler,
   observer?: GrpcCallObserver,
-  table?: MethodTable,
 ): void {
   const grpcDefinition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
-  const impl = implementation as unknown as Record<string, Handler>;
+  const table: MethodTable = new Map();
+  addServiceMethods(table, definition, implementation);
   for (const [key, method] of Object.entries(definition.methods)) {
     const path = `/${definition.fullName}/${method.name}`;
+    const served = table.get(path);
+    if (served === undefined) throw new Error(`no handler for ${path}`);
     grpcDefinition[key] = methodDefinition(path, method);
-    const handler = impl[key];
-    if (handler === undefined) throw new Error(`no handler for ${path}`);
-    const bound: Handler = (request, context) => handler.call(implementation, request, context);
-    table?.set(path, {method, handler: bound});
     handlers[key] = observed(
-      serverHandler(path, method, bound, onUnexpectedError),
+      serverHandler(path, method, served.handler, onUnexpectedError),
       definition.fullName,
       method,
       observer,
     );
   }
   server.addService(grpcDefinition, handlers);
+}
+
+/**
+ * Puts a service's methods in a {@link MethodTable}, by gRPC path, each with its handler bound
+ * to the implementation: what Synod's own gRPC server and the JSON gateway call.
+ */
+export function addServiceMethods<D extends TsProtoServiceDefinition>(
+  table: MethodTable,
+  definition: D,
+  implementation: ServiceImplementation<D>,
+): void {
+  const impl = implementation as unknown as Record<string, Handler>;
+  for (const [key, method] of Object.entries(definition.methods)) {
+    const path = `/${definition.fullName}/${method.name}`;
+    const handler = impl[key];
+    if (handler === undefined) throw new Error(`no handler for ${path}`);
+    table.set(path, {
+      method,
+      handler: (request, context) => handler.call(implementation, request, context),
+    });
+  }
 }
 
 /**
@@ -96,7 +115,7 @@ const strictValidators = WireValidator.forMethods(etcdWireSchema);
  * returns it rather than throwing, because grpc-js answers a throwing deserializer with its own
  * message; the handler turns it into etcd's status instead.
  */
-class UndecodableRequest {
+export class UndecodableRequest {
   constructor(readonly reason: string) {}
 
   /** grpc-go's status for a unary call's request (`processUnaryRPC`). */
@@ -113,27 +132,28 @@ class UndecodableRequest {
   }
 }
 
+/**
+ * A request's message from its bytes, checked first as etcd's decoder would
+ * ({@link WireValidator}); bytes etcd refuses come back as an {@link UndecodableRequest}.
+ */
+export function decodeRequest(method: AnyMethod, path: string, bytes: Uint8Array): unknown {
+  const validator = strictValidators.get(path);
+  const reason = validator?.check(bytes);
+  return reason === undefined ? method.requestType.decode(bytes) : new UndecodableRequest(reason);
+}
+
 function methodDefinition(
   path: string,
   method: AnyMethod,
 ): grpc.MethodDefinition<unknown, unknown> {
   const {requestType, responseType} = method;
-  const validator = strictValidators.get(path);
   return {
     path,
     originalName: method.name,
     requestStream: method.requestStream,
     responseStream: method.responseStream,
     requestSerialize: (value: unknown) => Buffer.from(requestType.encode(value).finish()),
-    requestDeserialize:
-      validator === undefined
-        ? (bytes: Buffer): unknown => requestType.decode(bytes)
-        : (bytes: Buffer): unknown => {
-            const reason = validator.check(bytes);
-            return reason === undefined
-              ? requestType.decode(bytes)
-              : new UndecodableRequest(reason);
-          },
+    requestDeserialize: (bytes: Buffer): unknown => decodeRequest(method, path, bytes),
     responseSerialize: (value: unknown) => encodeResponse(method, value),
     responseDeserialize: (bytes: Buffer): unknown => responseType.decode(bytes),
   };
@@ -267,7 +287,7 @@ class ServerCallContext implements CallContext {
  * `AuthInfoFromTLS`), or undefined for a plaintext call or one without a certificate.
  */
 export function verifiedCommonName(context: CallContext): string | undefined {
-  return context instanceof ServerCallContext ? context.verifiedCommonName : undefined;
+  return (context as Partial<{readonly verifiedCommonName: string | undefined}>).verifiedCommonName;
 }
 
 function toStatus(path: string, error: unknown, onUnexpectedError: UnexpectedErrorHandler) {

@@ -287,36 +287,27 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
   describe('gRPC framing', () => {
     const key = hex('0a0161');
 
-    // Known differences: grpc-js reads the frames before Synod sees them.
-    // - It takes the compressed flag as "compressed" only when it is 1, and then uses the
-    //   grpc-encoding header, which it removes from the metadata a handler sees; it
-    //   decompresses gzip and deflate, where etcd 3.4 has no decompressor at all.
-    // - A message cut short at the half-close is dropped unseen: the handler sees only a
-    //   half-close without a message.
-    // - Its unary and server-streaming handlers serve only after the client's half-close,
-    //   and answer UNIMPLEMENTED to a second message or to none. Reading those calls as
-    //   grpc-go does (a server interceptor, or every method registered as a bidirectional
-    //   stream) was measured at 5-10 µs more server CPU per call, on ~65 µs for a trivial
-    //   call: not worth it for requests no etcd client sends.
-    it.fails('refuses a grpc-encoding it has no decompressor for, before reading', async () => {
+    // Synod reads gRPC frames itself (transport/grpc-server.ts), as grpc-go does: flags,
+    // encodings, messages cut short, and unary calls answered from their first message.
+    it('refuses a grpc-encoding it has no decompressor for, before reading', async () => {
       await same('gzip', range, grpcFrame(gzipSync(key), 1), undefined, {
         headers: {'grpc-encoding': 'gzip'},
       });
     });
 
-    it.fails('refuses a compressed flag of 2', async () => {
+    it('refuses a compressed flag of 2', async () => {
       await same('flag 2', range, grpcFrame(key, 2));
     });
 
-    it.fails('refuses a compressed flag of 1 without an encoding', async () => {
+    it('refuses a compressed flag of 1 without an encoding', async () => {
       await same('flag 1', range, grpcFrame(key, 1));
     });
 
-    it.fails('answers a message cut short UNKNOWN "unexpected EOF"', async () => {
+    it('answers a message cut short UNKNOWN "unexpected EOF"', async () => {
       await same('cut short', range, Buffer.concat([hex('000000000a'), key]));
     });
 
-    it.fails('ends a watch stream whose last message is cut short', async () => {
+    it('ends a watch stream whose last message is cut short', async () => {
       await same(
         'watch cut short',
         '/etcdserverpb.Watch/Watch',
@@ -326,7 +317,7 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
       );
     });
 
-    it.fails('answers a unary call from its first message and ignores a second', async () => {
+    it('answers a unary call from its first message and ignores a second', async () => {
       await same(
         'two messages',
         range,
@@ -335,15 +326,15 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
       );
     });
 
-    it.fails('answers a unary call with no message UNKNOWN "EOF"', async () => {
+    it('answers a unary call with no message UNKNOWN "EOF"', async () => {
       await same('no message', range, Buffer.alloc(0));
     });
 
-    it.fails('answers a server-streaming call with no message UNKNOWN "EOF"', async () => {
+    it('answers a server-streaming call with no message UNKNOWN "EOF"', async () => {
       await same('no message', '/etcdserverpb.Maintenance/Snapshot', Buffer.alloc(0));
     });
 
-    it.fails('answers a unary call before the client half-closes', async () => {
+    it('answers a unary call before the client half-closes', async () => {
       await same('kept open', range, grpcFrame(key), RangeResponse, {
         keepOpen: true,
         timeoutMs: 500,

@@ -1,0 +1,479 @@
+import http2 from 'node:http2';
+import type {TLSSocket} from 'node:tls';
+
+import {Metadata, ServerError, Status} from 'nice-grpc-common';
+import type {CallContext} from 'nice-grpc-common';
+
+import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import {commonNameOf} from '../tls/tls-credentials.js';
+import {AsyncQueue} from '../util/async-queue.js';
+import {GrpcMessageReader} from './grpc-message-reader.js';
+import {decodeRequest, encodeResponse, UndecodableRequest} from './grpc-service.js';
+import type {AnyMethod, MethodTable, ServedMethod, UnexpectedErrorHandler} from './grpc-service.js';
+
+/** Request headers that are the protocol's, not the call's metadata. */
+const protocolHeaders = new Set([
+  'content-type',
+  'te',
+  'grpc-timeout',
+  'grpc-encoding',
+  'grpc-accept-encoding',
+  'user-agent',
+]);
+
+/** The units of a `grpc-timeout` header, in milliseconds. */
+const timeoutUnitsMs: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 0.001,
+  n: 0.000001,
+};
+
+export interface GrpcServerOptions {
+  /** The largest request message taken (`--max-request-bytes` plus gRPC's overhead). */
+  readonly maxReceiveBytes: number;
+  readonly onUnexpectedError: UnexpectedErrorHandler;
+  readonly observer?: GrpcCallObserver;
+}
+
+/**
+ * gRPC over Node's HTTP/2 streams, read the way etcd's grpc-go server reads them, calling the
+ * handlers a {@link MethodTable} holds (nice-grpc's `ServiceImplementation` shape: unary
+ * handlers return a response, streaming ones take and return async iterables).
+ *
+ * What grpc-go does and this does too, where a general gRPC library differs: a unary call is
+ * answered from its first message without waiting for the client's half-close, and a second
+ * message is ignored; a call with no message fails `UNKNOWN EOF`, one whose message is cut
+ * short `UNKNOWN unexpected EOF` (a request stream: `INTERNAL unexpected EOF`); compressed
+ * frames and `grpc-encoding`s are refused with grpc-go's statuses, since etcd registers no
+ * decompressor; an unknown method fails `UNIMPLEMENTED unknown service X` or `unknown method M
+ * for service X`. See {@link GrpcMessageReader} for the framing faults.
+ */
+export class GrpcServer {
+  constructor(
+    private readonly methods: MethodTable,
+    private readonly options: GrpcServerOptions,
+  ) {}
+
+  /** Serves one HTTP/2 stream whose content type is `application/grpc`. */
+  handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    // A reset stream reports an error; the call sees it as its 'close'.
+    stream.on('error', () => undefined);
+    const path = headers[':path'] ?? '';
+    const served = this.methods.get(path);
+    if (served === undefined) {
+      trailersOnly(stream, Status.UNIMPLEMENTED, unknownMethodMessage(path, this.methods));
+      return;
+    }
+    const encoding = String(headers['grpc-encoding'] ?? '');
+    if (encoding !== '' && encoding !== 'identity') {
+      trailersOnly(
+        stream,
+        Status.UNIMPLEMENTED,
+        `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
+      );
+      return;
+    }
+    new GrpcCall(path, stream, headers, served, this.options).start();
+  }
+}
+
+/** grpc-go's words for a path no service serves. */
+function unknownMethodMessage(path: string, methods: MethodTable): string {
+  const name = path.startsWith('/') ? path.slice(1) : path;
+  const slash = name.lastIndexOf('/');
+  if (slash < 0) return `malformed method name: "${path}"`;
+  const service = name.slice(0, slash);
+  const known = [...methods.keys()].some(p => p.startsWith(`/${service}/`));
+  return known
+    ? `unknown method ${name.slice(slash + 1)} for service ${service}`
+    : `unknown service ${service}`;
+}
+
+/**
+ * grpc-message's encoding: percent-encoded UTF-8 outside printable ASCII, and `%` itself.
+ *
+ * Example: `naïve 100%` is sent as `na%C3%AFve 100%25`.
+ */
+export function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Answers a call with its status alone, in one HEADERS frame that ends the stream. */
+function trailersOnly(stream: http2.ServerHttp2Stream, code: Status, message: string): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': String(code),
+      'grpc-message': encodeGrpcMessage(message),
+    },
+    {endStream: true},
+  );
+  closeIfClientSending(stream);
+}
+
+/**
+ * After the status, a stream the client has not half-closed is reset with NO_ERROR, as
+ * grpc-go does: the call is over, whatever the client still meant to send.
+ */
+function closeIfClientSending(stream: http2.ServerHttp2Stream): void {
+  if (stream.readableEnded) return;
+  // After the status is out: a reset submitted with it may overtake it.
+  setImmediate(() => {
+    if (!stream.readableEnded && !stream.destroyed) {
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
+  });
+}
+
+function callType(method: AnyMethod): GrpcCallType {
+  if (method.requestStream) return method.responseStream ? 'bidi_stream' : 'client_stream';
+  return method.responseStream ? 'server_stream' : 'unary';
+}
+
+/** A metadata map's entries as HTTP/2 headers (binary values base64, as `-bin` keys carry). */
+function metadataHeaders(metadata: Metadata | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (metadata === undefined) return out;
+  for (const [key, values] of metadata) {
+    out[key] = values.map(v => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
+  }
+  return out;
+}
+
+/** One call, from its request headers to its status. */
+class GrpcCall {
+  private readonly context: GrpcCallContext;
+  private readonly reader: GrpcMessageReader;
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    private readonly served: ServedMethod,
+    private readonly options: GrpcServerOptions,
+  ) {
+    this.context = new GrpcCallContext(stream, headers, () => {
+      this.sendHeaders();
+    });
+    this.reader = new GrpcMessageReader(options.maxReceiveBytes);
+    const timeout = headers['grpc-timeout'];
+    const ms = typeof timeout === 'string' ? parseTimeoutMs(timeout) : undefined;
+    if (ms !== undefined) {
+      this.deadline = setTimeout(() => {
+        this.fail(new ServerError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded'));
+        this.context.cancel();
+      }, ms);
+    }
+    stream.once('close', () => {
+      clearTimeout(this.deadline);
+      if (!this.finished) {
+        this.finished = true;
+        this.context.cancel();
+        this.observe(Status.CANCELLED);
+      }
+    });
+  }
+
+  private observe(code: number): void {
+    const {observer} = this.options;
+    if (observer === undefined) return;
+    const [, service = '', method = ''] = this.path.split('/');
+    observer.handled(service, method, callType(this.served.method), code);
+  }
+
+  start(): void {
+    const {observer} = this.options;
+    if (observer !== undefined) {
+      const [, service = '', method = ''] = this.path.split('/');
+      observer.started(service, method, callType(this.served.method));
+    }
+    if (this.served.method.requestStream) this.startRequestStream();
+    else this.startOneRequest();
+  }
+
+  /** Unary and server-streaming calls: the first message is the request; what follows is not read. */
+  private startOneRequest(): void {
+    const onData = (chunk: Buffer) => {
+      this.reader.push(chunk);
+      const read = this.reader.next();
+      if (read.kind === 'more') return;
+      this.stream.off('data', onData);
+      this.stream.off('end', onEnd);
+      // The rest of the body is drained unread, as grpc-go leaves it.
+      this.stream.resume();
+      if (read.kind === 'error') {
+        this.fail(read.error);
+        return;
+      }
+      this.run(decodeRequest(this.served.method, this.path, read.bytes));
+    };
+    const onEnd = () => {
+      this.fail(new ServerError(Status.UNKNOWN, this.reader.hasPartial ? 'unexpected EOF' : 'EOF'));
+    };
+    this.stream.on('data', onData);
+    this.stream.once('end', onEnd);
+  }
+
+  private run(request: unknown): void {
+    const {method, handler} = this.served;
+    if (request instanceof UndecodableRequest) {
+      this.fail(method.responseStream ? request.streamError() : request.unaryError());
+      return;
+    }
+    if (method.responseStream) {
+      void this.pump(handler(request, this.context) as AsyncIterable<unknown>);
+      return;
+    }
+    void this.answer(() => handler(request, this.context) as Promise<unknown>);
+  }
+
+  /** Client- and bidi-streaming calls: every message, as it completes, to the handler. */
+  private startRequestStream(): void {
+    const requests = new AsyncQueue<unknown>();
+    let failed = false;
+    this.stream.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      this.reader.push(chunk);
+      for (;;) {
+        const read = this.reader.next();
+        if (read.kind === 'more') return;
+        if (read.kind === 'error') {
+          failed = true;
+          requests.fail(read.error);
+          return;
+        }
+        const request = decodeRequest(this.served.method, this.path, read.bytes);
+        if (request instanceof UndecodableRequest) {
+          // grpc-go's RecvMsg fails there; what follows is not read.
+          failed = true;
+          requests.fail(request.streamError());
+          return;
+        }
+        requests.push(request);
+      }
+    });
+    this.stream.once('end', () => {
+      if (failed) return;
+      if (this.reader.hasPartial) requests.fail(new ServerError(Status.INTERNAL, 'unexpected EOF'));
+      else requests.close();
+    });
+    this.stream.once('close', () => {
+      requests.close();
+    });
+    const {method, handler} = this.served;
+    if (method.responseStream) {
+      void this.pump(handler(requests, this.context) as AsyncIterable<unknown>);
+    } else {
+      void this.answer(() => handler(requests, this.context) as Promise<unknown>);
+    }
+  }
+
+  private sendHeaders(): void {
+    if (this.stream.headersSent || this.stream.destroyed) return;
+    this.stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        ...metadataHeaders(this.context.headerToSend()),
+      },
+      {waitForTrailers: true},
+    );
+  }
+
+  private write(message: Buffer): boolean {
+    const frame = Buffer.allocUnsafe(5 + message.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    return this.stream.write(frame);
+  }
+
+  /** Ends the call with a status: trailers after a response, else a trailers-only answer. */
+  private finish(code: Status, message: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.context.finish();
+    this.observe(code);
+    if (this.stream.destroyed) return;
+    const trailer = metadataHeaders(this.context.trailerToSend());
+    if (!this.stream.headersSent) {
+      if (Object.keys(trailer).length === 0 && this.context.headerToSend() === undefined) {
+        trailersOnly(this.stream, code, message);
+        return;
+      }
+      this.sendHeaders();
+    }
+    this.stream.once('wantTrailers', () => {
+      this.stream.sendTrailers({
+        ...trailer,
+        'grpc-status': String(code),
+        ...(message === '' ? {} : {'grpc-message': encodeGrpcMessage(message)}),
+      });
+      closeIfClientSending(this.stream);
+    });
+    this.stream.end();
+  }
+
+  private fail(error: unknown): void {
+    if (error instanceof ServerError) {
+      this.finish(error.code, error.details);
+      return;
+    }
+    if (this.context.isCancelled) return;
+    this.options.onUnexpectedError(this.path, error);
+    this.finish(Status.UNKNOWN, error instanceof Error ? error.message : 'internal error');
+  }
+
+  private async answer(result: () => Promise<unknown>): Promise<void> {
+    try {
+      const response = await result();
+      if (this.finished) return;
+      this.sendHeaders();
+      this.write(encodeResponse(this.served.method, response));
+      this.finish(Status.OK, '');
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async pump(responses: AsyncIterable<unknown>): Promise<void> {
+    try {
+      for await (const response of responses) {
+        if (this.finished) return;
+        this.sendHeaders();
+        if (!this.write(encodeResponse(this.served.method, response))) {
+          await new Promise<void>(resolve => {
+            const done = () => {
+              this.stream.off('drain', done);
+              this.stream.off('close', done);
+              resolve();
+            };
+            this.stream.once('drain', done);
+            this.stream.once('close', done);
+          });
+        }
+      }
+      this.finish(Status.OK, '');
+    } catch (error) {
+      if (this.context.isCancelled && !(error instanceof ServerError)) return;
+      this.fail(error);
+    }
+  }
+}
+
+/** Milliseconds of a `grpc-timeout` header (`100m`, `5S`), or undefined when malformed. */
+function parseTimeoutMs(value: string): number | undefined {
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (match === null) return undefined;
+  return Number(match[1]) * (timeoutUnitsMs[match[2] ?? 'S'] ?? 1000);
+}
+
+/**
+ * A call's {@link CallContext}: metadata from the request headers, made when first asked for
+ * (most calls never look), and a signal that aborts when the client cancels, resets the stream,
+ * or the deadline passes.
+ */
+export class GrpcCallContext implements CallContext {
+  private abort: AbortController | undefined;
+  private cancelled = false;
+  private metadataIn: Metadata | undefined;
+  private headerOut: Metadata | undefined;
+  private trailerOut: Metadata | undefined;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly onSendHeader: () => void,
+  ) {}
+
+  get metadata(): Metadata {
+    if (this.metadataIn !== undefined) return this.metadataIn;
+    const metadata = Metadata();
+    for (const [name, value] of Object.entries(this.headers)) {
+      if (name.startsWith(':') || protocolHeaders.has(name) || value === undefined) continue;
+      const values = Array.isArray(value) ? value : [value];
+      for (const v of values) {
+        if (name.endsWith('-bin')) metadata.append(name, new Uint8Array(Buffer.from(v, 'base64')));
+        else metadata.append(name, v);
+      }
+    }
+    this.metadataIn = metadata;
+    return metadata;
+  }
+
+  get peer(): string {
+    const socket = this.stream.session?.socket;
+    return `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}`;
+  }
+
+  /** The Common Name of the client certificate the TLS handshake verified, if any. */
+  get verifiedCommonName(): string | undefined {
+    const socket = this.stream.session?.socket as Partial<TLSSocket> | undefined;
+    if (socket?.encrypted !== true || socket.authorized !== true) return undefined;
+    const cert = socket.getPeerCertificate?.();
+    return cert === undefined || Object.keys(cert).length === 0 ? undefined : commonNameOf(cert);
+  }
+
+  get header(): Metadata {
+    this.headerOut ??= Metadata();
+    return this.headerOut;
+  }
+
+  get trailer(): Metadata {
+    this.trailerOut ??= Metadata();
+    return this.trailerOut;
+  }
+
+  get signal(): AbortSignal {
+    if (this.abort === undefined) {
+      this.abort = new AbortController();
+      if (this.cancelled) this.abort.abort();
+    }
+    return this.abort.signal;
+  }
+
+  /** Whether the client cancelled the call (or its deadline passed). */
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  sendHeader(): void {
+    this.onSendHeader();
+  }
+
+  /** @internal The header metadata a handler set, if any. */
+  headerToSend(): Metadata | undefined {
+    return this.headerOut;
+  }
+
+  /** @internal The trailer metadata a handler set, if any. */
+  trailerToSend(): Metadata | undefined {
+    return this.trailerOut;
+  }
+
+  /** @internal The call ended without an answer: the client left or the deadline passed. */
+  cancel(): void {
+    this.cancelled = true;
+    this.abort?.abort();
+  }
+
+  /** @internal The call is answered: a stream closing after this is not a cancellation. */
+  finish(): void {
+    // Nothing to undo: the stream's close after the status finds the call finished.
+  }
+}
