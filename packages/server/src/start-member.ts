@@ -209,7 +209,7 @@ export async function startMember(
       config.listenClientUrls,
       {
         grpc: new GrpcServer(methods, {maxReceiveBytes, onUnexpectedError, observer: metrics}),
-        gateway: new Gateway({methods, maxReceiveBytes, onUnexpectedError}),
+        gateway: new Gateway({methods, maxReceiveBytes, onUnexpectedError, observer: metrics}),
         endpoints: httpEndpoints(core, metrics),
       },
       clientTls,

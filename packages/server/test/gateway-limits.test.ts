@@ -112,6 +112,24 @@ describe('the HTTP/JSON gateway under bad and heavy input', () => {
     await expectServing();
   }, 60_000);
 
+  it('counts its calls in the gRPC metrics, as etcd does', async () => {
+    const handled = async () => {
+      const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          l =>
+            l.startsWith('grpc_server_handled_total{') &&
+            l.includes('grpc_method="Put"') &&
+            l.includes('grpc_code="OK"'),
+        );
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    const before = await handled();
+    await post('/v3/kv/put', JSON.stringify({key: b64('counted'), value: b64('1')}));
+    expect(await handled()).toBe(before + 1);
+  });
+
   it('refuses invalid base64 and out-of-range integers with 400', async () => {
     expect(await post('/v3/kv/put', '{"key":"!!!!","value":"YQ=="}')).toEqual({
       status: 400,

@@ -3,8 +3,14 @@ import {StringDecoder} from 'node:string_decoder';
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
+import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
 import {encodeResponse} from '../transport/grpc-service.js';
-import type {MethodTable, ServedMethod, UnexpectedErrorHandler} from '../transport/grpc-service.js';
+import type {
+  Handler,
+  MethodTable,
+  ServedMethod,
+  UnexpectedErrorHandler,
+} from '../transport/grpc-service.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {etcdJsonSchema} from './etcd-json-schema.js';
 import {gatewayRoute} from './gateway-routes.js';
@@ -110,6 +116,11 @@ const bodySlackFactor = 4;
 export interface GatewayOptions {
   /** The member's methods, as registered for gRPC. */
   readonly methods: MethodTable;
+  /**
+   * Counts the calls the gateway makes, as gRPC calls: etcd's gateway is a gRPC client of its
+   * own port, so its calls show in `grpc_server_started_total` and `grpc_server_handled_total`.
+   */
+  readonly observer?: GrpcCallObserver;
   /** The largest gRPC message the member takes (`--max-request-bytes` + gRPC's overhead). */
   readonly maxReceiveBytes: number;
   readonly onUnexpectedError: UnexpectedErrorHandler;
@@ -185,7 +196,13 @@ export class Gateway {
     const served = this.options.methods.get(grpcPath);
     const names = etcdJsonSchema.methods[grpcPath];
     if (served === undefined || names === undefined) return undefined;
-    return {grpcPath, served, requestType: names[0], responseType: names[1]};
+    const {observer} = this.options;
+    return {
+      grpcPath,
+      served: observer === undefined ? served : observedMethod(grpcPath, served, observer),
+      requestType: names[0],
+      responseType: names[1],
+    };
   }
 
   private plainError(exchange: HttpExchange, status: number, text: string): void {
@@ -429,6 +446,56 @@ export class Gateway {
       );
     }
   }
+}
+
+/**
+ * A method whose calls are counted by `observer`: started when the handler is called, handled
+ * with the status it ends with (a response stream: when it ends, fails, or is left).
+ */
+function observedMethod(
+  grpcPath: string,
+  served: ServedMethod,
+  observer: GrpcCallObserver,
+): ServedMethod {
+  const [, service = '', name = ''] = grpcPath.split('/');
+  const {method} = served;
+  const type: GrpcCallType = method.requestStream
+    ? method.responseStream
+      ? 'bidi_stream'
+      : 'client_stream'
+    : method.responseStream
+      ? 'server_stream'
+      : 'unary';
+  const codeOf = (error: unknown) => (error instanceof ServerError ? error.code : Status.UNKNOWN);
+  const handler: Handler = (request, context) => {
+    observer.started(service, name, type);
+    if (!method.responseStream) {
+      return (served.handler(request, context) as Promise<unknown>).then(
+        response => {
+          observer.handled(service, name, type, Status.OK);
+          return response;
+        },
+        (error: unknown) => {
+          observer.handled(service, name, type, codeOf(error));
+          throw error;
+        },
+      );
+    }
+    const responses = served.handler(request, context) as AsyncIterable<unknown>;
+    return (async function* counted() {
+      let code: number = Status.CANCELLED;
+      try {
+        yield* responses;
+        code = Status.OK;
+      } catch (error) {
+        code = codeOf(error);
+        throw error;
+      } finally {
+        observer.handled(service, name, type, code);
+      }
+    })();
+  };
+  return {method, handler};
 }
 
 /**
