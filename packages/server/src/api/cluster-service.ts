@@ -189,11 +189,12 @@ export function clusterService(
     async memberUpdate(request, context) {
       requireLeaderIfAsked(context, member.leader);
       await requireRoot(member, context);
-      const peerUrls = parsePeerUrls(request.peerURLs);
       const id = Number(request.ID);
       const existing =
         request.ID > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : member.membership.get(id);
+      // An unknown member first, as etcd answers, then URLs (which etcd 3.4 takes unchecked).
       if (existing === undefined) throw etcdError(EtcdErrors.memberNotFound);
+      const peerUrls = parsePeerUrls(request.peerURLs);
       if (member.membership.withPeerUrl(peerUrls, id) !== undefined) {
         throw etcdError(EtcdErrors.peerURLExists);
       }

@@ -18,6 +18,15 @@ describe('GrpcMessageReader', () => {
     expect(reader.hasPartial).toBe(true);
   });
 
+  it('checks the length before the flag, and the flag once the message is whole', () => {
+    const reader = new GrpcMessageReader(100);
+    reader.push(hex('f5 ff ff ff ff'));
+    expect(reader.next()).toMatchObject({kind: 'error', error: {code: Status.RESOURCE_EXHAUSTED}});
+    const cut = new GrpcMessageReader(100);
+    cut.push(hex('02 00 00 00 02 0a'));
+    expect(cut.next()).toEqual({kind: 'more'});
+  });
+
   it.each([
     [
       '01 00 00 00 00',

@@ -13,14 +13,15 @@ export type GrpcRead =
 const prefixBytes = 5;
 
 /**
- * Splits a gRPC request stream (RFC-less but fixed: a 1-byte compressed flag, a big-endian
+ * Splits a gRPC request stream (gRPC's framing: a 1-byte compressed flag, a big-endian
  * 32-bit length, the message) into messages, refusing what grpc-go refuses, in its order and
  * words:
- * - a compressed flag of 1 on a call without a `grpc-encoding` (Synod accepts no other):
- *   `INTERNAL grpc: compressed flag set with identity or empty encoding`;
- * - any other flag but 0: `INTERNAL grpc: received unexpected payload format <n>`;
  * - a length over the limit: `RESOURCE_EXHAUSTED grpc: received message larger than max
- *   (<n> vs. <max>)`, told as soon as the prefix is read.
+ *   (<n> vs. <max>)`, told as soon as the prefix is read;
+ * - then, once the message is whole, a compressed flag of 1 on a call without a
+ *   `grpc-encoding` (Synod accepts no other): `INTERNAL grpc: compressed flag set with
+ *   identity or empty encoding`, and any other flag but 0: `INTERNAL grpc: received
+ *   unexpected payload format <n>`.
  *
  * Example: `00 00 00 00 03 0a 01 61` is one message `0a 01 61`; `02 00 00 00 00` is refused
  * with payload format 2.
@@ -37,16 +38,14 @@ export class GrpcMessageReader {
     this.buffered += chunk.length;
   }
 
-  /** The next message, or that more bytes are needed, or the fault in the frame. */
+  /**
+   * The next message, or that more bytes are needed, or the fault in the frame. As in
+   * grpc-go, the length is checked as soon as the prefix is in, the flag only once the whole
+   * message is.
+   */
   next(): GrpcRead {
     if (this.buffered < prefixBytes) return {kind: 'more'};
     const head = this.peek(prefixBytes);
-    const flag = head[0] ?? 0;
-    if (flag === 1) {
-      return refusal(Status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding');
-    }
-    if (flag !== 0)
-      return refusal(Status.INTERNAL, `grpc: received unexpected payload format ${flag}`);
     const length = head.readUInt32BE(1);
     if (length > this.maxMessageBytes) {
       return refusal(
@@ -55,6 +54,13 @@ export class GrpcMessageReader {
       );
     }
     if (this.buffered < prefixBytes + length) return {kind: 'more'};
+    const flag = head[0] ?? 0;
+    if (flag === 1) {
+      return refusal(Status.INTERNAL, 'grpc: compressed flag set with identity or empty encoding');
+    }
+    if (flag !== 0) {
+      return refusal(Status.INTERNAL, `grpc: received unexpected payload format ${flag}`);
+    }
     const frame = this.take(prefixBytes + length);
     return {kind: 'message', bytes: frame.subarray(prefixBytes)};
   }

@@ -222,7 +222,13 @@ class GrpcCall {
       this.run(decodeRequest(this.served.method, this.path, read.bytes));
     };
     const onEnd = () => {
-      this.fail(new ServerError(Status.UNKNOWN, this.reader.hasPartial ? 'unexpected EOF' : 'EOF'));
+      if (!this.reader.hasPartial) {
+        this.fail(new ServerError(Status.UNKNOWN, 'EOF'));
+        return;
+      }
+      // grpc-go's stream reader calls a message cut short INTERNAL; its unary path, UNKNOWN.
+      const code = this.served.method.responseStream ? Status.INTERNAL : Status.UNKNOWN;
+      this.fail(new ServerError(code, 'unexpected EOF'));
     };
     this.stream.on('data', onData);
     this.stream.once('end', onEnd);
