@@ -1,4 +1,7 @@
 import http2 from 'node:http2';
+import net from 'node:net';
+import {Duplex} from 'node:stream';
+import tls from 'node:tls';
 
 /**
  * One gRPC call made byte by byte: the caller chooses the body exactly (length prefixes,
@@ -8,10 +11,16 @@ import http2 from 'node:http2';
  * Example: `rawGrpcCall('127.0.0.1:2379', '/etcdserverpb.KV/Range', grpcFrame(bytes))`.
  */
 export interface RawGrpcOptions {
-  /** Headers to add or replace; a value of `null` leaves a default header out where Node allows it. */
+  /**
+   * Headers to add or replace. A value of `null` leaves a default header out, even `:scheme`
+   * and `:authority`, which Node's client always sends: they are then sent never indexed and
+   * cut out of the request's header block on the way to the server.
+   */
   readonly headers?: Readonly<Record<string, string | null>>;
   /** How long to wait for the status before reporting `timedOut`, 3 s by default. */
   readonly timeoutMs?: number;
+  /** Call over TLS (ALPN `h2`) with these certificates: the CA to trust, and the client's own. */
+  readonly tls?: Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key'>;
   /** Leave the request stream open after the body (no half-close), as a streaming client might. */
   readonly keepOpen?: boolean;
 }
@@ -64,7 +73,16 @@ export async function rawGrpcCall(
   body: Uint8Array,
   options: RawGrpcOptions = {},
 ): Promise<RawGrpcResult> {
-  const session = http2.connect(`http://${address}`);
+  const cut = cutPseudoHeaders(options.headers ?? {}).map(name => cuttableNameIndexes[name] ?? 0);
+  const session = http2.connect(`${options.tls === undefined ? 'http' : 'https'}://${address}`, {
+    ...options.tls,
+    ...(cut.length === 0
+      ? {}
+      : {
+          createConnection: () =>
+            new PseudoHeaderCutter(connectTo(address, options.tls), new Set(cut)),
+        }),
+  });
   session.on('error', () => {
     // Reported through the stream's outcome below.
   });
@@ -90,7 +108,11 @@ async function callOn(
   };
   const headers: http2.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(merged)) if (value !== null) headers[name] = value;
-  const stream = session.request(headers, {endStream: false});
+  // Headers to cut are sent (Node adds them anyway), never indexed so that cutting them
+  // leaves no trace in the server's HPACK table.
+  const cut = cutPseudoHeaders(merged);
+  for (const name of cut) headers[name] = 'cut';
+  const stream = session.request({...headers, [http2.sensitiveHeaders]: cut}, {endStream: false});
   const chunks: Buffer[] = [];
   let httpStatus: number | undefined;
   let status: number | undefined;
@@ -133,4 +155,162 @@ async function callOn(
     resetCode,
     timedOut,
   };
+}
+
+/**
+ * The pseudo-header fields a test may leave out though Node's client always sends them, by
+ * the static-table index nghttp2 names them with (RFC 7541 Appendix A).
+ */
+const cuttableNameIndexes: Readonly<Record<string, number>> = {':authority': 1, ':scheme': 6};
+
+/** The pseudo-header fields Node always sends that `headers` leaves out with `null`. */
+function cutPseudoHeaders(headers: Readonly<Record<string, string | null>>): string[] {
+  return Object.keys(cuttableNameIndexes).filter(name => headers[name] === null);
+}
+
+function connectTo(address: string, secure: RawGrpcOptions['tls']): net.Socket {
+  const colon = address.lastIndexOf(':');
+  const [host, port] = [address.slice(0, colon), Number(address.slice(colon + 1))];
+  return secure === undefined
+    ? net.connect(port, host)
+    : tls.connect({host, port, ...secure, ALPNProtocols: ['h2']});
+}
+
+const clientPrefaceBytes = 24;
+const frameHeaderBytes = 9;
+const headersFrameType = 0x1;
+const endStreamFlag = 0x1;
+const endHeadersFlag = 0x4;
+
+/**
+ * Stands between Node's HTTP/2 client and its socket, and cuts out of every HEADERS frame
+ * the never-indexed literal fields whose name is one of the given static-table entries. A
+ * never-indexed field touches no HPACK table, so what remains decodes as the client meant.
+ * Handles what Node sends for one request: whole blocks in one HEADERS frame, no padding,
+ * no priority fields.
+ *
+ * Example: `83 04 0d "/svc.S/Method" 16 83 9d29af 11 8a ...` (POST, the path, `:scheme`
+ * and `:authority` never indexed) with index 6 cut becomes `83 04 0d "/svc.S/Method" 11 8a ...`.
+ */
+class PseudoHeaderCutter extends Duplex {
+  private prefaceLeftBytes = clientPrefaceBytes;
+  private pending = Buffer.alloc(0);
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly nameIndexes: ReadonlySet<number>,
+  ) {
+    super();
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.once('end', () => this.push(null));
+    socket.on('error', error => this.destroy(error));
+    socket.once('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null) => void,
+  ): void {
+    let out: Buffer;
+    try {
+      out = this.cut(chunk);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (out.length === 0) {
+      done();
+      return;
+    }
+    this.socket.write(out, error => {
+      done(error);
+    });
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.socket.end(() => {
+      done();
+    });
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.socket.destroy(error ?? undefined);
+    done(error);
+  }
+
+  /** What the server gets for `chunk`: whole frames, HEADERS frames cut. */
+  private cut(chunk: Buffer): Buffer {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const out: Buffer[] = [];
+    if (this.prefaceLeftBytes > 0) {
+      const n = Math.min(this.prefaceLeftBytes, this.pending.length);
+      out.push(this.pending.subarray(0, n));
+      this.pending = this.pending.subarray(n);
+      this.prefaceLeftBytes -= n;
+    }
+    while (this.pending.length >= frameHeaderBytes) {
+      const end = frameHeaderBytes + this.pending.readUIntBE(0, 3);
+      if (this.pending.length < end) break;
+      const frame = this.pending.subarray(0, end);
+      out.push(frame[3] === headersFrameType ? this.cutFields(frame) : frame);
+      this.pending = this.pending.subarray(end);
+    }
+    return Buffer.concat(out);
+  }
+
+  private cutFields(frame: Buffer): Buffer {
+    if (frame[4] !== endHeadersFlag && frame[4] !== (endHeadersFlag | endStreamFlag)) {
+      throw new Error(`cannot cut fields from a HEADERS frame with flags ${frame[4]}`);
+    }
+    const block = frame.subarray(frameHeaderBytes);
+    const kept: Buffer[] = [];
+    const reader = {block, at: 0};
+    while (reader.at < block.length) {
+      const start = reader.at;
+      const first = block[start] ?? 0;
+      if ((first & 0x80) !== 0) {
+        readInteger(reader, 7);
+      } else if ((first & 0xe0) === 0x20) {
+        readInteger(reader, 5);
+      } else {
+        const nameIndex = readInteger(reader, (first & 0xc0) === 0x40 ? 6 : 4);
+        if (nameIndex === 0) skipString(reader);
+        skipString(reader);
+        if ((first & 0xf0) === 0x10 && this.nameIndexes.has(nameIndex)) continue;
+      }
+      kept.push(block.subarray(start, reader.at));
+    }
+    const payload = Buffer.concat(kept);
+    const header = Buffer.from(frame.subarray(0, frameHeaderBytes));
+    header.writeUIntBE(payload.length, 0, 3);
+    return Buffer.concat([header, payload]);
+  }
+}
+
+/** An HPACK integer with an N-bit prefix (RFC 7541 §5.1). */
+function readInteger(reader: {block: Buffer; at: number}, prefixBits: number): number {
+  const limit = (1 << prefixBits) - 1;
+  let value = (reader.block[reader.at++] ?? 0) & limit;
+  if (value < limit) return value;
+  let shift = 0;
+  let octet: number;
+  do {
+    octet = reader.block[reader.at++] ?? 0;
+    value += (octet & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while ((octet & 0x80) !== 0);
+  return value;
+}
+
+/** Steps over an HPACK string literal (RFC 7541 §5.2), Huffman-coded or not. */
+function skipString(reader: {block: Buffer; at: number}): void {
+  const length = readInteger(reader, 7);
+  reader.at += length;
 }
