@@ -2,12 +2,15 @@ import {createHash} from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
 
+import {rawGrpcCall} from '@synod/testing';
 import {afterEach, describe, expect, it} from 'vitest';
 
 import {AuthorityRewriter} from './authority-rewriter.js';
 
 interface RewritingServer {
   readonly url: string;
+  /** The headers of every request the server saw, in order. */
+  readonly requests: http2.IncomingHttpHeaders[];
   /** The rewriter of every connection so far. */
   readonly rewriters: AuthorityRewriter[];
   close(): Promise<void>;
@@ -22,9 +25,11 @@ afterEach(async () => {
  * A Node HTTP/2 server that reads every connection through an AuthorityRewriter. It answers
  * every request with the headers it received as JSON, or echoes a POST body.
  */
-async function startRewritingServer(): Promise<RewritingServer> {
-  const h2 = http2.createServer();
+async function startRewritingServer(settings: http2.Settings = {}): Promise<RewritingServer> {
+  const h2 = http2.createServer({settings});
+  const requests: http2.IncomingHttpHeaders[] = [];
   h2.on('stream', (stream, headers) => {
+    requests.push(headers);
     if (headers[':method'] === 'POST') {
       stream.respond({':status': 200});
       stream.pipe(stream);
@@ -42,6 +47,7 @@ async function startRewritingServer(): Promise<RewritingServer> {
   await new Promise<void>(resolve => tcp.listen(0, '127.0.0.1', resolve));
   const server: RewritingServer = {
     url: `http://127.0.0.1:${(tcp.address() as net.AddressInfo).port}`,
+    requests,
     rewriters,
     async close() {
       for (const rewriter of rewriters) rewriter.destroy();
@@ -103,6 +109,40 @@ describe('a connection read through an AuthorityRewriter', () => {
     } finally {
       session.close();
     }
+  });
+
+  it('serves paths without their slash and refused schemes, while the HPACK table churns', async () => {
+    // A 200-byte table holds a few entries at a time, so evictions are frequent.
+    const server = await startRewritingServer({headerTableSize: 200});
+    const session = connect(server.url);
+    try {
+      // nghttp2's client indexes :scheme, not :path. The schemes, refused and 1 to 3 octets
+      // long, are indexed as the client sent them and as the longer `http` by the server,
+      // which so evicts entries before the client does.
+      for (let i = 0; i < 300; i++) {
+        const seq = `${i}-${'v'.repeat((i * 37) % 90)}`;
+        const seen = await headersSeen(session, {
+          ':path': i % 2 === 0 ? `svc.S/M${i}` : `/svc.S/M${i}`,
+          ':scheme': `_${'s'.repeat(i % 3)}`,
+          'x-seq': seq,
+        });
+        expect(seen[':path']).toBe(`/svc.S/M${i}`);
+        expect(seen[':scheme']).toBe('http');
+        expect(seen['x-seq']).toBe(seq);
+      }
+    } finally {
+      session.close();
+    }
+  });
+
+  it('adds the :scheme and :authority a request lacks', async () => {
+    const server = await startRewritingServer();
+    const address = server.url.replace('http://', '');
+    const result = await rawGrpcCall(address, '/a', Buffer.alloc(0), {
+      headers: {':scheme': null, ':authority': null},
+    });
+    expect(result.httpStatus).toBe(200);
+    expect(server.requests[0]).toMatchObject({':scheme': 'http', ':authority': '_', ':path': '/a'});
   });
 
   it('splits a rewritten block past 16 KiB into CONTINUATION frames, and drops padding', async () => {

@@ -2,8 +2,8 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import {Duplex} from 'node:stream';
 
-import {AuthorityBlockRewriter} from './authority-block-rewriter.js';
 import {HeaderBlockFrames} from './header-block-frames.js';
+import {HeaderBlockRewriter} from './header-block-rewriter.js';
 import {frameHeaderBytes, FrameType, readFrameHeader} from './http2-frame-header.js';
 import type {Http2FrameHeader} from './http2-frame-header.js';
 
@@ -17,13 +17,17 @@ const largestHeldBlockBytes = 256 * 1024;
 
 /**
  * Stands between a client's HTTP/2 connection and Node's HTTP/2 server, for the connections
- * whose requests carry an `:authority` the server refuses (etcdctl 3.4 sends the endpoint
- * URL there): the server reads this stream instead of the socket.
+ * whose requests carry headers the server refuses where etcd serves them (etcdctl 3.4 sends
+ * the endpoint URL as `:authority`; other grpc-go clients may leave out `:scheme` or the
+ * leading slash of `:path`): the server reads this stream instead of the socket.
  *
  * Client to server, frames pass unchanged except header blocks (HEADERS and CONTINUATION),
- * which {@link AuthorityBlockRewriter} rewrites and which are framed again when it changed
- * them: same END_STREAM and priority fields, no padding, split into CONTINUATION frames at
- * 16,384 octets, which every server accepts. Server to client, bytes pass untouched.
+ * which {@link HeaderBlockRewriter} rewrites, by the rules of etcd's server for a TLS
+ * connection when the socket is one, and which are framed again when it changed them: same
+ * END_STREAM and priority fields, no padding, split into CONTINUATION frames at 16,384
+ * octets, which every server accepts. A HEADERS frame on a stream newer than any before it
+ * starts a request; one on an older stream carries trailers. Server to client, bytes pass
+ * untouched.
  *
  * Back-pressure, end, errors and destruction travel both ways as between the server and a
  * socket. Node's server reads a JavaScript stream through a socket of its own, so the
@@ -35,7 +39,9 @@ const largestHeldBlockBytes = 256 * 1024;
  * the socket itself.
  */
 export class AuthorityRewriter extends Duplex {
-  private readonly headerBlocks = new AuthorityBlockRewriter();
+  private readonly headerBlocks: HeaderBlockRewriter;
+  /** The newest stream a request started on: client streams only ever grow (RFC 9113 §5.1.1). */
+  private newestStreamId = 0;
   private prefaceLeftBytes = clientPrefaceBytes;
   /** A frame header split across chunks, until its 9 octets are in. */
   private partialHeader: Buffer | undefined;
@@ -59,6 +65,7 @@ export class AuthorityRewriter extends Duplex {
     replay: Buffer,
   ) {
     super();
+    this.headerBlocks = new HeaderBlockRewriter({secure: isEncrypted(socket)});
     socket.on('data', (chunk: Buffer) => {
       if (!this.pushAll(this.translate(chunk))) socket.pause();
     });
@@ -224,7 +231,9 @@ export class AuthorityRewriter extends Duplex {
     if (block.complete) {
       this.openBlock = undefined;
       const original = block.block();
-      const rewritten = this.headerBlocks.rewrite(original);
+      const startsRequest = block.streamId > this.newestStreamId;
+      if (startsRequest) this.newestStreamId = block.streamId;
+      const rewritten = this.headerBlocks.rewrite(original, startsRequest ? 'request' : 'trailers');
       if (rewritten === original) for (const f of block.frames) this.queue(f);
       else this.queue(block.encode(rewritten));
     } else if (block.sizeBytes > largestHeldBlockBytes) {
@@ -257,6 +266,11 @@ export class AuthorityRewriter extends Duplex {
     }
     this.outgoing.push(piece);
   }
+}
+
+/** Whether a socket is a TLS one. */
+export function isEncrypted(socket: net.Socket): boolean {
+  return (socket as {encrypted?: boolean}).encrypted === true;
 }
 
 /**

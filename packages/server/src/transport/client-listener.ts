@@ -100,9 +100,9 @@ export class ClientListener {
 /**
  * Sends a new connection where its first bytes say: HTTP/2 to the HTTP/2 server, anything
  * else to the HTTP/1 server. The HTTP/2 server gets the socket itself (Node then reads it
- * without JavaScript in between), unless the first request carries an `:authority` that
- * Node's HTTP/2 layer refuses (etcdctl 3.4 sends its endpoint URL there): then it reads the
- * connection through an {@link AuthorityRewriter}.
+ * without JavaScript in between), unless the first request carries headers Node's HTTP/2
+ * layer refuses where etcd serves them (etcdctl 3.4 sends its endpoint URL as `:authority`):
+ * then it reads the connection through an {@link AuthorityRewriter}.
  */
 function routeConnection(
   socket: net.Socket,
@@ -122,8 +122,8 @@ function routeConnection(
         socket.resume();
         return;
       }
-      readHttp2Opening(socket, seen, ({replay, authorityRefused}) => {
-        if (authorityRefused) {
+      readHttp2Opening(socket, seen, ({replay, needsRewriting}) => {
+        if (needsRewriting) {
           http2Server.emit('connection', new AuthorityRewriter(socket, replay));
           return;
         }

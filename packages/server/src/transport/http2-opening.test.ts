@@ -6,7 +6,12 @@ import {encodeFrameHeader, FrameFlag, FrameType} from './http2-frame-header.js';
 import type {Http2Opening} from './http2-opening.js';
 import {http2ClientPreface, readHttp2Opening, scanHttp2Opening} from './http2-opening.js';
 
-function frame(type: number, flags: number, streamId: number, payload = Buffer.alloc(0)): Buffer {
+function frame(
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Buffer = Buffer.alloc(0),
+): Buffer {
   return Buffer.concat([
     encodeFrameHeader({length: payload.length, type, flags, streamId}),
     payload,
@@ -21,13 +26,21 @@ const ping = frame(FrameType.ping, 0, 0, Buffer.alloc(8));
 /** A GET whose `:authority` is `authority`, literal with incremental indexing. */
 function request(authority: string, flags = FrameFlag.endHeaders | FrameFlag.endStream): Buffer {
   const value = Buffer.from(authority, 'latin1');
-  return frame(
-    FrameType.headers,
-    flags,
-    1,
+  return headers(
     Buffer.concat([Buffer.from([0x82, 0x86, 0x84, 0x41, value.length]), value]),
+    flags,
   );
 }
+
+/** A HEADERS frame on stream 1 with the given header block. */
+function headers(block: Buffer, flags = FrameFlag.endHeaders | FrameFlag.endStream): Buffer {
+  return frame(FrameType.headers, flags, 1, block);
+}
+
+/** `:method: POST`, `:scheme: http`, `:authority: a`, and a `:path` without its slash. */
+const pathWithoutSlash = Buffer.from('8386010161440178', 'hex');
+/** `:method: POST`, `:path: /x`, `:authority: a`, and no `:scheme`. */
+const noScheme = Buffer.from('830402 2f78 010161'.replace(/ /g, ''), 'hex');
 
 const opening = Buffer.concat([http2ClientPreface, clientSettings, windowUpdate]);
 
@@ -41,7 +54,7 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
     expect(scanHttp2Opening(other)).toEqual({
       complete: true,
       replay: other,
-      authorityRefused: false,
+      needsRewriting: false,
     });
   });
 
@@ -62,7 +75,7 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
     expect(scanHttp2Opening(Buffer.concat([opening, first, settingsAck]))).toEqual({
       complete: true,
       replay: Buffer.concat([opening, first]),
-      authorityRefused: false,
+      needsRewriting: false,
     });
   });
 
@@ -76,12 +89,38 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
     );
     const bytes = Buffer.concat([opening, settingsAck, headers, continuation]);
     const scan = scanHttp2Opening(bytes);
-    expect(scan).toMatchObject({complete: true, authorityRefused: true});
+    expect(scan).toMatchObject({complete: true, needsRewriting: true});
     expect((scan as Http2Opening).replay).toEqual(Buffer.concat([opening, headers, continuation]));
     expect(scanHttp2Opening(bytes.subarray(0, bytes.length - 1))).toEqual({
       complete: false,
       prefaceSeen: true,
     });
+  });
+
+  it('finds a :path without its slash or a missing :scheme refused on plaintext only', () => {
+    for (const block of [pathWithoutSlash, noScheme]) {
+      const bytes = Buffer.concat([opening, settingsAck, headers(block)]);
+      expect(scanHttp2Opening(bytes)).toMatchObject({complete: true, needsRewriting: true});
+      // Over TLS etcd resets these requests too.
+      expect(scanHttp2Opening(bytes, {secure: true})).toMatchObject({
+        complete: true,
+        needsRewriting: false,
+      });
+    }
+  });
+
+  it('finds a request without :authority refused, and one with host accepted', () => {
+    // Static entry 38 is `host`; without indexing, its 4-bit prefix spells 38 as 0f 17.
+    const withoutAuthority = headers(Buffer.from('828684', 'hex'));
+    const withHost = headers(Buffer.from('828684 0f17 0168'.replace(/ /g, ''), 'hex'));
+    for (const secure of [false, true]) {
+      expect(
+        scanHttp2Opening(Buffer.concat([opening, settingsAck, withoutAuthority]), {secure}),
+      ).toMatchObject({needsRewriting: true});
+      expect(
+        scanHttp2Opening(Buffer.concat([opening, settingsAck, withHost]), {secure}),
+      ).toMatchObject({needsRewriting: false});
+    }
   });
 
   it('hands on before any request when a frame wants the server, once acknowledged', () => {
@@ -92,7 +131,7 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
     expect(scanHttp2Opening(Buffer.concat([opening, ping, settingsAck]))).toEqual({
       complete: true,
       replay: Buffer.concat([opening, ping]),
-      authorityRefused: false,
+      needsRewriting: false,
     });
   });
 
@@ -101,7 +140,7 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
     expect(scanHttp2Opening(bytes)).toEqual({
       complete: true,
       replay: bytes,
-      authorityRefused: false,
+      needsRewriting: false,
     });
   });
 
@@ -124,7 +163,7 @@ describe('the opening of an HTTP/2 connection, up to its first request', () => {
       client.write(Buffer.concat([settingsAck, first]));
       const result = await decided;
       expect(result).toMatchObject({
-        authorityRefused: true,
+        needsRewriting: true,
         replay: Buffer.concat([opening, first]),
       });
       expect(socket.isPaused()).toBe(true);

@@ -1,7 +1,8 @@
 import type net from 'node:net';
 
-import {AuthorityBlockRewriter} from './authority-block-rewriter.js';
+import {isEncrypted} from './authority-rewriter.js';
 import {HeaderBlockFrames} from './header-block-frames.js';
+import {HeaderBlockRewriter} from './header-block-rewriter.js';
 import {FrameFlag, frameHeaderBytes, FrameType, readFrameHeader} from './http2-frame-header.js';
 
 /** The first bytes of every HTTP/2 connection (RFC 9113 §3.4); gRPC always speaks HTTP/2. */
@@ -20,8 +21,13 @@ export interface Http2Opening {
    * the server took over: the server must read these bytes first.
    */
   readonly replay: Buffer;
-  /** Whether the first request's `:authority` is one Node's HTTP/2 server refuses. */
-  readonly authorityRefused: boolean;
+  /**
+   * Whether the first request carries headers Node's HTTP/2 server refuses where etcd serves
+   * them (or the other way round), so that the connection must be read through an
+   * `AuthorityRewriter`: an `:authority` that is a URL, empty or missing; on plaintext, a
+   * `:path` without its leading slash or a `:scheme` missing or malformed.
+   */
+  readonly needsRewriting: boolean;
 }
 
 /** What the bytes of an opening read so far say. */
@@ -31,8 +37,8 @@ export type OpeningScan =
 
 /**
  * Reads an HTTP/2 connection's first bytes until its first request's header block is in,
- * to tell whether the connection needs an `AuthorityRewriter`, then stops reading and
- * calls `decide` (the socket paused).
+ * to tell whether the connection needs an `AuthorityRewriter` (by the rules for TLS when
+ * `socket` is a TLS one), then stops reading and calls `decide` (the socket paused).
  *
  * Some clients (grpc-go, so etcdctl) send no request before the server's connection
  * preface, and Node's HTTP/2 server sends its preface only once it owns the connection. So
@@ -56,7 +62,7 @@ export function readHttp2Opening(
   let settingsSent = false;
   /** Looks at what came so far; true once the opening is decided. */
   const check = (): boolean => {
-    const scan = scanHttp2Opening(bytes);
+    const scan = scanHttp2Opening(bytes, {secure: isEncrypted(socket)});
     if (scan.complete) {
       socket.off('data', onData);
       socket.off('error', onGone);
@@ -86,16 +92,19 @@ export function readHttp2Opening(
 
 /**
  * The pure part of {@link readHttp2Opening}: what the bytes read so far (from the client
- * preface on) say.
+ * preface on) say; `secure` for a TLS connection.
  *
  * Example: preface, SETTINGS, then SETTINGS(ACK) and a HEADERS(END_HEADERS) frame whose
- * `:authority` is `http://127.0.0.1:2379` gives `complete: true`, `authorityRefused: true`
+ * `:authority` is `http://127.0.0.1:2379` gives `complete: true`, `needsRewriting: true`
  * and the bytes without the SETTINGS(ACK) frame.
  */
-export function scanHttp2Opening(bytes: Buffer): OpeningScan {
+export function scanHttp2Opening(
+  bytes: Buffer,
+  {secure = false}: {readonly secure?: boolean} = {},
+): OpeningScan {
   const compared = Math.min(bytes.length, http2ClientPreface.length);
   if (!bytes.subarray(0, compared).equals(http2ClientPreface.subarray(0, compared))) {
-    return {complete: true, replay: bytes, authorityRefused: false};
+    return {complete: true, replay: bytes, needsRewriting: false};
   }
   if (compared < http2ClientPreface.length) return {complete: false, prefaceSeen: false};
 
@@ -144,7 +153,8 @@ export function scanHttp2Opening(bytes: Buffer): OpeningScan {
           bytes.subarray(0, acknowledgement.start),
           bytes.subarray(acknowledgement.end),
         ]);
-  const authorityRefused =
-    firstBlock !== undefined && new AuthorityBlockRewriter().rewrite(firstBlock) !== firstBlock;
-  return {complete: true, replay, authorityRefused};
+  const needsRewriting =
+    firstBlock !== undefined &&
+    new HeaderBlockRewriter({secure}).rewrite(firstBlock, 'request') !== firstBlock;
+  return {complete: true, replay, needsRewriting};
 }
