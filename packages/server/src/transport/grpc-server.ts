@@ -64,7 +64,8 @@ export class GrpcServer {
     const path = headers[':path'] ?? '';
     const served = this.methods.get(path);
     if (served === undefined) {
-      trailersOnly(stream, Status.UNIMPLEMENTED, unknownMethodMessage(path, this.methods));
+      const {code, message} = unknownMethod(path, this.methods);
+      trailersOnly(stream, code, message);
       return;
     }
     const encoding = String(headers['grpc-encoding'] ?? '');
@@ -80,16 +81,19 @@ export class GrpcServer {
   }
 }
 
-/** grpc-go's words for a path no service serves. */
-function unknownMethodMessage(path: string, methods: MethodTable): string {
+/** grpc-go's status for a path no service serves (a path with no `/` after the first: malformed). */
+function unknownMethod(path: string, methods: MethodTable): {code: Status; message: string} {
   const name = path.startsWith('/') ? path.slice(1) : path;
   const slash = name.lastIndexOf('/');
-  if (slash < 0) return `malformed method name: "${path}"`;
+  if (slash < 0) {
+    return {code: Status.RESOURCE_EXHAUSTED, message: `malformed method name: "${path}"`};
+  }
   const service = name.slice(0, slash);
   const known = [...methods.keys()].some(p => p.startsWith(`/${service}/`));
-  return known
+  const message = known
     ? `unknown method ${name.slice(slash + 1)} for service ${service}`
     : `unknown service ${service}`;
+  return {code: Status.UNIMPLEMENTED, message};
 }
 
 /**

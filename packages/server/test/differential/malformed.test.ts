@@ -303,6 +303,14 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
       });
     });
 
+    it('checks the length before the flag: unframed bytes are a message too large', async () => {
+      await same('unframed', range, hex('f5ffffff0a0161'));
+    });
+
+    it('answers a server stream whose message is cut short INTERNAL "unexpected EOF"', async () => {
+      await same('snapshot cut short', '/etcdserverpb.Maintenance/Snapshot', hex('0000000005'));
+    });
+
     it('refuses a compressed flag of 2', async () => {
       await same('flag 2', range, grpcFrame(key, 2));
     });
@@ -389,9 +397,12 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
       await servedAlike('empty authority', range, {headers: {':authority': ''}});
     });
 
+    it('refuses a malformed method name RESOURCE_EXHAUSTED, as grpc-go 1.26 does', async () => {
+      await same('malformed', '/foo', key);
+    });
+
     // Known difference: grpc-go quotes the path as sent, Synod the path with the slash the
-    // AuthorityRewriter gave it (`malformed method name: "/foo"`). The status differs as for
-    // `/foo`: etcd 3.4 (grpc-go 1.26) answers RESOURCE_EXHAUSTED, Synod UNIMPLEMENTED.
+    // AuthorityRewriter gave it (`malformed method name: "/foo"`).
     it.fails('names a malformed method without its slash as sent', async () => {
       await same('malformed', 'foo', key);
     });
