@@ -1,3 +1,4 @@
+import {AuthRoleGetRequest, AuthUserGetRequest, EtcdErrors} from '@synod/proto';
 import type {AuthServiceImplementation} from '@synod/proto';
 import bcrypt from 'bcryptjs';
 import type {CallContext} from 'nice-grpc-common';
@@ -5,7 +6,7 @@ import type {CallContext} from 'nice-grpc-common';
 import type {RequestAuth} from '../auth/auth-store.js';
 import {newTokenPrefix} from '../auth/simple-tokens.js';
 import type {InternalRequestBody, MemberCore} from '../member/member.js';
-import {requireLeaderIfAsked, unwrap} from './errors.js';
+import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
 import {authChecked, authCheckedAsync, requestAuth} from './request-auth.js';
 
 /**
@@ -25,8 +26,14 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     return {header: member.header(revision)};
   };
 
-  /** The caller, once this member has caught up with the leader, for local reads. */
-  const reader = async (context: CallContext): Promise<RequestAuth> => {
+  /**
+   * The caller, once this member has caught up with the leader, for local reads. etcd 3.4
+   * sends these reads through Raft, so it refuses one larger than `--max-request-bytes` as it
+   * refuses any proposal: `requestBytes` is the request's encoded size (etcd counts its raft
+   * envelope too, a few bytes more).
+   */
+  const reader = async (context: CallContext, requestBytes = 0): Promise<RequestAuth> => {
+    if (requestBytes > member.config.maxRequestBytes) throw etcdError(EtcdErrors.requestTooLarge);
     requireLeaderIfAsked(context, member.leader);
     const auth = await requestAuth(member, context);
     await member.linearizableRead();
@@ -112,7 +119,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async userGet(request, context) {
-      const auth = await reader(context);
+      const auth = await reader(context, AuthUserGetRequest.encode(request).finish().length);
       const roles = authChecked(() => {
         if (request.name !== auth.username) member.auth.checkAdmin(auth);
         return member.auth.userRoles(request.name);
@@ -165,7 +172,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async roleGet(request, context) {
-      const auth = await reader(context);
+      const auth = await reader(context, AuthRoleGetRequest.encode(request).finish().length);
       const perm = authChecked(() => {
         if (!member.auth.hasRole(auth.username, request.role)) member.auth.checkAdmin(auth);
         return member.auth.rolePermissions(request.role);
