@@ -57,6 +57,8 @@ export async function runCtl(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
+  // etcdctl may exit before it reads its input (most commands never do): not an error.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(options.stdin ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 8000);
   const code = await new Promise<number | null>(resolve => {
