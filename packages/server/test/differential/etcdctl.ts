@@ -76,7 +76,8 @@ export async function runCtl(
 /**
  * Replaces what differs between two servers in etcdctl's plain output: long ids, hex or
  * decimal (member, cluster, lease), become `id#n` in order of first appearance, loopback ports
- * become `PORT`, timings become `T`, sizes become `SIZE`.
+ * become `PORT`, timings become `T`, sizes become `SIZE`, and raft terms (which elections
+ * decide, three members taking more than one at times) become `TERM`.
  */
 export function normaliseText(text: string): string {
   const ids = new Map<string, string>();
@@ -91,7 +92,8 @@ export function normaliseText(text: string): string {
     })
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/\b\d+(\.\d+)?(ns|µs|us|ms|s)\b/g, 'T')
-    .replace(/\b\d+(\.\d+)? ?(B|kB|MB|KiB|MiB)\b/g, 'SIZE');
+    .replace(/\b\d+(\.\d+)? ?(B|kB|MB|KiB|MiB)\b/g, 'SIZE')
+    .replace(/("RaftTerm" : |"raft_term":)\d+/g, '$1TERM');
 }
 
 /** The JSON keys whose values are per-server: member, cluster and raft fields. */
