@@ -329,6 +329,40 @@ describe('KvStore persistence and compaction', () => {
     expect(await again.store.hashKV(0)).toEqual(hashBefore);
   });
 
+  it('keeps an overwritten key’s create revision, version and lease across a compaction and a reopen', async () => {
+    const {store, exec, dir} = openStore();
+    exec.put({key: b('a'), value: b('1')});
+    exec.put({key: b('a'), value: b('2'), lease: 7n});
+    await store.compact(3).done;
+    await store.commit();
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+
+    const detached: string[] = [];
+    const again = KvStore.open(dir, {
+      leaseHooks: {
+        attach: () => undefined,
+        detach: (lease, key) => detached.push(`${lease} ${str(key)}`),
+      },
+    });
+    stores.push(again);
+    const exec2 = new KvExecutor(again, {leaseExists: id => id === 7n});
+    exec2.put({key: b('a'), value: b('3')});
+    expect(exec2.range({key: b('a')}).response.kvs[0]).toMatchObject({
+      createRevision: 2,
+      modRevision: 4,
+      version: 3,
+      lease: 0n,
+    });
+    expect(detached).toEqual(['7 a']);
+    exec2.deleteRange({key: b('a')});
+    exec2.put({key: b('a'), value: b('4')});
+    expect(exec2.range({key: b('a')}).response.kvs[0]).toMatchObject({
+      createRevision: 6,
+      version: 1,
+    });
+  });
+
   it('removes compacted revisions from the backend in several steps and hashes deterministically', async () => {
     const a = openStore();
     const c = openStore();
