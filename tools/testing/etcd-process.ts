@@ -1,6 +1,6 @@
 import {spawn, spawnSync} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import https from 'node:https';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
@@ -318,6 +318,7 @@ export class Member implements EtcdMember {
         : Promise.resolve();
     process.kill(child.pid, signal);
     await exited;
+    if (signal === 'SIGSTOP') await untilStopped(child.pid);
   }
 
   async restart(): Promise<void> {
@@ -499,3 +500,26 @@ export const testServers = [
   {name: 'etcd', start: startEtcd},
   {name: 'synod', start: startSynod},
 ] as const;
+
+/**
+ * Waits until every thread of `pid` is stopped (state `T` in `/proc/<pid>/task/<tid>/stat`),
+ * for at most 2 s. `kill` returns once SIGSTOP is queued; on a loaded machine the threads of a
+ * multi-threaded process (etcd's Go runtime) can still run for a while, and read and answer a
+ * request sent to a member the test believes stopped.
+ */
+async function untilStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 2000;
+  const stopped = () => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).every(tid => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+      });
+    } catch {
+      return true;
+    }
+  };
+  while (!stopped() && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 1));
+  }
+}
