@@ -1,10 +1,10 @@
 import {StringDecoder} from 'node:string_decoder';
 
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
-import type {CallContext} from 'nice-grpc-common';
 
 import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
 import {encodeResponse} from '../transport/grpc-service.js';
+import {LazyCallContext} from '../transport/lazy-call-context.js';
 import type {
   Handler,
   MethodTable,
@@ -514,19 +514,15 @@ async function* bodyChunks(exchange: HttpExchange): AsyncGenerator<Buffer> {
  * The {@link CallContext} of a gateway call: its metadata from the request's headers as
  * grpc-gateway forwards them, its signal aborted when the client goes away.
  */
-class GatewayCallContext implements CallContext {
+class GatewayCallContext extends LazyCallContext {
   readonly peer: string;
-  private metadataIn: Metadata | undefined;
-  private headerOut: Metadata | undefined;
-  private trailerOut: Metadata | undefined;
 
   constructor(private readonly exchange: HttpExchange) {
+    super();
     this.peer = exchange.peer;
   }
 
-  // Built when a handler first asks: a small request's cost is mostly such objects.
-  get metadata(): Metadata {
-    if (this.metadataIn !== undefined) return this.metadataIn;
+  protected readMetadata(): Metadata {
     const metadata = Metadata();
     for (const name of this.exchange.headerNames()) {
       const value = this.exchange.header(name);
@@ -537,21 +533,10 @@ class GatewayCallContext implements CallContext {
         metadata.set(name.slice('grpc-metadata-'.length), value);
       }
     }
-    this.metadataIn = metadata;
     return metadata;
   }
 
-  get header(): Metadata {
-    this.headerOut ??= Metadata();
-    return this.headerOut;
-  }
-
-  get trailer(): Metadata {
-    this.trailerOut ??= Metadata();
-    return this.trailerOut;
-  }
-
-  get signal(): AbortSignal {
+  override get signal(): AbortSignal {
     return this.exchange.closed;
   }
 

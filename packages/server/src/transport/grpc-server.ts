@@ -2,13 +2,13 @@ import http2 from 'node:http2';
 import type {TLSSocket} from 'node:tls';
 
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
-import type {CallContext} from 'nice-grpc-common';
 
 import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {GrpcMessageReader} from './grpc-message-reader.js';
 import {decodeRequest, encodeResponse, UndecodableRequest} from './grpc-service.js';
+import {LazyCallContext} from './lazy-call-context.js';
 import type {AnyMethod, MethodTable, ServedMethod, UnexpectedErrorHandler} from './grpc-service.js';
 
 /** Request headers that are the protocol's, not the call's metadata. */
@@ -317,10 +317,9 @@ class GrpcCall {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
-    this.context.finish();
     this.observe(code);
     if (this.stream.destroyed) return;
-    const trailer = metadataHeaders(this.context.trailerToSend());
+    const trailer = metadataHeaders(this.context.trailerSet());
     if (!this.stream.headersSent) {
       if (Object.keys(trailer).length === 0 && this.context.headerToSend() === undefined) {
         trailersOnly(this.stream, code, message);
@@ -394,25 +393,19 @@ function parseTimeoutMs(value: string): number | undefined {
 }
 
 /**
- * A call's {@link CallContext}: metadata from the request headers, made when first asked for
- * (most calls never look), and a signal that aborts when the client cancels, resets the stream,
- * or the deadline passes.
+ * A call's {@link CallContext}: metadata from the request headers, and a signal that aborts
+ * when the client cancels, resets the stream, or the deadline passes.
  */
-export class GrpcCallContext implements CallContext {
-  private abort: AbortController | undefined;
-  private cancelled = false;
-  private metadataIn: Metadata | undefined;
-  private headerOut: Metadata | undefined;
-  private trailerOut: Metadata | undefined;
-
+export class GrpcCallContext extends LazyCallContext {
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly headers: http2.IncomingHttpHeaders,
     private readonly onSendHeader: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
-  get metadata(): Metadata {
-    if (this.metadataIn !== undefined) return this.metadataIn;
+  protected readMetadata(): Metadata {
     const metadata = Metadata();
     for (const [name, value] of Object.entries(this.headers)) {
       if (name.startsWith(':') || protocolHeaders.has(name) || value === undefined) continue;
@@ -422,7 +415,6 @@ export class GrpcCallContext implements CallContext {
         else metadata.append(name, v);
       }
     }
-    this.metadataIn = metadata;
     return metadata;
   }
 
@@ -439,51 +431,7 @@ export class GrpcCallContext implements CallContext {
     return cert === undefined || Object.keys(cert).length === 0 ? undefined : commonNameOf(cert);
   }
 
-  get header(): Metadata {
-    this.headerOut ??= Metadata();
-    return this.headerOut;
-  }
-
-  get trailer(): Metadata {
-    this.trailerOut ??= Metadata();
-    return this.trailerOut;
-  }
-
-  get signal(): AbortSignal {
-    if (this.abort === undefined) {
-      this.abort = new AbortController();
-      if (this.cancelled) this.abort.abort();
-    }
-    return this.abort.signal;
-  }
-
-  /** Whether the client cancelled the call (or its deadline passed). */
-  get isCancelled(): boolean {
-    return this.cancelled;
-  }
-
   sendHeader(): void {
     this.onSendHeader();
-  }
-
-  /** @internal The header metadata a handler set, if any. */
-  headerToSend(): Metadata | undefined {
-    return this.headerOut;
-  }
-
-  /** @internal The trailer metadata a handler set, if any. */
-  trailerToSend(): Metadata | undefined {
-    return this.trailerOut;
-  }
-
-  /** @internal The call ended without an answer: the client left or the deadline passed. */
-  cancel(): void {
-    this.cancelled = true;
-    this.abort?.abort();
-  }
-
-  /** @internal The call is answered: a stream closing after this is not a cancellation. */
-  finish(): void {
-    // Nothing to undo: the stream's close after the status finds the call finished.
   }
 }

@@ -9,6 +9,7 @@ import type {CallContext} from 'nice-grpc-common';
 import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
+import {LazyCallContext} from './lazy-call-context.js';
 import {etcdWireSchema} from './etcd-wire-schema.js';
 import {WireValidator} from './wire-validator.js';
 
@@ -204,27 +205,20 @@ function fromGrpcMetadata(md: grpc.Metadata): Metadata {
  * AbortController (whose abort builds a DOMException) for every call is a
  * measurable share of a small request's cost.
  */
-class ServerCallContext implements CallContext {
-  private abort: AbortController | undefined;
-  private cancelled = false;
+class ServerCallContext extends LazyCallContext {
   private finished = false;
   private headerSent = false;
-  private metadataIn: Metadata | undefined;
-  private headerOut: Metadata | undefined;
-  private trailerOut: Metadata | undefined;
 
   constructor(private readonly call: GrpcCallLike) {
+    super();
     call.on('cancelled', () => {
       // grpc-js also reports a stream closed after its status as cancelled: not a cancellation.
-      if (this.finished) return;
-      this.cancelled = true;
-      this.abort?.abort();
+      if (!this.finished) this.cancel();
     });
   }
 
-  get metadata(): Metadata {
-    this.metadataIn ??= fromGrpcMetadata(this.call.metadata);
-    return this.metadataIn;
+  protected readMetadata(): Metadata {
+    return fromGrpcMetadata(this.call.metadata);
   }
 
   get peer(): string {
@@ -237,43 +231,21 @@ class ServerCallContext implements CallContext {
     return cert === undefined ? undefined : commonNameOf(cert);
   }
 
-  get header(): Metadata {
-    this.headerOut ??= Metadata();
-    return this.headerOut;
-  }
-
-  get trailer(): Metadata {
-    this.trailerOut ??= Metadata();
-    return this.trailerOut;
-  }
-
-  get signal(): AbortSignal {
-    if (this.abort === undefined) {
-      this.abort = new AbortController();
-      if (this.cancelled) this.abort.abort();
-    }
-    return this.abort.signal;
-  }
-
-  /** Whether the client cancelled the call (or its deadline passed). */
-  get isCancelled(): boolean {
-    return this.cancelled;
-  }
-
   sendHeader(): void {
     if (this.headerSent) return;
     this.headerSent = true;
-    this.call.sendMetadata(toGrpcMetadata(this.headerOut));
+    this.call.sendMetadata(toGrpcMetadata(this.headerToSend()));
   }
 
   /** Sends the header before the first response only if a handler set something in it. */
   flushHeader(): void {
-    if (this.headerOut !== undefined) this.sendHeader();
+    if (this.headerToSend() !== undefined) this.sendHeader();
   }
 
   /** The trailer to send with the status; undefined when the handler set none. */
   trailerToSend(): grpc.Metadata | undefined {
-    return this.trailerOut === undefined ? undefined : toGrpcMetadata(this.trailerOut);
+    const trailer = this.trailerSet();
+    return trailer === undefined ? undefined : toGrpcMetadata(trailer);
   }
 
   /** Marks the call answered: a 'cancelled' after this is grpc-js closing the stream. */
