@@ -271,6 +271,24 @@ describe
     await ctl(['elect', 'k-election', 'proposal-1'], plain, {stopAfterLines: 2});
   });
 
+  it('takes endpoints written as bare host:port too', async () => {
+    const bare = (side: Side) => endpointOf(side).replace(/^https?:\/\//, '');
+    await ctl(['endpoint', 'health'], plain, {}, bare);
+    await ctl(['put', 'bare/k', 'v'], plain, {}, bare);
+    await ctl(['get', 'bare/k'], plain, {}, bare);
+    await ctl(
+      ['endpoint', 'hashkv', '-w', 'json'],
+      result => ({
+        code: result.code,
+        keys: Object.keys(
+          (JSON.parse(result.stdout || '[{}]') as {HashKV?: object}[])[0]?.HashKV ?? {},
+        ).sort(),
+      }),
+      {},
+      bare,
+    );
+  });
+
   it('reports endpoint status and health, and lists members', async () => {
     await ctl(['endpoint', 'health'], plain);
     await ctl(['endpoint', 'health', '-w', 'json'], result => ({
