@@ -8,7 +8,7 @@ import {
   WatchDefinition,
 } from '@synod/proto';
 import type {EtcdCluster} from '@synod/testing';
-import {etcdSkipReason, sleep, startSynod} from '@synod/testing';
+import {etcdSkipReason, sleep, startSynod, waitFor} from '@synod/testing';
 import {Etcd3, EtcdPermissionDeniedError} from 'etcd3';
 import type {Channel} from 'nice-grpc';
 import {ClientError, createChannel, createClient, Metadata, Status} from 'nice-grpc';
@@ -270,6 +270,15 @@ describe.skipIf(etcdSkipReason !== undefined).each([1, 3])(
       await issuer.auth.userChangePassword(
         {name: 'alice', password: 'new-pw'},
         tokenMeta(rootToken),
+      );
+      // `other` may still be applying the change: a request racing it gets etcd's "revision of
+      // auth store is old", which clients retry. Once applied, the old token is gone.
+      await waitFor(
+        async () =>
+          (await grpcError(other.kv.range({key: b('app/x')}, tokenMeta(token)))).details !==
+          'etcdserver: revision of auth store is old',
+        5_000,
+        'the password change applied on the other member',
       );
       expect(await grpcError(other.kv.range({key: b('app/x')}, tokenMeta(token)))).toEqual({
         code: Status.UNAUTHENTICATED,
