@@ -18,6 +18,7 @@ import {Status} from 'nice-grpc-common';
 import {fromWireDeleteRange, fromWirePut, fromWireTxn} from '../api/wire.js';
 import {AuthError} from '../auth/auth-store.js';
 import type {AuthStore, RequestAuth} from '../auth/auth-store.js';
+import type {Alarms} from './alarms.js';
 import type {ApplyResult} from './apply-result.js';
 import {toEtcdError} from './apply-result.js';
 import {UnappliableEntryError} from './unappliable-entry-error.js';
@@ -30,7 +31,7 @@ export interface ApplyTargets {
   /** Users, roles and permissions; with auth on, every request is checked against it. */
   readonly auth: AuthStore;
   /** Raised alarms, by member id; NOSPACE makes writes fail. */
-  readonly alarms: AlarmStore;
+  readonly alarms: Alarms;
   /** Whether the backend has grown past the quota. */
   overQuota(): boolean;
   /**
@@ -42,28 +43,6 @@ export interface ApplyTargets {
   publishAttributes(member: MemberRecord): void;
   /** Waits for compactions that asked for `physical` to reach the backend. */
   onCompaction(done: Promise<void>): void;
-}
-
-/** The alarms raised in the cluster, replicated through Raft. */
-export class AlarmStore {
-  private readonly alarms = new Map<string, AlarmMember>();
-
-  list(): AlarmMember[] {
-    return [...this.alarms.values()];
-  }
-
-  has(alarm: AlarmType): boolean {
-    for (const a of this.alarms.values()) if (a.alarm === alarm) return true;
-    return false;
-  }
-
-  activate(memberID: bigint, alarm: AlarmType): void {
-    this.alarms.set(`${memberID}:${alarm}`, {memberID, alarm});
-  }
-
-  deactivate(memberID: bigint, alarm: AlarmType): boolean {
-    return this.alarms.delete(`${memberID}:${alarm}`);
-  }
 }
 
 /** The requests that change users, roles or the enabled flag. */

@@ -34,7 +34,8 @@ import type {TokenProvider} from '../auth/token-provider.js';
 import type {MemberConfig} from '../config/member-config.js';
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {ApplyResult} from './apply-result.js';
-import {AlarmStore, Applier} from './applier.js';
+import {Alarms} from './alarms.js';
+import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
@@ -93,11 +94,11 @@ interface AppliedState {
   readonly lessor: Lessor;
   readonly membership: Membership;
   readonly auth: AuthStore;
+  readonly alarms: Alarms;
   readonly applier: Applier;
 }
 
 export class MemberCore {
-  readonly alarms = new AlarmStore();
   /** Auth tokens issued through the log; they outlive a snapshot install, like etcd's. */
   readonly authTokens: TokenProvider;
   readonly loop: RaftLoop;
@@ -386,6 +387,11 @@ export class MemberCore {
     return this.state.auth;
   }
 
+  /** The alarms raised in the cluster, as this member has applied them. */
+  get alarms(): Alarms {
+    return this.state.alarms;
+  }
+
   /** Opens the backend in the data directory and everything applying entries builds on it. */
   private openState(): AppliedState {
     const minTtlSeconds = Math.ceil((1.5 * this.config.electionTimeoutMs) / 1000);
@@ -395,6 +401,7 @@ export class MemberCore {
     const store = new WatchableStore(kv);
     const membership = new Membership(kv.backend);
     const auth = new AuthStore(kv.backend, this.authTokens);
+    const alarms = new Alarms(kv.backend);
     const executor = new KvExecutor(store, {
       leaseExists: id => lessor.exists(id),
       maxTxnOps: this.config.maxTxnOps,
@@ -405,7 +412,7 @@ export class MemberCore {
         executor,
         lessor,
         auth,
-        alarms: this.alarms,
+        alarms,
         overQuota: () => kv.backend.sizeBytes() > this.config.quotaBackendBytes,
         applyConfChange: entry => {
           this.applyConfChange(entry);
@@ -422,7 +429,7 @@ export class MemberCore {
       },
       readSkippedEntries(kv.backend),
     );
-    return {kv, store, executor, lessor, membership, auth, applier};
+    return {kv, store, executor, lessor, membership, auth, alarms, applier};
   }
 
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
