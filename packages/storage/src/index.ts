@@ -61,3 +61,14 @@ export type {WatchableKV, WatchableStoreOptions} from './mvcc/watchable-store.js
 
 export {Lessor, MAX_LEASE_TTL_SECONDS} from './lease/lessor.js';
 export type {LeaseInfo, LessorOptions} from './lease/lessor.js';
+
+export {BboltBucket, BboltReader} from './bbolt/bbolt-reader.js';
+export type {BboltCheckResult, BboltEntry, BboltOpenOptions} from './bbolt/bbolt-reader.js';
+export {writeBboltFile} from './bbolt/bbolt-writer.js';
+export type {
+  BboltItem,
+  BboltItems,
+  BboltWriteOptions,
+  BboltWriteResult,
+} from './bbolt/bbolt-writer.js';
+export {BboltFormatError} from './bbolt/bbolt-format-error.js';

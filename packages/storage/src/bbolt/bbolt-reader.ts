@@ -1,0 +1,528 @@
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs';
+
+import {BboltFormatError} from './bbolt-format-error.js';
+import type {BboltMeta} from './bbolt-layout.js';
+import {
+  BRANCH_PAGE,
+  BUCKET_HEADER_BYTES,
+  BUCKET_LEAF_FLAG,
+  decodeMeta,
+  ELEMENT_BYTES,
+  FREELIST_COUNT_OVERFLOW,
+  FREELIST_PAGE,
+  LEAF_PAGE,
+  PAGE_HEADER_BYTES,
+  readPgid,
+} from './bbolt-layout.js';
+
+/** Options of {@link BboltReader.open}. */
+export interface BboltOpenOptions {
+  /**
+   * Bytes at the start of the file that belong to the database; the whole file by
+   * default. A snapshot saved by `etcdctl snapshot save` has 32 more: its SHA-256.
+   */
+  readonly sizeBytes?: number;
+}
+
+/** One entry of a bucket: a key with a value, or a key naming a nested bucket. */
+export type BboltEntry =
+  | {readonly key: Buffer; readonly value: Buffer; readonly bucket?: undefined}
+  | {readonly key: Buffer; readonly bucket: BboltBucket; readonly value?: undefined};
+
+/** What {@link BboltReader.check} found: pages reachable from the root, and free pages. */
+export interface BboltCheckResult {
+  readonly reachablePages: number;
+  readonly freePages: number;
+}
+
+/** The page size bbolt assumes when meta page 0 cannot tell it (Linux's). */
+const DEFAULT_PAGE_SIZE = 4096;
+const META_READ_BYTES = PAGE_HEADER_BYTES + 64;
+
+/** Where a bucket's root is: a page of the file, or a page inline in its parent's value. */
+type BucketRoot =
+  | {readonly pgid: number}
+  | {readonly inline: Buffer; readonly offset: number; readonly parentPgid: number};
+
+/**
+ * Reads a bbolt file (etcd's backend, and the snapshot `etcdctl snapshot save` writes)
+ * without trusting it: every page id is checked against the file, every page header against
+ * what refers to it, every element against its page, keys are checked to be in order, and
+ * the meta pages by their checksum. Anything wrong throws a {@link BboltFormatError} naming
+ * the file, the offset and page, and the fault.
+ *
+ * Pages are read from the file as they are visited, so memory stays at a few pages per
+ * level of the tree however big the file is.
+ *
+ * Example: `const r = BboltReader.open('backup.db', {sizeBytes: size - 32});
+ * for (const e of r.root().bucket(Buffer.from('key'))?.entries() ?? []) ...; r.close();`
+ */
+export class BboltReader {
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    /** The current meta: the valid one of pages 0 and 1 with the higher txid. */
+    readonly meta: BboltMeta,
+  ) {}
+
+  /** Opens `path` and validates its meta pages and its length. */
+  static open(path: string, options: BboltOpenOptions = {}): BboltReader {
+    const fd = openSync(path, 'r');
+    try {
+      const fileBytes = options.sizeBytes ?? fstatSync(fd).size;
+      const meta = BboltReader.readMeta(path, fd, fileBytes);
+      return new BboltReader(path, fd, meta);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+  }
+
+  /** Bytes of the database: its pages in use. */
+  get sizeBytes(): number {
+    return this.meta.highWaterPgid * this.meta.pageSize;
+  }
+
+  /** The root bucket, whose entries are the top-level buckets. */
+  root(): BboltBucket {
+    return new BboltBucket(this, '(root)', {pgid: this.meta.rootPgid});
+  }
+
+  /**
+   * Checks the whole file the way bbolt's `Tx.Check` does: every page below the high-water
+   * mark is a meta page, the freelist, reachable from the root exactly once, or free
+   * (listed in the freelist once, or, in a file without a freelist, unreachable).
+   */
+  check(): BboltCheckResult {
+    const owner = new Map<number, string>();
+    const claim = (pgid: number, what: string, pages: number): void => {
+      for (let i = 0; i < pages; i++) {
+        const previous = owner.get(pgid + i);
+        if (previous !== undefined) {
+          this.fail(
+            (pgid + i) * this.meta.pageSize,
+            pgid + i,
+            `page is used twice: by ${previous} and by ${what}`,
+          );
+        }
+        owner.set(pgid + i, what);
+      }
+    };
+    claim(0, 'meta page 0', 1);
+    claim(1, 'meta page 1', 1);
+    let reachable = 0;
+    const visit = (bucket: BboltBucket): void => {
+      for (const e of bucket.entries((pgid, pages) => {
+        claim(pgid, `bucket ${bucket.name}`, pages);
+        reachable += pages;
+      })) {
+        if (e.bucket !== undefined) visit(e.bucket);
+      }
+    };
+    visit(this.root());
+    const free = this.freelist();
+    if (this.meta.freelistPgid !== undefined) {
+      claim(
+        this.meta.freelistPgid,
+        'the freelist',
+        this.readPage(this.meta.freelistPgid, 0, 0).pages,
+      );
+      for (const pgid of free) claim(pgid, 'the freelist (as free)', 1);
+      for (let pgid = 0; pgid < this.meta.highWaterPgid; pgid++) {
+        if (!owner.has(pgid)) {
+          this.fail(pgid * this.meta.pageSize, pgid, 'page is neither reachable nor free');
+        }
+      }
+    }
+    return {reachablePages: reachable, freePages: free.length};
+  }
+
+  /** The free page ids the freelist page lists; none for a file without a freelist. */
+  freelist(): number[] {
+    const pgid = this.meta.freelistPgid;
+    if (pgid === undefined) return [];
+    const {page, offset} = this.readPage(pgid, 0, 0);
+    const flags = page.readUInt16LE(8);
+    if (flags !== FREELIST_PAGE) {
+      this.fail(
+        offset,
+        pgid,
+        `the meta names this page as the freelist, but its flags are 0x${flags.toString(16)}`,
+      );
+    }
+    let count = page.readUInt16LE(10);
+    let at = PAGE_HEADER_BYTES;
+    if (count === FREELIST_COUNT_OVERFLOW) {
+      count = readPgid(page, at) ?? Number.MAX_SAFE_INTEGER;
+      at += 8;
+    }
+    if (at + count * 8 > page.length) {
+      this.fail(offset, pgid, `freelist count ${count} does not fit its ${page.length}-byte page`);
+    }
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++, at += 8) {
+      const id = readPgid(page, at);
+      if (id === undefined || id < 2 || id >= this.meta.highWaterPgid) {
+        this.fail(
+          offset + at,
+          pgid,
+          `free page ${page.readBigUInt64LE(at)} is out of range ${this.range()}`,
+        );
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  /** @internal Throws a {@link BboltFormatError} for this file. */
+  fail(offset: number, pgid: number | undefined, problem: string): never {
+    throw new BboltFormatError(this.path, offset, pgid, problem);
+  }
+
+  /** @internal "(the file has pages 0 to n)". */
+  range(): string {
+    return `(the file has pages 0 to ${this.meta.highWaterPgid - 1})`;
+  }
+
+  /**
+   * @internal Reads page `pgid` with its overflow pages, after checking that it is in the
+   * file and that its header says it is that page. `refOffset` and `refPgid` are where
+   * the page id was read, for the message when it is out of range.
+   */
+  readPage(
+    pgid: number,
+    refOffset: number,
+    refPgid: number,
+  ): {page: Buffer; offset: number; pages: number} {
+    if (this.closed) throw new Error(`${this.path}: the reader is closed`);
+    const {pageSize, highWaterPgid} = this.meta;
+    if (pgid < 2 || pgid >= highWaterPgid) {
+      this.fail(refOffset, refPgid, `page ${pgid} is out of range ${this.range()}`);
+    }
+    const offset = pgid * pageSize;
+    const header = Buffer.alloc(PAGE_HEADER_BYTES);
+    this.readExactly(header, offset, pgid);
+    const id = header.readBigUInt64LE(0);
+    if (id !== BigInt(pgid)) this.fail(offset, pgid, `page header says it is page ${id}`);
+    const overflow = header.readUInt32LE(12);
+    if (pgid + overflow >= highWaterPgid) {
+      this.fail(
+        offset,
+        pgid,
+        `page runs over ${overflow} more pages, past the end ${this.range()}`,
+      );
+    }
+    const page = Buffer.alloc((overflow + 1) * pageSize);
+    this.readExactly(page, offset, pgid);
+    return {page, offset, pages: overflow + 1};
+  }
+
+  private readExactly(buf: Buffer, offset: number, pgid: number): void {
+    let done = 0;
+    while (done < buf.length) {
+      const n = readSync(this.fd, buf, done, buf.length - done, offset + done);
+      if (n === 0) this.fail(offset + done, pgid, 'the file ends inside this page');
+      done += n;
+    }
+  }
+
+  private static readMeta(path: string, fd: number, fileBytes: number): BboltMeta {
+    const fail = (offset: number | undefined, pgid: number | undefined, problem: string): never => {
+      throw new BboltFormatError(path, offset, pgid, problem);
+    };
+    if (fileBytes === 0) fail(undefined, undefined, 'the file is empty');
+    const readMetaAt = (pgid: 0 | 1, offset: number): BboltMeta | string => {
+      if (offset + META_READ_BYTES > fileBytes) return 'the file ends before it';
+      const buf = Buffer.alloc(META_READ_BYTES);
+      readSync(fd, buf, 0, META_READ_BYTES, offset);
+      const id = buf.readBigUInt64LE(0);
+      const meta = decodeMeta(buf);
+      if (typeof meta === 'string') return meta;
+      if (id !== BigInt(pgid)) return `page header says it is page ${id}`;
+      return meta;
+    };
+    const meta0 = readMetaAt(0, 0);
+    const pageSize = typeof meta0 === 'string' ? DEFAULT_PAGE_SIZE : meta0.pageSize;
+    const meta1 = readMetaAt(1, pageSize);
+    const why = (m: BboltMeta | string): string => (typeof m === 'string' ? m : 'valid');
+    const valid = [meta0, meta1].filter((m): m is BboltMeta => typeof m !== 'string');
+    const meta = valid.sort((a, b) => (a.txid > b.txid ? -1 : a.txid < b.txid ? 1 : 0))[0];
+    if (meta === undefined) {
+      return fail(
+        0,
+        0,
+        `not a bbolt file: meta page 0: ${why(meta0)}; meta page 1 (offset ${pageSize}): ${why(meta1)}`,
+      );
+    }
+    const metaOffset = meta === meta0 ? 0 : meta.pageSize;
+    const metaPgid = meta === meta0 ? 0 : 1;
+    const expected = meta.highWaterPgid * meta.pageSize;
+    if (meta.highWaterPgid < 3) {
+      fail(
+        metaOffset,
+        metaPgid,
+        `the meta says the file has ${meta.highWaterPgid} pages; a bbolt file has at least 3`,
+      );
+    }
+    if (fileBytes < expected) {
+      fail(
+        fileBytes,
+        undefined,
+        `the file is truncated: its meta (txid ${meta.txid}) says ${meta.highWaterPgid} pages of ${meta.pageSize} bytes (${expected} bytes), the file has ${fileBytes}`,
+      );
+    }
+    const inRange = (pgid: number): boolean => pgid >= 2 && pgid < meta.highWaterPgid;
+    const last = `(the file has pages 0 to ${meta.highWaterPgid - 1})`;
+    if (!inRange(meta.rootPgid)) {
+      fail(metaOffset, metaPgid, `root page ${meta.rootPgid} is out of range ${last}`);
+    }
+    if (meta.freelistPgid !== undefined && !inRange(meta.freelistPgid)) {
+      fail(metaOffset, metaPgid, `freelist page ${meta.freelistPgid} is out of range ${last}`);
+    }
+    return meta;
+  }
+}
+
+/**
+ * A bucket of a {@link BboltReader}'s file. Its entries are read from the file when
+ * iterated, in key order; nested buckets come as entries with a `bucket`.
+ */
+export class BboltBucket {
+  /** @internal */
+  constructor(
+    private readonly reader: BboltReader,
+    /** The bucket's path from the root, for messages: `key`, `a/b`. */
+    readonly name: string,
+    private readonly root: BucketRoot,
+  ) {}
+
+  /** The nested bucket named `name`, or undefined when there is none. */
+  bucket(name: Uint8Array): BboltBucket | undefined {
+    for (const e of this.entries()) {
+      const order = Buffer.compare(e.key, name);
+      if (order === 0) return e.bucket;
+      if (order > 0) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every entry of the bucket in key order. `onPage` (for {@link BboltReader.check}) hears
+   * of each page of this bucket's tree, not of nested buckets' pages.
+   */
+  *entries(onPage?: (pgid: number, pages: number) => void): Generator<BboltEntry> {
+    const order = {last: undefined as Buffer | undefined};
+    if ('inline' in this.root) {
+      const {inline, offset, parentPgid} = this.root;
+      if (inline.length < PAGE_HEADER_BYTES) {
+        this.reader.fail(
+          offset,
+          parentPgid,
+          `inline bucket ${this.name} is shorter than a page header`,
+        );
+      }
+      const flags = inline.readUInt16LE(8);
+      if (flags !== LEAF_PAGE) {
+        this.reader.fail(
+          offset,
+          parentPgid,
+          `inline bucket ${this.name} has page flags 0x${flags.toString(16)}, not a leaf's`,
+        );
+      }
+      yield* this.leaf(inline, offset, parentPgid, undefined, undefined, order);
+      return;
+    }
+    yield* this.walk(this.root.pgid, 0, 0, undefined, undefined, new Set(), order, onPage);
+  }
+
+  private *walk(
+    pgid: number,
+    refOffset: number,
+    refPgid: number,
+    lower: Buffer | undefined,
+    upper: Buffer | undefined,
+    visited: Set<number>,
+    order: {last: Buffer | undefined},
+    onPage: ((pgid: number, pages: number) => void) | undefined,
+  ): Generator<BboltEntry> {
+    const reader: BboltReader = this.reader;
+    if (visited.has(pgid)) {
+      reader.fail(refOffset, refPgid, `page ${pgid} of bucket ${this.name} is referred to twice`);
+    }
+    visited.add(pgid);
+    const {page, offset, pages} = reader.readPage(pgid, refOffset, refPgid);
+    onPage?.(pgid, pages);
+    const flags = page.readUInt16LE(8);
+    if (flags === LEAF_PAGE) {
+      yield* this.leaf(page, offset, pgid, lower, upper, order);
+      return;
+    }
+    if (flags !== BRANCH_PAGE) {
+      reader.fail(
+        offset,
+        pgid,
+        `bucket ${this.name} refers to this page, whose flags 0x${flags.toString(16)} are not a branch's or a leaf's`,
+      );
+    }
+    const count = page.readUInt16LE(10);
+    if (count === 0) reader.fail(offset, pgid, 'branch page has no elements');
+    if (PAGE_HEADER_BYTES + count * ELEMENT_BYTES > page.length) {
+      reader.fail(offset, pgid, `${count} branch elements do not fit the page`);
+    }
+    const keys: Buffer[] = [];
+    const children: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const el = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
+      const start = el + page.readUInt32LE(el);
+      const end = start + page.readUInt32LE(el + 4);
+      if (end > page.length || end === start) {
+        reader.fail(
+          offset + el,
+          pgid,
+          `branch element ${i}'s key lies outside the page or is empty`,
+        );
+      }
+      const key = page.subarray(start, end);
+      const previous = keys[i - 1];
+      if (previous !== undefined && Buffer.compare(previous, key) >= 0) {
+        reader.fail(offset + el, pgid, `branch element ${i}'s key is not above the one before it`);
+      }
+      if (i === 0 && lower !== undefined && Buffer.compare(key, lower) < 0) {
+        reader.fail(offset + el, pgid, `branch key is below the key its parent has for this page`);
+      }
+      if (upper !== undefined && Buffer.compare(key, upper) >= 0) {
+        reader.fail(
+          offset + el,
+          pgid,
+          `branch key is not below the parent's key for the next page`,
+        );
+      }
+      const child = readPgid(page, el + 8);
+      if (child === undefined) {
+        reader.fail(
+          offset + el + 8,
+          pgid,
+          `child page ${page.readBigUInt64LE(el + 8)} is out of range ${reader.range()}`,
+        );
+      }
+      keys.push(key);
+      children.push(child);
+    }
+    for (let i = 0; i < count; i++) {
+      yield* this.walk(
+        children[i] as number,
+        offset + PAGE_HEADER_BYTES + i * ELEMENT_BYTES + 8,
+        pgid,
+        keys[i],
+        keys[i + 1] ?? upper,
+        visited,
+        order,
+        onPage,
+      );
+    }
+  }
+
+  private *leaf(
+    page: Buffer,
+    offset: number,
+    pgid: number,
+    lower: Buffer | undefined,
+    upper: Buffer | undefined,
+    order: {last: Buffer | undefined},
+  ): Generator<BboltEntry> {
+    const reader: BboltReader = this.reader;
+    const count = page.readUInt16LE(10);
+    if (PAGE_HEADER_BYTES + count * ELEMENT_BYTES > page.length) {
+      reader.fail(
+        offset,
+        pgid,
+        `${count} leaf elements do not fit the page of bucket ${this.name}`,
+      );
+    }
+    for (let i = 0; i < count; i++) {
+      const el = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
+      const flags = page.readUInt32LE(el);
+      const start = el + page.readUInt32LE(el + 4);
+      const keyEnd = start + page.readUInt32LE(el + 8);
+      const end = keyEnd + page.readUInt32LE(el + 12);
+      if (end > page.length) {
+        reader.fail(
+          offset + el,
+          pgid,
+          `leaf element ${i} of bucket ${this.name} lies outside its page`,
+        );
+      }
+      if (keyEnd === start)
+        reader.fail(offset + el, pgid, `leaf element ${i} of bucket ${this.name} has an empty key`);
+      const key = page.subarray(start, keyEnd);
+      if (order.last !== undefined && Buffer.compare(order.last, key) >= 0) {
+        reader.fail(
+          offset + el,
+          pgid,
+          `keys of bucket ${this.name} are out of order at leaf element ${i}`,
+        );
+      }
+      if (
+        (lower !== undefined && Buffer.compare(key, lower) < 0) ||
+        (upper !== undefined && Buffer.compare(key, upper) >= 0)
+      ) {
+        reader.fail(
+          offset + el,
+          pgid,
+          `leaf element ${i} of bucket ${this.name} is outside the key range its parent gives this page`,
+        );
+      }
+      order.last = key;
+      const value = page.subarray(keyEnd, end);
+      if (flags === 0) {
+        yield {key, value};
+      } else if (flags === BUCKET_LEAF_FLAG) {
+        yield {key, bucket: this.nested(key, value, offset + keyEnd, pgid)};
+      } else {
+        reader.fail(
+          offset + el,
+          pgid,
+          `leaf element ${i} of bucket ${this.name} has unknown flags 0x${flags.toString(16)}`,
+        );
+      }
+    }
+  }
+
+  private nested(key: Buffer, value: Buffer, offset: number, pgid: number): BboltBucket {
+    const name = this.name === '(root)' ? printable(key) : `${this.name}/${printable(key)}`;
+    if (value.length < BUCKET_HEADER_BYTES) {
+      this.reader.fail(offset, pgid, `bucket ${name}'s header is ${value.length} bytes, not 16`);
+    }
+    const root = readPgid(value, 0);
+    if (root === 0) {
+      return new BboltBucket(this.reader, name, {
+        inline: value.subarray(BUCKET_HEADER_BYTES),
+        offset: offset + BUCKET_HEADER_BYTES,
+        parentPgid: pgid,
+      });
+    }
+    if (root === undefined || root < 2 || root >= this.reader.meta.highWaterPgid) {
+      this.reader.fail(
+        offset,
+        pgid,
+        `bucket ${name}'s root page ${value.readBigUInt64LE(0)} is out of range ${this.reader.range()}`,
+      );
+    }
+    return new BboltBucket(this.reader, name, {pgid: root});
+  }
+}
+
+/** A bucket name for a message: as text when it is printable ASCII, else in hex. */
+function printable(name: Buffer): string {
+  return /^[\x20-\x7e]*$/.test(name.toString('latin1'))
+    ? name.toString('latin1')
+    : `0x${name.toString('hex')}`;
+}
