@@ -79,6 +79,63 @@ const determinism = {
   ],
 };
 
+/** What shipped code may not import: the simulator, and test support. */
+const shippedImportPatterns = [
+  {
+    group: ['@synod/simulator', '@synod/simulator/*'],
+    message: 'Only tools and the simulator itself may import the simulator.',
+  },
+  {
+    group: ['@synod/testing'],
+    message: 'Test support is for tests, benchmarks and tools, not shipped code.',
+  },
+];
+
+/**
+ * The member (RaftLoop, MemberCore and what they own) reads time, starts timers and draws
+ * randomness only through the Clock and RandomSource it is given, so the simulator can run
+ * it under virtual time. Node's implementation lives outside `member/`.
+ */
+const injectedTimeMessage = 'Use the injected Clock or RandomSource (member/clock.ts).';
+const memberInjectedTime = {
+  'no-restricted-properties': [
+    'error',
+    ...[
+      ['Math', 'random'],
+      ['Date', 'now'],
+      ['performance', 'now'],
+    ].map(([object, property]) => ({object, property, message: injectedTimeMessage})),
+  ],
+  'no-restricted-globals': [
+    'error',
+    ...[
+      'setTimeout',
+      'setInterval',
+      'setImmediate',
+      'clearTimeout',
+      'clearInterval',
+      'clearImmediate',
+      'performance',
+    ].map(name => ({name, message: injectedTimeMessage})),
+  ],
+  'no-restricted-imports': [
+    'error',
+    {
+      paths: [
+        ...['node:crypto', 'crypto'].map(name => ({
+          name,
+          importNames: ['randomInt', 'randomBytes', 'randomUUID', 'getRandomValues'],
+          message: injectedTimeMessage,
+        })),
+        ...['node:timers', 'node:timers/promises', 'node:perf_hooks', 'timers', 'perf_hooks'].map(
+          name => ({name, message: injectedTimeMessage}),
+        ),
+      ],
+      patterns: shippedImportPatterns,
+    },
+  ],
+};
+
 export default tseslint.config(
   {
     name: 'global-ignores',
@@ -115,21 +172,7 @@ export default tseslint.config(
         'error',
         {argsIgnorePattern: '^_', varsIgnorePattern: '^_'},
       ],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@synod/simulator', '@synod/simulator/*'],
-              message: 'Only tools and the simulator itself may import the simulator.',
-            },
-            {
-              group: ['@synod/testing'],
-              message: 'Test support is for tests, benchmarks and tools, not shipped code.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', {patterns: shippedImportPatterns}],
     },
   },
   {
@@ -177,6 +220,12 @@ export default tseslint.config(
     name: 'raft-determinism',
     files: ['packages/raft/src/**/*.ts'],
     rules: determinism,
+  },
+  {
+    name: 'member-injected-time',
+    files: ['packages/server/src/member/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: memberInjectedTime,
   },
   {
     name: 'simulator-determinism',

@@ -33,7 +33,14 @@ const eslint = new ESLint({
   overrideConfig: {
     files: ['**/lint-fixture.ts'],
     languageOptions: {
-      parserOptions: {projectService: {allowDefaultProject: ['packages/*/src/lint-fixture.ts']}},
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: [
+            'packages/*/src/lint-fixture.ts',
+            'packages/server/src/member/lint-fixture.ts',
+          ],
+        },
+      },
     },
   },
 });
@@ -98,5 +105,56 @@ describe('module boundaries', () => {
     expect(await ruleIdsFor('packages/storage/src/lint-fixture.ts', code)).toContain(
       '@nx/enforce-module-boundaries',
     );
+  });
+});
+
+const memberFile = 'packages/server/src/member/lint-fixture.ts';
+
+describe('the member takes its time, timers and randomness injected', () => {
+  it('accepts a member file that reads time and schedules through the injected clock', async () => {
+    const code = `import type {Clock} from './clock.js';
+export function later(clock: Clock, f: () => void): number {
+  clock.setTimeout(f, 1);
+  clock.soon(f);
+  return clock.nowMs();
+}
+`;
+    expect(await ruleIdsFor(memberFile, code)).toEqual([]);
+  });
+
+  it('rejects Date.now, performance.now and Math.random in the member', async () => {
+    const code = `export const a = Date.now();
+export const b = performance.now();
+export const c = Math.random();
+`;
+    const ids = await ruleIdsFor(memberFile, code);
+    expect(ids.filter(id => id === 'no-restricted-properties')).toHaveLength(3);
+  });
+
+  it("rejects Node's timers in the member", async () => {
+    const code = `export function later(f: () => void): void {
+  setTimeout(f, 1);
+  setInterval(f, 1);
+  setImmediate(f);
+}
+`;
+    expect(await ruleIdsFor(memberFile, code)).toEqual([
+      'no-restricted-globals',
+      'no-restricted-globals',
+      'no-restricted-globals',
+    ]);
+  });
+
+  it("rejects node:crypto's randomInt in the member", async () => {
+    const code = `import {randomInt} from 'node:crypto';
+export const seed = randomInt(10);
+`;
+    expect(await ruleIdsFor(memberFile, code)).toContain('no-restricted-imports');
+  });
+
+  it('still rejects the simulator in the member', async () => {
+    const code = `export * from '@synod/simulator';
+`;
+    expect(await ruleIdsFor(memberFile, code)).toContain('no-restricted-imports');
   });
 });

@@ -34,9 +34,11 @@ import {watchService} from './api/watch-service.js';
 import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
 import {resolveMemberConfig} from './config/member-config.js';
 import {MemberMetrics} from './metrics/member-metrics.js';
+import type {Clock, RandomSource} from './member/clock.js';
 import type {MemberLogger} from './member/member.js';
 import {fetchJoinInfo} from './member/join-cluster.js';
 import {MemberCore} from './member/member.js';
+import {nodeClock, nodeRandom} from './util/node-clock.js';
 import {startPeerServer} from './peer/peer-server.js';
 import type {PeerServer} from './peer/peer-server.js';
 import {PeerTransport} from './peer/peer-transport.js';
@@ -80,6 +82,10 @@ export interface Member {
 
 export interface StartMemberOptions {
   readonly logger?: MemberLogger;
+  /** The member's time and timers; Node's unless given. */
+  readonly clock?: Clock;
+  /** The member's randomness; Node's unless given. */
+  readonly random?: RandomSource;
 }
 
 /**
@@ -95,15 +101,17 @@ export async function startMember(
   const config = isResolved(input) ? input : resolveMemberConfig(input);
   const logger: MemberLogger =
     options.logger ?? pino({level: config.logLevel, base: {member: config.name}});
+  const clock = options.clock ?? nodeClock;
+  const random = options.random ?? nodeRandom;
   // Certificates are read and checked before anything starts: a bad file stops the member
   // here, naming its flag, with nothing half-started.
   const clientTls = listenerTls(config.clientTls, logger);
   const peerTls = listenerTls(config.peerTls, logger);
   const joining =
     config.initialClusterState === 'existing' && !Wal.exists(join(config.dataDir, 'member', 'wal'))
-      ? await fetchJoinInfo(config, peerTls?.credentials)
+      ? await fetchJoinInfo(config, clock, peerTls?.credentials)
       : undefined;
-  const core = MemberCore.open(config, logger, joining);
+  const core = MemberCore.open(config, logger, {clock, random}, joining);
   const onUnexpectedError = (path: string, error: unknown) => {
     logger.error(
       {path, error: error instanceof Error ? error.stack : String(error)},

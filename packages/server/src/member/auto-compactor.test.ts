@@ -3,6 +3,15 @@ import {describe, expect, it} from 'vitest';
 import {AutoCompactor} from './auto-compactor.js';
 import type {MemberCore} from './member.js';
 
+/** A clock that reads `now()` and starts no timers: the tests call tick() themselves. */
+function clockAt(now: () => number) {
+  return {
+    monotonicMs: now,
+    setInterval: () => ({}),
+    clearTimer: () => undefined,
+  };
+}
+
 /** A member reduced to what the compactor reads, recording the compactions it is asked for. */
 function fakeMember(state: {rev: number; firstRev: number; leader: boolean}) {
   const proposed: bigint[] = [];
@@ -25,7 +34,12 @@ describe('auto-compaction', () => {
     const state = {rev: 1, firstRev: -1, leader: true};
     const {member, proposed} = fakeMember(state);
     let now = 0;
-    const c = new AutoCompactor(member, 'periodic', 10_000, () => now);
+    const c = new AutoCompactor(
+      member,
+      'periodic',
+      10_000,
+      clockAt(() => now),
+    );
     expect(c.intervalMs).toBe(1000);
     for (let t = 0; t <= 12_000; t += 1000) {
       now = t;
@@ -38,13 +52,25 @@ describe('auto-compaction', () => {
 
   it('periodic: checks hourly once the retention is an hour or more', () => {
     const {member} = fakeMember({rev: 1, firstRev: -1, leader: true});
-    expect(new AutoCompactor(member, 'periodic', 3 * 3_600_000).intervalMs).toBe(3_600_000);
+    expect(
+      new AutoCompactor(
+        member,
+        'periodic',
+        3 * 3_600_000,
+        clockAt(() => 0),
+      ).intervalMs,
+    ).toBe(3_600_000);
   });
 
   it('revision: compacts to the current revision minus the retention', () => {
     const state = {rev: 1050, firstRev: -1, leader: true};
     const {member, proposed} = fakeMember(state);
-    const c = new AutoCompactor(member, 'revision', 1000);
+    const c = new AutoCompactor(
+      member,
+      'revision',
+      1000,
+      clockAt(() => 0),
+    );
     expect(c.intervalMs).toBe(300_000);
     c.tick();
     c.tick();
@@ -55,7 +81,12 @@ describe('auto-compaction', () => {
 
   it('leaves compaction to the leader', () => {
     const {member, proposed} = fakeMember({rev: 5000, firstRev: -1, leader: false});
-    new AutoCompactor(member, 'revision', 10).tick();
+    new AutoCompactor(
+      member,
+      'revision',
+      10,
+      clockAt(() => 0),
+    ).tick();
     expect(proposed).toEqual([]);
   });
 });

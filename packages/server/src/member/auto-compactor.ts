@@ -1,5 +1,16 @@
 import {memberAsRoot} from '../auth/auth-store.js';
-import type {MemberCore} from './member.js';
+import type {RequestAuth} from '../auth/auth-store.js';
+import type {Clock, TimerHandle} from './clock.js';
+
+/** What the compactor needs of the member: the revisions, the role, and a way to propose. */
+export interface CompactionTarget {
+  readonly store: {rev(): number; firstRev(): number};
+  readonly isLeader: boolean;
+  propose(
+    body: {$case: 'compaction'; value: {revision: bigint; physical: boolean}},
+    auth: RequestAuth,
+  ): Promise<unknown>;
+}
 
 const hourMs = 3_600_000;
 /** etcd's revision-mode check period. */
@@ -17,16 +28,16 @@ const revisionCheckMs = 5 * 60_000;
  * Only the leader proposes; compaction then goes through the log like any write.
  */
 export class AutoCompactor {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   /** Revisions sampled at each tick, oldest first (periodic mode). */
   private readonly samples: {atMs: number; revision: number}[] = [];
   private lastCompacted = 0;
 
   constructor(
-    private readonly member: MemberCore,
+    private readonly member: CompactionTarget,
     private readonly mode: 'periodic' | 'revision',
     private readonly retention: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Pick<Clock, 'monotonicMs' | 'setInterval' | 'clearTimer'>,
   ) {}
 
   /** The period between checks, in ms. */
@@ -37,18 +48,18 @@ export class AutoCompactor {
 
   start(): void {
     if (this.retention <= 0) return;
-    this.timer = setInterval(() => {
+    this.timer = this.clock.setInterval(() => {
       this.tick();
     }, this.intervalMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearTimer(this.timer);
   }
 
   /** One check: sample the revision, and propose a compaction when one is due. */
   tick(): void {
-    const now = this.now();
+    const now = this.clock.monotonicMs();
     const current = this.member.store.rev();
     this.samples.push({atMs: now, revision: current});
     let target = 0;

@@ -5,6 +5,8 @@ import {createClient} from 'nice-grpc';
 import type {MemberConfig} from '../config/member-config.js';
 import {peerChannel} from '../peer/peer-channel.js';
 import type {TlsCredentials} from '../tls/tls-credentials.js';
+import type {Clock} from './clock.js';
+import {sleepMs} from './clock.js';
 import type {JoinInfo} from './member.js';
 import {fromRecord} from './membership.js';
 
@@ -30,6 +32,7 @@ async function askMembers(url: URL, tls: TlsCredentials | undefined): Promise<Me
  */
 export async function fetchJoinInfo(
   config: MemberConfig,
+  clock: Clock,
   peerTls?: TlsCredentials,
 ): Promise<JoinInfo> {
   const own = new Set(config.initialAdvertisePeerUrls.map(u => u.origin));
@@ -43,7 +46,7 @@ export async function fetchJoinInfo(
       '--initial-cluster-state existing needs --initial-cluster to name at least one running member besides this one',
     );
   }
-  const deadline = Date.now() + askForMs;
+  const deadline = clock.monotonicMs() + askForMs;
   const failures: string[] = [];
   for (;;) {
     for (const url of peers) {
@@ -63,11 +66,11 @@ export async function fetchJoinInfo(
       }
       return {clusterId: Number(answer.clusterId), memberId: self.id, members};
     }
-    if (Date.now() > deadline) {
+    if (clock.monotonicMs() > deadline) {
       throw new Error(
         `could not retrieve the cluster's members from ${peers.map(u => u.origin).join(', ')}: ${failures.slice(-peers.length).join('; ')}`,
       );
     }
-    await new Promise(resolve => setTimeout(resolve, 500));
+    await sleepMs(clock, 500);
   }
 }

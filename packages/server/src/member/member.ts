@@ -1,4 +1,3 @@
-import {randomInt} from 'node:crypto';
 import {mkdirSync} from 'node:fs';
 import {open, readFile, rename, rm} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -37,6 +36,8 @@ import type {ApplyResult} from './apply-result.js';
 import {Alarms} from './alarms.js';
 import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
+import type {Clock, RandomSource, TimerHandle} from './clock.js';
+import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
 import {refusalOfConfChange} from './conf-change-refusal.js';
@@ -63,6 +64,15 @@ export interface MemberLogger {
 }
 
 export type InternalRequestBody = NonNullable<InternalRequest['request']>;
+
+/**
+ * What varies between a member in production and one in the simulator, handed in rather
+ * than reached for: `startMember` passes Node's clock and randomness.
+ */
+export interface MemberEnvironment {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}
 
 /**
  * What a member joining a running cluster (`--initial-cluster-state existing`)
@@ -124,15 +134,17 @@ export class MemberCore {
   /** Index of the last conf change applied: no snapshot may be taken below it. */
   private confChangeIndex = 0;
   /** Commits applied writes to the backend when it fires (see {@link commitBackendSoon}). */
-  private backendCommitTimer: NodeJS.Timeout | undefined;
+  private backendCommitTimer: TimerHandle | undefined;
   private sendHandler: (messages: readonly Message[]) => void = () => undefined;
   private membershipListener: () => void = () => undefined;
   private fatal: unknown;
   private readonly fatalListeners: ((error: unknown) => void)[] = [];
   private stopped = false;
   private pendingCompactions: Promise<void>[] = [];
-  private expiryTimer: NodeJS.Timeout | undefined;
-  private checkpointTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: TimerHandle | undefined;
+  private checkpointTimer: TimerHandle | undefined;
+  /** Stops a member removed from the cluster, once the others have heard of the commit. */
+  private removalTimer: TimerHandle | undefined;
   private readonly clearingCheckpoints = new Set<bigint>();
   private readonly revoking = new Set<bigint>();
   private readonly compactor: AutoCompactor;
@@ -150,6 +162,7 @@ export class MemberCore {
       confState: ConfState;
     },
     private readonly logger: MemberLogger,
+    private readonly clock: Clock,
   ) {
     this.wal = parts.wal;
     this.raftStorage = parts.raftStorage;
@@ -158,11 +171,12 @@ export class MemberCore {
     this.dbDir = parts.dbDir;
     this.authTokens = createTokenProvider(config);
     this.state = this.openState();
-    this.requestIds = new RequestIds(memberId, Date.now());
+    this.requestIds = new RequestIds(memberId, clock.nowMs());
     this.compactor = new AutoCompactor(
       this,
       config.autoCompactionMode,
       config.autoCompactionRetention,
+      clock,
     );
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
     this.reads = new ReadIndexBatcher(
@@ -176,6 +190,7 @@ export class MemberCore {
       // etcd asks again every 500 ms when a read index does not come back.
       Math.min(500, config.electionTimeoutMs),
       () => new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message),
+      clock,
     );
     this.loop = new RaftLoop(
       parts.node,
@@ -193,6 +208,7 @@ export class MemberCore {
         },
       },
       config.heartbeatIntervalMs,
+      clock,
     );
     this.loop.onReadState((index, ctx) => {
       this.reads.onReadState(index, ctx);
@@ -203,7 +219,12 @@ export class MemberCore {
    * Opens the member's data directory: bootstraps a new cluster member when it
    * holds no WAL, or recovers from the WAL, the newest snapshot and the backend.
    */
-  static open(config: MemberConfig, logger: MemberLogger, joining?: JoinInfo): MemberCore {
+  static open(
+    config: MemberConfig,
+    logger: MemberLogger,
+    env: MemberEnvironment,
+    joining?: JoinInfo,
+  ): MemberCore {
     const memberDir = join(config.dataDir, 'member');
     const walDir = join(memberDir, 'wal');
     const snapDir = join(memberDir, 'snap');
@@ -315,7 +336,7 @@ export class MemberCore {
       maxInflightMsgs: 512,
       checkQuorum: true,
       preVote: true,
-      rng: new SeededRng(randomInt(2 ** 31)),
+      rng: new SeededRng(env.random.int(2 ** 31)),
       // Raft's own sentences, at the member's levels; its debug chatter is left out.
       logger: {
         debug: () => undefined,
@@ -337,6 +358,7 @@ export class MemberCore {
       identity.clusterId,
       {wal, raftStorage, snapshotter, dbDir, node, confState},
       logger,
+      env.clock,
     );
     if (core.membership.isRemoved(core.memberId)) {
       void core.close();
@@ -395,10 +417,20 @@ export class MemberCore {
   /** Opens the backend in the data directory and everything applying entries builds on it. */
   private openState(): AppliedState {
     const minTtlSeconds = Math.ceil((1.5 * this.config.electionTimeoutMs) / 1000);
-    const lessor = new Lessor({nowMs: Date.now, minTtlSeconds});
-    const kv = KvStore.open(this.dbDir, {leaseHooks: lessor});
+    const clock = this.clock;
+    const lessor = new Lessor({nowMs: () => clock.nowMs(), minTtlSeconds});
+    const kv = KvStore.open(this.dbDir, {
+      leaseHooks: lessor,
+      schedule: step => {
+        clock.soon(step);
+      },
+    });
     lessor.restore(kv.backend);
-    const store = new WatchableStore(kv);
+    const store = new WatchableStore(kv, {
+      schedule: (step, delayMs) => {
+        clock.setTimeout(step, delayMs);
+      },
+    });
     const membership = new Membership(kv.backend);
     const auth = new AuthStore(kv.backend, this.authTokens);
     const alarms = new Alarms(kv.backend);
@@ -436,10 +468,10 @@ export class MemberCore {
   start(): void {
     this.loop.start();
     this.compactor.start();
-    this.expiryTimer = setInterval(() => {
+    this.expiryTimer = this.clock.setInterval(() => {
       this.revokeExpiredLeases();
     }, 500);
-    this.checkpointTimer = setInterval(() => {
+    this.checkpointTimer = this.clock.setInterval(() => {
       this.checkpointLeases(this.lessor.checkpointsDue());
     }, this.config.leaseCheckpointIntervalMs);
   }
@@ -666,14 +698,14 @@ export class MemberCore {
       throw error;
     }
     // A proposal lost with a leader change is never applied: give up on it as etcd does.
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       const spec = this.leaderId === 0 ? EtcdErrors.timeoutDueToLeaderFail : EtcdErrors.timeout;
       this.waiters.reject(id, new ServerError(spec.code, spec.message));
     }, this.requestTimeoutMs);
     try {
       return await result;
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimer(timer);
     }
   }
 
@@ -710,7 +742,7 @@ export class MemberCore {
    * file grows in whole map increments, and the alarm is raised for good).
    */
   private backendSizeBytes(): number {
-    const now = Date.now();
+    const now = this.clock.monotonicMs();
     if (now - this.sizeReadAtMs >= 100) {
       this.sizeBytes = this.store.kv.backend.sizeBytes();
       this.sizeReadAtMs = now;
@@ -731,12 +763,12 @@ export class MemberCore {
   async transferLeadership(target: number): Promise<void> {
     this.loop.node.transferLeader(target);
     this.loop.schedule();
-    const deadline = Date.now() + 2 * this.config.electionTimeoutMs + 1000;
+    const deadline = this.clock.monotonicMs() + 2 * this.config.electionTimeoutMs + 1000;
     while (this.leaderId !== target) {
-      if (Date.now() > deadline) {
+      if (this.clock.monotonicMs() > deadline) {
         throw new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message);
       }
-      await new Promise(resolve => setTimeout(resolve, this.config.heartbeatIntervalMs));
+      await sleepMs(this.clock, this.config.heartbeatIntervalMs);
     }
   }
 
@@ -814,7 +846,7 @@ export class MemberCore {
           this.logger.warn({error: String(error)}, 'could not publish client URLs yet');
         }
       }
-      await new Promise(resolve => setTimeout(resolve, this.config.heartbeatIntervalMs));
+      await sleepMs(this.clock, this.config.heartbeatIntervalMs);
     }
   }
 
@@ -900,7 +932,7 @@ export class MemberCore {
   private async fillSnapshot(m: Message): Promise<Message> {
     const snapshot = m.snapshot;
     if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
-    const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${Date.now()}.mdb`);
+    const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${this.clock.nowMs()}.mdb`);
     try {
       await this.state.kv.backend.copyTo(file, true);
       const data = await readFile(file);
@@ -980,7 +1012,7 @@ export class MemberCore {
       void this.commitBackend();
       return;
     }
-    this.backendCommitTimer ??= setTimeout(() => {
+    this.backendCommitTimer ??= this.clock.setTimeout(() => {
       void this.commitBackend();
     }, this.config.backendBatchIntervalMs);
   }
@@ -990,7 +1022,7 @@ export class MemberCore {
    * means the backend is unusable; left unhandled it ends the process, which is the intent.
    */
   private commitBackend(): Promise<void> {
-    if (this.backendCommitTimer !== undefined) clearTimeout(this.backendCommitTimer);
+    this.clock.clearTimer(this.backendCommitTimer);
     this.backendCommitTimer = undefined;
     return this.store.commit();
   }
@@ -1114,9 +1146,9 @@ export class MemberCore {
       // As etcd: answer the request that removed this member, let the other members
       // hear of the commit, then stop for good.
       this.logger.warn({}, memberRemovedMessage);
-      setTimeout(() => {
+      this.removalTimer ??= this.clock.setTimeout(() => {
         this.fail(new MemberRemovedError());
-      }, 10 * this.config.heartbeatIntervalMs).unref();
+      }, 10 * this.config.heartbeatIntervalMs);
     }
   }
 
@@ -1139,7 +1171,7 @@ export class MemberCore {
     this.fatal = error;
     // Writes not yet committed may hold part of an entry whose apply failed: none of them
     // may reach the disk. The WAL still holds every entry they came from.
-    clearTimeout(this.backendCommitTimer);
+    this.clock.clearTimer(this.backendCommitTimer);
     this.backendCommitTimer = undefined;
     this.state.kv.backend.discardPending();
     if (error instanceof UnappliableEntryError) {
@@ -1176,9 +1208,10 @@ export class MemberCore {
     if (this.stopped) return;
     this.stopped = true;
     this.loop.stop();
-    clearTimeout(this.backendCommitTimer);
-    clearInterval(this.expiryTimer);
-    clearInterval(this.checkpointTimer);
+    this.clock.clearTimer(this.backendCommitTimer);
+    this.clock.clearTimer(this.expiryTimer);
+    this.clock.clearTimer(this.checkpointTimer);
+    this.clock.clearTimer(this.removalTimer);
     this.compactor.stop();
     this.authTokens.close();
     const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);

@@ -4,6 +4,7 @@ import {CrashFileSystem, Wal} from '@synod/storage';
 import {waitFor} from '@synod/testing';
 import {describe, expect, it} from 'vitest';
 
+import {nodeClock} from '../util/node-clock.js';
 import {RaftLoop} from './raft-loop.js';
 
 /**
@@ -55,6 +56,7 @@ function singleMember() {
       },
     },
     10,
+    nodeClock,
   );
   const release = () => {
     held.shift()?.();

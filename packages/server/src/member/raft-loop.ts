@@ -2,6 +2,8 @@ import type {ConfChange, Entry, HardState, Message, Snapshot} from '@synod/proto
 import {MessageType} from '@synod/proto/raftpb';
 import type {RawNode, Ready, SoftState} from '@synod/raft';
 
+import type {Clock, TimerHandle} from './clock.js';
+
 /** What the loop needs from the rest of the member. */
 export interface RaftLoopHandlers {
   /**
@@ -43,9 +45,11 @@ const sendableBeforePersist = new Set<MessageType>([
  * its Ready — persist, send, apply, advance — once per event-loop turn, so all
  * the proposals and messages that arrived during one turn (or during the
  * previous fsync) share one WAL write, one fsync and one message per peer.
+ * Ticks and turns come from the {@link Clock} it is given: Node's in production,
+ * virtual time in the simulator.
  */
 export class RaftLoop {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private scheduled = false;
   private running = false;
   private stopped = false;
@@ -65,10 +69,11 @@ export class RaftLoop {
     readonly node: RawNode,
     private readonly handlers: RaftLoopHandlers,
     private readonly tickIntervalMs: number,
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
+    this.timer = this.clock.setInterval(() => {
       this.node.tick();
       this.schedule();
     }, this.tickIntervalMs);
@@ -77,7 +82,7 @@ export class RaftLoop {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.clock.clearTimer(this.timer);
     this.timer = undefined;
   }
 
@@ -124,7 +129,7 @@ export class RaftLoop {
   schedule(): void {
     if (this.scheduled || this.running || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.clock.soon(() => {
       this.scheduled = false;
       void this.run();
     });

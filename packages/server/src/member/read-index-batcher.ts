@@ -1,10 +1,12 @@
+import type {Clock, TimerHandle} from './clock.js';
+
 /** A batch of linearizable reads that share one ReadIndex round. */
 interface Batch {
   readonly ctx: Uint8Array;
   readonly key: string;
   readonly waiters: {resolve: () => void; reject: (e: unknown) => void}[];
   readonly deadline: number;
-  retryTimer: NodeJS.Timeout | undefined;
+  retryTimer: TimerHandle | undefined;
   /** Set once the leader has answered: the index the state must reach. */
   readIndex: number | undefined;
 }
@@ -40,7 +42,7 @@ export class ReadIndexBatcher {
     private readonly timeoutMs: number,
     private readonly retryMs: number,
     private readonly timeoutError: () => Error,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
 
   /** Resolves when a read that starts now may be served from this member's state. */
@@ -49,7 +51,7 @@ export class ReadIndexBatcher {
       this.next.push({resolve, reject});
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => {
+        this.clock.soon(() => {
           this.flush();
         });
       }
@@ -62,7 +64,7 @@ export class ReadIndexBatcher {
     const batch = this.inFlight.get(key);
     if (batch === undefined) return;
     this.inFlight.delete(key);
-    if (batch.retryTimer !== undefined) clearTimeout(batch.retryTimer);
+    this.clock.clearTimer(batch.retryTimer);
     batch.readIndex = index;
     if (this.source.appliedIndex() >= index) {
       this.settle(batch);
@@ -90,7 +92,7 @@ export class ReadIndexBatcher {
       ...this.next,
       ...[...this.inFlight.values(), ...this.waitingApply].flatMap(b => b.waiters),
     ];
-    for (const b of this.inFlight.values()) clearTimeout(b.retryTimer);
+    for (const b of this.inFlight.values()) this.clock.clearTimer(b.retryTimer);
     this.next = [];
     this.inFlight.clear();
     this.waitingApply.length = 0;
@@ -107,7 +109,7 @@ export class ReadIndexBatcher {
       ctx,
       key: Buffer.from(ctx).toString('hex'),
       waiters: this.next,
-      deadline: this.now() + this.timeoutMs,
+      deadline: this.clock.monotonicMs() + this.timeoutMs,
       retryTimer: undefined,
       readIndex: undefined,
     };
@@ -122,13 +124,13 @@ export class ReadIndexBatcher {
     } catch {
       // No leader to ask right now: the retry below asks again.
     }
-    const remaining = batch.deadline - this.now();
+    const remaining = batch.deadline - this.clock.monotonicMs();
     if (remaining <= 0) {
       this.inFlight.delete(batch.key);
       for (const w of batch.waiters) w.reject(this.timeoutError());
       return;
     }
-    batch.retryTimer = setTimeout(
+    batch.retryTimer = this.clock.setTimeout(
       () => {
         if (this.inFlight.has(batch.key)) this.ask(batch);
       },
