@@ -22,12 +22,12 @@
 import {parseArgs} from 'node:util';
 
 import {parseDurationMs} from '@synod/bench';
-import {startEtcd, startSynod} from '@synod/testing';
-import type {EtcdCluster} from '@synod/testing';
 
+import {BenchCluster, cpuPerOperation} from './bench-cluster.js';
+import type {BenchMember, CpuPerOperation} from './bench-cluster.js';
 import {runGatewayLoad} from './gateway-load.js';
 import type {GatewayLoadResult} from './gateway-load.js';
-import {cpuSeconds, describeMachine, leaderOf, spread} from './side-by-side.js';
+import {describeMachine, spread} from './side-by-side.js';
 
 const usage =
   'Usage: npm run bench:gateway -- [--reps=3] [--duration=10s] [--members=3] [--clients=64]\n' +
@@ -100,46 +100,34 @@ function reportErrors(what: string, result: GatewayLoadResult): number {
 
 /** Sends one load to the leader and reads each member's CPU time around it. */
 async function measure(
-  cluster: EtcdCluster,
-  leader: string,
+  cluster: BenchCluster,
+  leader: BenchMember,
   workload: Workload,
   loadMs: number | undefined,
-): Promise<{result: GatewayLoadResult; leaderCpuSeconds: number; followerCpuSeconds: number}> {
-  const pidOf = (address: string): number => {
-    const pid = cluster.members.find(m => m.clientAddress === address)?.pid;
-    if (pid === undefined) throw new Error(`no running member at ${address}`);
-    return pid;
-  };
-  const leaderPid = pidOf(leader);
-  const followerPids = cluster.pids.filter(pid => pid !== leaderPid);
-  const cpuOf = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-  const before = {leader: cpuSeconds(leaderPid), followers: cpuOf(followerPids)};
+): Promise<{result: GatewayLoadResult; cpu: CpuPerOperation}> {
+  const before = cluster.cpuSnapshot();
   const result = await runGatewayLoad({
-    address: leader,
+    address: leader.clientAddress,
     workload,
     clients,
     keyCount,
     valueBytes,
     ...(loadMs === undefined ? {} : {durationMs: loadMs}),
   });
-  return {
-    result,
-    leaderCpuSeconds: cpuSeconds(leaderPid) - before.leader,
-    followerCpuSeconds: cpuOf(followerPids) - before.followers,
-  };
+  return {result, cpu: cpuPerOperation(before, cluster.cpuSnapshot(), leader.pid, result.ops)};
 }
 
 async function runOne(rep: number, server: Server): Promise<Run[]> {
-  const start = server === 'etcd' ? startEtcd : startSynod;
-  const cluster = await start({
+  const cluster = await BenchCluster.start({
+    server,
     members: memberCount,
+    synod: 'source',
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
   });
-  const addresses = cluster.members.map(m => m.clientAddress);
   const runs: Run[] = [];
   try {
-    const leader = await leaderOf(addresses);
+    const leader = await cluster.leader();
     // Every key once: what the ranges read, and the put path's warm-up.
     const fill = await measure(cluster, leader, 'put', undefined);
     reportErrors(`${server} filling ${keyCount} keys`, fill.result);
@@ -148,16 +136,10 @@ async function runOne(rep: number, server: Server): Promise<Run[]> {
         const warmUp = await measure(cluster, leader, 'range', rangeWarmUpMs);
         reportErrors(`${server} range warm-up`, warmUp.result);
       }
-      const {result, leaderCpuSeconds, followerCpuSeconds} = await measure(
-        cluster,
-        leader,
-        workload,
-        durationMs,
-      );
+      const {result, cpu} = await measure(cluster, leader, workload, durationMs);
       const errorCount = reportErrors(`${server} ${workload}`, result);
-      const leaderChanged = (await leaderOf(addresses)) !== leader;
+      const leaderChanged = (await cluster.leader()).pid !== leader.pid;
       if (leaderChanged) process.stderr.write(`    ${server} ${workload}: the leader changed\n`);
-      const perOpUs = (seconds: number) => (result.ops > 0 ? (seconds * 1e6) / result.ops : 0);
       const run: Run = {
         rep,
         server,
@@ -165,10 +147,9 @@ async function runOne(rep: number, server: Server): Promise<Run[]> {
         opsPerSecond: result.ops / (result.elapsedMs / 1000),
         latencyMsP50: result.latency.quantileNs(0.5) / 1e6,
         latencyMsP99: result.latency.quantileNs(0.99) / 1e6,
-        leaderCpuUsPerOp: perOpUs(leaderCpuSeconds),
-        followerCpuUsPerOp:
-          memberCount > 1 ? perOpUs(followerCpuSeconds) / (memberCount - 1) : Number.NaN,
-        allCpuUsPerOp: perOpUs(leaderCpuSeconds + followerCpuSeconds),
+        leaderCpuUsPerOp: cpu.leaderUs,
+        followerCpuUsPerOp: cpu.followerMeanUs,
+        allCpuUsPerOp: cpu.allUs,
         clientCores: result.clientCpuSeconds / (result.elapsedMs / 1000),
         errorCount,
         leaderChanged,

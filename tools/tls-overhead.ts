@@ -25,7 +25,8 @@ import {makeTestPki, mutualTlsOptions, startEtcd, startSynod} from '@synod/testi
 import type {EtcdCluster, EtcdClusterOptions, TestPki} from '@synod/testing';
 import {ChannelCredentials} from 'nice-grpc';
 
-import {cpuSeconds, leaderOf, spread} from './side-by-side.js';
+import {cpuPerOperation, cpuSnapshot, leaderOf} from './bench-cluster.js';
+import {spread} from './side-by-side.js';
 
 const {values: args} = parseArgs({
   options: {
@@ -97,18 +98,17 @@ async function load(
     `--duration=${ms}ms`,
     ...extra,
   ];
-  const pids = cluster.pids;
-  const before = pids.map(cpuSeconds);
+  const leaderPid = cluster.members.find(m => m.clientAddress === leader)?.pid ?? Number.NaN;
+  const before = cpuSnapshot(cluster.pids);
   const options = parseOptions(argv);
   const summary = summarise(options, await runBench(options));
-  const after = pids.map(cpuSeconds);
+  const cpu = cpuPerOperation(before, cpuSnapshot(cluster.pids), leaderPid, summary.ops);
   if (summary.errorCount > 0) {
     process.stderr.write(
       `    ${summary.errorCount} errors: ${Object.keys(summary.errors).join('; ')}\n`,
     );
   }
-  const cpu = after.reduce((sum, a, i) => sum + a - (before[i] ?? 0), 0);
-  return {opsPerSecond: summary.qps, cpuUsPerOp: summary.ops > 0 ? (cpu * 1e6) / summary.ops : 0};
+  return {opsPerSecond: summary.qps, cpuUsPerOp: cpu.allUs};
 }
 
 const samples = new Map<string, Sample[]>();
