@@ -1,250 +1,276 @@
 /**
- * `npm run bench:compare`: etcd and Synod side by side on this machine. For each cluster size
- * it starts etcd, runs the workloads, stops it, then does the same for Synod — same flags,
- * same disk (fresh data dirs under one temp dir), free loopback ports — and prints every
- * figure for etcd, for Synod, and the ratio Synod/etcd.
+ * `npm run bench:compare`: etcd and Synod on this machine, measured so that the machine's load
+ * falls on both. An etcd cluster and a Synod cluster run at the same time; every workload runs
+ * on them in alternation, A-B-B-A (etcd then Synod in odd repetitions, Synod then etcd in even
+ * ones), from the `synod-bench` load generator in its own process.
  *
- *   npm run bench:compare -- [--quick] [--members=1,3] [--workloads=put,put-1,...]
- *                            [--duration=20s] [--check-perf-duration=60s] [--rss-keys=100000]
- *                            [--watchers=100] [--watch-rate=1000] [--servers=etcd,synod]
- *                            [--synod=dist|source] [--json]
+ * The figure that decides is server CPU per operation: each member's user + system time from
+ * /proc/<pid>/stat just before and just after the load, divided by the operations completed,
+ * for the leader, each follower and all members together. Throughput on a machine whose cores
+ * the client shares with the servers says as much about the client as about the server, so the
+ * client's CPU is reported beside it, with a warning when it kept more than half the cores busy.
  *
- * Synod runs from the build (`apps/server/bin/synod.js`, as in production: `npm run build`
- * first) unless `--synod=source` runs it from the TypeScript sources through tsx.
+ * Every figure is printed for etcd and for Synod as the median (min–max) over repetitions, and
+ * as the ratio Synod ÷ etcd taken within each repetition, median (min–max). `--help` lists the
+ * flags.
  */
 import {spawn} from 'node:child_process';
-import type {ChildProcess} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import {join} from 'node:path';
-import {parseArgs} from 'node:util';
+import {availableParallelism} from 'node:os';
 import {fileURLToPath} from 'node:url';
+import {parseArgs} from 'node:util';
 
-import {parseDurationMs, parseOptions, runBench, runCheckPerf, summarise} from '@synod/bench';
+import {parseDurationMs} from '@synod/bench';
 import type {Summary} from '@synod/bench';
 import {KVDefinition} from '@synod/proto';
-import {freePorts} from '@synod/testing';
 import {createChannel, createClient} from 'nice-grpc';
 
-import {describeMachine, leaderOf} from './side-by-side.js';
+import {BenchCluster, cpuPerOperation, killOnExit} from './bench-cluster.js';
+import type {BenchMember, CpuPerOperation, ServerKind} from './bench-cluster.js';
+import {describeMachine, median} from './side-by-side.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+/** Every workload, in the order a repetition runs them: `rss` last, after the puts. */
+const workloadNames = [
+  'put',
+  'put-1',
+  'range-l',
+  'range-s',
+  'txn',
+  'lease',
+  'watch',
+  'check-perf',
+  'rss',
+] as const;
+type WorkloadName = (typeof workloadNames)[number];
+/** Off unless named in --workloads: kept to compare with earlier runs, and long (check-perf). */
+const optionalWorkloads: readonly WorkloadName[] = ['watch', 'check-perf'];
+const defaultWorkloads = workloadNames.filter(w => !optionalWorkloads.includes(w));
 
-const allWorkloads = ['rss', 'put', 'put-1', 'range-l', 'range-s', 'watch', 'check-perf'] as const;
-type WorkloadName = (typeof allWorkloads)[number];
+const usage = `Usage: npm run bench:compare -- [flags]
+
+Runs an etcd cluster (the etcd binary on the PATH) and a Synod cluster at the same time and
+measures the same workloads on both in alternation (etcd, Synod, Synod, etcd, ...). Prints
+ops/s, latency, server CPU per operation (leader, each follower, all members) and client CPU
+for each, as median (min–max) over repetitions, and Synod ÷ etcd per repetition.
+
+  --reps=3                   repetitions; each runs every workload on both servers
+  --members=3                cluster sizes, comma-separated (1,3 runs both sizes in turn)
+  --target=leader|all        send every connection to the leader (default), or spread the
+                             connections over all members
+  --workloads=${defaultWorkloads.join(',')}
+                             of ${workloadNames.join(', ')}
+  --duration=10s             length of each measured load (--quick: 3s)
+  --warm-up=2s               unmeasured load of each workload on each cluster before the
+                             first repetition (--quick: 1s); 0 skips it
+  --clients=256              requests in flight for put, range-l, range-s, txn and lease
+  --conns=16                 gRPC connections they share
+  --key-space=10000          keys the puts write and the ranges read (written once before)
+  --rss-keys=100000          keys of 256 B written before resident memory is read
+                             (--quick: 20000)
+  --snapshot-count=100000    given to both servers (etcd 3.4's default)
+  --watchers=100             watch: watchers
+  --watch-rate=1000          watch: puts per second
+  --check-perf-duration=60s  check-perf: length of the load (--quick: 10s)
+  --synod=dist|source        run Synod from the build (default: npm run build first) or
+                             from the TypeScript sources through tsx
+  --quick                    a short smoke run (shorter loads, fewer RSS keys)
+  --json                     print the figures and every run as JSON
+  --help                     this text
+`;
 
 const {values: args} = parseArgs({
   options: {
-    quick: {type: 'boolean', default: false},
-    members: {type: 'string', default: '1,3'},
-    workloads: {type: 'string', default: allWorkloads.join(',')},
-    servers: {type: 'string', default: 'etcd,synod'},
+    reps: {type: 'string', default: '3'},
+    members: {type: 'string', default: '3'},
+    target: {type: 'string', default: 'leader'},
+    workloads: {type: 'string', default: defaultWorkloads.join(',')},
     duration: {type: 'string'},
-    'check-perf-duration': {type: 'string'},
-    'rss-keys': {type: 'string', default: '100000'},
+    'warm-up': {type: 'string'},
+    clients: {type: 'string', default: '256'},
+    conns: {type: 'string', default: '16'},
+    'key-space': {type: 'string', default: '10000'},
+    'rss-keys': {type: 'string'},
+    'snapshot-count': {type: 'string', default: '100000'},
     watchers: {type: 'string', default: '100'},
     'watch-rate': {type: 'string', default: '1000'},
+    'check-perf-duration': {type: 'string'},
     synod: {type: 'string', default: 'dist'},
+    quick: {type: 'boolean', default: false},
     json: {type: 'boolean', default: false},
     help: {type: 'boolean', default: false},
   },
 });
-
 if (args.help) {
-  process.stdout.write(`Usage: npm run bench:compare -- [flags]
-
-Starts etcd and Synod one after the other with the same flags, runs the same workloads against
-each, and prints every figure for etcd, for Synod and the ratio Synod/etcd.
-
-  --quick                    short runs (5 s workloads, 10 s check-perf)
-  --members=1,3              cluster sizes to compare
-  --workloads=${allWorkloads.join(',')}
-  --duration=20s             length of each workload
-  --check-perf-duration=60s  length of the check-perf load
-  --rss-keys=100000          keys of 256 bytes held when resident memory is read
-  --watchers=100             watchers of the watch workload
-  --watch-rate=1000          puts per second of the watch workload
-  --servers=etcd,synod       which servers to run
-  --synod=dist|source        run Synod from the build (default; npm run build first) or the sources
-  --json                     print the figures as JSON
-`);
+  process.stdout.write(usage);
   process.exit(0);
 }
 
-const durationMs = parseDurationMs(args.duration ?? (args.quick ? '5s' : '20s'));
+function wholeNumber(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    throw new Error(`--${flag} must be a whole number of at least ${min}, not "${text}"`);
+  }
+  return n;
+}
+
+const reps = wholeNumber('reps', args.reps);
+const memberCounts = args.members.split(',').map(m => wholeNumber('members', m));
+const target = args.target;
+if (target !== 'leader' && target !== 'all') {
+  throw new Error(`--target is leader or all, not "${target}"`);
+}
+const selected = new Set(
+  args.workloads.split(',').map(w => {
+    const found = workloadNames.find(name => name === w);
+    if (found === undefined) {
+      throw new Error(`unknown workload "${w}": use some of ${workloadNames.join(',')}`);
+    }
+    return found;
+  }),
+);
+const workloads = workloadNames.filter(w => selected.has(w));
+const durationMs = parseDurationMs(args.duration ?? (args.quick ? '3s' : '10s'));
+const warmUpText = args['warm-up'] ?? (args.quick ? '1s' : '2s');
+const warmUpMs = /^0+(ms|s)?$/.test(warmUpText) ? 0 : parseDurationMs(warmUpText);
+const clients = wholeNumber('clients', args.clients);
+const conns = wholeNumber('conns', args.conns);
+const keySpace = wholeNumber('key-space', args['key-space']);
+const rssKeys = wholeNumber('rss-keys', args['rss-keys'] ?? (args.quick ? '20000' : '100000'));
+const snapshotCount = wholeNumber('snapshot-count', args['snapshot-count']);
+const watchers = wholeNumber('watchers', args.watchers);
+const watchRate = wholeNumber('watch-rate', args['watch-rate']);
 const checkPerfDurationMs = parseDurationMs(
   args['check-perf-duration'] ?? (args.quick ? '10s' : '60s'),
 );
-const rssKeys = Number(args['rss-keys']);
-const watchers = Number(args.watchers);
-const watchRate = Number(args['watch-rate']);
-const memberCounts = args.members.split(',').map(Number);
-const selected = args.workloads.split(',').map(w => {
-  const found = allWorkloads.find(a => a === w);
-  if (found === undefined) throw new Error(`unknown workload ${w}: use ${allWorkloads.join(',')}`);
-  return found;
-});
-const serverKinds = args.servers.split(',').map(s => {
-  if (s !== 'etcd' && s !== 'synod') throw new Error(`unknown server ${s}: use etcd,synod`);
-  return s;
-});
-const synodMode = args.synod;
-if (synodMode !== 'dist' && synodMode !== 'source') throw new Error('--synod is dist or source');
-const synodBuilt = join(root, 'apps/server/bin/synod.js');
-if (synodMode === 'dist' && !existsSync(join(root, 'apps/server/dist/run.js'))) {
-  throw new Error('Synod is not built: run `npm run build` first, or pass --synod=source');
+const synodBuild = args.synod;
+if (synodBuild !== 'dist' && synodBuild !== 'source') {
+  throw new Error(`--synod is dist or source, not "${synodBuild}"`);
 }
+const coresAvailable = availableParallelism();
 
-/** One running member: its process and where clients reach it. */
-interface Member {
-  readonly name: string;
-  readonly clientAddress: string;
-  readonly child: ChildProcess;
-}
+const benchCli = fileURLToPath(new URL('../apps/bench/src/cli.ts', import.meta.url));
 
-interface Cluster {
-  readonly server: 'etcd' | 'synod';
-  readonly members: readonly Member[];
-  readonly endpoints: readonly string[];
-  stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-const tempRoot = mkdtempSync(join(tmpdir(), 'bench-compare-'));
-function cleanUp(): void {
-  for (const child of running) {
-    if (child.pid === undefined) continue;
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+/** What each workload sends, as `synod-bench` arguments (without endpoints). */
+function workloadArgv(workload: Exclude<WorkloadName, 'rss'>, loadMs: number): string[] {
+  const many = [`--clients=${clients}`, `--conns=${conns}`, `--key-space=${keySpace}`];
+  const forMs = `--duration=${loadMs}ms`;
+  switch (workload) {
+    case 'put':
+      return ['put', ...many, forMs];
+    case 'put-1':
+      return ['put', '--clients=1', '--conns=1', `--key-space=${keySpace}`, forMs];
+    case 'range-l':
+      return ['range', '--consistency=l', ...many, forMs];
+    case 'range-s':
+      return ['range', '--consistency=s', ...many, forMs];
+    case 'txn':
+      return ['txn', ...many, '--prefix=/txn/', forMs];
+    case 'lease':
+      return [
+        'lease',
+        `--clients=${clients}`,
+        `--conns=${conns}`,
+        '--keep-alives-per-lease=0',
+        forMs,
+      ];
+    case 'watch':
+      return [
+        'watch',
+        `--watchers=${watchers}`,
+        '--workers=3',
+        '--conns=4',
+        '--clients=64',
+        `--rate=${watchRate}`,
+        '--prefix=/watch/',
+        '--key-space=1000',
+        forMs,
+      ];
+    case 'check-perf':
+      return ['check-perf', '--load=m', `--duration=${checkPerfDurationMs}ms`];
   }
-  running.clear();
-  rmSync(tempRoot, {recursive: true, force: true});
-}
-process.on('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    cleanUp();
-    process.exit(130);
-  });
 }
 
-/** Starts a cluster with etcd's default raft timings and waits until every member is healthy. */
-async function startCluster(server: 'etcd' | 'synod', size: number): Promise<Cluster> {
-  const ports = await freePorts(size * 2);
-  const dir = mkdtempSync(join(tempRoot, `${server}-${size}-`));
-  const specs = Array.from({length: size}, (_, i) => ({
-    name: `m${i}`,
-    client: `http://127.0.0.1:${ports[2 * i]!}`,
-    peer: `http://127.0.0.1:${ports[2 * i + 1]!}`,
-  }));
-  const initialCluster = specs.map(s => `${s.name}=${s.peer}`).join(',');
-  const members = specs.map(spec => {
-    const flags = [
-      `--name=${spec.name}`,
-      `--data-dir=${join(dir, spec.name)}`,
-      `--listen-client-urls=${spec.client}`,
-      `--advertise-client-urls=${spec.client}`,
-      `--listen-peer-urls=${spec.peer}`,
-      `--initial-advertise-peer-urls=${spec.peer}`,
-      `--initial-cluster=${initialCluster}`,
-      `--initial-cluster-token=bench-${server}-${size}`,
-      '--initial-cluster-state=new',
-      '--heartbeat-interval=100',
-      '--election-timeout=1000',
-      '--snapshot-count=10000',
-      '--log-level=error',
-    ];
-    const [file, argv] =
-      server === 'etcd'
-        ? ['etcd', [...flags, '--logger=zap']]
-        : synodMode === 'dist'
-          ? [process.execPath, [synodBuilt, ...flags]]
-          : [
-              process.execPath,
-              [
-                '--conditions=@synod/source',
-                '--import',
-                'tsx',
-                join(root, 'apps/server/src/run.ts'),
-                ...flags,
-              ],
-            ];
-    const child = spawn(file, argv, {stdio: ['ignore', 'ignore', 'pipe']});
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000);
-    });
+function describeWorkload(workload: WorkloadName): string {
+  const many = `${clients} clients over ${conns} connections`;
+  switch (workload) {
+    case 'put':
+      return `put, ${many}, 256-byte values, keys among ${keySpace}`;
+    case 'put-1':
+      return 'put, 1 client';
+    case 'range-l':
+      return `linearizable range of one key, ${many}`;
+    case 'range-s':
+      return `serializable range of one key, ${many}`;
+    case 'txn':
+      return `txn compare-and-swap (mod revision, then put), ${many}`;
+    case 'lease':
+      return `lease grant then revoke, each one operation, ${many}`;
+    case 'watch':
+      return `watch, ${watchers} watchers, ${watchRate} puts/s; CPU per put`;
+    case 'check-perf':
+      return `etcdctl check perf --load=m, ${checkPerfDurationMs / 1000} s`;
+    case 'rss':
+      return `resident memory 2 s after writing ${rssKeys} keys of 256 B (after the puts above)`;
+  }
+}
+
+/** The operation kind whose latency a workload reports (synod-bench's `latencyMs` key). */
+function latencyKindOf(workload: Exclude<WorkloadName, 'rss'>): string {
+  switch (workload) {
+    case 'range-l':
+    case 'range-s':
+      return 'range';
+    case 'txn':
+      return 'txn';
+    case 'lease':
+      return 'grant';
+    case 'watch':
+      return 'delivery';
+    default:
+      return 'put';
+  }
+}
+
+/** Runs `synod-bench --json` in its own process and returns what it printed. */
+function runSynodBench(argv: readonly string[]): Promise<Summary> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@synod/source', '--import', 'tsx', benchCli, ...argv, '--json'],
+    {stdio: ['ignore', 'pipe', 'pipe']},
+  );
+  killOnExit(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
     child.once('exit', code => {
-      running.delete(child);
-      if (code !== 0 && code !== null) process.stderr.write(`${server} ${spec.name}: ${stderr}\n`);
-    });
-    running.add(child);
-    return {name: spec.name, clientAddress: spec.client.slice('http://'.length), child};
-  });
-  const deadline = Date.now() + 30_000;
-  for (const spec of specs) {
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`${server} ${spec.name} not healthy in 30 s`);
+      // Exit code 1 still prints the figures: watch violations, a check-perf FAIL.
       try {
-        const response = await fetch(`${spec.client}/health`, {signal: AbortSignal.timeout(1000)});
-        const body = (await response.json()) as {health?: unknown};
-        if (body.health === 'true' || body.health === true) break;
-      } catch {
-        // Not up yet.
+        if (code !== 0 && code !== 1) throw new Error(`exit code ${code ?? 'none'}`);
+        resolve(JSON.parse(stdout) as Summary);
+      } catch (error) {
+        reject(new Error(`synod-bench ${argv.join(' ')} failed (${String(error)}):\n${stderr}`));
       }
-      await new Promise(resolve => setTimeout(resolve, 100));
-    }
-  }
-  return {
-    server,
-    members,
-    endpoints: members.map(m => m.clientAddress),
-    async stop() {
-      await Promise.all(
-        members.map(async ({child}) => {
-          if (child.exitCode !== null || child.pid === undefined) return;
-          const exited = new Promise(resolve => child.once('exit', resolve));
-          process.kill(child.pid, 'SIGTERM');
-          const timer = setTimeout(() => {
-            if (child.pid !== undefined && child.exitCode === null) {
-              process.kill(child.pid, 'SIGKILL');
-            }
-          }, 5000);
-          await exited;
-          clearTimeout(timer);
-        }),
-      );
-      rmSync(dir, {recursive: true, force: true});
-    },
-  };
-}
-
-/** Resident memory of a process, from /proc/<pid>/status, in MiB. */
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
-  return kb === undefined ? 0 : Number(kb) / 1024;
+    });
+  });
 }
 
 /**
- * Writes `count` keys of 256-byte values in txns of 100 puts (16 in flight): the fastest way
- * to make the cluster hold them, whatever its per-request speed.
+ * Writes `count` keys of 256-byte values in txns of 100 puts, 16 in flight: the quickest way to
+ * make the cluster hold them, whatever its per-request speed.
  */
-async function loadKeys(endpoint: string, count: number): Promise<void> {
-  const channel = createChannel(endpoint);
+async function writeKeys(address: string, count: number): Promise<void> {
+  const channel = createChannel(address);
   const kv = createClient(KVDefinition, channel);
   const value = Buffer.alloc(256, 'r');
-  const batch = 100;
   let next = 0;
   try {
     await Promise.all(
       Array.from({length: 16}, async () => {
         while (next < count) {
           const from = next;
-          next = Math.min(count, next + batch);
+          next = Math.min(count, next + 100);
           const success = [];
           for (let i = from; i < next; i++) {
             const key = Buffer.from(`/rss/${String(i).padStart(8, '0')}`);
@@ -259,196 +285,367 @@ async function loadKeys(endpoint: string, count: number): Promise<void> {
   }
 }
 
-/** One figure of one run, in its unit, with what went wrong during the run if anything did. */
+/** One figure a run produced. Lower is better for every figure but throughput. */
 interface Figure {
   readonly name: string;
   readonly unit: string;
   readonly value: number;
-  readonly note?: string;
 }
 
-function bench(argv: readonly string[]): Promise<Summary> {
-  const options = parseOptions(argv);
-  return runBench(options).then(result => summarise(options, result));
+/** One workload measured once on one server. */
+interface Run {
+  readonly rep: number;
+  readonly server: ServerKind;
+  readonly figures: readonly Figure[];
+  /** CPU seconds per wall second of the load generator; undefined where none ran. */
+  readonly clientCores: number | undefined;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly violations: readonly string[];
+  /** Another member led after the load: the leader/follower split of this run is mixed. */
+  readonly leaderChanged: boolean;
 }
 
-function notes(s: Summary): string | undefined {
-  const parts: string[] = [];
-  if (s.errorCount > 0) parts.push(`${s.errorCount} errors: ${Object.keys(s.errors).join('; ')}`);
-  if (s.violations.length > 0) parts.push(`violations: ${s.violations.join('; ')}`);
-  return parts.length > 0 ? parts.join(' ') : undefined;
-}
+const cpuAllName = 'server CPU per op, all members';
 
-/** Runs the selected workloads on one cluster. */
-async function measure(cluster: Cluster): Promise<Figure[]> {
-  const figures: Figure[] = [];
-  const all = `--endpoints=${cluster.endpoints.join(',')}`;
-  const seconds = `--duration=${durationMs}ms`;
-  const add = (name: string, unit: string, value: number, s?: Summary): void => {
-    const note = s === undefined ? undefined : notes(s);
-    figures.push(note === undefined ? {name, unit, value} : {name, unit, value, note});
-  };
-  const has = (w: WorkloadName): boolean => selected.includes(w);
-  const log = (line: string): void => {
-    process.stderr.write(`  ${cluster.server} x${cluster.members.length}: ${line}\n`);
-  };
-
-  if (has('rss')) {
-    const pids = cluster.members.map(m => m.child.pid!);
-    const idle = Math.max(...pids.map(rssMiB));
-    log(`loading ${rssKeys} keys`);
-    await loadKeys(cluster.endpoints[0]!, rssKeys);
-    await new Promise(resolve => setTimeout(resolve, 2000));
-    add('RSS idle, largest member', 'MiB', idle);
-    add(
-      `RSS holding ${rssKeys} keys of 256 B, largest member`,
-      'MiB',
-      Math.max(...pids.map(rssMiB)),
-    );
-  }
-  // Warm-up: connections, JIT, first allocations on both sides.
-  await bench(['put', all, '--clients=16', '--conns=4', '--duration=2s', '--prefix=/warm/']);
-  if (has('put')) {
-    log('put, 256 clients');
-    const s = await bench([
-      'put',
-      all,
-      '--clients=256',
-      '--conns=16',
-      seconds,
-      '--key-space=10000',
-    ]);
-    add('put throughput, 256 clients', 'ops/s', s.qps, s);
-    add('put p99, 256 clients', 'ms', s.latencyMs.put?.p99 ?? 0);
-    add('  client CPU during put (cores)', 'cores', s.clientCpu.cores);
-  }
-  if (has('put-1')) {
-    log('put, 1 client, to the leader');
-    const leader = await leaderOf(cluster.endpoints);
-    const s = await bench(['put', `--endpoints=${leader}`, '--clients=1', seconds]);
-    add('put p50, 1 client (leader)', 'ms', s.latencyMs.put?.p50 ?? 0, s);
-    add('put p99, 1 client (leader)', 'ms', s.latencyMs.put?.p99 ?? 0);
-    add('put throughput, 1 client', 'ops/s', s.qps);
-  }
-  for (const consistency of ['l', 's'] as const) {
-    if (!has(`range-${consistency}`)) continue;
-    const label = consistency === 'l' ? 'linearizable' : 'serializable';
-    log(`range ${label}, 256 clients`);
-    const s = await bench([
-      'range',
-      all,
-      `--consistency=${consistency}`,
-      '--clients=256',
-      '--conns=16',
-      seconds,
-      '--key-space=10000',
-    ]);
-    add(`range ${label} throughput, 256 clients`, 'ops/s', s.qps, s);
-    add(`range ${label} p99, 256 clients`, 'ms', s.latencyMs.range?.p99 ?? 0);
-    add(`  client CPU during range ${consistency} (cores)`, 'cores', s.clientCpu.cores);
-  }
-  if (has('watch')) {
-    const label = `${watchers} watchers, ${watchRate} puts/s`;
-    log(`watch, ${label}`);
-    const s = await bench([
-      'watch',
-      all,
-      `--watchers=${watchers}`,
-      '--workers=3',
-      '--conns=4',
-      '--clients=64',
-      `--rate=${watchRate}`,
-      seconds,
-      '--prefix=/watch/',
-      '--key-space=1000',
-    ]);
-    add(`watch delivery p50, ${label}`, 'ms', s.latencyMs.delivery?.p50 ?? 0, s);
-    add(`watch delivery p99, ${label}`, 'ms', s.latencyMs.delivery?.p99 ?? 0);
-    add(`  writer puts/s reached (target ${watchRate})`, 'ops/s', s.qps);
-    add('  watch violations', 'count', s.violations.length);
-    add('  client CPU during watch (cores)', 'cores', s.clientCpu.cores);
-  }
-  if (has('check-perf')) {
-    log(`check-perf m, ${checkPerfDurationMs / 1000} s`);
-    const options = parseOptions([
-      'check-perf',
-      all,
-      '--load=m',
-      `--duration=${checkPerfDurationMs}ms`,
-    ]);
-    const {summary, verdict} = await runCheckPerf(options);
-    add('check-perf m: throughput (limit 1000)', 'writes/s', summary.qps, summary);
-    add('check-perf m: slowest', 'ms', summary.latencyMs.put?.max ?? 0);
-    add('check-perf m: stddev', 'ms', summary.latencyMs.put?.stddev ?? 0);
-    add('check-perf m: PASS (1) / FAIL (0)', '', verdict.pass ? 1 : 0);
+function cpuFigures(cpu: CpuPerOperation): Figure[] {
+  const figures: Figure[] = [
+    {name: cpuAllName, unit: 'µs', value: cpu.allUs},
+    {name: 'server CPU per op, leader', unit: 'µs', value: cpu.leaderUs},
+  ];
+  cpu.followersUs.forEach((us, i) => {
+    figures.push({name: `server CPU per op, follower ${i + 1}`, unit: 'µs', value: us});
+  });
+  if (cpu.followersUs.length > 1) {
+    figures.push({
+      name: "server CPU per op, followers' mean",
+      unit: 'µs',
+      value: cpu.followerMeanUs,
+    });
   }
   return figures;
 }
 
-function machine(): Record<string, string> {
-  const {cpu, node, etcd, commit} = describeMachine();
+/** Where the load goes: the leader's endpoint, or every member's. */
+function endpointsFor(cluster: BenchCluster, leader: BenchMember): string {
+  return `--endpoints=${(target === 'leader' ? [leader.clientAddress] : cluster.addresses).join(',')}`;
+}
+
+/** One synod-bench load, with each member's CPU time read just before and just after it. */
+async function measureLoad(
+  cluster: BenchCluster,
+  workload: Exclude<WorkloadName, 'rss'>,
+  rep: number,
+): Promise<Run> {
+  const leader = await cluster.leader();
+  const argv = [...workloadArgv(workload, durationMs), endpointsFor(cluster, leader)];
+  const before = cluster.cpuSnapshot();
+  const s = await runSynodBench(argv);
+  const after = cluster.cpuSnapshot();
+  const leaderChanged = (await cluster.leader()).pid !== leader.pid;
+  const latency = s.latencyMs[latencyKindOf(workload)];
+  const figures: Figure[] = [{name: 'ops/s', unit: 'ops/s', value: s.qps}];
+  if (latency !== undefined) {
+    const what = workload === 'watch' ? 'delivery' : 'latency';
+    figures.push(
+      {name: `${what} p50`, unit: 'ms', value: latency.p50},
+      {name: `${what} p99`, unit: 'ms', value: latency.p99},
+    );
+  }
+  if (workload === 'check-perf') {
+    figures.push({name: 'slowest put', unit: 'ms', value: s.latencyMs.put?.max ?? Number.NaN});
+  }
+  figures.push(...cpuFigures(cpuPerOperation(before, after, leader.pid, s.ops)));
+  figures.push({name: 'client CPU', unit: 'cores', value: s.clientCpu.cores});
   return {
-    cpu,
-    node,
-    etcd,
-    synod: `${synodMode === 'dist' ? 'built (apps/server/bin/synod.js)' : 'sources via tsx'}, commit ${commit}`,
-    duration: `${durationMs / 1000} s per workload, check-perf ${checkPerfDurationMs / 1000} s`,
+    rep,
+    server: cluster.server,
+    figures,
+    clientCores: s.clientCpu.cores,
+    errors: s.errors,
+    violations: s.violations,
+    leaderChanged,
   };
 }
 
-const fmt = (n: number | undefined): string =>
-  n === undefined ? '-' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
-
-const report: {machine: Record<string, string>; clusters: unknown[]} = {
-  machine: machine(),
-  clusters: [],
-};
-if (!args.json) {
-  for (const [key, value] of Object.entries(report.machine))
-    process.stdout.write(`${key}: ${value}\n`);
+/** Resident memory of each member after writing `rssKeys` keys. */
+async function measureRss(cluster: BenchCluster, rep: number): Promise<Run> {
+  const leader = await cluster.leader();
+  await writeKeys(leader.clientAddress, rssKeys);
+  await new Promise(resolve => setTimeout(resolve, 2000));
+  const rss = cluster.residentMiB();
+  const leaderAt = cluster.pids.indexOf(leader.pid);
+  const followers = rss.filter((_, i) => i !== leaderAt);
+  const figures: Figure[] = [
+    {name: 'RSS, largest member', unit: 'MiB', value: Math.max(...rss)},
+    {name: 'RSS, leader', unit: 'MiB', value: rss[leaderAt] ?? Number.NaN},
+    ...followers.map((value, i) => ({name: `RSS, follower ${i + 1}`, unit: 'MiB', value})),
+  ];
+  return {
+    rep,
+    server: cluster.server,
+    figures,
+    clientCores: undefined,
+    errors: {},
+    violations: [],
+    leaderChanged: (await cluster.leader()).pid !== leader.pid,
+  };
 }
-try {
-  for (const size of memberCounts) {
-    const byServer: Partial<Record<'etcd' | 'synod', Figure[]>> = {};
-    for (const server of serverKinds) {
-      process.stderr.write(`starting ${server}, ${size} member${size === 1 ? '' : 's'}\n`);
-      const cluster = await startCluster(server, size);
-      try {
-        byServer[server] = await measure(cluster);
-      } finally {
-        await cluster.stop();
-      }
-    }
-    const names = (byServer.etcd ?? byServer.synod ?? []).map(f => f.name);
-    const rows = names.map(name => {
-      const e = byServer.etcd?.find(f => f.name === name);
-      const s = byServer.synod?.find(f => f.name === name);
-      const ratio =
-        e !== undefined && s !== undefined && e.value !== 0 ? s.value / e.value : undefined;
-      return {
-        name,
-        unit: (e ?? s)?.unit ?? '',
-        etcd: e?.value,
-        synod: s?.value,
-        ratio,
-        notes: [e?.note, s?.note].filter(n => n !== undefined),
-      };
-    });
-    report.clusters.push({members: size, rows});
-    if (!args.json) {
-      const width = Math.max(...names.map(n => n.length), 10);
-      process.stdout.write(`\n${size} member${size === 1 ? '' : 's'}\n`);
-      process.stdout.write(
-        `${'figure'.padEnd(width)}  ${'unit'.padEnd(8)}  ${'etcd'.padStart(9)}  ${'synod'.padStart(9)}  ${'synod/etcd'.padStart(10)}\n`,
+
+function measure(cluster: BenchCluster, workload: WorkloadName, rep: number): Promise<Run> {
+  return workload === 'rss' ? measureRss(cluster, rep) : measureLoad(cluster, workload, rep);
+}
+
+/**
+ * Before the first repetition: every key the ranges read written once, then each workload
+ * for `--warm-up`, so that connections, JIT and caches are warm on both sides.
+ */
+async function warmUp(cluster: BenchCluster): Promise<void> {
+  const leader = await cluster.leader();
+  const to = endpointsFor(cluster, leader);
+  await runSynodBench([
+    'put',
+    '--sequential-keys',
+    `--total=${keySpace}`,
+    `--key-space=${keySpace}`,
+    '--clients=64',
+    '--conns=8',
+    to,
+  ]);
+  if (warmUpMs === 0) return;
+  for (const workload of workloads) {
+    if (workload === 'rss' || workload === 'check-perf' || workload === 'watch') continue;
+    await runSynodBench([...workloadArgv(workload, warmUpMs), to]);
+  }
+}
+
+/** Median, least and greatest of a figure's values over the repetitions. */
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly values: readonly number[];
+}
+
+function spreadOf(values: readonly number[]): Spread | undefined {
+  const xs = values.filter(Number.isFinite);
+  if (xs.length === 0) return undefined;
+  return {median: median(xs), min: Math.min(...xs), max: Math.max(...xs), values: xs};
+}
+
+interface FigureSummary {
+  readonly name: string;
+  readonly unit: string;
+  readonly etcd: Spread | undefined;
+  readonly synod: Spread | undefined;
+  /** Synod ÷ etcd within each repetition. */
+  readonly ratio: Spread | undefined;
+}
+
+interface WorkloadReport {
+  readonly workload: WorkloadName;
+  readonly description: string;
+  readonly figures: readonly FigureSummary[];
+  readonly runs: readonly Run[];
+  readonly warnings: readonly string[];
+}
+
+function summariseWorkload(workload: WorkloadName, runs: readonly Run[]): WorkloadReport {
+  const valueOf = (server: ServerKind, rep: number, name: string): number =>
+    runs.find(r => r.server === server && r.rep === rep)?.figures.find(f => f.name === name)
+      ?.value ?? Number.NaN;
+  const first = runs.find(r => r.server === 'etcd') ?? runs[0];
+  const repsRun = [...new Set(runs.map(r => r.rep))];
+  const figures = (first?.figures ?? []).map(({name, unit}) => {
+    const etcd = repsRun.map(rep => valueOf('etcd', rep, name));
+    const synod = repsRun.map(rep => valueOf('synod', rep, name));
+    return {
+      name,
+      unit,
+      etcd: spreadOf(etcd),
+      synod: spreadOf(synod),
+      ratio: spreadOf(synod.map((s, i) => s / (etcd[i] ?? Number.NaN))),
+    };
+  });
+  const warnings: string[] = [];
+  const busy = runs.filter(r => (r.clientCores ?? 0) > coresAvailable / 2);
+  if (busy.length > 0) {
+    warnings.push(
+      `the client used more than half the machine (${coresAvailable / 2} of ${coresAvailable} cores) in ` +
+        busy.map(r => `${r.server} rep ${r.rep} (${(r.clientCores ?? 0).toFixed(2)})`).join(', ') +
+        ': its throughput is bounded by the client as much as by the server; compare CPU per op',
+    );
+  }
+  for (const r of runs) {
+    const failed = Object.entries(r.errors);
+    if (failed.length > 0) {
+      const count = failed.reduce((sum, [, n]) => sum + n, 0);
+      warnings.push(
+        `${r.server} rep ${r.rep}: ${count} requests failed: ${failed.map(([e]) => e).join('; ')}`,
       );
-      for (const r of rows) {
-        process.stdout.write(
-          `${r.name.padEnd(width)}  ${r.unit.padEnd(8)}  ${fmt(r.etcd).padStart(9)}  ${fmt(r.synod).padStart(9)}  ${fmt(r.ratio).padStart(10)}\n`,
-        );
-        for (const n of r.notes) process.stdout.write(`${''.padEnd(width)}  ! ${n}\n`);
-      }
+    }
+    if (r.violations.length > 0) {
+      warnings.push(`${r.server} rep ${r.rep}: violations: ${r.violations.join('; ')}`);
+    }
+    if (r.leaderChanged) {
+      warnings.push(`${r.server} rep ${r.rep}: the leader changed; its CPU split is mixed`);
     }
   }
-} finally {
-  if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  return {workload, description: describeWorkload(workload), figures, runs, warnings};
+}
+
+/** A figure's name with its unit, unless the name is the unit. */
+const labelOf = (f: {readonly name: string; readonly unit: string}): string =>
+  f.name === f.unit ? f.name : `${f.name}, ${f.unit}`;
+
+/** The first figure, server CPU per op and client CPU: for progress lines. */
+function headlines(run: Run): string {
+  const parts = run.figures
+    .filter((f, i) => i === 0 || f.name === cpuAllName)
+    .map(f => `${labelOf(f)} ${formatNumber(f.value)}`);
+  if (run.clientCores !== undefined) parts.push(`client ${run.clientCores.toFixed(2)} cores`);
+  return parts.join(', ');
+}
+
+const formatNumber = (x: number): string =>
+  Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+
+function formatSpread(s: Spread | undefined, digits?: number): string {
+  if (s === undefined) return '-';
+  const f = digits === undefined ? formatNumber : (x: number) => x.toFixed(digits);
+  return s.values.length === 1 ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+function formatWorkload(members: number, report: WorkloadReport): string {
+  // "server CPU per op, leader" under "server CPU per op, all members" reads "  leader".
+  let group = '';
+  const labels = report.figures.map(f => {
+    const comma = f.name.indexOf(', ');
+    const sameGroup = comma !== -1 && f.name.slice(0, comma) === group;
+    if (comma !== -1) group = f.name.slice(0, comma);
+    return sameGroup ? `  ${labelOf({name: f.name.slice(comma + 2), unit: f.unit})}` : labelOf(f);
+  });
+  const width = Math.max(...labels.map(l => l.length));
+  const lines = [
+    '',
+    `${members} member${members === 1 ? '' : 's'} · ${report.workload}: ${report.description}`,
+    `${''.padEnd(width)}  ${'etcd'.padEnd(22)}  ${'Synod'.padEnd(22)}  Synod ÷ etcd`,
+  ];
+  report.figures.forEach((f, i) => {
+    lines.push(
+      `${(labels[i] ?? '').padEnd(width)}  ${formatSpread(f.etcd).padEnd(22)}  ` +
+        `${formatSpread(f.synod).padEnd(22)}  ${formatSpread(f.ratio, 2)}`,
+    );
+  });
+  for (const w of report.warnings) lines.push(`! ${w}`);
+  return lines.join('\n');
+}
+
+/** Synod ÷ etcd of the figures that decide, one row per workload. */
+function formatVerdict(members: number, reports: readonly WorkloadReport[]): string {
+  const columns = [
+    ['ops/s', 'ops/s'],
+    ['CPU/op all', cpuAllName],
+    ['leader', 'server CPU per op, leader'],
+    [
+      "followers' mean",
+      members > 2 ? "server CPU per op, followers' mean" : 'server CPU per op, follower 1',
+    ],
+    ['p50', 'latency p50'],
+    ['p99', 'latency p99'],
+  ] as const;
+  const cell = (r: WorkloadReport, name: string) =>
+    formatSpread(r.figures.find(f => f.name === name)?.ratio, 2);
+  const rows = reports
+    .filter(r => r.workload !== 'rss')
+    .map(r => [r.workload, ...columns.map(([, name]) => cell(r, name))]);
+  const rss = reports.find(r => r.workload === 'rss');
+  const header = ['Synod ÷ etcd', ...columns.map(([title]) => title)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(row => row[i]?.length ?? 0)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const lines = ['', `${members} member${members === 1 ? '' : 's'}, summary`, line(header)];
+  lines.push(...rows.map(line));
+  if (rss !== undefined) {
+    lines.push(
+      `rss: largest member ${cell(rss, 'RSS, largest member')}, leader ${cell(rss, 'RSS, leader')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const machine = describeMachine();
+const setting = {
+  etcd: machine.etcd,
+  synod: `${synodBuild === 'dist' ? 'the build' : 'the sources through tsx'}, commit ${machine.commit}`,
+  machine: `${machine.cpu}, Node.js ${machine.node}`,
+  traffic:
+    target === 'leader' ? 'every connection to the leader' : 'connections spread over all members',
+  loads: `${durationMs / 1000} s each, ${warmUpMs / 1000} s warm-up, ${reps} repetitions (etcd, Synod, Synod, etcd, ...)`,
+  flags: `--heartbeat-interval=100 --election-timeout=1000 --snapshot-count=${snapshotCount} on both`,
+};
+if (!args.json) {
+  process.stdout.write(
+    `bench:compare: etcd and Synod alive together, measured in alternation\n` +
+      Object.entries(setting)
+        .map(([k, v]) => `${k}: ${v}\n`)
+        .join('') +
+      'figures: median (min–max) over repetitions; Synod ÷ etcd is taken within each repetition\n',
+  );
+}
+
+const results: {members: number; workloads: WorkloadReport[]}[] = [];
+for (const members of memberCounts) {
+  const clusters: Partial<Record<ServerKind, BenchCluster>> = {};
+  try {
+    for (const server of ['etcd', 'synod'] as const) {
+      process.stderr.write(`starting ${server}, ${members} member${members === 1 ? '' : 's'}\n`);
+      clusters[server] = await BenchCluster.start({
+        server,
+        members,
+        synod: synodBuild,
+        heartbeatIntervalMs: 100,
+        electionTimeoutMs: 1000,
+        extraFlags: [`--snapshot-count=${snapshotCount}`],
+      });
+    }
+    const cluster = (server: ServerKind): BenchCluster => {
+      const c = clusters[server];
+      if (c === undefined) throw new Error(`${server} is not running`);
+      return c;
+    };
+    for (const server of ['etcd', 'synod'] as const) {
+      process.stderr.write(`warming up ${server}\n`);
+      await warmUp(cluster(server));
+    }
+    const runs = new Map<WorkloadName, Run[]>(workloads.map(w => [w, []]));
+    for (let rep = 1; rep <= reps; rep++) {
+      const order: ServerKind[] = rep % 2 === 1 ? ['etcd', 'synod'] : ['synod', 'etcd'];
+      for (const workload of workloads) {
+        for (const server of order) {
+          const run = await measure(cluster(server), workload, rep);
+          runs.get(workload)?.push(run);
+          process.stderr.write(`  rep ${rep}/${reps} ${workload} ${server}: ${headlines(run)}\n`);
+        }
+      }
+    }
+    const reports = workloads.map(w => summariseWorkload(w, runs.get(w) ?? []));
+    results.push({members, workloads: reports});
+    if (!args.json) {
+      for (const report of reports) process.stdout.write(`${formatWorkload(members, report)}\n`);
+      process.stdout.write(`${formatVerdict(members, reports)}\n`);
+    }
+  } finally {
+    await Promise.all(Object.values(clusters).map(c => c.stop()));
+  }
+}
+if (
+  results.some(r => r.workloads.some(w => w.runs.some(run => Object.keys(run.errors).length > 0)))
+) {
+  process.exitCode = 1;
+}
+if (args.json) {
+  process.stdout.write(`${JSON.stringify({setting, clusters: results}, null, 2)}\n`);
 }
