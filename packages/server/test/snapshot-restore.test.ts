@@ -17,7 +17,7 @@ import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 import type {EtcdCluster} from '@synod/testing';
-import {etcdSkipReason, freePorts, startEtcd, startSynod, waitFor} from '@synod/testing';
+import {freePorts, startSynod, waitFor} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {clusterIdFor, memberIdFor} from '../src/index.js';
@@ -285,7 +285,9 @@ describe.skipIf(etcdctlSkipReason !== undefined)(
         '--initial-advertise-peer-urls=http://127.0.0.1:2380',
       ]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^Error: expected sha256 \[[\d ]+\], got \[[\d ]+\]$/m);
+      expect(r.stderr).toMatch(
+        /^Error: expected sha256 \[[\d ]+\], got \[[\d ]+\]: .*damaged\.db is damaged \(its last 32 bytes are not the sha256 of the \d+ before them\)$/m,
+      );
       expect(existsSync(target)).toBe(false);
       expect(readdirSync(dir).filter(n => n.includes('restoring'))).toEqual([]);
     }, 30_000);
@@ -313,32 +315,6 @@ describe.skipIf(etcdctlSkipReason !== undefined)(
       expect(skipped.code, skipped.stderr).toBe(0);
       expect(existsSync(join(dir, 'bare-skipped', 'member', 'wal'))).toBe(true);
     }, 30_000);
-
-    it.skipIf(etcdSkipReason !== undefined)(
-      'refuses a snapshot taken from etcd, saying why, without crashing',
-      async () => {
-        const etcd = await startEtcd();
-        const fromEtcd = join(dir, 'from-etcd.db');
-        try {
-          const at = etcd.members[0]?.clientAddress ?? '';
-          expect((await runCtl(at, ['put', 'k', 'v'])).code).toBe(0);
-          const save = await runCtl(at, ['snapshot', 'save', fromEtcd], {timeoutMs: 20_000});
-          expect(save.code, save.stderr).toBe(0);
-        } finally {
-          await etcd.stop();
-        }
-        const [restore, status] = await Promise.all([
-          runSynod(['snapshot', 'restore', fromEtcd, `--data-dir=${join(dir, 'from-etcd')}`]),
-          runSynod(['snapshot', 'status', fromEtcd]),
-        ]);
-        for (const r of [restore, status]) {
-          expect(r.code).toBe(1);
-          expect(r.stderr).toContain('is a snapshot of an etcd member (a bbolt file)');
-        }
-        expect(existsSync(join(dir, 'from-etcd'))).toBe(false);
-      },
-      30_000,
-    );
 
     it('refuses a data dir that already exists and leaves it alone', async () => {
       const target = join(dir, 'existing');

@@ -59,6 +59,10 @@ export type {WatchRequest, WatchResponse} from './mvcc/watch-stream.js';
 export {WatchableStore} from './mvcc/watchable-store.js';
 export type {WatchableKV, WatchableStoreOptions} from './mvcc/watchable-store.js';
 
+/** @internal the backend's record formats, for converting snapshots to and from etcd's. */
+export {decodeRecord, encodeRecord} from './mvcc/key-value.js';
+export {parseRevisionKey, revisionKey} from './mvcc/revision.js';
+
 export {Lessor, MAX_LEASE_TTL_SECONDS} from './lease/lessor.js';
 export type {LeaseInfo, LessorOptions} from './lease/lessor.js';
 

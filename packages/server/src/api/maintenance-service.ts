@@ -1,13 +1,15 @@
 import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
-import {mkdtemp, rm, stat} from 'node:fs/promises';
+import {mkdir, mkdtemp, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import type {AlarmMember, MaintenanceServiceImplementation} from '@synod/proto';
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
+import {Backend, BACKEND_FILE} from '@synod/storage';
 
 import type {MemberCore} from '../member/member.js';
+import {writeEtcdSnapshot} from '../restore/write-etcd-snapshot.js';
 import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
 import {requestAuth, requireRootForMaintenance} from './request-auth.js';
 import {toRevision} from './wire.js';
@@ -86,16 +88,27 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
     },
 
     /**
-     * Streams a consistent copy of the backend in 32 KiB chunks, then its
-     * SHA-256 as a last 32-byte chunk, as etcd does: `etcdctl snapshot save`
-     * writes the stream to a file whose last 32 bytes let a restore verify it.
+     * Streams the store as etcd's backend file (bbolt, etcd 3.4's buckets and
+     * encodings) in 32 KiB chunks, then its SHA-256 as a last 32-byte chunk, as
+     * etcd does: `etcdctl snapshot save` writes the stream to a file that
+     * `etcdctl snapshot status` and `snapshot restore` (and `synod snapshot
+     * restore`) read. The file is built from a consistent LMDB copy of the
+     * backend, so the member keeps applying while it is converted.
      */
     async *snapshot(_request, context) {
       await requireRootForMaintenance(member, context);
       const dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-'));
       try {
+        const copyDir = join(dir, 'copy');
+        await mkdir(copyDir, {mode: 0o700});
+        await member.store.kv.backend.copyTo(join(copyDir, BACKEND_FILE), true);
+        const copy = Backend.open(copyDir);
         const file = join(dir, 'snapshot.db');
-        await member.store.kv.backend.copyTo(file, true);
+        try {
+          await writeEtcdSnapshot(copy, file);
+        } finally {
+          await copy.close();
+        }
         const size = (await stat(file)).size;
         const hash = createHash('sha256');
         let remaining = size + snapshotHashBytes;

@@ -2,16 +2,21 @@ import {copyFile, mkdir, mkdtemp, open, rename, rm, stat, truncate} from 'node:f
 import {basename, dirname, join} from 'node:path';
 
 import type {ConfState, HardState} from '@synod/proto/raftpb';
-import {BACKEND_FILE, KvStore, Snapshotter, Wal} from '@synod/storage';
+import {Backend, BACKEND_FILE, BboltReader, KvStore, Snapshotter, Wal} from '@synod/storage';
 
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {MemberInfo} from '../member/membership.js';
 import {Membership} from '../member/membership.js';
-import {checkSnapshotFormat, snapshotLayout, verifySnapshotHash} from './snapshot-file.js';
+import {readEtcdSnapshot} from './read-etcd-snapshot.js';
+import {inspectSnapshot} from './snapshot-file.js';
 
 /** What {@link restoreSnapshot} needs: the file and the membership of the new cluster. */
 export interface RestoreSnapshotOptions {
-  /** A file written by `etcdctl snapshot save` (or a backend file, with `skipHashCheck`). */
+  /**
+   * A file written by `etcdctl snapshot save` from etcd 3.4 / 3.5 or from Synod (etcd's
+   * bbolt format), or an older Synod snapshot (an LMDB image); or a backend file without
+   * the trailing hash, with `skipHashCheck`.
+   */
   readonly snapshotPath: string;
   /** The name of the member this data directory is for; a key of `initialCluster`. */
   readonly name: string;
@@ -72,9 +77,12 @@ interface WalIdentity {
  * and a backend with the old keys at revision 57, consistent index 3, and
  * the members bucket holding `a`, `b` and `c` only.
  *
+ * A snapshot in etcd's format is converted into Synod's backend record by
+ * record (see `readEtcdSnapshot`); an LMDB image is copied.
+ *
  * The file's hash is checked before anything is created; the directory is
- * built under a temporary name beside `dataDir` and renamed into place only
- * when complete, so a failed restore leaves nothing behind.
+ * built under a temporary name beside `dataDir`, fsynced, and renamed into
+ * place only when complete, so a failed restore leaves nothing behind.
  */
 export async function restoreSnapshot(
   options: RestoreSnapshotOptions,
@@ -100,9 +108,10 @@ export async function restoreSnapshot(
   }
   if (await exists(dataDir)) throw new Error(`data-dir ${JSON.stringify(dataDir)} exists`);
 
-  const layout = await snapshotLayout(snapshotPath);
-  await verifySnapshotHash(snapshotPath, layout, options.skipHashCheck ?? false);
-  await checkSnapshotFormat(snapshotPath, layout);
+  const {format, layout} = await inspectSnapshot(
+    snapshotPath,
+    options.skipHashCheck === true ? 'skip' : 'required',
+  );
 
   const clusterId = clusterIdFor(members.map(m => m.id));
   const index = members.length;
@@ -114,8 +123,22 @@ export async function restoreSnapshot(
     const dbDir = join(memberDir, 'db');
     await mkdir(dbDir, {recursive: true, mode: 0o700});
     const dbFile = join(dbDir, BACKEND_FILE);
-    await copyFile(snapshotPath, dbFile);
-    if (layout.hasHash) await truncate(dbFile, layout.dataBytes);
+    if (format === 'bbolt') {
+      // etcd's format (from etcd, or from Synod's Maintenance.Snapshot): convert it.
+      const reader = BboltReader.open(snapshotPath, {sizeBytes: layout.dataBytes});
+      const backend = Backend.open(dbDir);
+      try {
+        await readEtcdSnapshot(reader, backend);
+      } finally {
+        reader.close();
+        await backend.close();
+      }
+      await rm(join(dbDir, `${BACKEND_FILE}-lock`), {force: true});
+    } else {
+      // Synod's own LMDB image: the backend file itself.
+      await copyFile(snapshotPath, dbFile);
+      if (layout.hasHash) await truncate(dbFile, layout.dataBytes);
+    }
     const revision = await rewriteBackend(dbDir, members, index);
     await syncPath(dbFile);
     await syncPath(dbDir);

@@ -2,6 +2,8 @@ import {createHash} from 'node:crypto';
 import {createReadStream} from 'node:fs';
 import {open, stat} from 'node:fs/promises';
 
+import {BboltReader} from '@synod/storage';
+
 /** Bytes of the SHA-256 that `etcdctl snapshot save` leaves at the end of the file. */
 export const SNAPSHOT_HASH_BYTES = 32;
 
@@ -70,31 +72,36 @@ export async function verifySnapshotHash(
   }
   const computed = hash.digest();
   if (!computed.equals(stored)) {
-    throw new Error(`expected sha256 ${goBytes(stored)}, got ${goBytes(computed)}`);
+    throw new Error(
+      `expected sha256 ${goBytes(stored)}, got ${goBytes(computed)}: ${path} is damaged (its last 32 bytes are not the sha256 of the ${layout.dataBytes} before them)`,
+    );
   }
 }
 
 /** LMDB's meta-page magic (0xBEEFC0DE, little-endian), in the first page of the file. */
 const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
-/** bbolt's magic (0xED0CDAED, little-endian): a snapshot of an etcd member. */
+/** bbolt's magic (0xED0CDAED, little-endian): a snapshot in etcd's format. */
 const BBOLT_MAGIC = Buffer.from([0xed, 0xda, 0x0c, 0xed]);
 /** The meta page's header is a few words long; the magic follows it. */
 const MAGIC_SEARCH_BYTES = 64;
 
 /**
- * Refuses a file that is not a Synod backend image before LMDB opens it: LMDB
- * trusts the file it maps, and a file in another format can crash the process
- * rather than fail. A snapshot taken from etcd (a bbolt file) gets its own
- * message, because it is the likely mistake. Known limit: a file cut short at
- * a page boundary, without its hash, still reaches LMDB.
+ * The two kinds of snapshot file Synod reads: `bbolt`, etcd's backend format, which
+ * `etcdctl snapshot save` gets from etcd and from Synod alike; and `lmdb`, Synod's own
+ * backend image, which Synod's snapshots were before they took etcd's format.
  */
-export async function checkSnapshotFormat(path: string, layout: SnapshotLayout): Promise<void> {
-  if (layout.dataBytes % PAGE_MULTIPLE_BYTES !== 0) {
-    // Whole pages or whole pages and a hash: anything else was cut short.
-    throw new Error(
-      `${path} is incomplete: ${layout.fileBytes} bytes is neither whole pages nor whole pages and a sha256`,
-    );
-  }
+export type SnapshotFormat = 'bbolt' | 'lmdb';
+
+/**
+ * Tells a snapshot's format by the magic of its first meta page, refusing an empty file
+ * and one that is neither, before anything opens it: LMDB trusts the file it maps, and a
+ * file in another format can crash the process rather than fail.
+ */
+export async function snapshotFormat(
+  path: string,
+  layout: SnapshotLayout,
+): Promise<SnapshotFormat> {
+  if (layout.fileBytes === 0) throw new Error(`${path}: the file is empty, not a snapshot`);
   const handle = await open(path, 'r');
   let head: Buffer;
   try {
@@ -104,13 +111,39 @@ export async function checkSnapshotFormat(path: string, layout: SnapshotLayout):
   } finally {
     await handle.close();
   }
-  if (head.includes(LMDB_MAGIC)) return;
-  if (head.includes(BBOLT_MAGIC)) {
+  if (head.subarray(16, 20).equals(BBOLT_MAGIC)) return 'bbolt';
+  if (head.includes(LMDB_MAGIC)) return 'lmdb';
+  throw new Error(
+    `${path}: offset 0: not a snapshot: neither etcd's format (bbolt magic 0xed0cdaed at offset 16) nor Synod's LMDB image`,
+  );
+}
+
+/**
+ * The layout of a bbolt snapshot from its meta page rather than its length: the database
+ * is `pages x page size` bytes, and a hash is there when exactly 32 bytes follow. A file
+ * shorter than its meta says is truncated, and said to be (with the reader's message).
+ */
+export function bboltSnapshotLayout(path: string, fileBytes: number): SnapshotLayout {
+  const reader = BboltReader.open(path, {sizeBytes: fileBytes});
+  const dataBytes = reader.sizeBytes;
+  reader.close();
+  if (fileBytes === dataBytes) return {fileBytes, dataBytes, hasHash: false};
+  if (fileBytes === dataBytes + SNAPSHOT_HASH_BYTES) return {fileBytes, dataBytes, hasHash: true};
+  throw new Error(
+    `${path}: offset ${dataBytes}: ${fileBytes - dataBytes} bytes follow the ${dataBytes}-byte database; a snapshot has none or a 32-byte sha256`,
+  );
+}
+
+/**
+ * Refuses an LMDB image that was cut short: whole pages, or whole pages and a hash.
+ * Known limit: a file cut short at a page boundary, without its hash, still reaches LMDB.
+ */
+export function checkLmdbLayout(path: string, layout: SnapshotLayout): void {
+  if (layout.dataBytes % PAGE_MULTIPLE_BYTES !== 0) {
     throw new Error(
-      `${path} is a snapshot of an etcd member (a bbolt file); Synod keeps its data in LMDB and restores only snapshots taken from Synod members: restore it with etcdctl, or copy its keys into Synod with etcdctl make-mirror`,
+      `${path} is incomplete: ${layout.fileBytes} bytes is neither whole pages nor whole pages and a sha256`,
     );
   }
-  throw new Error(`${path} is not a snapshot of a Synod member (no LMDB header)`);
 }
 
 /** A byte slice as Go's `%v` prints it, as in etcd's message. */
@@ -120,4 +153,29 @@ function goBytes(bytes: Uint8Array): string {
 
 function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+/** A snapshot file whose format and layout are known and whose hash has been checked. */
+export interface InspectedSnapshot {
+  readonly format: SnapshotFormat;
+  readonly layout: SnapshotLayout;
+}
+
+/**
+ * Finds a snapshot's format and layout and checks its hash: `required` refuses a file
+ * without one (a restore, unless `--skip-hash-check`), `if-present` checks one if there is
+ * one (status), `skip` does not look (`--skip-hash-check`).
+ */
+export async function inspectSnapshot(
+  path: string,
+  hash: 'required' | 'if-present' | 'skip',
+): Promise<InspectedSnapshot> {
+  const stated = await snapshotLayout(path);
+  const format = await snapshotFormat(path, stated);
+  const layout = format === 'bbolt' ? bboltSnapshotLayout(path, stated.fileBytes) : stated;
+  if (format === 'lmdb') checkLmdbLayout(path, layout);
+  if (hash === 'required' || (hash === 'if-present' && layout.hasHash)) {
+    await verifySnapshotHash(path, layout, false);
+  }
+  return {format, layout};
 }
