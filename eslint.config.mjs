@@ -199,6 +199,24 @@ export default tseslint.config(
     rules: {'no-restricted-imports': 'off'},
   },
   {
+    // The simulator runs the shipped member, so it imports the server. The only edge back is
+    // test-only: the server's fault suites check their histories with the simulator's
+    // linearizability checker, and no shipped server file may import the simulator (above).
+    name: 'simulator-runs-the-server',
+    files: ['packages/simulator/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints,
+          ignoredCircularDependencies: [['@synod/simulator', '@synod/server']],
+        },
+      ],
+    },
+  },
+  {
     // The server's fault tests drive real members with Synod's own client and check the
     // recorded histories with the simulator's linearizability checker; nothing else in the
     // server may import either.

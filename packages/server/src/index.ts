@@ -21,3 +21,8 @@ export type {MemberLogger} from './member/member.js';
 export {SkipEntryError, skipEntry} from './repair/skip-entry.js';
 export type {SkipEntryResult} from './repair/skip-entry.js';
 export {UnappliableEntryError} from './member/unappliable-entry-error.js';
+/** @internal The member's Ready loop and what it runs on, for the simulator. */
+export {RaftLoop} from './member/raft-loop.js';
+export type {RaftLoopHandlers} from './member/raft-loop.js';
+export type {Clock, RandomSource, TimerHandle} from './member/clock.js';
+export {nodeClock, nodeRandom} from './util/node-clock.js';

@@ -32,6 +32,8 @@ export type {SimStats} from './sim-cluster.js';
 export {reliableNetwork, SimNetwork} from './sim-network.js';
 export type {Addressed, SimNetworkOptions, SimNetworkStats} from './sim-network.js';
 export {SimDisk} from './sim-disk.js';
+export {SimMemberClock} from './sim-member-clock.js';
+export {simRandomSource} from './sim-random-source.js';
 export type {DiskWrite} from './sim-disk.js';
 export {SimNode} from './sim-node.js';
 export type {NodeReply, PendingRequest, SimNodeStatus} from './sim-node.js';
