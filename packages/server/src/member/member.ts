@@ -26,7 +26,7 @@ import {
 } from '@synod/storage';
 import {ServerError, Status} from 'nice-grpc-common';
 
-import {AuthStore, anonymous, memberAsRoot} from '../auth/auth-store.js';
+import {AuthStore, anonymous} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
 import {createTokenProvider} from '../auth/create-token-provider.js';
 import type {TokenProvider} from '../auth/token-provider.js';
@@ -36,10 +36,12 @@ import type {ApplyResult} from './apply-result.js';
 import {Alarms} from './alarms.js';
 import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
+import {BackendCommitBatcher} from './backend-commit-batcher.js';
 import type {Clock, RandomSource, TimerHandle} from './clock.js';
 import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
+import {LeaseTimers} from './lease-timers.js';
 import {refusalOfConfChange} from './conf-change-refusal.js';
 import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
@@ -133,20 +135,16 @@ export class MemberCore {
   private snapshotPending = false;
   /** Index of the last conf change applied: no snapshot may be taken below it. */
   private confChangeIndex = 0;
-  /** Commits applied writes to the backend when it fires (see {@link commitBackendSoon}). */
-  private backendCommitTimer: TimerHandle | undefined;
+  private readonly backendCommits: BackendCommitBatcher;
   private sendHandler: (messages: readonly Message[]) => void = () => undefined;
   private membershipListener: () => void = () => undefined;
   private fatal: unknown;
   private readonly fatalListeners: ((error: unknown) => void)[] = [];
   private stopped = false;
   private pendingCompactions: Promise<void>[] = [];
-  private expiryTimer: TimerHandle | undefined;
-  private checkpointTimer: TimerHandle | undefined;
+  private readonly leaseTimers: LeaseTimers;
   /** Stops a member removed from the cluster, once the others have heard of the commit. */
   private removalTimer: TimerHandle | undefined;
-  private readonly clearingCheckpoints = new Set<bigint>();
-  private readonly revoking = new Set<bigint>();
   private readonly compactor: AutoCompactor;
 
   private constructor(
@@ -179,6 +177,27 @@ export class MemberCore {
       clock,
     );
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
+    this.backendCommits = new BackendCommitBatcher(
+      () => ({
+        pendingWrites: () => this.state.kv.backend.pendingWrites,
+        commit: () => this.state.store.commit(),
+      }),
+      clock,
+      config.backendBatchIntervalMs,
+      config.backendBatchLimit,
+    );
+    this.leaseTimers = new LeaseTimers(
+      {
+        isLeader: () => this.isLeader,
+        lessor: () => this.state.lessor,
+        propose: (body, auth) => this.propose(body, auth),
+        warn: (obj, msg) => {
+          this.logger.warn(obj, msg);
+        },
+      },
+      clock,
+      config.leaseCheckpointIntervalMs,
+    );
     this.reads = new ReadIndexBatcher(
       {
         requestReadIndex: ctx => {
@@ -468,33 +487,7 @@ export class MemberCore {
   start(): void {
     this.loop.start();
     this.compactor.start();
-    this.expiryTimer = this.clock.setInterval(() => {
-      this.revokeExpiredLeases();
-    }, 500);
-    this.checkpointTimer = this.clock.setInterval(() => {
-      this.checkpointLeases(this.lessor.checkpointsDue());
-    }, this.config.leaseCheckpointIntervalMs);
-  }
-
-  /**
-   * On the leader, records leases' remaining TTLs through the log (at most 1000
-   * a proposal, as etcd batches them). A leader that takes over resumes each
-   * lease from its checkpoint instead of restarting its full TTL, so leader
-   * changes cannot keep a lease alive that nobody renews. A stale leader's
-   * proposals never commit, so it cannot change what the cluster records.
-   */
-  private checkpointLeases(due: readonly {id: bigint; remainingTtlSeconds: number}[]): void {
-    if (!this.isLeader || this.stopped || due.length === 0) return;
-    for (let i = 0; i < due.length; i += 1000) {
-      const checkpoints = due
-        .slice(i, i + 1000)
-        .map(c => ({ID: c.id, remainingTTL: BigInt(c.remainingTtlSeconds)}));
-      this.propose({$case: 'leaseCheckpoint', value: {checkpoints}}, memberAsRoot).catch(
-        (error: unknown) => {
-          this.logger.warn({error: String(error)}, 'could not checkpoint leases');
-        },
-      );
-    }
+    this.leaseTimers.start();
   }
 
   /**
@@ -503,47 +496,7 @@ export class MemberCore {
    * cleared through the log.
    */
   renewLease(id: bigint): number {
-    const ttl = this.lessor.renew(id);
-    if (this.lessor.hasCheckpoint(id) && !this.clearingCheckpoints.has(id)) {
-      this.clearingCheckpoints.add(id);
-      this.propose(
-        {$case: 'leaseCheckpoint', value: {checkpoints: [{ID: id, remainingTTL: 0n}]}},
-        memberAsRoot,
-      )
-        .catch((error: unknown) => {
-          this.logger.warn(
-            {lease: id.toString(16), error: String(error)},
-            'could not clear a lease checkpoint',
-          );
-        })
-        .finally(() => {
-          this.clearingCheckpoints.delete(id);
-        });
-    }
-    return ttl;
-  }
-
-  /**
-   * On the leader, proposes the revocation of every lease whose time is up.
-   * Expiry is decided by the leader's clock alone and carried out through the
-   * log, so every member deletes the lease's keys at the same revision.
-   */
-  private revokeExpiredLeases(): void {
-    if (!this.isLeader || this.stopped) return;
-    for (const id of this.lessor.expired(1000)) {
-      if (this.revoking.has(id)) continue;
-      this.revoking.add(id);
-      this.propose({$case: 'leaseRevoke', value: {ID: id}}, memberAsRoot)
-        .catch((error: unknown) => {
-          this.logger.warn(
-            {lease: id.toString(16), error: String(error)},
-            'could not revoke an expired lease',
-          );
-        })
-        .finally(() => {
-          this.revoking.delete(id);
-        });
-    }
+    return this.leaseTimers.renew(id);
   }
 
   /** Where raft messages for peers go. */
@@ -984,7 +937,7 @@ export class MemberCore {
 
   private applyCommitted(entries: readonly Entry[]): void {
     const results = this.state.applier.applyEntries(entries);
-    this.commitBackendSoon();
+    this.backendCommits.commitSoon();
     for (const {id, result} of results) this.waiters.resolve(id, result);
     const last = entries[entries.length - 1];
     if (last !== undefined) {
@@ -999,35 +952,6 @@ export class MemberCore {
   }
 
   /**
-   * Applied writes wait in the backend's buffer (reads see them) until the batch interval
-   * passes or the batch limit is reached, then go to disk in one LMDB transaction, as etcd
-   * batches its bbolt commits: each commit costs LMDB two flushes to disk, which per write
-   * would triple the disk flushes the WAL alone needs. The WAL holds every applied entry
-   * until a snapshot covers it, and a snapshot waits for the backend (see
-   * {@link snapshotWhenDurable}), so a crash loses nothing: the entries after the
-   * backend's last commit are applied again on restart.
-   */
-  private commitBackendSoon(): void {
-    if (this.store.kv.backend.pendingWrites >= this.config.backendBatchLimit) {
-      void this.commitBackend();
-      return;
-    }
-    this.backendCommitTimer ??= this.clock.setTimeout(() => {
-      void this.commitBackend();
-    }, this.config.backendBatchIntervalMs);
-  }
-
-  /**
-   * Commits the backend's buffered writes now; resolves once they are on disk. A rejection
-   * means the backend is unusable; left unhandled it ends the process, which is the intent.
-   */
-  private commitBackend(): Promise<void> {
-    this.clock.clearTimer(this.backendCommitTimer);
-    this.backendCommitTimer = undefined;
-    return this.store.commit();
-  }
-
-  /**
    * Takes a raft snapshot at `index` once the backend's copy of everything up to `index` is
    * on disk: the snapshot lets the WAL behind it go, and a restart resumes applying after
    * the snapshot, so the backend must already hold what it covers.
@@ -1036,7 +960,7 @@ export class MemberCore {
     this.snapshotPending = true;
     this.appliedSinceSnapshot = 0;
     const state = this.state;
-    void this.commitBackend().then(() => {
+    void this.backendCommits.commitNow().then(() => {
       // Between passes of the raft loop: no WAL write is in flight, raft's log may shrink.
       this.loop.runBetweenPasses(() => {
         this.snapshotPending = false;
@@ -1171,8 +1095,7 @@ export class MemberCore {
     this.fatal = error;
     // Writes not yet committed may hold part of an entry whose apply failed: none of them
     // may reach the disk. The WAL still holds every entry they came from.
-    this.clock.clearTimer(this.backendCommitTimer);
-    this.backendCommitTimer = undefined;
+    this.backendCommits.cancel();
     this.state.kv.backend.discardPending();
     if (error instanceof UnappliableEntryError) {
       this.logger.error({index: error.index, request: error.request}, error.message);
@@ -1208,9 +1131,8 @@ export class MemberCore {
     if (this.stopped) return;
     this.stopped = true;
     this.loop.stop();
-    this.clock.clearTimer(this.backendCommitTimer);
-    this.clock.clearTimer(this.expiryTimer);
-    this.clock.clearTimer(this.checkpointTimer);
+    this.backendCommits.cancel();
+    this.leaseTimers.stop();
     this.clock.clearTimer(this.removalTimer);
     this.compactor.stop();
     this.authTokens.close();
