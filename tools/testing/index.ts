@@ -17,6 +17,8 @@ export type {NetnsCluster} from './netns-cluster.js';
 export {grpcFrame, grpcMessages, rawGrpcCall} from './raw-grpc.js';
 export type {RawGrpcOptions, RawGrpcResult} from './raw-grpc.js';
 export {runSynodCommand} from './synod-command.js';
+export {startRestoredMember} from './restored-member.js';
+export type {RestoredCluster} from './restored-member.js';
 export type {SynodCommandResult} from './synod-command.js';
 export {makeTestPki, mutualTlsOptions, opensslSkipReason} from './test-pki.js';
 export type {CertFiles, TestPki} from './test-pki.js';

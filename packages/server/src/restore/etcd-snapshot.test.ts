@@ -5,7 +5,7 @@ import {join} from 'node:path';
 
 import {Permission_Type, Role, User} from '@synod/proto';
 import type {Backend, Bucket} from '@synod/storage';
-import {BboltReader, KvStore, Lessor} from '@synod/storage';
+import {BboltReader, KvStore, Lessor, writeBboltFile} from '@synod/storage';
 import {afterEach, describe, expect, it} from 'vitest';
 
 import {Membership} from '../member/membership.js';
@@ -285,7 +285,6 @@ describe('writeEtcdSnapshot and readEtcdSnapshot', () => {
   );
 
   it('refuses a bucket etcd does not have, naming the file and the bucket', async () => {
-    const {writeBboltFile} = await import('@synod/storage');
     const file = join(tmp(), 'odd.db');
     await writeBboltFile(file, [
       {key: b('key'), bucket: []},

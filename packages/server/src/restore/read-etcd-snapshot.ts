@@ -59,7 +59,10 @@ export async function readEtcdSnapshot(
     backend.put(bucket, key, value);
     if (++pending % COMMIT_EVERY === 0) await backend.commit();
   };
+  // Every bucket name first: a file with one etcd does not write is refused before
+  // anything is converted.
   const known = new Set<string>(ETCD_BUCKETS);
+  const tops: {name: string; bucket: BboltBucket}[] = [];
   for (const top of reader.root().entries()) {
     const name = top.key.toString('latin1');
     if (top.bucket === undefined || !known.has(name)) {
@@ -67,7 +70,9 @@ export async function readEtcdSnapshot(
         `${reader.path}: unknown bucket ${JSON.stringify(name)}: an etcd 3.4 or 3.5 backend holds only ${ETCD_BUCKETS.join(', ')}`,
       );
     }
-    const bucket = top.bucket;
+    tops.push({name, bucket: top.bucket});
+  }
+  for (const {name, bucket} of tops) {
     const fail: (key: Uint8Array, problem: string) => never = (key, problem) => {
       throw new Error(
         `${reader.path}: bucket ${name}, key 0x${Buffer.from(key).toString('hex')}: ${problem}`,
