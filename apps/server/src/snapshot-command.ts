@@ -13,9 +13,10 @@ export function snapshotUsage(): string {
     '       synod snapshot status <file> [-w simple|table|json]',
     '',
     'restore creates the data directory of one member of a NEW cluster from a file',
-    'written by `etcdctl snapshot save`: keys, revisions and leases are kept, the',
-    'membership is the one given here. Restore every member from the same file with',
-    'the same --initial-cluster and --initial-cluster-token.',
+    'written by `etcdctl snapshot save` from etcd 3.4/3.5 or from Synod: keys, revisions,',
+    'leases, users and roles are kept, the membership is the one given here. Restore',
+    'every member from the same file with the same --initial-cluster and',
+    '--initial-cluster-token.',
     '',
     `  ${'--name <value>'.padEnd(40)} this member's name (default: default)`,
     `  ${'--data-dir <value>'.padEnd(40)} data directory to create (default: \${name}.synod)`,
@@ -24,7 +25,8 @@ export function snapshotUsage(): string {
     `  ${'--initial-advertise-peer-urls <value>'.padEnd(40)} this member's peer URLs`,
     `  ${'--skip-hash-check'.padEnd(40)} do not check the file's sha256 (a file copied from a data dir)`,
     '',
-    'status prints the hash, revision, total keys and total size of a snapshot file.',
+    'status prints the hash, revision, total keys and total size of a snapshot file,',
+    'as etcdctl snapshot status does.',
     '',
   ].join('\n');
 }
