@@ -37,11 +37,14 @@ import {Alarms} from './alarms.js';
 import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
 import {BackendCommitBatcher} from './backend-commit-batcher.js';
+import {BackendQuota} from './backend-quota.js';
 import type {Clock, RandomSource, TimerHandle} from './clock.js';
 import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
 import {LeaseTimers} from './lease-timers.js';
+import type {MemberObserver} from './member-observer.js';
+import {timeBackendCommit, unobserved} from './member-observer.js';
 import {refusalOfConfChange} from './conf-change-refusal.js';
 import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
@@ -74,6 +77,8 @@ export type InternalRequestBody = NonNullable<InternalRequest['request']>;
 export interface MemberEnvironment {
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** Told of fsyncs, commits and failed proposals, for metrics; nobody by default. */
+  readonly observer?: MemberObserver;
 }
 
 /**
@@ -143,6 +148,7 @@ export class MemberCore {
   private stopped = false;
   private pendingCompactions: Promise<void>[] = [];
   private readonly leaseTimers: LeaseTimers;
+  private readonly quota: BackendQuota;
   /** Stops a member removed from the cluster, once the others have heard of the commit. */
   private removalTimer: TimerHandle | undefined;
   private readonly compactor: AutoCompactor;
@@ -161,6 +167,7 @@ export class MemberCore {
     },
     private readonly logger: MemberLogger,
     private readonly clock: Clock,
+    private readonly observer: MemberObserver = unobserved,
   ) {
     this.wal = parts.wal;
     this.raftStorage = parts.raftStorage;
@@ -186,6 +193,26 @@ export class MemberCore {
       config.backendBatchIntervalMs,
       config.backendBatchLimit,
     );
+    this.quota = new BackendQuota(
+      {
+        noSpaceRaised: () => this.alarms.has(AlarmType.NOSPACE),
+        backendSizeBytes: () => this.state.kv.backend.sizeBytes(),
+        raiseNoSpace: () => {
+          this.propose({
+            $case: 'alarm',
+            value: {
+              action: AlarmRequest_AlarmAction.ACTIVATE,
+              memberID: BigInt(memberId),
+              alarm: AlarmType.NOSPACE,
+            },
+          }).catch((error: unknown) => {
+            this.logger.warn({error: String(error)}, 'could not raise the NOSPACE alarm');
+          });
+        },
+      },
+      clock,
+      config.quotaBackendBytes,
+    );
     this.leaseTimers = new LeaseTimers(
       {
         isLeader: () => this.isLeader,
@@ -204,6 +231,9 @@ export class MemberCore {
           this.loop.readIndex(ctx);
         },
         appliedIndex: () => this.state.applier.appliedIndex(),
+        readIndexSlow: () => {
+          this.observer.readIndexSlow();
+        },
       },
       this.requestTimeoutMs,
       // etcd asks again every 500 ms when a read index does not come back.
@@ -378,6 +408,7 @@ export class MemberCore {
       {wal, raftStorage, snapshotter, dbDir, node, confState},
       logger,
       env.clock,
+      env.observer,
     );
     if (core.membership.isRemoved(core.memberId)) {
       void core.close();
@@ -442,6 +473,9 @@ export class MemberCore {
       leaseHooks: lessor,
       schedule: step => {
         clock.soon(step);
+      },
+      onBackendCommit: landed => {
+        timeBackendCommit(this.observer, clock, landed);
       },
     });
     lessor.restore(kv.backend);
@@ -643,6 +677,7 @@ export class MemberCore {
     try {
       propose();
     } catch (error) {
+      this.observer.proposalFailed();
       this.waiters.reject(id, error);
       void result.catch(() => undefined);
       if (error instanceof ProposalDroppedError) {
@@ -652,6 +687,7 @@ export class MemberCore {
     }
     // A proposal lost with a leader change is never applied: give up on it as etcd does.
     const timer = this.clock.setTimeout(() => {
+      this.observer.proposalFailed();
       const spec = this.leaderId === 0 ? EtcdErrors.timeoutDueToLeaderFail : EtcdErrors.timeout;
       this.waiters.reject(id, new ServerError(spec.code, spec.message));
     }, this.requestTimeoutMs);
@@ -663,44 +699,11 @@ export class MemberCore {
   }
 
   /**
-   * Refuses a write when the backend has outgrown `--quota-backend-bytes`, as
-   * etcd does: the first refusal raises the cluster-wide NOSPACE alarm, after
-   * which only reads, deletes and compaction are accepted until an operator
-   * compacts, defragments and disarms the alarm.
+   * Refuses a write when the backend has outgrown `--quota-backend-bytes`, raising the
+   * NOSPACE alarm, as etcd does (see {@link BackendQuota}).
    */
   checkQuota(): void {
-    if (this.alarms.has(AlarmType.NOSPACE)) {
-      throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
-    }
-    if (this.backendSizeBytes() <= this.config.quotaBackendBytes) return;
-    void this.propose({
-      $case: 'alarm',
-      value: {
-        action: AlarmRequest_AlarmAction.ACTIVATE,
-        memberID: BigInt(this.memberId),
-        alarm: AlarmType.NOSPACE,
-      },
-    }).catch((error: unknown) => {
-      this.logger.warn({error: String(error)}, 'could not raise the NOSPACE alarm');
-    });
-    throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
-  }
-
-  private sizeReadAtMs = 0;
-  private sizeBytes = 0;
-
-  /**
-   * The backend file's size, read at most every 100 ms: every write checks the
-   * quota, and a stat per request costs more than the check is worth (the
-   * file grows in whole map increments, and the alarm is raised for good).
-   */
-  private backendSizeBytes(): number {
-    const now = this.clock.monotonicMs();
-    if (now - this.sizeReadAtMs >= 100) {
-      this.sizeBytes = this.store.kv.backend.sizeBytes();
-      this.sizeReadAtMs = now;
-    }
-    return this.sizeBytes;
+    this.quota.check();
   }
 
   /** A fresh cluster-unique id, for requests and for leases the server names. */
@@ -840,7 +843,9 @@ export class MemberCore {
     }
     // Raft needs an fsync only when entries, term or vote changed; a batch that only moves the
     // commit index is written and rides on the next fsync.
+    const writtenMs = this.clock.monotonicMs();
     await this.wal.saveAsync(hardState, entries, mustSync);
+    if (mustSync) this.observer.walSynced(this.clock.monotonicMs() - writtenMs);
     if (hardState !== undefined) this.raftStorage.setHardState(hardState);
     if (entries.length > 0) this.raftStorage.append(entries);
   }
@@ -911,8 +916,12 @@ export class MemberCore {
     const incoming = join(this.dbDir, 'incoming.mdb');
     const handle = await open(incoming, 'w');
     try {
+      const writtenMs = this.clock.monotonicMs();
       await handle.writeFile(snapshot.data);
+      const syncedMs = this.clock.monotonicMs();
       await handle.datasync();
+      const nowMs = this.clock.monotonicMs();
+      this.observer.snapshotDbSaved(nowMs - writtenMs, nowMs - syncedMs);
     } finally {
       await handle.close();
     }
@@ -987,7 +996,9 @@ export class MemberCore {
     const snap = this.raftStorage.createSnapshot(index, this.confState, data);
     const meta = snap.metadata;
     if (meta === undefined) return;
+    const savedMs = this.clock.monotonicMs();
     this.snapshotter.save({index: meta.index, term: meta.term, confState: this.confState, data});
+    this.observer.snapshotSynced(this.clock.monotonicMs() - savedMs);
     this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
     const compactTo = index - this.config.snapshotCatchUpEntries;
     if (compactTo > this.raftStorage.firstIndex()) {
