@@ -42,8 +42,12 @@ export interface BboltWriteResult {
   readonly pages: number;
 }
 
-/** Output is gathered into writes of about this size. */
-const WRITE_CHUNK_BYTES = 1 << 20;
+/**
+ * Output is gathered into writes of about this size. Each write is awaited, which is where a
+ * member converting its store gives its event loop back: at roughly 15 µs per record, 256 KiB
+ * of pages holds the loop for about 15 ms.
+ */
+const WRITE_CHUNK_BYTES = 256 * 1024;
 
 interface Element {
   readonly flags: number;
