@@ -136,6 +136,22 @@ const flagSpecs = {
     kind: 'bool',
     help: 'peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided',
   },
+  'listen-metrics-urls': {
+    kind: 'string',
+    help: 'more URLs to serve /metrics and the health endpoints on (https: with the client certificates)',
+  },
+  metrics: {
+    kind: 'string',
+    help: 'basic or extensive (adds per-method gRPC latency histograms) (default: basic)',
+  },
+  'warning-apply-duration': {
+    kind: 'string',
+    help: 'log a request slower than this with its trace; 0 is off (default: 100ms)',
+  },
+  'experimental-warning-apply-duration': {
+    kind: 'string',
+    help: "etcd 3.5's name of --warning-apply-duration",
+  },
 } as const satisfies Record<string, {kind: 'string' | 'int' | 'bool'; help: string}>;
 
 type FlagName = keyof typeof flagSpecs;
@@ -422,6 +438,10 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     autoTls: bool('auto-tls'),
     peerAutoTls: bool('peer-auto-tls'),
     selfSignedCertValidity: int('self-signed-cert-validity'),
+    listenMetricsUrls: str('listen-metrics-urls'),
+    metrics: str('metrics'),
+    warningApplyDuration:
+      str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),
   };
   // Leave out what was not given, so the member's defaults apply.
   const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

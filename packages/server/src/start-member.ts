@@ -29,11 +29,13 @@ import {leaseService, lessorService} from './api/lease-service.js';
 import type {LearnerAllows} from './api/learner-guard.js';
 import {refusedOnLearner} from './api/learner-guard.js';
 import {lockService} from './api/lock-service.js';
-import {maintenanceService} from './api/maintenance-service.js';
+import {etcdApiVersion, maintenanceService} from './api/maintenance-service.js';
 import {watchService} from './api/watch-service.js';
 import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
 import {resolveMemberConfig} from './config/member-config.js';
 import {MemberMetrics} from './metrics/member-metrics.js';
+import {MetricsListener} from './metrics/metrics-listener.js';
+import {SlowRequestLog} from './metrics/slow-request-log.js';
 import type {Clock, RandomSource} from './member/clock.js';
 import type {MemberLogger} from './member/member.js';
 import {fetchJoinInfo} from './member/join-cluster.js';
@@ -64,6 +66,8 @@ export interface Member {
   readonly clientAddresses: readonly string[];
   /** `host:port` of each peer listener, with the ports actually bound. */
   readonly peerAddresses: readonly string[];
+  /** `host:port` of each `--listen-metrics-urls` listener, with the ports actually bound. */
+  readonly metricsAddresses: readonly string[];
   /** The member's replicated state and raft node, for tests and embedding applications. */
   readonly core: MemberCore;
   /**
@@ -111,7 +115,14 @@ export async function startMember(
     config.initialClusterState === 'existing' && !Wal.exists(join(config.dataDir, 'member', 'wal'))
       ? await fetchJoinInfo(config, clock, peerTls?.credentials)
       : undefined;
-  const core = MemberCore.open(config, logger, {clock, random}, joining);
+  // Made before the core opens, which reports its fsyncs and commits from the first one.
+  const metrics = new MemberMetrics({
+    extensive: config.metrics === 'extensive',
+    serverVersion: etcdApiVersion,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  });
+  const core = MemberCore.open(config, logger, {clock, random, observer: metrics}, joining);
+  metrics.attach(core);
   const onUnexpectedError = (path: string, error: unknown) => {
     logger.error(
       {path, error: error instanceof Error ? error.stack : String(error)},
@@ -122,6 +133,7 @@ export async function startMember(
   const transport = new PeerTransport({
     clusterId: core.clusterId,
     memberId: core.memberId,
+    observer: metrics.peers,
     ...(peerTls === undefined ? {} : {tls: peerTls.credentials}),
     events: {
       unreachable: id => {
@@ -149,18 +161,19 @@ export async function startMember(
     connected = ids;
   };
   core.onSend(messages => {
+    metrics.observeSends(messages, core.term, clock.monotonicMs());
     transport.send(messages);
   });
   core.onMembershipChange(followMembership);
 
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
+  let metricsListener: MetricsListener | undefined;
   const forwarder = new LeaderForwarder(core, peerTls?.credentials);
   const clusterDeps: ClusterServiceDeps = {
     isPeerConnected: id => transport.isConnected(id),
     forwarder,
   };
-  const metrics = new MemberMetrics(core);
   try {
     peerServer = await startPeerServer(
       config.listenPeerUrls,
@@ -171,6 +184,9 @@ export async function startMember(
         wasRemoved: id => core.membership.isRemoved(id),
         deliver: message => {
           core.step(message);
+        },
+        received: (from, bytes) => {
+          metrics.peerReceived(from, bytes);
         },
       },
       onUnexpectedError,
@@ -201,7 +217,19 @@ export async function startMember(
         refusedOnLearner(definition, implementation, () => core.isLearner, allows),
       );
     };
-    serve(KVDefinition, kvService(core), (method, request) => {
+    const kv =
+      config.warningApplyDurationMs === 0
+        ? kvService(core)
+        : new SlowRequestLog({
+            logger,
+            thresholdMs: config.warningApplyDurationMs,
+            nowMs: () => clock.monotonicMs(),
+            wallMs: () => clock.nowMs(),
+            onSlow: () => {
+              metrics.applySlow();
+            },
+          }).kvService(kvService(core));
+    serve(KVDefinition, kv, (method, request) => {
       return method === 'Range' && (request as RangeRequest).serializable;
     });
     serve(WatchDefinition, watchService(core, metrics));
@@ -212,17 +240,31 @@ export async function startMember(
     addServiceMethods(methods, HealthDefinition, healthService(core));
     serve(LockDefinition, lockService(core));
     serve(ElectionDefinition, electionService(core));
+    const observed = metrics.observedMethods(methods);
     const maxReceiveBytes = config.maxRequestBytes + grpcOverheadBytes;
     clientListener = await ClientListener.listen(
       config.listenClientUrls,
       {
-        grpc: new GrpcServer(methods, {maxReceiveBytes, onUnexpectedError, observer: metrics}),
-        gateway: new Gateway({methods, maxReceiveBytes, onUnexpectedError, observer: metrics}),
+        grpc: new GrpcServer(observed, {maxReceiveBytes, onUnexpectedError, observer: metrics}),
+        gateway: new Gateway({
+          methods: observed,
+          maxReceiveBytes,
+          onUnexpectedError,
+          observer: metrics,
+        }),
         endpoints: httpEndpoints(core, metrics),
       },
       clientTls,
     );
+    if (config.listenMetricsUrls.length > 0) {
+      metricsListener = await MetricsListener.listen(
+        config.listenMetricsUrls,
+        httpEndpoints(core, metrics, {metricsOnly: true}),
+        clientTls,
+      );
+    }
   } catch (error) {
+    await metricsListener?.close();
     await clientListener?.close();
     await peerServer?.close();
     transport.close();
@@ -236,12 +278,15 @@ export async function startMember(
   const peerPorts = peerServer.ports;
   const listener = clientListener;
   const stopPeers = peerServer;
+  const metricsAddresses = (metricsListener?.addresses ?? []).map(a => `${a.host}:${a.port}`);
+  const stopMetrics = metricsListener;
   logger.info(
     {
       memberId: core.memberId.toString(16),
       clusterId: core.clusterId.toString(16),
       client: listener.addresses.map(a => `${a.host}:${a.port}`),
       peer: peerPorts,
+      ...(metricsAddresses.length > 0 ? {metrics: metricsAddresses} : {}),
     },
     'serving clients',
   );
@@ -251,6 +296,7 @@ export async function startMember(
     closing ??= (async () => {
       if (options.handOverLeadership ?? true) await core.handOverLeadership();
       await listener.close();
+      await stopMetrics?.close();
       forwarder.close();
       transport.close();
       await stopPeers.close();
@@ -272,6 +318,7 @@ export async function startMember(
     name: config.name,
     clientAddresses: listener.addresses.map(a => `${a.host}:${a.port}`),
     peerAddresses: config.listenPeerUrls.map((u, i) => `${u.hostname}:${peerPorts[i] ?? u.port}`),
+    metricsAddresses,
     core,
     close,
     failed,

@@ -12,6 +12,7 @@ export {Snapshotter} from './snap/snapshotter.js';
 export type {SnapshotFile} from './snap/snapshotter.js';
 
 export {Backend, BACKEND_FILE, BackendKeyError} from './backend/backend.js';
+export type {BackendOptions} from './backend/backend.js';
 export type {BackendEntry, Bucket} from './backend/backend.js';
 
 export type {KeyValue, KvEvent} from './mvcc/key-value.js';

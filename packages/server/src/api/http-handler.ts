@@ -1,6 +1,9 @@
-import {AlarmType} from '@synod/proto';
+import {EtcdErrors} from '@synod/proto';
+import {ServerError} from 'nice-grpc-common';
 
 import type {MemberCore} from '../member/member.js';
+import type {HealthSource} from '../metrics/health-endpoints.js';
+import {answerHealth, isHealthPath} from '../metrics/health-endpoints.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
 import {etcdApiVersion} from './maintenance-service.js';
 
@@ -11,8 +14,12 @@ export interface HttpAnswer {
   readonly body: string;
 }
 
-/** The member's HTTP endpoints: the answer to a method and a path (query left out). */
-export type HttpEndpoints = (method: string, path: string) => HttpAnswer | Promise<HttpAnswer>;
+/** The member's HTTP endpoints: the answer to a method, a path and its query. */
+export type HttpEndpoints = (
+  method: string,
+  path: string,
+  query?: URLSearchParams,
+) => HttpAnswer | Promise<HttpAnswer>;
 
 const json = (status: number, value: unknown): HttpAnswer => ({
   status,
@@ -20,25 +27,46 @@ const json = (status: number, value: unknown): HttpAnswer => ({
   body: JSON.stringify(value),
 });
 
+/** What the health endpoints read of a member. */
+export function memberHealth(member: MemberCore): HealthSource {
+  const stopped = () =>
+    member.fatalError === undefined
+      ? undefined
+      : new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+  return {
+    get leader() {
+      return member.leader;
+    },
+    alarms: () => member.alarms.list().map(a => a.alarm),
+    get isPublished() {
+      return member.isPublished;
+    },
+    serializableRead: () => {
+      const error = stopped();
+      return error === undefined ? Promise.resolve() : Promise.reject(error);
+    },
+    linearizableRead: async () => {
+      await member.linearizableRead();
+    },
+  };
+}
+
 /**
- * What etcd serves over HTTP on its client port, beside gRPC: `/health` (200 with
- * `{"health":"true"}` when the member can serve, 503 otherwise), `/version`, and
- * `/metrics` in Prometheus' text format.
+ * What etcd serves over HTTP on its client port, beside gRPC: `/health`, `/livez` and
+ * `/readyz` (see {@link answerHealth}), `/version`, and `/metrics` in Prometheus' text format.
+ * With `metricsOnly`, what etcd serves on `--listen-metrics-urls`: the metrics and the health
+ * endpoints.
  */
-export function httpEndpoints(member: MemberCore, metrics: MemberMetrics): HttpEndpoints {
-  return (method, path) => {
+export function httpEndpoints(
+  member: MemberCore,
+  metrics: MemberMetrics,
+  {metricsOnly = false} = {},
+): HttpEndpoints {
+  const health = memberHealth(member);
+  return (method, path, query = new URLSearchParams()) => {
+    if (isHealthPath(path)) return answerHealth(health, metrics, method, path, query);
     if (method !== 'GET' && method !== 'HEAD') {
       return {status: 405, headers: {allow: 'GET, HEAD'}, body: ''};
-    }
-    if (path === '/health' || path === '/livez' || path === '/readyz') {
-      const reasons: string[] = [];
-      if (member.leader === 0) reasons.push('RAFT NO LEADER');
-      if (member.fatalError !== undefined) reasons.push('MEMBER STOPPED');
-      else if (!member.isPublished) reasons.push('MEMBER NOT YET PUBLISHED');
-      for (const a of member.alarms.list())
-        reasons.push(`ALARM ${a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : 'CORRUPT'}`);
-      const healthy = reasons.length === 0;
-      return json(healthy ? 200 : 503, {health: String(healthy), reason: reasons.join(', ')});
     }
     if (path === '/metrics') {
       return metrics.registry.metrics().then(
@@ -54,7 +82,7 @@ export function httpEndpoints(member: MemberCore, metrics: MemberMetrics): HttpE
         }),
       );
     }
-    if (path === '/version') {
+    if (path === '/version' && !metricsOnly) {
       return json(200, {
         etcdserver: etcdApiVersion,
         etcdcluster: etcdApiVersion.replace(/\.\d+$/, '.0'),

@@ -3,6 +3,7 @@ import {validateDeleteRange, validatePut, validateRange, validateTxn} from '@syn
 import type {DeleteRangeResponse, PutResponse, TxnResponse} from '@synod/storage';
 
 import type {MemberCore} from '../member/member.js';
+import {traceStep} from '../metrics/request-trace.js';
 import {requireLeaderIfAsked, unwrap, validated} from './errors.js';
 import {authChecked, requestAuth} from './request-auth.js';
 import {
@@ -50,11 +51,15 @@ export function kvService(member: MemberCore): KVServiceImplementation {
         validateRange(range);
       });
       const auth = await requestAuth(member, context);
-      if (!request.serializable) await member.linearizableRead();
+      if (!request.serializable) {
+        await member.linearizableRead();
+        traceStep(context, 'agreement among raft nodes before linearized reading');
+      }
       authChecked(() => {
         member.auth.checkRange(auth, request.key, request.rangeEnd);
       });
       const {response, revision} = validated(() => member.executor.range(range));
+      traceStep(context, 'range keys from in-memory index tree');
       return toWireRange(response, member.header(revision));
     },
 
@@ -68,6 +73,7 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       const {response, revision} = unwrap(
         await member.propose({$case: 'put', value: request}, auth),
       );
+      traceStep(context, 'process raft request');
       return toWirePut(response as PutResponse, member.header(revision));
     },
 
@@ -80,6 +86,7 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       const {response, revision} = unwrap(
         await member.propose({$case: 'deleteRange', value: request}, auth),
       );
+      traceStep(context, 'process raft request');
       return toWireDeleteRange(response as DeleteRangeResponse, member.header(revision));
     },
 
@@ -91,17 +98,22 @@ export function kvService(member: MemberCore): KVServiceImplementation {
       });
       const auth = await requestAuth(member, context);
       if (isReadOnly(request)) {
-        if (!allSerializable(request)) await member.linearizableRead();
+        if (!allSerializable(request)) {
+          await member.linearizableRead();
+          traceStep(context, 'agreement among raft nodes before linearized reading');
+        }
         authChecked(() => {
           member.auth.checkTxn(auth, request, () => []);
         });
         const {response, revision} = validated(() => member.executor.txn(txn));
+        traceStep(context, 'evaluate txn');
         return toWireTxn(response, member.header(revision));
       }
       member.checkQuota();
       const {response, revision} = unwrap(
         await member.propose({$case: 'txn', value: request}, auth),
       );
+      traceStep(context, 'process raft request');
       return toWireTxn(response as TxnResponse, member.header(revision));
     },
 

@@ -78,6 +78,18 @@ export interface MemberConfig {
   readonly clientTls: TlsSettings | undefined;
   /** TLS between members (`https://` peer URLs); undefined when no peer certificate is given. */
   readonly peerTls: TlsSettings | undefined;
+  /**
+   * Extra URLs serving only `/metrics` and the health endpoints (etcd's
+   * `--listen-metrics-urls`); `https://` ones with the client certificates. Empty by default.
+   */
+  readonly listenMetricsUrls: readonly URL[];
+  /** etcd's `--metrics`: `extensive` adds per-method gRPC latency histograms. */
+  readonly metrics: 'basic' | 'extensive';
+  /**
+   * A request slower than this is logged with its trace (etcd's
+   * `--warning-apply-duration`, 100 ms); 0 turns the warning off.
+   */
+  readonly warningApplyDurationMs: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -155,6 +167,12 @@ export interface MemberConfigInput {
   peerAutoTls?: boolean;
   /** Years the self-signed certificates are valid, 1 by default. */
   selfSignedCertValidity?: number;
+  /** URLs for `/metrics` and the health endpoints alone, comma-separated. */
+  listenMetricsUrls?: string | readonly string[];
+  /** `basic` (default) or `extensive`. */
+  metrics?: string;
+  /** A duration such as `100ms` or `1s`; `0` turns the slow-request warning off. */
+  warningApplyDuration?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -459,6 +477,41 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     bcryptCost: bcryptCost(input.bcryptCost ?? memberDefaults.bcryptCost),
     clientTls,
     peerTls,
+    ...resolveObservability(input, clientTls),
+  };
+}
+
+/** The metrics listener, the metrics' extent and the slow-request threshold. */
+function resolveObservability(
+  input: MemberConfigInput,
+  clientTls: TlsSettings | undefined,
+): Pick<MemberConfig, 'listenMetricsUrls' | 'metrics' | 'warningApplyDurationMs'> {
+  const listenMetricsUrls =
+    input.listenMetricsUrls === undefined ||
+    (typeof input.listenMetricsUrls === 'string' && input.listenMetricsUrls.trim() === '')
+      ? []
+      : parseUrls('listen-metrics-urls', input.listenMetricsUrls);
+  for (const url of listenMetricsUrls) {
+    if (!isIpLiteral(url.hostname)) {
+      throw new ConfigError(
+        'listen-metrics-urls',
+        `${url.href}: listen on an IP address, not a host name`,
+      );
+    }
+    if (url.protocol === 'https:' && clientTls === undefined) {
+      throw new ConfigError(
+        'listen-metrics-urls',
+        `${url.origin}: https metrics URLs are served with the client certificate; give --cert-file and --key-file (or --auto-tls)`,
+      );
+    }
+  }
+  return {
+    listenMetricsUrls,
+    metrics: oneOf('metrics', input.metrics ?? 'basic', ['basic', 'extensive'] as const),
+    warningApplyDurationMs: parseDurationMs(
+      'warning-apply-duration',
+      input.warningApplyDuration ?? '100ms',
+    ),
   };
 }
 

@@ -43,6 +43,8 @@ import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
 import {LeaseTimers} from './lease-timers.js';
+import type {MemberObserver} from './member-observer.js';
+import {timeBackendCommit, unobserved} from './member-observer.js';
 import {refusalOfConfChange} from './conf-change-refusal.js';
 import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
@@ -75,6 +77,8 @@ export type InternalRequestBody = NonNullable<InternalRequest['request']>;
 export interface MemberEnvironment {
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** Told of fsyncs, commits and failed proposals, for metrics; nobody by default. */
+  readonly observer?: MemberObserver;
 }
 
 /**
@@ -163,6 +167,7 @@ export class MemberCore {
     },
     private readonly logger: MemberLogger,
     private readonly clock: Clock,
+    private readonly observer: MemberObserver = unobserved,
   ) {
     this.wal = parts.wal;
     this.raftStorage = parts.raftStorage;
@@ -226,6 +231,9 @@ export class MemberCore {
           this.loop.readIndex(ctx);
         },
         appliedIndex: () => this.state.applier.appliedIndex(),
+        readIndexSlow: () => {
+          this.observer.readIndexSlow();
+        },
       },
       this.requestTimeoutMs,
       // etcd asks again every 500 ms when a read index does not come back.
@@ -400,6 +408,7 @@ export class MemberCore {
       {wal, raftStorage, snapshotter, dbDir, node, confState},
       logger,
       env.clock,
+      env.observer,
     );
     if (core.membership.isRemoved(core.memberId)) {
       void core.close();
@@ -464,6 +473,9 @@ export class MemberCore {
       leaseHooks: lessor,
       schedule: step => {
         clock.soon(step);
+      },
+      onBackendCommit: landed => {
+        timeBackendCommit(this.observer, clock, landed);
       },
     });
     lessor.restore(kv.backend);
@@ -665,6 +677,7 @@ export class MemberCore {
     try {
       propose();
     } catch (error) {
+      this.observer.proposalFailed();
       this.waiters.reject(id, error);
       void result.catch(() => undefined);
       if (error instanceof ProposalDroppedError) {
@@ -674,6 +687,7 @@ export class MemberCore {
     }
     // A proposal lost with a leader change is never applied: give up on it as etcd does.
     const timer = this.clock.setTimeout(() => {
+      this.observer.proposalFailed();
       const spec = this.leaderId === 0 ? EtcdErrors.timeoutDueToLeaderFail : EtcdErrors.timeout;
       this.waiters.reject(id, new ServerError(spec.code, spec.message));
     }, this.requestTimeoutMs);
@@ -829,7 +843,9 @@ export class MemberCore {
     }
     // Raft needs an fsync only when entries, term or vote changed; a batch that only moves the
     // commit index is written and rides on the next fsync.
+    const writtenMs = this.clock.monotonicMs();
     await this.wal.saveAsync(hardState, entries, mustSync);
+    if (mustSync) this.observer.walSynced(this.clock.monotonicMs() - writtenMs);
     if (hardState !== undefined) this.raftStorage.setHardState(hardState);
     if (entries.length > 0) this.raftStorage.append(entries);
   }
@@ -900,8 +916,12 @@ export class MemberCore {
     const incoming = join(this.dbDir, 'incoming.mdb');
     const handle = await open(incoming, 'w');
     try {
+      const writtenMs = this.clock.monotonicMs();
       await handle.writeFile(snapshot.data);
+      const syncedMs = this.clock.monotonicMs();
       await handle.datasync();
+      const nowMs = this.clock.monotonicMs();
+      this.observer.snapshotDbSaved(nowMs - writtenMs, nowMs - syncedMs);
     } finally {
       await handle.close();
     }
@@ -976,7 +996,9 @@ export class MemberCore {
     const snap = this.raftStorage.createSnapshot(index, this.confState, data);
     const meta = snap.metadata;
     if (meta === undefined) return;
+    const savedMs = this.clock.monotonicMs();
     this.snapshotter.save({index: meta.index, term: meta.term, confState: this.confState, data});
+    this.observer.snapshotSynced(this.clock.monotonicMs() - savedMs);
     this.wal.saveSnapshotMarker({index: meta.index, term: meta.term});
     const compactTo = index - this.config.snapshotCatchUpEntries;
     if (compactTo > this.raftStorage.firstIndex()) {

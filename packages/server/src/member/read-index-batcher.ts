@@ -16,6 +16,8 @@ export interface ReadIndexSource {
   /** Asks raft for a read index for `ctx`; throws when raft cannot take it now. */
   requestReadIndex(ctx: Uint8Array): void;
   appliedIndex(): number;
+  /** Told when a round got no answer in time and is asked again (etcd's slow read index). */
+  readIndexSlow?(): void;
 }
 
 /**
@@ -132,7 +134,9 @@ export class ReadIndexBatcher {
     }
     batch.retryTimer = this.clock.setTimeout(
       () => {
-        if (this.inFlight.has(batch.key)) this.ask(batch);
+        if (!this.inFlight.has(batch.key)) return;
+        this.source.readIndexSlow?.();
+        this.ask(batch);
       },
       Math.min(this.retryMs, remaining),
     );

@@ -1,60 +1,168 @@
-import {Counter, Gauge, Registry} from 'prom-client';
+import type {Message} from '@synod/proto/raftpb';
+import {MessageType} from '@synod/proto/raftpb';
+import {Counter, Gauge, Histogram, Registry} from 'prom-client';
 
 import type {MemberCore} from '../member/member.js';
+import type {MemberObserver} from '../member/member-observer.js';
+import type {PeerTrafficObserver} from '../peer/peer-transport.js';
+import type {MethodTable} from '../transport/grpc-service.js';
+import type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
+import {GrpcMetrics, grpcMethodLabels} from './grpc-metrics.js';
+import {registerProcessMetrics} from './process-metrics.js';
 
-/** gRPC status codes by the names Go's grpc (and so etcd's metrics) give them. */
-const codeNames = [
-  'OK',
-  'Canceled',
-  'Unknown',
-  'InvalidArgument',
-  'DeadlineExceeded',
-  'NotFound',
-  'AlreadyExists',
-  'PermissionDenied',
-  'ResourceExhausted',
-  'FailedPrecondition',
-  'Aborted',
-  'OutOfRange',
-  'Unimplemented',
-  'Internal',
-  'Unavailable',
-  'DataLoss',
-  'Unauthenticated',
-] as const;
+export type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 
-export type GrpcCallType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
+/** etcd's buckets for disk latencies: 1 ms doubling to 8.192 s (`ExponentialBuckets(0.001, 2, 14)`). */
+const diskBuckets = exponentialBuckets(0.001, 2, 14);
+/** etcd's buckets for the round trip to a peer: 0.1 ms doubling to 3.2768 s. */
+const roundTripBuckets = exponentialBuckets(0.0001, 2, 16);
+/** etcd's buckets for saving a received snapshot: 0.1 s doubling to 51.2 s. */
+const snapshotSaveBuckets = exponentialBuckets(0.1, 2, 10);
 
-/** What the gRPC binder reports about each call. */
-export interface GrpcCallObserver {
-  started(service: string, method: string, type: GrpcCallType): void;
-  handled(service: string, method: string, type: GrpcCallType, code: number): void;
+function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({length: count}, (_, i) => Number((start * factor ** i).toPrecision(12)));
 }
 
-/**
- * A member's Prometheus metrics, served on `/metrics` of the client port, under
- * etcd's metric names where etcd has one, so dashboards and alerts written for
- * etcd read Synod. One registry per member: several members may share a process.
- */
-export class MemberMetrics implements GrpcCallObserver {
-  readonly registry = new Registry();
-  private readonly grpcStarted: Counter<'grpc_method' | 'grpc_service' | 'grpc_type'>;
-  private readonly grpcHandled: Counter<'grpc_code' | 'grpc_method' | 'grpc_service' | 'grpc_type'>;
-  readonly watchStreams: Gauge;
+/** Settings of {@link MemberMetrics}. */
+export interface MemberMetricsOptions {
+  /** etcd's `--metrics extensive`: adds `grpc_server_handling_seconds`. */
+  readonly extensive: boolean;
+  /** The etcd version the member reports (`etcd_server_version`). */
+  readonly serverVersion: string;
+  /** Raft's heartbeat interval: a leader's heartbeat later than twice it is a send failure. */
+  readonly heartbeatIntervalMs: number;
+}
 
-  constructor(member: MemberCore) {
-    const registers = [this.registry];
-    this.grpcStarted = new Counter({
-      name: 'grpc_server_started_total',
-      help: 'Total number of RPCs started on the server.',
-      // Labels in Prometheus' usual (sorted) order, as etcd's Go exporter writes them.
-      labelNames: ['grpc_method', 'grpc_service', 'grpc_type'],
+/** Which of `/livez`, `/readyz` a named check belongs to (`etcd_server_healthcheck`'s type). */
+export type HealthCheckType = 'livez' | 'readyz';
+
+/**
+ * A member's Prometheus metrics, served on `/metrics` of the client URLs and of
+ * `--listen-metrics-urls`, under etcd's names, types, labels, help texts and buckets where
+ * etcd has the metric, so etcd's Grafana dashboard and alerting rules read Synod unchanged.
+ * One registry per member: several members may share a process.
+ *
+ * Made before the member's core opens (the core reports fsyncs and commits to it from the
+ * first one), then {@link attach}ed to the core for what is read from its state at scrape time.
+ */
+export class MemberMetrics implements GrpcCallObserver, MemberObserver {
+  readonly registry = new Registry();
+  readonly watchStreams: Gauge;
+  private readonly grpc: GrpcMetrics;
+  private core: MemberCore | undefined;
+  private readonly walFsync: Histogram;
+  private readonly backendCommit: Histogram;
+  private readonly snapFsync: Histogram;
+  private readonly snapDbFsync: Histogram;
+  private readonly snapDbSave: Histogram;
+  private readonly proposalsFailed: Counter;
+  private readonly slowReadIndexes: Counter;
+  private readonly slowApplies: Counter;
+  private readonly heartbeatSendFailures: Counter;
+  private readonly peerSentBytes: Counter<'To'>;
+  private readonly peerReceivedBytes: Counter<'From'>;
+  private readonly peerSentFailures: Counter<'To'>;
+  private readonly peerRoundTrip: Histogram<'To'>;
+  private readonly healthSuccess: Counter;
+  private readonly healthFailures: Counter;
+  private readonly healthCheck: Gauge<'name' | 'type'>;
+  private readonly healthChecks: Counter<'name' | 'status' | 'type'>;
+  /** When the leader last sent each follower a heartbeat, and in which term. */
+  private readonly lastHeartbeatMs = new Map<number, number>();
+  private heartbeatTerm = -1;
+
+  constructor(private readonly options: MemberMetricsOptions) {
+    const registry = this.registry;
+    const registers = [registry];
+    this.grpc = new GrpcMetrics(registry, options.extensive);
+    registerProcessMetrics(registry);
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({name, help, buckets, registers});
+    const counter = (name: string, help: string) => new Counter({name, help, registers});
+    this.walFsync = histogram(
+      'etcd_disk_wal_fsync_duration_seconds',
+      'The latency distributions of fsync called by WAL.',
+      diskBuckets,
+    );
+    this.backendCommit = histogram(
+      'etcd_disk_backend_commit_duration_seconds',
+      'The latency distributions of commit called by backend.',
+      diskBuckets,
+    );
+    this.snapFsync = histogram(
+      'etcd_snap_fsync_duration_seconds',
+      'The latency distributions of fsync called by snap.',
+      diskBuckets,
+    );
+    this.snapDbFsync = histogram(
+      'etcd_snap_db_fsync_duration_seconds',
+      'The latency distributions of fsyncing .snap.db file',
+      diskBuckets,
+    );
+    this.snapDbSave = histogram(
+      'etcd_snap_db_save_total_duration_seconds',
+      'The total latency distributions of v3 snapshot save',
+      snapshotSaveBuckets,
+    );
+    this.proposalsFailed = counter(
+      'etcd_server_proposals_failed_total',
+      'The total number of failed proposals seen.',
+    );
+    this.slowReadIndexes = counter(
+      'etcd_server_slow_read_indexes_total',
+      "The total number of pending read indexes not in sync with leader's or timed out read index requests.",
+    );
+    this.slowApplies = counter(
+      'etcd_server_slow_apply_total',
+      'The total number of slow apply requests (likely overloaded from slow disk).',
+    );
+    this.heartbeatSendFailures = counter(
+      'etcd_server_heartbeat_send_failures_total',
+      'The total number of leader heartbeat send failures (likely overloaded from slow disk).',
+    );
+    this.peerSentBytes = new Counter({
+      name: 'etcd_network_peer_sent_bytes_total',
+      help: 'The total number of bytes sent to peers.',
+      labelNames: ['To'],
       registers,
     });
-    this.grpcHandled = new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: ['grpc_code', 'grpc_method', 'grpc_service', 'grpc_type'],
+    this.peerReceivedBytes = new Counter({
+      name: 'etcd_network_peer_received_bytes_total',
+      help: 'The total number of bytes received from peers.',
+      labelNames: ['From'],
+      registers,
+    });
+    this.peerSentFailures = new Counter({
+      name: 'etcd_network_peer_sent_failures_total',
+      help: 'The total number of send failures from peers.',
+      labelNames: ['To'],
+      registers,
+    });
+    this.peerRoundTrip = new Histogram({
+      name: 'etcd_network_peer_round_trip_time_seconds',
+      help: 'Round-Trip-Time histogram between peers',
+      labelNames: ['To'],
+      buckets: roundTripBuckets,
+      registers,
+    });
+    this.healthSuccess = counter(
+      'etcd_server_health_success',
+      'The total number of successful health checks',
+    );
+    this.healthFailures = counter(
+      'etcd_server_health_failures',
+      'The total number of failed health checks',
+    );
+    this.healthCheck = new Gauge({
+      name: 'etcd_server_healthcheck',
+      help: 'The result of each kind of healthcheck.',
+      labelNames: ['type', 'name'],
+      registers,
+    });
+    this.healthChecks = new Counter({
+      name: 'etcd_server_healthchecks_total',
+      help: 'The total number of each kind of healthcheck.',
+      labelNames: ['type', 'name', 'status'],
       registers,
     });
     this.watchStreams = new Gauge({
@@ -62,100 +170,246 @@ export class MemberMetrics implements GrpcCallObserver {
       help: 'Total number of watch streams.',
       registers,
     });
-    const gauge = (name: string, help: string, read: () => number) =>
+    this.registerStateMetrics();
+  }
+
+  /** Starts reading the member's state at each scrape. */
+  attach(core: MemberCore): void {
+    this.core = core;
+  }
+
+  /** Gauges and counters read from the member's state when scraped; absent until attached. */
+  private registerStateMetrics(): void {
+    const registers = [this.registry];
+    const core = () => this.core;
+    const gauge = (name: string, help: string, read: (core: MemberCore) => number) =>
       new Gauge({
         name,
         help,
         registers,
         collect() {
-          this.set(read());
+          const c = core();
+          if (c !== undefined) this.set(read(c));
         },
       });
+    const labelled = (name: string, help: string, label: string, read: (c: MemberCore) => string) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          const c = core();
+          if (c === undefined) return;
+          this.reset();
+          this.set({[label]: read(c)}, 1);
+        },
+      });
+    // A counter the core keeps: the exported one is moved up to it at each scrape.
+    let leaderChangesExported = 0;
+    new Counter({
+      name: 'etcd_server_leader_changes_seen_total',
+      help: 'The number of leader changes seen.',
+      registers,
+      collect() {
+        const seen = core()?.leaderChanges ?? 0;
+        if (seen > leaderChangesExported) this.inc(seen - leaderChangesExported);
+        leaderChangesExported = Math.max(seen, leaderChangesExported);
+      },
+    });
     gauge(
-      'etcd_server_leader_changes_seen_total',
-      'The number of leader changes seen.',
-      () => member.leaderChanges,
+      'etcd_server_has_leader',
+      'Whether or not a leader exists. 1 is existence, 0 is not.',
+      core => (core.leader === 0 ? 0 : 1),
     );
-    gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', () => {
-      const c = member.store.watcherCounts();
+    gauge(
+      'etcd_server_is_leader',
+      'Whether or not this member is a leader. 1 if is, 0 otherwise.',
+      core => (core.isLeader ? 1 : 0),
+    );
+    gauge(
+      'etcd_server_is_learner',
+      'Whether or not this member is a learner. 1 if is, 0 otherwise.',
+      core => (core.isLearner ? 1 : 0),
+    );
+    gauge(
+      'etcd_server_proposals_committed_total',
+      'The total number of consensus proposals committed.',
+      core => core.raftIndex,
+    );
+    gauge(
+      'etcd_server_proposals_applied_total',
+      'The total number of consensus proposals applied.',
+      core => core.appliedIndex,
+    );
+    gauge(
+      'etcd_server_proposals_pending',
+      'The current number of pending proposals to commit.',
+      core => core.pendingProposals,
+    );
+    gauge(
+      'etcd_mvcc_db_total_size_in_bytes',
+      'Total size of the underlying database physically allocated in bytes.',
+      core => core.store.kv.backend.sizeBytes(),
+    );
+    gauge(
+      'etcd_mvcc_db_total_size_in_use_in_bytes',
+      'Total size of the underlying database logically in use in bytes.',
+      core => core.store.kv.backend.sizeInUseBytes(),
+    );
+    gauge(
+      'etcd_server_quota_backend_bytes',
+      'Current backend storage quota size in bytes.',
+      core => core.config.quotaBackendBytes,
+    );
+    labelled(
+      'etcd_server_id',
+      "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+      'server_id',
+      core => core.memberId.toString(16),
+    );
+    labelled(
+      'etcd_server_version',
+      "Which version is running. 1 for 'server_version' label with current version.",
+      'server_version',
+      () => this.options.serverVersion,
+    );
+    labelled(
+      'etcd_cluster_version',
+      "Which version is running. 1 for 'cluster_version' label with current cluster version",
+      'cluster_version',
+      () => this.options.serverVersion.split('.').slice(0, 2).join('.'),
+    );
+    gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', core =>
+      core.store.kv.indexedKeys(),
+    );
+    gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.', core =>
+      core.store.rev(),
+    );
+    gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', core => {
+      const c = core.store.watcherCounts();
       return c.synced + c.unsynced + c.victims;
     });
     gauge(
       'etcd_debugging_mvcc_slow_watcher_total',
       'Total number of unsynced slow watchers.',
-      () => {
-        const c = member.store.watcherCounts();
+      core => {
+        const c = core.store.watcherCounts();
         return c.unsynced + c.victims;
       },
     );
     gauge(
-      'etcd_server_has_leader',
-      'Whether or not a leader exists. 1 is existence, 0 is not.',
-      () => (member.leader === 0 ? 0 : 1),
-    );
-    gauge(
-      'etcd_server_is_learner',
-      'Whether or not this member is a learner. 1 if is, 0 otherwise.',
-      () => (member.isLearner ? 1 : 0),
-    );
-    gauge(
       'synod_server_snapshots_installed_total',
       'Snapshots of the store received from a leader and installed.',
-      () => member.snapshotsInstalled,
-    );
-    gauge(
-      'etcd_server_is_leader',
-      'Whether or not this member is a leader. 1 if is, 0 otherwise.',
-      () => (member.isLeader ? 1 : 0),
-    );
-    gauge(
-      'etcd_server_proposals_committed_total',
-      'The total number of consensus proposals committed.',
-      () => member.raftIndex,
-    );
-    gauge(
-      'etcd_server_proposals_applied_total',
-      'The total number of consensus proposals applied.',
-      () => member.appliedIndex,
-    );
-    gauge(
-      'etcd_server_proposals_pending',
-      'The current number of pending proposals to commit.',
-      () => member.pendingProposals,
-    );
-    gauge(
-      'etcd_mvcc_db_total_size_in_bytes',
-      'Total size of the underlying database physically allocated in bytes.',
-      () => member.store.kv.backend.sizeBytes(),
-    );
-    gauge(
-      'etcd_mvcc_db_total_size_in_use_in_bytes',
-      'Total size of the underlying database logically in use in bytes.',
-      () => member.store.kv.backend.sizeInUseBytes(),
-    );
-    gauge(
-      'etcd_server_quota_backend_bytes',
-      'Current backend storage quota size in bytes.',
-      () => member.config.quotaBackendBytes,
-    );
-    gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', () =>
-      member.store.kv.indexedKeys(),
-    );
-    gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.', () =>
-      member.store.rev(),
+      core => core.snapshotsInstalled,
     );
   }
 
+  // GrpcCallObserver
+
   started(service: string, method: string, type: GrpcCallType): void {
-    this.grpcStarted.inc({grpc_method: method, grpc_service: service, grpc_type: type});
+    this.grpc.started(service, method, type);
   }
 
   handled(service: string, method: string, type: GrpcCallType, code: number): void {
-    this.grpcHandled.inc({
-      grpc_code: codeNames[code] ?? String(code),
-      grpc_method: method,
-      grpc_service: service,
-      grpc_type: type,
-    });
+    this.grpc.handled(service, method, type, code);
+  }
+
+  receivedBytes(bytes: number): void {
+    this.grpc.receivedBytes(bytes);
+  }
+
+  sentBytes(bytes: number): void {
+    this.grpc.sentBytes(bytes);
+  }
+
+  /**
+   * The served methods with their messages and handling time counted (see
+   * {@link GrpcMetrics.observed}), every one exported with zero counts from the start.
+   */
+  observedMethods(methods: MethodTable): MethodTable {
+    this.grpc.initialize(grpcMethodLabels(methods));
+    return this.grpc.observed(methods, () => performance.now());
+  }
+
+  // MemberObserver
+
+  walSynced(durationMs: number): void {
+    this.walFsync.observe(durationMs / 1000);
+  }
+
+  backendCommitted(durationMs: number): void {
+    this.backendCommit.observe(durationMs / 1000);
+  }
+
+  snapshotSynced(durationMs: number): void {
+    this.snapFsync.observe(durationMs / 1000);
+  }
+
+  snapshotDbSaved(totalMs: number, fsyncMs: number): void {
+    this.snapDbSave.observe(totalMs / 1000);
+    this.snapDbFsync.observe(fsyncMs / 1000);
+  }
+
+  proposalFailed(): void {
+    this.proposalsFailed.inc();
+  }
+
+  readIndexSlow(): void {
+    this.slowReadIndexes.inc();
+  }
+
+  /** A request took longer than `--warning-apply-duration`. */
+  applySlow(): void {
+    this.slowApplies.inc();
+  }
+
+  /** What the peer transport reports, under etcd's peer labels: member ids in hex. */
+  readonly peers: PeerTrafficObserver = {
+    sent: (to, bytes) => {
+      this.peerSentBytes.inc({To: to.toString(16)}, bytes);
+    },
+    sendFailed: to => {
+      this.peerSentFailures.inc({To: to.toString(16)});
+    },
+    roundTrip: (to, seconds) => {
+      this.peerRoundTrip.observe({To: to.toString(16)}, seconds);
+    },
+  };
+
+  /** Bytes read from peer `from`'s Raft stream or snapshot call. */
+  peerReceived(from: number, bytes: number): void {
+    this.peerReceivedBytes.inc({From: from.toString(16)}, bytes);
+  }
+
+  /**
+   * Watches the leader's outgoing heartbeats, as etcd's timeout detector does: a heartbeat to
+   * a follower more than two heartbeat intervals after the previous one means the leader was
+   * too busy (a slow disk, most often) and counts as a send failure. `nowMs` is monotonic.
+   */
+  observeSends(messages: readonly Message[], term: number, nowMs: number): void {
+    if (term !== this.heartbeatTerm) {
+      // A new term: the previous leader's (or this member's earlier) heartbeats do not count.
+      this.lastHeartbeatMs.clear();
+      this.heartbeatTerm = term;
+    }
+    const limitMs = 2 * this.options.heartbeatIntervalMs;
+    for (const m of messages) {
+      if (m.type !== MessageType.MsgHeartbeat) continue;
+      const last = this.lastHeartbeatMs.get(m.to);
+      if (last !== undefined && nowMs - last > limitMs) this.heartbeatSendFailures.inc();
+      this.lastHeartbeatMs.set(m.to, nowMs);
+    }
+  }
+
+  /** Counts one answer of `/health`, as etcd's `etcd_server_health_*`. */
+  healthAnswered(healthy: boolean): void {
+    (healthy ? this.healthSuccess : this.healthFailures).inc();
+  }
+
+  /** Records one named check of `/livez` or `/readyz`. */
+  healthChecked(type: HealthCheckType, name: string, ok: boolean): void {
+    this.healthCheck.set({name, type}, ok ? 1 : 0);
+    this.healthChecks.inc({name, status: ok ? 'success' : 'error', type});
   }
 }

@@ -21,6 +21,8 @@ export interface PeerInbox {
   wasRemoved(id: number): boolean;
   /** Delivers a message from a peer to raft. */
   deliver(message: Message): void;
+  /** Told of every frame of `bytes` read from peer `from`'s Raft stream, for metrics. */
+  received?(from: number, bytes: number): void;
 }
 
 function checkHello(hello: PeerHello | undefined, inbox: PeerInbox): void {
@@ -89,6 +91,7 @@ export function acceptRaftStream(
     if (inbox.wasRemoved(hello.from)) {
       throw new ServerError(Status.FAILED_PRECONDITION, memberRemovedMessage);
     }
+    inbox.received?.(hello.from, bytes.length);
     for (const m of frame.value.messages) {
       if (m.type === MessageType.MsgSnap) continue;
       inbox.deliver(m);
@@ -149,6 +152,7 @@ export function peerService(inbox: PeerInbox): PeerServiceImplementation {
           if (crc32c(0, data) !== chunk.checksum) {
             throw new ServerError(Status.DATA_LOSS, 'snapshot checksum mismatch; send it again');
           }
+          inbox.received?.(header.from, data.length);
           const snapshot = header.snapshot;
           if (snapshot === undefined) break;
           inbox.deliver({...header, snapshot: {...snapshot, data}});

@@ -12,6 +12,7 @@ import {createClient} from 'nice-grpc';
 import {memberRemovedMessage} from '../member/member-removed.js';
 import type {TlsCredentials} from '../tls/tls-credentials.js';
 import {peerChannel} from './peer-channel.js';
+import {PeerProber} from './peer-prober.js';
 import {FrameDecoder, raftStreamPreface, writeFrame} from './raft-stream.js';
 
 /** What the transport reports back to raft. */
@@ -22,6 +23,16 @@ export interface PeerTransportEvents {
   snapshotStatus(peerId: number, ok: boolean): void;
   /** A peer refused this member because the cluster has removed it. */
   removed?(peerId: number): void;
+}
+
+/** What the transport reports for metrics: etcd's `etcd_network_peer_*` counters. */
+export interface PeerTrafficObserver {
+  /** A frame of `bytes` went to peer `to`'s stream (or snapshot call). */
+  sent(to: number, bytes: number): void;
+  /** A message for peer `to` was dropped: its queue was full, or its snapshot failed. */
+  sendFailed(to: number): void;
+  /** A probe of peer `to` came back after `seconds` (see {@link PeerProber}). */
+  roundTrip?(to: number, seconds: number): void;
 }
 
 export interface PeerTransportOptions {
@@ -36,6 +47,7 @@ export interface PeerTransportOptions {
   readonly reconnectMaxMs?: number;
   /** This member's peer certificates, for peers with `https://` URLs. */
   readonly tls?: TlsCredentials;
+  readonly observer?: PeerTrafficObserver;
 }
 
 /** Largest gRPC message a member accepts from a peer. */
@@ -135,6 +147,7 @@ class PeerSender {
   private client: PeerClient | undefined;
   private readonly abort = new AbortController();
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly prober: PeerProber | undefined;
 
   constructor(
     readonly id: number,
@@ -146,6 +159,12 @@ class PeerSender {
       this.keepAlive();
     }, keepAliveIntervalMs);
     this.keepAliveTimer.unref();
+    const observer = options.observer;
+    if (observer?.roundTrip !== undefined && urls[0] !== undefined) {
+      this.prober = new PeerProber(urls[0], options.tls, seconds => {
+        observer.roundTrip?.(id, seconds);
+      });
+    }
     this.connect();
   }
 
@@ -244,11 +263,9 @@ class PeerSender {
       return;
     }
     if (!this.wroteSinceKeepAlive) {
-      writeFrame(
-        socket,
-        PeerFrame.encode({frame: {$case: 'batch', value: {messages: []}}}).finish(),
-        this.onWritten,
-      );
+      const frame = PeerFrame.encode({frame: {$case: 'batch', value: {messages: []}}}).finish();
+      writeFrame(socket, frame, this.onWritten);
+      this.options.observer?.sent(this.id, frame.length);
     }
     this.wroteSinceKeepAlive = false;
   }
@@ -257,6 +274,7 @@ class PeerSender {
   enqueue(m: Message): boolean {
     if (this.closed) return false;
     if (this.pending.length >= maxQueuedMessages) {
+      this.options.observer?.sendFailed(this.id);
       this.options.events.unreachable(this.id);
       return false;
     }
@@ -278,6 +296,7 @@ class PeerSender {
     const write = () => {
       const frame = PeerFrame.encode({frame: {$case: 'batch', value: {messages: batch}}}).finish();
       writeFrame(socket, frame, this.onWritten);
+      this.options.observer?.sent(this.id, frame.length);
     };
     for (const m of this.pending) {
       const size = approximateSize(m);
@@ -337,9 +356,11 @@ class PeerSender {
       .sendSnapshot(chunks(), {signal: this.abort.signal})
       .then(
         () => {
+          this.options.observer?.sent(this.id, data.length);
           this.options.events.snapshotStatus(this.id, true);
         },
         () => {
+          this.options.observer?.sendFailed(this.id);
           this.options.events.snapshotStatus(this.id, false);
         },
       );
@@ -350,6 +371,7 @@ class PeerSender {
     this.connected = false;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     clearInterval(this.keepAliveTimer);
+    this.prober?.close();
     this.socket?.destroy();
     this.abort.abort();
     this.channel?.close();

@@ -10,6 +10,12 @@ function pathOf(target: string | undefined): string {
   return (target ?? '/').split('?')[0] ?? '/';
 }
 
+/** The query of a request target (`/health?exclude=NOSPACE`), empty when it has none. */
+function queryOf(target: string | undefined): URLSearchParams {
+  const at = (target ?? '').indexOf('?');
+  return new URLSearchParams(at < 0 ? '' : (target ?? '').slice(at + 1));
+}
+
 /** Answers an HTTP/1.1 request: the JSON gateway's paths, else the member's HTTP endpoints. */
 export function serveHttp1(
   endpoints: HttpEndpoints,
@@ -23,7 +29,7 @@ export function serveHttp1(
     void gateway.serve(http1Exchange(method, path, req, res));
     return;
   }
-  void Promise.resolve(endpoints(method, path)).then((answer: HttpAnswer) => {
+  void Promise.resolve(endpoints(method, path, queryOf(req.url))).then((answer: HttpAnswer) => {
     res.writeHead(answer.status, answer.headers).end(method === 'HEAD' ? undefined : answer.body);
   });
 }
@@ -170,7 +176,7 @@ export function serveHttp2(
     return;
   }
   stream.on('error', () => undefined);
-  void Promise.resolve(endpoints(method, path)).then(answer => {
+  void Promise.resolve(endpoints(method, path, queryOf(headers[':path']))).then(answer => {
     if (stream.destroyed) return;
     stream.respond({':status': answer.status, ...answer.headers});
     stream.end(method === 'HEAD' ? undefined : answer.body);

@@ -77,6 +77,16 @@ const mapKey = latin1Key;
  * back to the last flushed transaction. Durability of acknowledged writes comes from the WAL,
  * not from here. A failed commit is fatal: the backend refuses all further calls.
  */
+/** Options of {@link Backend.open}. */
+export interface BackendOptions {
+  /**
+   * Told of every commit that writes something, with the promise that settles when it lands;
+   * a member times it for `etcd_disk_backend_commit_duration_seconds`. The backend itself
+   * reads no clock.
+   */
+  readonly onCommit?: (landed: Promise<unknown>) => void;
+}
+
 export class Backend {
   private readonly dbs: Map<Bucket, Database<Buffer, Buffer>>;
   private pending = new Map<Bucket, Map<string, PendingWrite>>();
@@ -88,15 +98,16 @@ export class Backend {
   private constructor(
     private readonly dir: string,
     private env: RootDatabase,
+    private readonly options: BackendOptions,
   ) {
     this.dbs = Backend.openBuckets(env);
   }
 
   /** Opens (creating if needed) the backend in directory `dir`. */
-  static open(dir: string): Backend {
+  static open(dir: string, options: BackendOptions = {}): Backend {
     fs.mkdirSync(dir, {recursive: true, mode: 0o700});
     fs.chmodSync(dir, 0o700);
-    return new Backend(dir, Backend.openEnv(path.join(dir, BACKEND_FILE)));
+    return new Backend(dir, Backend.openEnv(path.join(dir, BACKEND_FILE)), options);
   }
 
   private static openEnv(file: string): RootDatabase {
@@ -234,6 +245,7 @@ export class Backend {
       ),
     };
     this.inflight.push(entry);
+    this.options.onCommit?.(landed);
     return entry.done;
   }
 

@@ -29,6 +29,8 @@ export interface KvStoreOptions {
   readonly schedule?: (step: () => void) => void;
   /** Backend revisions deleted per compaction step (each step is one commit). */
   readonly compactionBatch?: number;
+  /** Told of every backend commit (the backend's `onCommit` option). */
+  readonly onBackendCommit?: (landed: Promise<unknown>) => void;
 }
 
 const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
@@ -116,7 +118,13 @@ export class KvStore implements KV {
 
   /** Opens the store in `dir`, rebuilding the index from the backend. */
   static open(dir: string, options: KvStoreOptions = {}): KvStore {
-    const store = new KvStore(Backend.open(dir), options);
+    const store = new KvStore(
+      Backend.open(
+        dir,
+        options.onBackendCommit === undefined ? {} : {onCommit: options.onBackendCommit},
+      ),
+      options,
+    );
     store.restore();
     return store;
   }
