@@ -29,3 +29,37 @@ export type {
   RunScriptOptions,
   TypeCheckOptions,
 } from './pack-project.js';
+export {
+  fourLetterWord,
+  startZooKeeper,
+  zkCliPath,
+  zookeeperJava,
+  zookeeperSkipReason,
+} from './zookeeper-process.js';
+export type {ZooKeeperEnsemble, ZooKeeperOptions, ZooKeeperServer} from './zookeeper-process.js';
+export {exchangeRaw, ZooKeeperClient} from './zookeeper-client.js';
+export type {
+  ConnectOptions,
+  ConnectResponse,
+  Inbound,
+  MultiOp,
+  MultiResult,
+  RawExchange,
+  Reply,
+  WatchEvent,
+  WatchSet,
+} from './zookeeper-client.js';
+export {
+  AddWatchMode,
+  CreateMode,
+  ErrorCode,
+  EventType,
+  JuteReader,
+  JuteWriter,
+  OpCode,
+  WatcherType,
+  errorName,
+  eventName,
+  openAcl,
+} from './zookeeper-jute.js';
+export type {Acl, Stat} from './zookeeper-jute.js';
