@@ -2,7 +2,7 @@ import {Status} from 'nice-grpc-common';
 import {describe, expect, it} from 'vitest';
 
 import {GrpcMessageReader} from './grpc-message-reader.js';
-import {encodeGrpcMessage} from './grpc-server.js';
+import {encodeGrpcMessage} from './grpc-stream.js';
 
 const hex = (text: string) => Buffer.from(text.replace(/ /g, ''), 'hex');
 

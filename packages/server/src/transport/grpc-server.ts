@@ -1,4 +1,4 @@
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type {TLSSocket} from 'node:tls';
 
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
@@ -8,7 +8,9 @@ import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {GrpcMessageReader} from './grpc-message-reader.js';
 import {decodeRequest, encodeResponse, UndecodableRequest} from './grpc-service.js';
+import type {GrpcStream} from './grpc-stream.js';
 import {LazyCallContext} from './lazy-call-context.js';
+import {NodeGrpcStream} from './node-grpc-stream.js';
 import type {AnyMethod, MethodTable, ServedMethod, UnexpectedErrorHandler} from './grpc-service.js';
 
 /** Request headers that are the protocol's, not the call's metadata. */
@@ -57,27 +59,29 @@ export class GrpcServer {
     private readonly options: GrpcServerOptions,
   ) {}
 
-  /** Serves one HTTP/2 stream whose content type is `application/grpc`. */
+  /** Serves one stream of Node's HTTP/2 server whose content type is `application/grpc`. */
   handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // A reset stream reports an error; the call sees it as its 'close'.
-    stream.on('error', () => undefined);
-    const path = headers[':path'] ?? '';
+    this.serve(new NodeGrpcStream(stream, headers));
+  }
+
+  /** Serves one gRPC call's stream, whichever HTTP/2 engine carries it. */
+  serve(stream: GrpcStream): void {
+    const path = stream.path;
     const served = this.methods.get(path);
     if (served === undefined) {
       const {code, message} = unknownMethod(path, this.methods);
-      trailersOnly(stream, code, message);
+      stream.sendTrailersOnly(code, message);
       return;
     }
-    const encoding = String(headers['grpc-encoding'] ?? '');
+    const encoding = stream.header('grpc-encoding') ?? '';
     if (encoding !== '' && encoding !== 'identity') {
-      trailersOnly(
-        stream,
+      stream.sendTrailersOnly(
         Status.UNIMPLEMENTED,
         `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
       );
       return;
     }
-    new GrpcCall(path, stream, headers, served, this.options).start();
+    new GrpcCall(path, stream, served, this.options).start();
   }
 }
 
@@ -96,64 +100,9 @@ function unknownMethod(path: string, methods: MethodTable): {code: Status; messa
   return {code: Status.UNIMPLEMENTED, message};
 }
 
-/**
- * grpc-message's encoding: percent-encoded UTF-8 outside printable ASCII, and `%` itself.
- *
- * Example: `naïve 100%` is sent as `na%C3%AFve 100%25`.
- */
-export function encodeGrpcMessage(message: string): string {
-  let out = '';
-  for (const byte of Buffer.from(message, 'utf8')) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-/** Answers a call with its status alone, in one HEADERS frame that ends the stream. */
-function trailersOnly(stream: http2.ServerHttp2Stream, code: Status, message: string): void {
-  if (stream.destroyed || stream.headersSent) return;
-  stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-status': String(code),
-      'grpc-message': encodeGrpcMessage(message),
-    },
-    {endStream: true},
-  );
-  closeIfClientSending(stream);
-}
-
-/**
- * After the status, a stream the client has not half-closed is reset with NO_ERROR, as
- * grpc-go does: the call is over, whatever the client still meant to send.
- */
-function closeIfClientSending(stream: http2.ServerHttp2Stream): void {
-  if (stream.readableEnded) return;
-  // After the status is out: a reset submitted with it may overtake it.
-  setImmediate(() => {
-    if (!stream.readableEnded && !stream.destroyed) {
-      stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    }
-  });
-}
-
 function callType(method: AnyMethod): GrpcCallType {
   if (method.requestStream) return method.responseStream ? 'bidi_stream' : 'client_stream';
   return method.responseStream ? 'server_stream' : 'unary';
-}
-
-/** A metadata map's entries as HTTP/2 headers (binary values base64, as `-bin` keys carry). */
-function metadataHeaders(metadata: Metadata | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  if (metadata === undefined) return out;
-  for (const [key, values] of metadata) {
-    out[key] = values.map(v => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
-  }
-  return out;
 }
 
 /** One call, from its request headers to its status. */
@@ -165,24 +114,23 @@ class GrpcCall {
 
   constructor(
     private readonly path: string,
-    private readonly stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
+    private readonly stream: GrpcStream,
     private readonly served: ServedMethod,
     private readonly options: GrpcServerOptions,
   ) {
-    this.context = new GrpcCallContext(stream, headers, () => {
+    this.context = new GrpcCallContext(stream, () => {
       this.sendHeaders();
     });
     this.reader = new GrpcMessageReader(options.maxReceiveBytes);
-    const timeout = headers['grpc-timeout'];
-    const ms = typeof timeout === 'string' ? parseTimeoutMs(timeout) : undefined;
+    const timeout = stream.header('grpc-timeout');
+    const ms = timeout === undefined ? undefined : parseTimeoutMs(timeout);
     if (ms !== undefined) {
       this.deadline = setTimeout(() => {
         this.fail(new ServerError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded'));
         this.context.cancel();
       }, ms);
     }
-    stream.once('close', () => {
+    stream.onClose(() => {
       clearTimeout(this.deadline);
       if (!this.finished) {
         this.finished = true;
@@ -199,6 +147,18 @@ class GrpcCall {
     observer.handled(service, method, callType(this.served.method), code);
   }
 
+  /** Counts a request message's bytes (`etcd_network_client_grpc_received_bytes_total`). */
+  private countReceived(bytes: Uint8Array): Uint8Array {
+    this.options.observer?.receivedBytes?.(bytes.length);
+    return bytes;
+  }
+
+  /** Counts a response message's bytes (`etcd_network_client_grpc_sent_bytes_total`). */
+  private countSent<T extends Uint8Array>(bytes: T): T {
+    this.options.observer?.sentBytes?.(bytes.length);
+    return bytes;
+  }
+
   start(): void {
     const {observer} = this.options;
     if (observer !== undefined) {
@@ -211,21 +171,23 @@ class GrpcCall {
 
   /** Unary and server-streaming calls: the first message is the request; what follows is not read. */
   private startOneRequest(): void {
+    let answered = false;
     const onData = (chunk: Buffer) => {
+      if (answered) return;
       this.reader.push(chunk);
       const read = this.reader.next();
       if (read.kind === 'more') return;
-      this.stream.off('data', onData);
-      this.stream.off('end', onEnd);
+      answered = true;
       // The rest of the body is drained unread, as grpc-go leaves it.
-      this.stream.resume();
+      this.stream.discardRequest();
       if (read.kind === 'error') {
         this.fail(read.error);
         return;
       }
-      this.run(decodeRequest(this.served.method, this.path, read.bytes));
+      this.run(decodeRequest(this.served.method, this.path, this.countReceived(read.bytes)));
     };
     const onEnd = () => {
+      if (answered) return;
       if (!this.reader.hasPartial) {
         this.fail(new ServerError(Status.UNKNOWN, 'EOF'));
         return;
@@ -234,8 +196,7 @@ class GrpcCall {
       const code = this.served.method.responseStream ? Status.INTERNAL : Status.UNKNOWN;
       this.fail(new ServerError(code, 'unexpected EOF'));
     };
-    this.stream.on('data', onData);
-    this.stream.once('end', onEnd);
+    this.stream.readRequest(onData, onEnd);
   }
 
   private run(request: unknown): void {
@@ -255,33 +216,40 @@ class GrpcCall {
   private startRequestStream(): void {
     const requests = new AsyncQueue<unknown>();
     let failed = false;
-    this.stream.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      this.reader.push(chunk);
-      for (;;) {
-        const read = this.reader.next();
-        if (read.kind === 'more') return;
-        if (read.kind === 'error') {
-          failed = true;
-          requests.fail(read.error);
-          return;
+    this.stream.readRequest(
+      (chunk: Buffer) => {
+        if (failed) return;
+        this.reader.push(chunk);
+        for (;;) {
+          const read = this.reader.next();
+          if (read.kind === 'more') return;
+          if (read.kind === 'error') {
+            failed = true;
+            requests.fail(read.error);
+            return;
+          }
+          const request = decodeRequest(
+            this.served.method,
+            this.path,
+            this.countReceived(read.bytes),
+          );
+          if (request instanceof UndecodableRequest) {
+            // grpc-go's RecvMsg fails there; what follows is not read.
+            failed = true;
+            requests.fail(request.streamError());
+            return;
+          }
+          requests.push(request);
         }
-        const request = decodeRequest(this.served.method, this.path, read.bytes);
-        if (request instanceof UndecodableRequest) {
-          // grpc-go's RecvMsg fails there; what follows is not read.
-          failed = true;
-          requests.fail(request.streamError());
-          return;
-        }
-        requests.push(request);
-      }
-    });
-    this.stream.once('end', () => {
-      if (failed) return;
-      if (this.reader.hasPartial) requests.fail(new ServerError(Status.INTERNAL, 'unexpected EOF'));
-      else requests.close();
-    });
-    this.stream.once('close', () => {
+      },
+      () => {
+        if (failed) return;
+        if (this.reader.hasPartial) {
+          requests.fail(new ServerError(Status.INTERNAL, 'unexpected EOF'));
+        } else requests.close();
+      },
+    );
+    this.stream.onClose(() => {
       requests.close();
     });
     const {method, handler} = this.served;
@@ -293,23 +261,8 @@ class GrpcCall {
   }
 
   private sendHeaders(): void {
-    if (this.stream.headersSent || this.stream.destroyed) return;
-    this.stream.respond(
-      {
-        ':status': 200,
-        'content-type': 'application/grpc',
-        ...metadataHeaders(this.context.headerToSend()),
-      },
-      {waitForTrailers: true},
-    );
-  }
-
-  private write(message: Buffer): boolean {
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
-    return this.stream.write(frame);
+    if (this.stream.headersSent || this.stream.closed) return;
+    this.stream.sendHeaders(this.context.headerToSend());
   }
 
   /** Ends the call with a status: trailers after a response, else a trailers-only answer. */
@@ -318,24 +271,19 @@ class GrpcCall {
     this.finished = true;
     clearTimeout(this.deadline);
     this.observe(code);
-    if (this.stream.destroyed) return;
-    const trailer = metadataHeaders(this.context.trailerSet());
+    if (this.stream.closed) return;
+    const trailer = this.context.trailerSet();
     if (!this.stream.headersSent) {
-      if (Object.keys(trailer).length === 0 && this.context.headerToSend() === undefined) {
-        trailersOnly(this.stream, code, message);
+      if (
+        (trailer === undefined || isEmpty(trailer)) &&
+        this.context.headerToSend() === undefined
+      ) {
+        this.stream.sendTrailersOnly(code, message);
         return;
       }
       this.sendHeaders();
     }
-    this.stream.once('wantTrailers', () => {
-      this.stream.sendTrailers({
-        ...trailer,
-        'grpc-status': String(code),
-        ...(message === '' ? {} : {'grpc-message': encodeGrpcMessage(message)}),
-      });
-      closeIfClientSending(this.stream);
-    });
-    this.stream.end();
+    this.stream.sendStatus(code, message, trailer);
   }
 
   private fail(error: unknown): void {
@@ -353,7 +301,8 @@ class GrpcCall {
       const response = await result();
       if (this.finished) return;
       this.sendHeaders();
-      this.write(encodeResponse(this.served.method, response));
+      if (!this.stream.closed)
+        this.stream.sendMessage(this.countSent(encodeResponse(this.served.method, response)));
       this.finish(Status.OK, '');
     } catch (error) {
       this.fail(error);
@@ -365,16 +314,11 @@ class GrpcCall {
       for await (const response of responses) {
         if (this.finished) return;
         this.sendHeaders();
-        if (!this.write(encodeResponse(this.served.method, response))) {
-          await new Promise<void>(resolve => {
-            const done = () => {
-              this.stream.off('drain', done);
-              this.stream.off('close', done);
-              resolve();
-            };
-            this.stream.once('drain', done);
-            this.stream.once('close', done);
-          });
+        if (this.stream.closed) continue;
+        if (
+          !this.stream.sendMessage(this.countSent(encodeResponse(this.served.method, response)))
+        ) {
+          await this.stream.whenWritable();
         }
       }
       this.finish(Status.OK, '');
@@ -383,6 +327,11 @@ class GrpcCall {
       this.fail(error);
     }
   }
+}
+
+function isEmpty(metadata: Metadata): boolean {
+  for (const _ of metadata) return false;
+  return true;
 }
 
 /** Milliseconds of a `grpc-timeout` header (`100m`, `5S`), or undefined when malformed. */
@@ -398,8 +347,7 @@ function parseTimeoutMs(value: string): number | undefined {
  */
 export class GrpcCallContext extends LazyCallContext {
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly stream: GrpcStream,
     private readonly onSendHeader: () => void,
   ) {
     super();
@@ -407,25 +355,23 @@ export class GrpcCallContext extends LazyCallContext {
 
   protected readMetadata(): Metadata {
     const metadata = Metadata();
-    for (const [name, value] of Object.entries(this.headers)) {
-      if (name.startsWith(':') || protocolHeaders.has(name) || value === undefined) continue;
-      const values = Array.isArray(value) ? value : [value];
-      for (const v of values) {
-        if (name.endsWith('-bin')) metadata.append(name, new Uint8Array(Buffer.from(v, 'base64')));
-        else metadata.append(name, v);
-      }
-    }
+    this.stream.forEachHeader((name, value) => {
+      if (protocolHeaders.has(name)) return;
+      if (name.endsWith('-bin')) {
+        metadata.append(name, new Uint8Array(Buffer.from(value, 'base64')));
+      } else metadata.append(name, value);
+    });
     return metadata;
   }
 
   get peer(): string {
-    const socket = this.stream.session?.socket;
+    const socket = this.stream.socket;
     return `${socket?.remoteAddress ?? ''}:${socket?.remotePort ?? ''}`;
   }
 
   /** The Common Name of the client certificate the TLS handshake verified, if any. */
   get verifiedCommonName(): string | undefined {
-    const socket = this.stream.session?.socket as Partial<TLSSocket> | undefined;
+    const socket = this.stream.socket as Partial<TLSSocket> | undefined;
     if (socket?.encrypted !== true || socket.authorized !== true) return undefined;
     const cert = socket.getPeerCertificate?.();
     return cert === undefined || Object.keys(cert).length === 0 ? undefined : commonNameOf(cert);
