@@ -369,11 +369,15 @@ export class Gateway {
         `grpc: received message larger than max (${bytes.length} vs. ${max})`,
       );
     }
+    // Counted as etcd counts them: its gateway calls its own gRPC port.
+    this.options.observer?.receivedBytes?.(bytes.length);
     return call.served.method.requestType.decode(bytes);
   }
 
   private responseJson(call: GatewayCall, response: unknown): string {
-    return this.transcoder.toJson(call.responseType, encodeResponse(call.served.method, response));
+    const bytes = encodeResponse(call.served.method, response);
+    this.options.observer?.sentBytes?.(bytes.length);
+    return this.transcoder.toJson(call.responseType, bytes);
   }
 
   private answerHandlerError(exchange: HttpExchange, grpcPath: string, error: unknown): void {

@@ -29,7 +29,7 @@ export interface PeerTransportEvents {
 export interface PeerTrafficObserver {
   /** A frame of `bytes` went to peer `to`'s stream (or snapshot call). */
   sent(to: number, bytes: number): void;
-  /** A message for peer `to` was dropped: its queue was full, or its snapshot failed. */
+  /** Peer `to`'s stream broke or could not connect, or a message for it was dropped. */
   sendFailed(to: number): void;
   /** A probe of peer `to` came back after `seconds` (see {@link PeerProber}). */
   roundTrip?(to: number, seconds: number): void;
@@ -241,6 +241,9 @@ class PeerSender {
     if (socket !== this.socket || this.closed) return;
     this.socket = undefined;
     this.connected = false;
+    // A lost or refused stream is a failed send, as etcd counts one when its stream breaks:
+    // a member that is down shows as failures at the reconnect rate (etcdMembersDown).
+    this.options.observer?.sendFailed(this.id);
     this.options.events.unreachable(this.id);
     this.urlIndex++;
     const delay = this.backoffMs;
