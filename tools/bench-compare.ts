@@ -72,6 +72,11 @@ for each, as median (min–max) over repetitions, and Synod ÷ etcd per repetiti
   --check-perf-duration=60s  check-perf: length of the load (--quick: 10s)
   --synod=dist|source        run Synod from the build (default: npm run build first) or
                              from the TypeScript sources through tsx
+  --synod-flags=a,b          more flags for every Synod member, comma-separated
+  --baseline=etcd|synod      what Synod is compared with: etcd (default), or a second Synod
+                             cluster (still labelled etcd), to measure one Synod flag
+                             against another in one run
+  --baseline-flags=a,b       more flags for every member of a Synod baseline
   --quick                    a short smoke run (shorter loads, fewer RSS keys)
   --json                     print the figures and every run as JSON
   --help                     this text
@@ -94,6 +99,9 @@ const {values: args} = parseArgs({
     'watch-rate': {type: 'string', default: '1000'},
     'check-perf-duration': {type: 'string'},
     synod: {type: 'string', default: 'dist'},
+    'synod-flags': {type: 'string', default: ''},
+    baseline: {type: 'string', default: 'etcd'},
+    'baseline-flags': {type: 'string', default: ''},
     quick: {type: 'boolean', default: false},
     json: {type: 'boolean', default: false},
     help: {type: 'boolean', default: false},
@@ -142,6 +150,15 @@ const checkPerfDurationMs = parseDurationMs(
   args['check-perf-duration'] ?? (args.quick ? '10s' : '60s'),
 );
 const synodBuild = args.synod;
+const listOf = (text: string): string[] => text.split(',').filter(f => f !== '');
+if (args.baseline !== 'etcd' && args.baseline !== 'synod') {
+  throw new Error(`--baseline: etcd or synod, not ${args.baseline}`);
+}
+/** The flags each side's members get besides the common ones. */
+const sideFlags: Record<ServerKind, string[]> = {
+  etcd: args.baseline === 'synod' ? listOf(args['baseline-flags']) : [],
+  synod: listOf(args['synod-flags']),
+};
 if (synodBuild !== 'dist' && synodBuild !== 'source') {
   throw new Error(`--synod is dist or source, not "${synodBuild}"`);
 }
@@ -585,6 +602,10 @@ const setting = {
     target === 'leader' ? 'every connection to the leader' : 'connections spread over all members',
   loads: `${durationMs / 1000} s each, ${warmUpMs / 1000} s warm-up, ${reps} repetitions (etcd, Synod, Synod, etcd, ...)`,
   flags: `--heartbeat-interval=100 --election-timeout=1000 --snapshot-count=${snapshotCount} on both`,
+  ...(args.baseline === 'synod'
+    ? {baseline: `Synod (labelled etcd) with ${sideFlags.etcd.join(' ') || 'no more flags'}`}
+    : {}),
+  ...(sideFlags.synod.length > 0 ? {'Synod flags': sideFlags.synod.join(' ')} : {}),
 };
 if (!args.json) {
   process.stdout.write(
@@ -603,12 +624,12 @@ for (const members of memberCounts) {
     for (const server of ['etcd', 'synod'] as const) {
       process.stderr.write(`starting ${server}, ${members} member${members === 1 ? '' : 's'}\n`);
       clusters[server] = await BenchCluster.start({
-        server,
+        server: server === 'etcd' && args.baseline === 'synod' ? 'synod' : server,
         members,
         synod: synodBuild,
         heartbeatIntervalMs: 100,
         electionTimeoutMs: 1000,
-        extraFlags: [`--snapshot-count=${snapshotCount}`],
+        extraFlags: [`--snapshot-count=${snapshotCount}`, ...sideFlags[server]],
       });
     }
     const cluster = (server: ServerKind): BenchCluster => {

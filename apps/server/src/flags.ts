@@ -115,6 +115,10 @@ const flagSpecs = {
     help: 'maximum TLS version: TLS1.2 or TLS1.3 (default: TLS1.3)',
   },
   'auto-tls': {kind: 'bool', help: 'client TLS using generated certificates'},
+  'experimental-client-http2-engine': {
+    kind: 'string',
+    help: "the client port's HTTP/2 implementation: node (default) or synod (Synod's own)",
+  },
   'self-signed-cert-validity': {
     kind: 'int',
     help: 'validity period of the client and peer certificates made by auto-TLS, in years (default: 1)',
@@ -438,6 +442,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     autoTls: bool('auto-tls'),
     peerAutoTls: bool('peer-auto-tls'),
     selfSignedCertValidity: int('self-signed-cert-validity'),
+    clientHttp2Engine: str('experimental-client-http2-engine'),
     listenMetricsUrls: str('listen-metrics-urls'),
     metrics: str('metrics'),
     warningApplyDuration:

@@ -253,6 +253,7 @@ export async function startMember(
           observer: metrics,
         }),
         endpoints: httpEndpoints(core, metrics),
+        http2Engine: config.clientHttp2Engine,
       },
       clientTls,
     );

@@ -79,6 +79,11 @@ export interface MemberConfig {
   /** TLS between members (`https://` peer URLs); undefined when no peer certificate is given. */
   readonly peerTls: TlsSettings | undefined;
   /**
+   * Which HTTP/2 implementation serves the client port (`--experimental-client-http2-engine`):
+   * `node` (Node's `http2` module, the default) or `synod` (Synod's own, `transport/h2/`).
+   */
+  readonly clientHttp2Engine: 'synod' | 'node';
+  /**
    * Extra URLs serving only `/metrics` and the health endpoints (etcd's
    * `--listen-metrics-urls`); `https://` ones with the client certificates. Empty by default.
    */
@@ -167,6 +172,8 @@ export interface MemberConfigInput {
   peerAutoTls?: boolean;
   /** Years the self-signed certificates are valid, 1 by default. */
   selfSignedCertValidity?: number;
+  /** `node` (default) or `synod`: the client port's HTTP/2 implementation. */
+  clientHttp2Engine?: string;
   /** URLs for `/metrics` and the health endpoints alone, comma-separated. */
   listenMetricsUrls?: string | readonly string[];
   /** `basic` (default) or `extensive`. */
@@ -477,6 +484,7 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     bcryptCost: bcryptCost(input.bcryptCost ?? memberDefaults.bcryptCost),
     clientTls,
     peerTls,
+    clientHttp2Engine: clientHttp2Engine(input.clientHttp2Engine),
     ...resolveObservability(input, clientTls),
   };
 }
@@ -682,4 +690,13 @@ function isIpLiteral(hostname: string): boolean {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(hostname))
     return hostname.split('.').every(o => Number(o) <= 255);
   return hostname.startsWith('[') && hostname.endsWith(']');
+}
+
+function clientHttp2Engine(value: string | undefined): 'synod' | 'node' {
+  if (value === undefined || value === 'node') return 'node';
+  if (value === 'synod') return 'synod';
+  throw new ConfigError(
+    'experimental-client-http2-engine',
+    `${JSON.stringify(value)}: must be synod or node`,
+  );
 }

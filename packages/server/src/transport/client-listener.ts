@@ -6,7 +6,10 @@ import type {HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway} from '../gateway/gateway.js';
 import {AuthorityRewriter, showClientSockets} from './authority-rewriter.js';
 import type {GrpcServer} from './grpc-server.js';
-import {serveHttp1, serveHttp2} from './http-endpoints-server.js';
+import {H2Connection} from './h2/h2-connection.js';
+import {h2Exchange} from './h2/h2-exchange.js';
+import type {H2Stream} from './h2/h2-stream.js';
+import {serveExchange, serveHttp1, serveHttp2} from './http-endpoints-server.js';
 import {http2ClientPreface, readHttp2Opening} from './http2-opening.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
 import {SocketListener, sniffPreface} from './socket-listener.js';
@@ -22,6 +25,11 @@ export interface ClientServices {
   readonly gateway: Gateway;
   /** `/health`, `/version`, `/metrics` and the rest. */
   readonly endpoints: HttpEndpoints;
+  /**
+   * Which HTTP/2 implementation serves the port (`--experimental-client-http2-engine`):
+   * Synod's own (`h2/`), or Node's `http2` module (the default).
+   */
+  readonly http2Engine?: 'synod' | 'node';
 }
 
 /** gRPC requests are HTTP/2 requests of `application/grpc` (`+proto`, `+json`, ...). */
@@ -43,6 +51,7 @@ export class ClientListener {
     private readonly http2Server: http2.Http2Server,
     private readonly sessions: Set<http2.ServerHttp2Session>,
     private readonly httpServer: http.Server,
+    private readonly connections: Set<H2Connection>,
   ) {}
 
   /** Where the listener accepts connections, in the order of the URLs given. */
@@ -76,20 +85,34 @@ export class ClientListener {
     const httpServer = http.createServer((req, res) => {
       serveHttp1(endpoints, gateway, req, res);
     });
+    const connections = new Set<H2Connection>();
+    const serveStream = (stream: H2Stream) => {
+      const type = stream.header('content-type');
+      if (type?.startsWith('application/grpc') === true) grpc.serve(stream);
+      else serveExchange(endpoints, gateway, h2Exchange(stream));
+    };
+    const startH2 = (socket: net.Socket, seen: Buffer) => {
+      const connection = new H2Connection(socket, socket, serveStream);
+      connections.add(connection);
+      connection.onClose(() => connections.delete(connection));
+      connection.start(seen);
+    };
     const listener = await SocketListener.listen(
       urls,
       socket => {
-        routeConnection(socket, http2Server, httpServer);
+        if (services.http2Engine === 'synod') routeToSynodEngine(socket, startH2, httpServer);
+        else routeConnection(socket, http2Server, httpServer);
       },
       secure,
     );
-    return new ClientListener(listener, http2Server, sessions, httpServer);
+    return new ClientListener(listener, http2Server, sessions, httpServer, connections);
   }
 
   /** Stops accepting connections and closes the open ones. */
   async close(): Promise<void> {
     const closed = this.listener.close();
     for (const session of this.sessions) session.destroy();
+    for (const connection of this.connections) connection.close();
     this.http2Server.close();
     this.httpServer.closeAllConnections();
     this.httpServer.close();
@@ -131,6 +154,34 @@ function routeConnection(
         socket.unshift(replay);
         http2Server.emit('connection', socket);
       });
+    },
+    sniffBytes,
+  );
+}
+
+/**
+ * As {@link routeConnection}, for Synod's own HTTP/2 engine: it reads the socket from the
+ * first bytes on, checks and mends request headers as it decodes them (where Node's server
+ * needs an `AuthorityRewriter` in front), and sends its SETTINGS at once, which clients
+ * that wait for the server's preface (grpc-go) need.
+ */
+function routeToSynodEngine(
+  socket: net.Socket,
+  startH2: (socket: net.Socket, seen: Buffer) => void,
+  httpServer: http.Server,
+): void {
+  sniffPreface(
+    socket,
+    http2ClientPreface,
+    (isHttp2, seen) => {
+      socket.pause();
+      if (!isHttp2) {
+        socket.unshift(seen);
+        httpServer.emit('connection', socket);
+        socket.resume();
+        return;
+      }
+      startH2(socket, seen);
     },
     sniffBytes,
   );

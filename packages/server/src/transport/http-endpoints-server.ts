@@ -4,6 +4,7 @@ import type {Writable} from 'node:stream';
 
 import type {HttpAnswer, HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway, HttpExchange} from '../gateway/gateway.js';
+import type {BodyExchange} from './h2/h2-exchange.js';
 
 /** The path of a request target, without its query. */
 function pathOf(target: string | undefined): string {
@@ -180,5 +181,26 @@ export function serveHttp2(
     if (stream.destroyed) return;
     stream.respond({':status': answer.status, ...answer.headers});
     stream.end(method === 'HEAD' ? undefined : answer.body);
+  });
+}
+
+/**
+ * Answers a request that is not gRPC through its {@link BodyExchange} (Synod's HTTP/2
+ * engine): the JSON gateway's paths, else the member's HTTP endpoints.
+ */
+export function serveExchange(
+  endpoints: HttpEndpoints,
+  gateway: Gateway,
+  exchange: BodyExchange,
+): void {
+  const {method, path} = exchange;
+  if (gateway.handles(path)) {
+    void gateway.serve(exchange);
+    return;
+  }
+  void Promise.resolve(endpoints(method, path)).then((answer: HttpAnswer) => {
+    if (exchange.gone()) return;
+    exchange.start(answer.status, answer.headers);
+    exchange.end(method === 'HEAD' ? undefined : answer.body);
   });
 }

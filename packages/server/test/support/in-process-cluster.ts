@@ -69,6 +69,8 @@ export async function startInProcessCluster(
     initialCluster,
     heartbeatIntervalMs: 20,
     electionTimeoutMs: 200,
+    // As `synod` processes read it from their environment: the suites run on either engine.
+    clientHttp2Engine: process.env.SYNOD_EXPERIMENTAL_CLIENT_HTTP2_ENGINE,
     ...extra,
   });
   const members: (Member | undefined)[] = await Promise.all(
