@@ -1,0 +1,238 @@
+import {
+  CreateMode,
+  JuteWriter,
+  OpCode,
+  exchangeRaw,
+  fourLetterWord,
+  zookeeperSkipReason,
+} from '@synod/testing';
+import type {ConnectOptions, ZooKeeperClient} from '@synod/testing';
+import {describe} from 'vitest';
+
+import {scenario, useServers} from './harness.js';
+import type {Story} from './harness.js';
+
+/**
+ * Connects, noting either the ConnectResponse and whether the server then closed the
+ * connection, or that it closed without any answer.
+ */
+async function attempt(
+  s: Story,
+  name: string,
+  options: Omit<ConnectOptions, 'host' | 'port'>,
+): Promise<ZooKeeperClient | undefined> {
+  try {
+    const client = await s.connect(name, options);
+    s.note(`${name} closed by the server within 1 s`, await client.closedWithin(1000));
+    return client;
+  } catch {
+    s.note(`connect ${name}`, 'closed or silent without a ConnectResponse');
+    return undefined;
+  }
+}
+
+/** Sends raw bytes on a new connection and notes what came back, and the server still serving. */
+async function rawProbe(s: Story, step: string, bytes: Buffer, endAfter = false): Promise<void> {
+  const result = await exchangeRaw(s.target.host, s.target.port, bytes, {waitMs: 1500, endAfter});
+  s.note(step, {
+    replied: result.received.length > 0 ? `${result.received.length} bytes` : 'nothing',
+    closed: result.closed,
+  });
+}
+
+/** The frame of a handshake asking for a new session. */
+function handshake(): Buffer {
+  return new JuteWriter()
+    .int(0)
+    .long(0n)
+    .int(30_000)
+    .long(0n)
+    .buffer(Buffer.alloc(16))
+    .bool(false)
+    .frame();
+}
+
+describe.skipIf(zookeeperSkipReason !== undefined)(
+  'ZooKeeper sessions, errors and bad input: Synod against ZooKeeper 3.8',
+  () => {
+    const servers = useServers();
+
+    scenario(
+      servers,
+      'the session timeout is clamped to 2 to 20 ticks, old clients get no read-only byte',
+      async s => {
+        await attempt(s, 'short', {sessionTimeoutMs: 100});
+        await attempt(s, 'long', {sessionTimeoutMs: 3_600_000});
+        await attempt(s, 'middle', {sessionTimeoutMs: 10_000});
+        await attempt(s, 'old client', {omitReadOnlyByte: true});
+        await attempt(s, 'read-only client', {readOnly: true});
+      },
+    );
+
+    scenario(
+      servers,
+      'a session resumed on a new connection keeps its ephemerals; a wrong password does not',
+      async s => {
+        const a = await s.connect('a');
+        await a.create(s.path(), '');
+        await a.create2(s.path('/mine'), '', CreateMode.ephemeral);
+        a.disconnect();
+        await attempt(s, 'a with a wrong password', {
+          sessionId: a.session.sessionId,
+          password: Buffer.alloc(16, 7),
+        });
+        const again = await attempt(s, 'a', {
+          sessionId: a.session.sessionId,
+          password: a.session.password,
+        });
+        await again?.exists(s.path('/mine'));
+        await again?.close();
+        await attempt(s, 'a after close', {
+          sessionId: a.session.sessionId,
+          password: a.session.password,
+        });
+        const b = await s.connect('b');
+        await b.exists(s.path('/mine'));
+      },
+      {fails: 'Synod closes the connection on closeSession without sending its reply'},
+    );
+
+    scenario(servers, 'a client that has seen a zxid ahead of the server is refused', async s => {
+      await attempt(s, 'from the future', {lastZxidSeen: 1n << 50n});
+    });
+
+    scenario(
+      servers,
+      'error codes without a node: AuthFailed, Unimplemented, ReconfigDisabled, BadArguments',
+      async s => {
+        const a = await s.connect('a');
+        await a.create(s.path(), '');
+        await a.reconfig();
+        await a.sendRaw(new JuteWriter().int(77).int(9999).string('/').frame(), 77);
+        await a.getData(s.path());
+        await a.sendRaw(
+          new JuteWriter().int(78).int(OpCode.deleteContainer).string('/').frame(),
+          78,
+        );
+        await a.getData(s.path());
+        const b = await s.connect('b');
+        await b.auth('no-such-scheme', 'x');
+        await b.getData(s.path());
+        s.note('b closed by the server within 1 s', await b.closedWithin(1000));
+      },
+      {
+        fails:
+          "after Unimplemented (reply zxid -1) ZooKeeper closes the connection, Synod keeps it open and answers deleteContainer (20) with Unimplemented; Synod's auth replies carry the current zxid, ZooKeeper's 0",
+      },
+    );
+
+    scenario(
+      servers,
+      'bad paths: no leading slash, empty, //, trailing slash, . and .., a NUL',
+      async s => {
+        const a = await s.connect('a');
+        await a.create(s.path(), '');
+        for (const path of [
+          'no-slash',
+          '',
+          `${s.path()}//x`,
+          `${s.path()}/`,
+          `${s.path()}/./x`,
+          `${s.path()}/../x`,
+          `${s.path()}/a\u0000b`,
+        ]) {
+          await a.create(path, '');
+          await a.getData(path);
+          await a.setData(path, 'x');
+          await a.delete(path);
+          await a.getChildren(path);
+        }
+        await a.create(`${s.path()}/seq/`, '', CreateMode.persistentSequential);
+        await a.getChildren(s.path());
+      },
+      {
+        fails:
+          "Synod answers BadArguments where ZooKeeper 3.8.0 answers NoNode (create or delete of '//', '/.', '/..', a trailing '/'), and NoNode where ZooKeeper serves the root for an empty path",
+      },
+    );
+
+    scenario(
+      servers,
+      'packets too long, of negative length, truncated: the connection closes, the server serves',
+      async s => {
+        const a = await s.connect('a');
+        await a.create(s.path(), '');
+        const big = Buffer.alloc(1024 * 1024 + 10, 'x');
+        await a.setData(s.path(), big);
+        s.note('a closed by the server within 1 s', await a.closedWithin(1000));
+        const b = await s.connect('b');
+        await b.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xf0]), 1);
+        s.note('b closed by the server within 1 s', await b.closedWithin(1000));
+        const c = await s.connect('c');
+        // A getData whose path length runs past the end of its frame.
+        const short = new JuteWriter()
+          .int(1)
+          .int(OpCode.getData)
+          .int(100)
+          .raw(Buffer.from('/x'))
+          .frame();
+        await c.sendRaw(short, 1);
+        s.note('c closed by the server within 1 s', await c.closedWithin(1000));
+        const d = await s.connect('d');
+        await d.getData(s.path());
+        await d.getData(s.path(), false);
+      },
+      {
+        fails:
+          'a truncated record: ZooKeeper answers MarshallingError and keeps the connection, Synod closes it',
+      },
+    );
+
+    scenario(
+      servers,
+      'raw connections: a request before the handshake, a handshake cut short, a length lie',
+      async s => {
+        const getData = new JuteWriter().int(1).int(OpCode.getData).string('/').bool(false).frame();
+        await rawProbe(s, 'a getData as the first packet', getData);
+        await rawProbe(
+          s,
+          'half a handshake, then the client hangs up',
+          handshake().subarray(0, 20),
+          true,
+        );
+        const lie = Buffer.concat([Buffer.from([0, 0, 0x10, 0]), Buffer.alloc(64)]);
+        await rawProbe(s, 'a length of 4096 with 64 bytes, then the client hangs up', lie, true);
+        await rawProbe(s, 'a length over 1 MiB', Buffer.from([0x00, 0x20, 0x00, 0x00, 1, 2, 3]));
+        await rawProbe(s, 'a negative length', Buffer.from([0x80, 0, 0, 0]));
+        await rawProbe(s, 'a handshake', handshake());
+        const after = await s.connect('after');
+        await after.exists('/');
+      },
+      {fails: "Synod's root node has a non-zero czxid and mzxid, and its cversion differs"},
+    );
+
+    scenario(
+      servers,
+      'four-letter words: ruok and isro answer as ZooKeeper does; srvr, mntr, envi, conf, cons, wchs name the same fields',
+      async s => {
+        const {host, port} = s.target;
+        for (const word of ['ruok', 'isro']) {
+          s.note(word, await fourLetterWord(host, port, word));
+        }
+        for (const word of ['srvr', 'stat', 'mntr', 'envi', 'conf', 'wchs']) {
+          const answer = await fourLetterWord(host, port, word);
+          // Values are each server's own (versions, counters, paths): the field names are not.
+          const fields = answer
+            .split('\n')
+            .map(line => /^([A-Za-z_. ]+?)\s*(?:[:=\t]|$)/.exec(line)?.[1] ?? '')
+            .filter(name => name !== '');
+          s.note(word, [...new Set(fields)].sort());
+        }
+      },
+      {
+        fails:
+          "Synod's mntr lists 13 of ZooKeeper 3.8's fields and conf lacks dataDir, dataDirSize, dataLogDir, dataLogSize",
+      },
+    );
+  },
+);
