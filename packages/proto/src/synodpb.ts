@@ -12,6 +12,20 @@ export {
   PeerClusterDefinition,
   RequestHeader,
 } from './gen/synodpb/internal.js';
+export {ZkRequest} from './gen/synodpb/zookeeper.js';
+export type {
+  ZkAcl,
+  ZkCheck,
+  ZkCloseSession,
+  ZkCreate,
+  ZkCreateSession,
+  ZkDelete,
+  ZkExpireTtl,
+  ZkOp,
+  ZkSetAcl,
+  ZkSetData,
+  ZkTxn,
+} from './gen/synodpb/zookeeper.js';
 export type {
   LessorClient,
   LessorServiceImplementation,

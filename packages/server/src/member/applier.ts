@@ -18,6 +18,7 @@ import {Status} from 'nice-grpc-common';
 import {fromWireDeleteRange, fromWirePut, fromWireTxn} from '../api/wire.js';
 import {AuthError} from '../auth/auth-store.js';
 import type {AuthStore, RequestAuth} from '../auth/auth-store.js';
+import type {ZkStateMachine} from '../zookeeper/zk-state-machine.js';
 import type {Alarms} from './alarms.js';
 import type {ApplyResult} from './apply-result.js';
 import {toEtcdError} from './apply-result.js';
@@ -43,6 +44,8 @@ export interface ApplyTargets {
   publishAttributes(member: MemberRecord): void;
   /** Waits for compactions that asked for `physical` to reach the backend. */
   onCompaction(done: Promise<void>): void;
+  /** ZooKeeper's tree and sessions on the same store (see zookeeper/zk-state-machine.ts). */
+  readonly zookeeper?: ZkStateMachine;
 }
 
 /** The requests that change users, roles or the enabled flag. */
@@ -166,6 +169,13 @@ export class Applier {
           return this.leaseCheckpoint(r.value);
         case 'alarm':
           return this.alarm(r.value);
+        case 'zookeeper': {
+          if (this.t.zookeeper === undefined) {
+            return this.fail({code: Status.UNIMPLEMENTED, message: 'etcdserver: no ZooKeeper'});
+          }
+          const response = this.t.zookeeper.apply(r.value);
+          return {ok: true, response, revision: this.t.store.rev()};
+        }
         case 'memberAttributes':
           this.t.publishAttributes(r.value);
           return {ok: true, response: {}, revision: this.t.store.rev()};
@@ -280,6 +290,8 @@ export class Applier {
   }
 
   private leaseRevoke(r: LeaseRevokeRequest): ApplyResult {
+    // A ZooKeeper session's ephemerals go through ZooKeeper's delete first.
+    if (this.t.lessor.exists(r.ID)) this.t.zookeeper?.leaseRevoking(r.ID);
     this.t.lessor.revoke(r.ID, this.t.store);
     return {ok: true, response: {}, revision: this.t.store.rev()};
   }

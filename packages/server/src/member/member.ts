@@ -32,6 +32,7 @@ import {createTokenProvider} from '../auth/create-token-provider.js';
 import type {TokenProvider} from '../auth/token-provider.js';
 import type {MemberConfig} from '../config/member-config.js';
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
+import {ZkStateMachine} from '../zookeeper/zk-state-machine.js';
 import type {ApplyResult} from './apply-result.js';
 import {Alarms} from './alarms.js';
 import {Applier} from './applier.js';
@@ -113,6 +114,7 @@ interface AppliedState {
   readonly auth: AuthStore;
   readonly alarms: Alarms;
   readonly applier: Applier;
+  readonly zookeeper: ZkStateMachine;
 }
 
 export class MemberCore {
@@ -451,6 +453,11 @@ export class MemberCore {
     return this.state.lessor;
   }
 
+  /** ZooKeeper's tree and sessions, as this member has applied them. */
+  get zookeeper(): ZkStateMachine {
+    return this.state.zookeeper;
+  }
+
   get membership(): Membership {
     return this.state.membership;
   }
@@ -491,9 +498,20 @@ export class MemberCore {
       leaseExists: id => lessor.exists(id),
       maxTxnOps: this.config.maxTxnOps,
     });
+    const zookeeper = new ZkStateMachine({
+      store,
+      lessor,
+      meta: {
+        get: key => kv.backend.get('meta', key),
+        put: (key, value) => {
+          kv.backend.put('meta', key, value);
+        },
+      },
+    });
     const applier = new Applier(
       {
         store,
+        zookeeper,
         executor,
         lessor,
         auth,
@@ -514,7 +532,7 @@ export class MemberCore {
       },
       readSkippedEntries(kv.backend),
     );
-    return {kv, store, executor, lessor, membership, auth, alarms, applier};
+    return {kv, store, executor, lessor, membership, auth, alarms, applier, zookeeper};
   }
 
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */

@@ -35,6 +35,7 @@ import {
   PutRequest,
   TxnRequest,
 } from "../etcdserverpb/rpc.js";
+import { ZkRequest } from "./zookeeper.js";
 
 export const protobufPackage = "synodpb";
 
@@ -94,6 +95,12 @@ export interface InternalRequest {
      * member lists them (peer URLs change only through conf changes).
      */
     { $case: "memberAttributes"; value: MemberRecord }
+    | //
+    /**
+     * A ZooKeeper write (see zookeeper.proto): executed at apply time against the
+     * store, so every member computes the same znodes, names and results.
+     */
+    { $case: "zookeeper"; value: ZkRequest }
     | undefined;
 }
 
@@ -293,6 +300,9 @@ export const InternalRequest: MessageFns<InternalRequest> = {
         break;
       case "memberAttributes":
         MemberRecord.encode(message.request.value, writer.uint32(178).fork()).join();
+        break;
+      case "zookeeper":
+        ZkRequest.encode(message.request.value, writer.uint32(186).fork()).join();
         break;
     }
     return writer;
@@ -505,6 +515,14 @@ export const InternalRequest: MessageFns<InternalRequest> = {
             message.request = { $case: "memberAttributes", value: MemberRecord.decode(reader, reader.uint32()) };
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.request = { $case: "zookeeper", value: ZkRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -667,6 +685,12 @@ export const InternalRequest: MessageFns<InternalRequest> = {
       case "memberAttributes": {
         if (object.request?.value !== undefined && object.request?.value !== null) {
           message.request = { $case: "memberAttributes", value: MemberRecord.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "zookeeper": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "zookeeper", value: ZkRequest.fromPartial(object.request.value) };
         }
         break;
       }

@@ -1,0 +1,232 @@
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+
+import type {ZkOp} from '@synod/proto/synodpb';
+import {KvStore, Lessor, WatchableStore} from '@synod/storage';
+import {afterEach, beforeEach, describe, expect, it} from 'vitest';
+
+import {ZkKeys} from './zk-keys.js';
+import type {ZkApplied} from './zk-state-machine.js';
+import {ZkStateMachine, sequenceSuffix} from './zk-state-machine.js';
+
+const openAcl = [{perms: 31, scheme: 'world', id: 'anyone'}];
+const create = (path: string, mode = 0, data = ''): ZkOp => ({
+  op: {
+    $case: 'create',
+    value: {path, data: Buffer.from(data), acl: openAcl, mode, ttlMs: 0n, opcode: 15},
+  },
+});
+const del = (path: string, version = -1): ZkOp => ({op: {$case: 'delete', value: {path, version}}});
+const setData = (path: string, data: string, version = -1): ZkOp => ({
+  op: {$case: 'setData', value: {path, data: Buffer.from(data), version}},
+});
+const check = (path: string, version: number): ZkOp => ({
+  op: {$case: 'check', value: {path, version}},
+});
+
+describe('ZooKeeper state machine on the MVCC store', () => {
+  let dir: string;
+  let kv: KvStore;
+  let store: WatchableStore;
+  let lessor: Lessor;
+  let zk: ZkStateMachine;
+  const meta = new Map<string, Uint8Array>();
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'synod-zk-sm-'));
+    lessor = new Lessor({nowMs: () => 0, minTtlSeconds: 1});
+    kv = KvStore.open(dir, {
+      leaseHooks: lessor,
+      schedule: step => {
+        step();
+      },
+    });
+    lessor.restore(kv.backend);
+    store = new WatchableStore(kv, {schedule: () => undefined});
+    zk = new ZkStateMachine({
+      store,
+      lessor,
+      meta: {
+        get: k => meta.get(Buffer.from(k).toString('hex')),
+        put: (k, v) => {
+          meta.set(Buffer.from(k).toString('hex'), v);
+        },
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, {recursive: true, force: true});
+  });
+
+  const session = (id: bigint, timeoutMs = 4000) =>
+    zk.apply({
+      sessionId: id,
+      timeMs: 1000n,
+      request: {$case: 'createSession', value: {timeoutMs, secretCandidate: Buffer.alloc(32, 7)}},
+    });
+  const txn = (sessionId: bigint, ops: ZkOp[], multi = false, timeMs = 5000n): ZkApplied =>
+    zk.apply({sessionId, timeMs, request: {$case: 'txn', value: {ops, multi}}});
+  const close = (id: bigint) =>
+    zk.apply({sessionId: id, timeMs: 0n, request: {$case: 'closeSession', value: {}}});
+
+  it('opens a session as a lease of the same id and keeps the first secret', () => {
+    expect(session(0x10n, 6000)).toEqual({kind: 'session', sessionId: 0x10n, timeoutMs: 6000});
+    expect(lessor.exists(0x10n)).toBe(true);
+    expect(zk.reader().sessionTimeoutMs(0x10n)).toBe(6000);
+    zk.apply({
+      sessionId: 0x11n,
+      timeMs: 0n,
+      request: {
+        $case: 'createSession',
+        value: {timeoutMs: 4000, secretCandidate: Buffer.alloc(32, 9)},
+      },
+    });
+    expect(Buffer.from(zk.sessionSecret() ?? []).equals(Buffer.alloc(32, 7))).toBe(true);
+    expect(zk.reader().children('/')).toEqual(['zookeeper']);
+  });
+
+  it('fills every Stat field of a created node, at one revision with its parent counters', () => {
+    session(1n);
+    const r = txn(1n, [create('/a', 0, 'hello')]);
+    const rev = store.rev();
+    expect(r).toMatchObject({kind: 'txn', results: [{type: 'create', path: '/a'}]});
+    expect(zk.reader().node('/a')?.stat).toEqual({
+      czxid: rev,
+      mzxid: rev,
+      ctime: 5000,
+      mtime: 5000,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      dataLength: 5,
+      numChildren: 0,
+      pzxid: rev,
+    });
+    expect(zk.reader().node('/')?.stat).toMatchObject({cversion: 1, pzxid: rev, numChildren: 2});
+    txn(1n, [setData('/a', 'bye', 0)], false, 6000n);
+    expect(zk.reader().node('/a')?.stat).toMatchObject({
+      czxid: rev,
+      mzxid: rev + 1,
+      mtime: 6000,
+      version: 1,
+      dataLength: 3,
+    });
+  });
+
+  it('names sequential nodes from the cversion at apply time, deletes included', () => {
+    session(1n);
+    txn(1n, [create('/q')]);
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = txn(1n, [create('/q/x-', 2)]);
+      if (r.kind === 'txn' && r.results[0]?.type === 'create') names.push(r.results[0].path);
+    }
+    txn(1n, [del('/q/x-0000000001')]);
+    const r = txn(1n, [create('/q/x-', 2)]);
+    expect(names).toEqual(['/q/x-0000000000', '/q/x-0000000001', '/q/x-0000000002']);
+    expect(r).toMatchObject({results: [{path: '/q/x-0000000004'}]});
+    expect(sequenceSuffix(-2147483648)).toBe('-2147483648');
+    expect(sequenceSuffix(-1)).toBe('-000000001');
+  });
+
+  it('gives errors as ZooKeeper checks them, in its order', () => {
+    session(1n);
+    txn(1n, [create('/p'), create('/p/c')]);
+    expect(txn(1n, [create('/p')])).toMatchObject({error: 'nodeExists'});
+    expect(txn(1n, [create('/none/c')])).toMatchObject({error: 'noNode'});
+    expect(txn(1n, [del('/p')])).toMatchObject({error: 'notEmpty'});
+    expect(txn(1n, [del('/p', 3)])).toMatchObject({error: 'badVersion'});
+    expect(txn(1n, [setData('/p', 'x', 7)])).toMatchObject({error: 'badVersion'});
+    expect(txn(1n, [del('/zookeeper')])).toMatchObject({error: 'badArguments'});
+    expect(txn(1n, [create('/p/')])).toMatchObject({error: 'badArguments'});
+    txn(1n, [create('/e', 1)]);
+    expect(txn(1n, [create('/e/c')])).toMatchObject({error: 'noChildrenForEphemerals'});
+    expect(txn(99n, [create('/x')])).toEqual({kind: 'failed', error: 'sessionExpired'});
+  });
+
+  it('runs a multi all or nothing at one revision', () => {
+    session(1n);
+    const before = store.rev();
+    const ok = txn(1n, [create('/m'), create('/m/a'), setData('/m', 'd', 0), check('/m', 1)], true);
+    expect(ok).toMatchObject({kind: 'txn', results: [{}, {}, {}, {type: 'check'}]});
+    expect(store.rev()).toBe(before + 1);
+    expect(zk.reader().node('/m/a')?.czxid).toBe(before + 1);
+    const failed = txn(1n, [create('/m/b'), check('/m', 0), create('/m/c')], true);
+    expect(failed).toEqual({
+      kind: 'txn',
+      error: 'badVersion',
+      results: [
+        {type: 'error', error: 'ok'},
+        {type: 'error', error: 'badVersion'},
+        {type: 'error', error: 'runtimeInconsistency'},
+      ],
+    });
+    expect(store.rev()).toBe(before + 1);
+    expect(zk.reader().node('/m/b')).toBeUndefined();
+  });
+
+  it('deletes a session’s ephemerals through the delete logic when it closes', () => {
+    session(1n);
+    session(2n);
+    txn(2n, [create('/locks')]);
+    txn(1n, [create('/locks/l-', 3), create('/mine', 1)]);
+    const parentBefore = zk.reader().node('/locks')?.stat;
+    expect(zk.ephemerals(1n, '/')).toEqual(['/locks/l-0000000000', '/mine']);
+    expect(close(1n)).toEqual({kind: 'closed'});
+    expect(lessor.exists(1n)).toBe(false);
+    expect(zk.reader().children('/locks')).toEqual([]);
+    expect(zk.reader().node('/mine')).toBeUndefined();
+    const parent = zk.reader().node('/locks')?.stat;
+    expect(parent?.cversion).toBe((parentBefore?.cversion ?? 0) + 1);
+    expect(parent?.pzxid).toBe(store.rev());
+    expect(close(1n)).toEqual({kind: 'failed', error: 'sessionExpired'});
+  });
+
+  it('does the same when the session’s lease is revoked (expiry)', () => {
+    session(1n);
+    txn(1n, [create('/gone', 1)]);
+    zk.leaseRevoking(1n);
+    lessor.revoke(1n, store);
+    expect(zk.reader().node('/gone')).toBeUndefined();
+    expect(zk.reader().sessionTimeoutMs(1n)).toBeUndefined();
+  });
+
+  it('removes a container when its last child goes, in the same revision', () => {
+    session(1n);
+    txn(1n, [
+      {
+        op: {
+          $case: 'create',
+          value: {
+            path: '/box',
+            data: Buffer.alloc(0),
+            acl: openAcl,
+            mode: 4,
+            ttlMs: 0n,
+            opcode: 19,
+          },
+        },
+      },
+    ]);
+    txn(1n, [create('/box/a')]);
+    const rev = store.rev();
+    txn(1n, [del('/box/a')]);
+    expect(store.rev()).toBe(rev + 1);
+    expect(zk.reader().node('/box')).toBeUndefined();
+    expect(zk.reader().node('/')?.stat.pzxid).toBe(rev + 1);
+  });
+
+  it('keeps a parent’s child counters in their own small key', () => {
+    session(1n);
+    txn(1n, [create('/big', 0, 'x'.repeat(10_000))]);
+    const bigRev = store.range(ZkKeys.node('/big'), undefined).kvs[0]?.modRevision;
+    txn(1n, [create('/big/c')]);
+    expect(store.range(ZkKeys.node('/big'), undefined).kvs[0]?.modRevision).toBe(bigRev);
+    expect(zk.reader().node('/big')?.stat.numChildren).toBe(1);
+    expect(zk.reader().countDescendants('/')).toBe(5);
+  });
+});

@@ -1,0 +1,537 @@
+import type {ZkAcl, ZkCreate, ZkOp, ZkRequest, ZkTxn} from '@synod/proto/synodpb';
+import type {KV, LeaseInfo, TxnWrite} from '@synod/storage';
+
+import {ZkKeys} from './zk-keys.js';
+import {zkBaseName, zkParent, zkPathError} from './zk-path.js';
+import type {ZkError} from './zk-protocol.js';
+import {ZkProtocol} from './zk-protocol.js';
+import {ZkTreeReader} from './zk-tree-reader.js';
+import type {ChildCounters, ZkAclEntry, ZkStat, ZnodeRecord} from './znode-record.js';
+import {encodeCounters, encodeZnode, statOf} from './znode-record.js';
+
+/** One operation's outcome, in a single request or as a multi's element. */
+export type ZkOpResult =
+  | {readonly type: 'create'; readonly opcode: number; readonly path: string; readonly stat: ZkStat}
+  | {readonly type: 'delete'}
+  | {readonly type: 'setData'; readonly stat: ZkStat}
+  | {readonly type: 'setACL'; readonly stat: ZkStat}
+  | {readonly type: 'check'}
+  /** In a failed multi: `ok` for the operations before the failing one. */
+  | {readonly type: 'error'; readonly error: ZkError | 'ok'};
+
+/** What applying a ZooKeeper request produced, for the member that proposed it. */
+export type ZkApplied =
+  | {readonly kind: 'txn'; readonly results: readonly ZkOpResult[]; readonly error?: ZkError}
+  | {readonly kind: 'session'; readonly sessionId: bigint; readonly timeoutMs: number}
+  | {readonly kind: 'closed'}
+  | {readonly kind: 'failed'; readonly error: ZkError};
+
+/** What the state machine changes besides the keyspace. */
+export interface ZkStateHost {
+  readonly store: KV;
+  /** Sessions are leases of the same id; ephemerals are keys on them. */
+  readonly lessor: {
+    grant(id: bigint, ttlSeconds: number): LeaseInfo;
+    revoke(id: bigint, kv: KV): void;
+    exists(id: bigint): boolean;
+    timeToLive(id: bigint): LeaseInfo | undefined;
+  };
+  /** The backend's `meta` bucket, which keeps the session secret. */
+  readonly meta: {
+    get(key: Uint8Array): Uint8Array | undefined;
+    put(key: Uint8Array, value: Uint8Array): void;
+  };
+}
+
+/** Called after a session ended (closed, expired, or its lease revoked). */
+export type SessionEndListener = (sessionId: bigint) => void;
+
+const SECRET_KEY = Buffer.from('zk_session_secret');
+const SYSTEM_NODES = ['/', '/zookeeper', '/zookeeper/config', '/zookeeper/quota'];
+const SPECIAL_PATHS = new Set(SYSTEM_NODES);
+const OPEN_ACL: readonly ZkAclEntry[] = [
+  {perms: ZkProtocol.perms.all, scheme: 'world', id: 'anyone'},
+];
+/** ZooKeeper's `EphemeralType.TTL` limit: 2^40 - 1 ms. */
+const MAX_TTL_MS = 2 ** 40 - 1;
+
+/** A failed check inside an operation; aborts the request or the multi. */
+class OpFailure extends Error {
+  constructor(readonly error: ZkError) {
+    super(error);
+  }
+}
+
+/** A znode as the transaction sees it: the store's, or one this transaction made. */
+interface PendingNode {
+  readonly czxid: number;
+  readonly record: ZnodeRecord;
+  readonly created: boolean;
+}
+
+/**
+ * ZooKeeper's change records (`PrepRequestProcessor`) over one write transaction:
+ * operations read and change this overlay first, so a multi's later operations
+ * see its earlier ones, and only a request that wholly succeeds is written, at
+ * one revision.
+ */
+class TxnOverlay {
+  readonly nodes = new Map<string, PendingNode | null>();
+  readonly counters = new Map<string, ChildCounters>();
+  readonly existedBefore = new Map<string, boolean>();
+  readonly countersBefore = new Map<string, boolean>();
+
+  constructor(
+    private readonly reader: ZkTreeReader,
+    readonly zxid: number,
+  ) {}
+
+  node(path: string): PendingNode | undefined {
+    const pending = this.nodes.get(path);
+    if (pending !== undefined) return pending ?? undefined;
+    const n = this.reader.node(path);
+    if (!this.existedBefore.has(path)) this.existedBefore.set(path, n !== undefined);
+    if (n === undefined) return undefined;
+    const found = {czxid: n.czxid, record: n.record, created: false};
+    this.nodes.set(path, found);
+    if (!this.counters.has(path)) {
+      this.counters.set(path, n.counters);
+      this.countersBefore.set(path, n.counters.pzxid !== n.czxid || n.counters.cversion !== 0);
+    }
+    return found;
+  }
+
+  childCounters(path: string, czxid: number): ChildCounters {
+    return this.counters.get(path) ?? {cversion: 0, pzxid: czxid, numChildren: 0};
+  }
+
+  setNode(path: string, node: PendingNode | null): void {
+    if (!this.existedBefore.has(path)) this.node(path);
+    this.nodes.set(path, node);
+  }
+
+  setCounters(path: string, c: ChildCounters): void {
+    this.counters.set(path, c);
+  }
+
+  stat(path: string): ZkStat {
+    const n = this.node(path);
+    if (n === undefined) throw new Error(`stat of missing ${path}`);
+    return statOf(n.czxid, n.record, this.childCounters(path, n.czxid));
+  }
+
+  /** Writes the final state of every touched node and counter key into `tw`. */
+  flush(tw: TxnWrite): void {
+    for (const [path, node] of this.nodes) {
+      const before = this.existedBefore.get(path) === true;
+      const key = ZkKeys.node(path);
+      if (node === null) {
+        if (before) tw.deleteRange(key, undefined);
+        continue;
+      }
+      if (node.created && before) {
+        tw.deleteRange(key, undefined);
+        if (this.countersBefore.get(path) === true) tw.deleteRange(ZkKeys.meta(path), undefined);
+      }
+      if (node.created || this.changed.has(path)) {
+        tw.put(key, encodeZnode(node.record), node.record.ephemeralOwner);
+      }
+    }
+    for (const [path, c] of this.counters) {
+      if (!this.countersChanged.has(path)) continue;
+      const node = this.nodes.get(path);
+      if (node === null || node === undefined) {
+        if (this.countersBefore.get(path) === true) tw.deleteRange(ZkKeys.meta(path), undefined);
+        continue;
+      }
+      tw.put(ZkKeys.meta(path), encodeCounters(c), 0n);
+    }
+  }
+
+  readonly changed = new Set<string>();
+  readonly countersChanged = new Set<string>();
+}
+
+/**
+ * ZooKeeper's state machine on Synod's store. A ZooKeeper write is applied here,
+ * inside the raft apply batch, as ZooKeeper's leader prepares and applies a
+ * transaction: every existence, version, parent and ephemeral check is made
+ * against the state at apply time, sequential names come from the parent's
+ * cversion at apply time, and a multi is all or nothing at one revision. The same
+ * log gives every member the same tree, names and results.
+ *
+ * Worked example: `create /app/lock- EPHEMERAL_SEQUENTIAL` by session 0x1a, with
+ * `/app`'s cversion at 4, committed at revision 57: the node key
+ * `__synod/zk/n/2/app/lock-0000000004` is put on lease 0x1a (czxid = mzxid = 57),
+ * and `__synod/zk/c/app` becomes {cversion 5, pzxid 57, numChildren +1}; both
+ * are one revision, so watchers see one change.
+ */
+export class ZkStateMachine {
+  private systemReady = false;
+  private readonly sessionEndListeners: SessionEndListener[] = [];
+
+  constructor(private readonly host: ZkStateHost) {}
+
+  /** Hears of every ended session, on every member, as it is applied. */
+  onSessionEnd(listener: SessionEndListener): void {
+    this.sessionEndListeners.push(listener);
+  }
+
+  /** The cluster's session secret, once the first session created it. */
+  sessionSecret(): Uint8Array | undefined {
+    return this.host.meta.get(SECRET_KEY);
+  }
+
+  reader(): ZkTreeReader {
+    return new ZkTreeReader(this.host.store);
+  }
+
+  apply(req: ZkRequest): ZkApplied {
+    const r = req.request;
+    const timeMs = Number(req.timeMs);
+    switch (r?.$case) {
+      case 'createSession':
+        return this.createSession(req.sessionId, r.value.timeoutMs, r.value.secretCandidate);
+      case 'closeSession':
+        if (this.reader().sessionTimeoutMs(req.sessionId) === undefined) {
+          return {kind: 'failed', error: 'sessionExpired'};
+        }
+        this.endSession(req.sessionId, true);
+        return {kind: 'closed'};
+      case 'txn':
+        return this.applyTxn(req.sessionId, timeMs, r.value);
+      case 'expireTtl':
+        this.expireTtl(r.value.paths, timeMs);
+        return {kind: 'closed'};
+      default:
+        return {kind: 'failed', error: 'unimplemented'};
+    }
+  }
+
+  /**
+   * A lease is being revoked (expiry decided by the leader, or an etcd client's
+   * LeaseRevoke): if it carries a ZooKeeper session, the session's ephemerals are
+   * deleted as ZooKeeper deletes them, before the lease goes.
+   */
+  leaseRevoking(id: bigint): void {
+    if (this.reader().sessionTimeoutMs(id) === undefined) return;
+    this.endSession(id, false);
+  }
+
+  private createSession(id: bigint, timeoutMs: number, secret: Uint8Array): ZkApplied {
+    if (this.host.meta.get(SECRET_KEY) === undefined && secret.length > 0) {
+      this.host.meta.put(SECRET_KEY, secret);
+    }
+    if (this.host.lessor.exists(id)) return {kind: 'failed', error: 'sessionExpired'};
+    this.host.lessor.grant(id, Math.ceil(timeoutMs / 1000));
+    const tw = this.host.store.write();
+    try {
+      this.ensureSystemNodes(tw);
+      const v = Buffer.alloc(4);
+      v.writeInt32BE(timeoutMs);
+      tw.put(ZkKeys.session(id), v, id);
+    } finally {
+      tw.end();
+    }
+    return {kind: 'session', sessionId: id, timeoutMs};
+  }
+
+  /** Deletes a session's ephemerals through the delete logic, then its record (and lease). */
+  private endSession(id: bigint, revokeLease: boolean): void {
+    const keys = this.host.lessor.timeToLive(id)?.keys ?? [];
+    const paths = keys
+      .map(k => ZkKeys.pathOfNode(k))
+      .filter((p): p is string => p !== undefined)
+      // Deepest first, though ephemerals have no children; ZooKeeper sorts them too.
+      .sort();
+    const tw = this.host.store.write();
+    try {
+      const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+      for (const path of paths) {
+        const node = overlay.node(path);
+        if (node?.record.ephemeralOwner !== id) continue;
+        this.deleteNode(overlay, path);
+      }
+      overlay.flush(tw);
+      tw.deleteRange(ZkKeys.session(id), undefined);
+    } finally {
+      tw.end();
+    }
+    if (revokeLease && this.host.lessor.exists(id)) this.host.lessor.revoke(id, this.host.store);
+    for (const l of this.sessionEndListeners) l(id);
+  }
+
+  private applyTxn(sessionId: bigint, timeMs: number, txn: ZkTxn): ZkApplied {
+    const tw = this.host.store.write();
+    try {
+      this.ensureSystemNodes(tw);
+      const reader = new ZkTreeReader(tw);
+      if (sessionId !== 0n && reader.sessionTimeoutMs(sessionId) === undefined) {
+        return {kind: 'failed', error: 'sessionExpired'};
+      }
+      const overlay = new TxnOverlay(reader, tw.rev() + 1);
+      const results: ZkOpResult[] = [];
+      let failedAt = -1;
+      let failure: ZkError | undefined;
+      for (const [i, op] of txn.ops.entries()) {
+        try {
+          results.push(this.applyOp(overlay, sessionId, timeMs, op));
+        } catch (error) {
+          if (!(error instanceof OpFailure)) throw error;
+          failedAt = i;
+          failure = error.error;
+          break;
+        }
+      }
+      if (failure !== undefined) {
+        if (!txn.multi) return {kind: 'txn', results: [], error: failure};
+        // ZooKeeper reports a failed multi as: ok up to the failing op, its error, then
+        // runtimeInconsistency for the ops it never ran.
+        const errs: ZkOpResult[] = txn.ops.map((_, i) => ({
+          type: 'error',
+          error: i < failedAt ? 'ok' : i === failedAt ? failure : 'runtimeInconsistency',
+        }));
+        return {kind: 'txn', results: errs, error: failure};
+      }
+      overlay.flush(tw);
+      return {kind: 'txn', results};
+    } finally {
+      tw.end();
+    }
+  }
+
+  private applyOp(o: TxnOverlay, session: bigint, timeMs: number, op: ZkOp): ZkOpResult {
+    const body = op.op;
+    switch (body?.$case) {
+      case 'create':
+        return this.create(o, session, timeMs, body.value);
+      case 'delete': {
+        const {path, version} = body.value;
+        if (zkPathError(path) !== undefined || SPECIAL_PATHS.has(path)) {
+          throw new OpFailure('badArguments');
+        }
+        const node = o.node(path);
+        if (node === undefined) throw new OpFailure('noNode');
+        checkVersion(version, node.record.version);
+        if (o.childCounters(path, node.czxid).numChildren > 0) throw new OpFailure('notEmpty');
+        this.deleteNode(o, path);
+        return {type: 'delete'};
+      }
+      case 'setData': {
+        const {path, data, version} = body.value;
+        if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
+        const node = o.node(path);
+        if (node === undefined) throw new OpFailure('noNode');
+        checkVersion(version, node.record.version);
+        const record: ZnodeRecord = {
+          ...node.record,
+          data: Buffer.from(data),
+          version: node.record.version + 1,
+          mtimeMs: timeMs,
+          mzxid: o.zxid,
+        };
+        o.setNode(path, {...node, record});
+        o.changed.add(path);
+        return {type: 'setData', stat: o.stat(path)};
+      }
+      case 'setAcl': {
+        const {path, acl, version} = body.value;
+        if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
+        if (acl.length === 0) throw new OpFailure('invalidACL');
+        const node = o.node(path);
+        if (node === undefined) throw new OpFailure('noNode');
+        checkVersion(version, node.record.aversion);
+        const record: ZnodeRecord = {
+          ...node.record,
+          acl: acl.map(toEntry),
+          aversion: node.record.aversion + 1,
+        };
+        o.setNode(path, {...node, record});
+        o.changed.add(path);
+        return {type: 'setACL', stat: o.stat(path)};
+      }
+      case 'check': {
+        const {path, version} = body.value;
+        if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
+        const node = o.node(path);
+        if (node === undefined) throw new OpFailure('noNode');
+        checkVersion(version, node.record.version);
+        return {type: 'check'};
+      }
+      default:
+        throw new OpFailure('unimplemented');
+    }
+  }
+
+  private create(o: TxnOverlay, session: bigint, timeMs: number, c: ZkCreate): ZkOpResult {
+    const m = ZkProtocol.createMode;
+    const mode = c.mode;
+    if (mode < m.persistent || mode > m.persistentSequentialWithTtl) {
+      throw new OpFailure('badArguments');
+    }
+    const sequential =
+      mode === m.persistentSequential ||
+      mode === m.ephemeralSequential ||
+      mode === m.persistentSequentialWithTtl;
+    const ephemeral = mode === m.ephemeral || mode === m.ephemeralSequential;
+    const ttl = mode === m.persistentWithTtl || mode === m.persistentSequentialWithTtl;
+    const ttlMs = Number(c.ttlMs);
+    if (ttl !== (c.opcode === ZkProtocol.op.createTTL)) throw new OpFailure('badArguments');
+    if (ttl && (ttlMs <= 0 || ttlMs > MAX_TTL_MS)) throw new OpFailure('badArguments');
+    if (zkPathError(c.path, sequential) !== undefined) throw new OpFailure('badArguments');
+    if (c.acl.length === 0) throw new OpFailure('invalidACL');
+    const parentPath = zkParent(c.path);
+    const parent = o.node(parentPath);
+    if (parent === undefined) throw new OpFailure('noNode');
+    const counters = o.childCounters(parentPath, parent.czxid);
+    const path = sequential ? c.path + sequenceSuffix(counters.cversion) : c.path;
+    if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
+    if (o.node(path) !== undefined) throw new OpFailure('nodeExists');
+    if (parent.record.ephemeralOwner !== 0n) throw new OpFailure('noChildrenForEphemerals');
+    if (ephemeral && session === 0n) throw new OpFailure('badArguments');
+    o.setCounters(parentPath, {
+      cversion: counters.cversion + 1,
+      pzxid: o.zxid,
+      numChildren: counters.numChildren + 1,
+    });
+    o.countersChanged.add(parentPath);
+    const record: ZnodeRecord = {
+      data: Buffer.from(c.data),
+      version: 0,
+      aversion: 0,
+      ephemeralOwner: ephemeral ? session : 0n,
+      ctimeMs: timeMs,
+      mtimeMs: timeMs,
+      mzxid: o.zxid,
+      container: mode === m.container,
+      ttlMs: ttl ? ttlMs : 0,
+      acl: c.acl.map(toEntry),
+    };
+    o.setNode(path, {czxid: o.zxid, record, created: true});
+    o.setCounters(path, {cversion: 0, pzxid: o.zxid, numChildren: 0});
+    o.countersChanged.delete(path);
+    return {type: 'create', opcode: c.opcode, path, stat: o.stat(path)};
+  }
+
+  /**
+   * Deletes a checked node: the parent's cversion and pzxid move, and a container
+   * left without children goes too (ZooKeeper's container manager deletes it
+   * later; Synod does it in the same revision, so every member agrees when).
+   */
+  private deleteNode(o: TxnOverlay, path: string): void {
+    o.setNode(path, null);
+    o.counters.delete(path);
+    if (o.countersBefore.get(path) === true) {
+      o.counters.set(path, {cversion: 0, pzxid: 0, numChildren: 0});
+      o.countersChanged.add(path);
+    }
+    const parentPath = zkParent(path);
+    const parent = o.node(parentPath);
+    if (parent === undefined) return;
+    const counters = o.childCounters(parentPath, parent.czxid);
+    const next = {
+      cversion: counters.cversion + 1,
+      pzxid: o.zxid,
+      numChildren: counters.numChildren - 1,
+    };
+    o.setCounters(parentPath, next);
+    o.countersChanged.add(parentPath);
+    if (parent.record.container && next.numChildren === 0 && !SPECIAL_PATHS.has(parentPath)) {
+      this.deleteNode(o, parentPath);
+    }
+  }
+
+  /** Deletes TTL nodes that are still childless and unchanged for their TTL at `nowMs`. */
+  private expireTtl(paths: readonly string[], nowMs: number): void {
+    const tw = this.host.store.write();
+    try {
+      const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+      for (const path of paths) {
+        const node = o.node(path);
+        if (node === undefined || node.record.ttlMs === 0) continue;
+        if (o.childCounters(path, node.czxid).numChildren > 0) continue;
+        if (node.record.mtimeMs + node.record.ttlMs > nowMs) continue;
+        this.deleteNode(o, path);
+      }
+      o.flush(tw);
+    } finally {
+      tw.end();
+    }
+  }
+
+  /** `/`, `/zookeeper`, `/zookeeper/config` and `/zookeeper/quota`, made with the first write. */
+  private ensureSystemNodes(tw: TxnWrite): void {
+    if (this.systemReady) return;
+    if (tw.range(ZkKeys.node('/'), undefined).kvs.length > 0) {
+      this.systemReady = true;
+      return;
+    }
+    const zxid = tw.rev() + 1;
+    const empty: ZnodeRecord = {
+      data: Buffer.alloc(0),
+      version: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      ctimeMs: 0,
+      mtimeMs: 0,
+      mzxid: zxid,
+      container: false,
+      ttlMs: 0,
+      acl: OPEN_ACL,
+    };
+    for (const path of SYSTEM_NODES) tw.put(ZkKeys.node(path), encodeZnode(empty), 0n);
+    tw.put(ZkKeys.meta('/'), encodeCounters({cversion: 0, pzxid: zxid, numChildren: 1}), 0n);
+    tw.put(
+      ZkKeys.meta('/zookeeper'),
+      encodeCounters({cversion: 0, pzxid: zxid, numChildren: 2}),
+      0n,
+    );
+    this.systemReady = true;
+  }
+
+  /** The paths of TTL nodes, for the leader's sweeper. */
+  ttlNodes(): {path: string; deadlineMs: number}[] {
+    const out: {path: string; deadlineMs: number}[] = [];
+    const start = Buffer.from(ZkKeys.nodePrefix);
+    const end = Buffer.from(ZkKeys.nodePrefix.slice(0, -1) + '0');
+    for (const kv of this.host.store.range(start, end).kvs) {
+      // Cheap pre-filter: the flags int sits at bytes 4..8 of the record.
+      const flags = Buffer.from(kv.value).readInt32BE(4);
+      if ((flags & 2) === 0) continue;
+      const path = ZkKeys.pathOfNode(kv.key);
+      if (path === undefined) continue;
+      const n = this.reader().node(path);
+      if (n === undefined || n.counters.numChildren > 0) continue;
+      out.push({path, deadlineMs: n.record.mtimeMs + n.record.ttlMs});
+    }
+    return out;
+  }
+
+  /** Ephemerals of a session whose path starts with `prefix`, sorted. */
+  ephemerals(sessionId: bigint, prefix: string): string[] {
+    const keys = this.host.lessor.timeToLive(sessionId)?.keys ?? [];
+    return keys
+      .map(k => ZkKeys.pathOfNode(k))
+      .filter((p): p is string => p !== undefined && p.startsWith(prefix))
+      .sort();
+  }
+
+  /** The base name of a path, for child events. */
+  static baseName(path: string): string {
+    return zkBaseName(path);
+  }
+}
+
+function checkVersion(expected: number, actual: number): void {
+  if (expected !== -1 && expected !== actual) throw new OpFailure('badVersion');
+}
+
+function toEntry(a: ZkAcl): ZkAclEntry {
+  return {perms: a.perms, scheme: a.scheme, id: a.id};
+}
+
+/** Java's `String.format("%010d", n)` for an int, negative numbers included. */
+export function sequenceSuffix(n: number): string {
+  const v = n | 0;
+  return v < 0 ? `-${String(-v).padStart(9, '0')}` : String(v).padStart(10, '0');
+}

@@ -1,0 +1,71 @@
+import type {ReadView} from '@synod/storage';
+
+import {ZkKeys} from './zk-keys.js';
+import type {ChildCounters, ZkStat, ZnodeRecord} from './znode-record.js';
+import {decodeCounters, decodeZnode, statOf} from './znode-record.js';
+
+/** A znode as read from the store. */
+export interface Znode {
+  readonly path: string;
+  readonly czxid: number;
+  readonly record: ZnodeRecord;
+  readonly counters: ChildCounters;
+  readonly stat: ZkStat;
+}
+
+/**
+ * Reads ZooKeeper's tree from a view of the store: from the member's applied
+ * state for client reads, and from the apply transaction itself (which sees its
+ * own writes) for the state machine.
+ */
+export class ZkTreeReader {
+  constructor(private readonly view: ReadView) {}
+
+  node(path: string): Znode | undefined {
+    const kv = this.view.range(ZkKeys.node(path), undefined).kvs[0];
+    if (kv === undefined) return undefined;
+    const record = decodeZnode(kv.value);
+    const counters = this.counters(path, kv.createRevision);
+    return {
+      path,
+      czxid: kv.createRevision,
+      record,
+      counters,
+      stat: statOf(kv.createRevision, record, counters),
+    };
+  }
+
+  /** The child counters of a node created at `czxid`. */
+  counters(path: string, czxid: number): ChildCounters {
+    const kv = this.view.range(ZkKeys.meta(path), undefined).kvs[0];
+    if (kv === undefined) return {cversion: 0, pzxid: czxid, numChildren: 0};
+    return decodeCounters(kv.value);
+  }
+
+  /** The names of `path`'s children, in byte order. */
+  children(path: string): string[] {
+    const {start, end} = ZkKeys.children(path);
+    const prefixBytes = start.length;
+    return this.view
+      .range(start, end)
+      .kvs.map(kv => Buffer.from(kv.key).subarray(prefixBytes).toString('utf8'));
+  }
+
+  /** Every node below `path`, counted depth by depth. */
+  countDescendants(path: string): number {
+    let total = 0;
+    for (let depth = ZkKeys.depth(path) + 1; ; depth++) {
+      const {start, end} = ZkKeys.atDepth(path, depth);
+      const n = this.view.range(start, end, {countOnly: true}).count;
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
+  /** The negotiated timeout of a live session, or undefined. */
+  sessionTimeoutMs(id: bigint): number | undefined {
+    const kv = this.view.range(ZkKeys.session(id), undefined).kvs[0];
+    if (kv === undefined) return undefined;
+    return Buffer.from(kv.value).readInt32BE(0);
+  }
+}
