@@ -50,6 +50,8 @@ const depConstraints = [
     sourceTag: 'layer:app',
     onlyDependOnLibsWithTags: ['layer:server', 'layer:client', 'layer:proto', testing],
   },
+  // The web console runs in the browser and reaches the member only over HTTP.
+  {sourceTag: 'layer:console', onlyDependOnLibsWithTags: [testing]},
 ];
 
 /** What a deterministic package must never touch: time, randomness and the outside world. */
@@ -150,7 +152,7 @@ export default tseslint.config(
   },
   {
     name: 'base-config',
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'apps/console/src/**/*.tsx'],
     extends: [eslint.configs.recommended, ...tseslint.configs.strictTypeChecked],
     plugins: {'@nx': nx},
     languageOptions: {

@@ -140,6 +140,7 @@ const flagSpecs = {
     kind: 'bool',
     help: 'peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided',
   },
+  ui: {kind: 'bool', help: 'serve the web console at /ui on the client URLs (default: true)'},
   'listen-metrics-urls': {
     kind: 'string',
     help: 'more URLs to serve /metrics and the health endpoints on (https: with the client certificates)',
@@ -442,6 +443,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     autoTls: bool('auto-tls'),
     peerAutoTls: bool('peer-auto-tls'),
     selfSignedCertValidity: int('self-signed-cert-validity'),
+    ui: bool('ui'),
     clientHttp2Engine: str('experimental-client-http2-engine'),
     listenMetricsUrls: str('listen-metrics-urls'),
     metrics: str('metrics'),

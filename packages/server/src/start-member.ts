@@ -49,6 +49,7 @@ import {TlsCredentials} from './tls/tls-credentials.js';
 import type {TlsSettings} from './tls/tls-settings.js';
 import {Gateway} from './gateway/gateway.js';
 import {ClientListener} from './transport/client-listener.js';
+import {ConsoleSite} from './transport/console-site.js';
 import type {MethodTable} from './transport/grpc-service.js';
 import type {ListenerTls} from './transport/socket-listener.js';
 import {GrpcServer} from './transport/grpc-server.js';
@@ -253,6 +254,7 @@ export async function startMember(
           observer: metrics,
         }),
         endpoints: httpEndpoints(core, metrics),
+        ...(config.ui ? {console: new ConsoleSite()} : {}),
         http2Engine: config.clientHttp2Engine,
       },
       clientTls,

@@ -78,6 +78,8 @@ export interface MemberConfig {
   readonly clientTls: TlsSettings | undefined;
   /** TLS between members (`https://` peer URLs); undefined when no peer certificate is given. */
   readonly peerTls: TlsSettings | undefined;
+  /** Serve the web console at `/ui` on the client URLs (`--ui`, on by default). */
+  readonly ui: boolean;
   /**
    * Which HTTP/2 implementation serves the client port (`--experimental-client-http2-engine`):
    * `node` (Node's `http2` module, the default) or `synod` (Synod's own, `transport/h2/`).
@@ -172,6 +174,8 @@ export interface MemberConfigInput {
   peerAutoTls?: boolean;
   /** Years the self-signed certificates are valid, 1 by default. */
   selfSignedCertValidity?: number;
+  /** Serve the web console at `/ui`; true by default. */
+  ui?: boolean;
   /** `node` (default) or `synod`: the client port's HTTP/2 implementation. */
   clientHttp2Engine?: string;
   /** URLs for `/metrics` and the health endpoints alone, comma-separated. */
@@ -486,6 +490,7 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     peerTls,
     clientHttp2Engine: clientHttp2Engine(input.clientHttp2Engine),
     ...resolveObservability(input, clientTls),
+    ui: input.ui ?? true,
   };
 }
 

@@ -5,6 +5,7 @@ import type net from 'node:net';
 import type {HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway} from '../gateway/gateway.js';
 import {AuthorityRewriter, showClientSockets} from './authority-rewriter.js';
+import type {ConsoleSite} from './console-site.js';
 import type {GrpcServer} from './grpc-server.js';
 import {H2Connection} from './h2/h2-connection.js';
 import {h2Exchange} from './h2/h2-exchange.js';
@@ -25,6 +26,8 @@ export interface ClientServices {
   readonly gateway: Gateway;
   /** `/health`, `/version`, `/metrics` and the rest. */
   readonly endpoints: HttpEndpoints;
+  /** The web console's files under `/ui`; undefined when it is turned off. */
+  readonly console?: ConsoleSite;
   /**
    * Which HTTP/2 implementation serves the port (`--experimental-client-http2-engine`):
    * Synod's own (`h2/`), or Node's `http2` module (the default).
@@ -64,7 +67,7 @@ export class ClientListener {
     services: ClientServices,
     secure?: ListenerTls,
   ): Promise<ClientListener> {
-    const {grpc, gateway, endpoints} = services;
+    const {grpc, gateway, endpoints, console: site} = services;
     const http2Server = http2.createServer({
       // etcd lets a connection carry any number of calls, and messages of up to 2 GiB out.
       maxSessionMemory: 1024,
@@ -80,16 +83,16 @@ export class ClientListener {
     showClientSockets(http2Server);
     http2Server.on('stream', (stream, headers) => {
       if (isGrpc(headers)) grpc.handleStream(stream, headers);
-      else serveHttp2(endpoints, gateway, stream, headers);
+      else serveHttp2(endpoints, gateway, stream, headers, site);
     });
     const httpServer = http.createServer((req, res) => {
-      serveHttp1(endpoints, gateway, req, res);
+      serveHttp1(endpoints, gateway, req, res, site);
     });
     const connections = new Set<H2Connection>();
     const serveStream = (stream: H2Stream) => {
       const type = stream.header('content-type');
       if (type?.startsWith('application/grpc') === true) grpc.serve(stream);
-      else serveExchange(endpoints, gateway, h2Exchange(stream));
+      else serveExchange(endpoints, gateway, h2Exchange(stream), site);
     };
     const startH2 = (socket: net.Socket, seen: Buffer) => {
       const connection = new H2Connection(socket, socket, serveStream);

@@ -4,6 +4,7 @@ import type {Writable} from 'node:stream';
 
 import type {HttpAnswer, HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway, HttpExchange} from '../gateway/gateway.js';
+import type {ConsoleAnswer, ConsoleSite} from './console-site.js';
 import type {BodyExchange} from './h2/h2-exchange.js';
 
 /** The path of a request target, without its query. */
@@ -23,6 +24,7 @@ export function serveHttp1(
   gateway: Gateway,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  site?: ConsoleSite,
 ): void {
   const method = req.method ?? 'GET';
   const path = pathOf(req.url);
@@ -30,7 +32,10 @@ export function serveHttp1(
     void gateway.serve(http1Exchange(method, path, req, res));
     return;
   }
-  void Promise.resolve(endpoints(method, path, queryOf(req.url))).then((answer: HttpAnswer) => {
+  const answered = site?.handles(path)
+    ? site.answer(method, path, req.headers['if-none-match'])
+    : endpoints(method, path, queryOf(req.url));
+  void Promise.resolve(answered).then((answer: HttpAnswer | ConsoleAnswer) => {
     res.writeHead(answer.status, answer.headers).end(method === 'HEAD' ? undefined : answer.body);
   });
 }
@@ -169,6 +174,7 @@ export function serveHttp2(
   gateway: Gateway,
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
+  site?: ConsoleSite,
 ): void {
   const method = headers[':method'] ?? 'GET';
   const path = pathOf(headers[':path']);
@@ -177,7 +183,10 @@ export function serveHttp2(
     return;
   }
   stream.on('error', () => undefined);
-  void Promise.resolve(endpoints(method, path, queryOf(headers[':path']))).then(answer => {
+  const answered = site?.handles(path)
+    ? site.answer(method, path, headers['if-none-match'])
+    : endpoints(method, path, queryOf(headers[':path']));
+  void Promise.resolve(answered).then((answer: HttpAnswer | ConsoleAnswer) => {
     if (stream.destroyed) return;
     stream.respond({':status': answer.status, ...answer.headers});
     stream.end(method === 'HEAD' ? undefined : answer.body);
@@ -192,13 +201,17 @@ export function serveExchange(
   endpoints: HttpEndpoints,
   gateway: Gateway,
   exchange: BodyExchange,
+  site?: ConsoleSite,
 ): void {
   const {method, path} = exchange;
   if (gateway.handles(path)) {
     void gateway.serve(exchange);
     return;
   }
-  void Promise.resolve(endpoints(method, path)).then((answer: HttpAnswer) => {
+  const answered = site?.handles(path)
+    ? site.answer(method, path, exchange.header('if-none-match'))
+    : endpoints(method, path);
+  void Promise.resolve(answered).then((answer: HttpAnswer | ConsoleAnswer) => {
     if (exchange.gone()) return;
     exchange.start(answer.status, answer.headers);
     exchange.end(method === 'HEAD' ? undefined : answer.body);
