@@ -141,6 +141,10 @@ const flagSpecs = {
     help: 'peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided',
   },
   ui: {kind: 'bool', help: 'serve the web console at /ui on the client URLs (default: true)'},
+  'listen-zk-urls': {
+    kind: 'string',
+    help: 'URLs to serve ZooKeeper 3.8 clients on, e.g. http://127.0.0.1:2181 (default: none)',
+  },
   'listen-metrics-urls': {
     kind: 'string',
     help: 'more URLs to serve /metrics and the health endpoints on (https: with the client certificates)',
@@ -446,6 +450,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     ui: bool('ui'),
     clientHttp2Engine: str('experimental-client-http2-engine'),
     listenMetricsUrls: str('listen-metrics-urls'),
+    listenZkUrls: str('listen-zk-urls'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

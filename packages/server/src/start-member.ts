@@ -53,6 +53,8 @@ import {ConsoleSite} from './transport/console-site.js';
 import type {MethodTable} from './transport/grpc-service.js';
 import type {ListenerTls} from './transport/socket-listener.js';
 import {GrpcServer} from './transport/grpc-server.js';
+import {zkMemberOf} from './zk-member-of.js';
+import {ZkServer} from './zookeeper/zk-server.js';
 import {addGrpcService, addServiceMethods} from './transport/grpc-service.js';
 
 /** gRPC's own framing on top of the largest request, as etcd allows (512 KiB). */
@@ -69,6 +71,8 @@ export interface Member {
   readonly peerAddresses: readonly string[];
   /** `host:port` of each `--listen-metrics-urls` listener, with the ports actually bound. */
   readonly metricsAddresses: readonly string[];
+  /** `host:port` of each `--listen-zk-urls` listener, with the ports actually bound. */
+  readonly zkAddresses: readonly string[];
   /** The member's replicated state and raft node, for tests and embedding applications. */
   readonly core: MemberCore;
   /**
@@ -170,6 +174,7 @@ export async function startMember(
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
   let metricsListener: MetricsListener | undefined;
+  let zkServer: ZkServer | undefined;
   const forwarder = new LeaderForwarder(core, peerTls?.credentials);
   const clusterDeps: ClusterServiceDeps = {
     isPeerConnected: id => transport.isConnected(id),
@@ -266,7 +271,15 @@ export async function startMember(
         clientTls,
       );
     }
+    if (config.listenZkUrls.length > 0) {
+      zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
+        warn: (message, detail) => {
+          logger.warn(detail, message);
+        },
+      });
+    }
   } catch (error) {
+    await zkServer?.close();
     await metricsListener?.close();
     await clientListener?.close();
     await peerServer?.close();
@@ -283,6 +296,8 @@ export async function startMember(
   const stopPeers = peerServer;
   const metricsAddresses = (metricsListener?.addresses ?? []).map(a => `${a.host}:${a.port}`);
   const stopMetrics = metricsListener;
+  const stopZk = zkServer;
+  const zkAddresses = (zkServer?.addresses ?? []).map(a => `${a.host}:${a.port}`);
   logger.info(
     {
       memberId: core.memberId.toString(16),
@@ -290,6 +305,7 @@ export async function startMember(
       client: listener.addresses.map(a => `${a.host}:${a.port}`),
       peer: peerPorts,
       ...(metricsAddresses.length > 0 ? {metrics: metricsAddresses} : {}),
+      ...(zkAddresses.length > 0 ? {zookeeper: zkAddresses} : {}),
     },
     'serving clients',
   );
@@ -298,6 +314,7 @@ export async function startMember(
   const close = (options: {readonly handOverLeadership?: boolean} = {}) => {
     closing ??= (async () => {
       if (options.handOverLeadership ?? true) await core.handOverLeadership();
+      await stopZk?.close();
       await listener.close();
       await stopMetrics?.close();
       forwarder.close();
@@ -322,6 +339,7 @@ export async function startMember(
     clientAddresses: listener.addresses.map(a => `${a.host}:${a.port}`),
     peerAddresses: config.listenPeerUrls.map((u, i) => `${u.hostname}:${peerPorts[i] ?? u.port}`),
     metricsAddresses,
+    zkAddresses,
     core,
     close,
     failed,

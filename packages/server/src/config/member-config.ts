@@ -97,6 +97,11 @@ export interface MemberConfig {
    * `--warning-apply-duration`, 100 ms); 0 turns the warning off.
    */
   readonly warningApplyDurationMs: number;
+  /**
+   * Where to serve ZooKeeper 3.8's client protocol (`--listen-zk-urls`, e.g.
+   * `http://127.0.0.1:2181`); empty, the default, serves none. See docs/zookeeper.md.
+   */
+  readonly listenZkUrls: readonly URL[];
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -184,6 +189,8 @@ export interface MemberConfigInput {
   metrics?: string;
   /** A duration such as `100ms` or `1s`; `0` turns the slow-request warning off. */
   warningApplyDuration?: string;
+  /** ZooKeeper listener URLs, comma-separated; none by default. */
+  listenZkUrls?: string | readonly string[];
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -491,7 +498,26 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     clientHttp2Engine: clientHttp2Engine(input.clientHttp2Engine),
     ...resolveObservability(input, clientTls),
     ui: input.ui ?? true,
+    listenZkUrls: resolveZkUrls(input.listenZkUrls),
   };
+}
+
+/** `--listen-zk-urls`: plain TCP on IP addresses (`http://`; ZooKeeper over TLS is not served yet). */
+function resolveZkUrls(value: string | readonly string[] | undefined): URL[] {
+  if (value === undefined || (typeof value === 'string' && value.trim() === '')) return [];
+  const urls = parseUrls('listen-zk-urls', value);
+  for (const url of urls) {
+    if (!isIpLiteral(url.hostname)) {
+      throw new ConfigError(
+        'listen-zk-urls',
+        `${url.href}: listen on an IP address, not a host name`,
+      );
+    }
+    if (url.protocol !== 'http:') {
+      throw new ConfigError('listen-zk-urls', `${url.href}: only http:// (plain TCP) is served`);
+    }
+  }
+  return urls;
 }
 
 /** The metrics listener, the metrics' extent and the slow-request threshold. */

@@ -1,0 +1,705 @@
+import type {Socket} from 'node:net';
+
+import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
+
+import {JuteDecodeError, JuteReader} from './jute-reader.js';
+import {JuteWriter} from './jute-writer.js';
+import {PacketFramer} from './packet-framer.js';
+import type {ZkMember} from './zk-member.js';
+import {newSecretCandidate, sessionPassword} from './zk-member.js';
+import {zkPathError} from './zk-path.js';
+import type {ZkError} from './zk-protocol.js';
+import {ZkErrorCode, ZkProtocol} from './zk-protocol.js';
+import type {ZkOpResult} from './zk-state-machine.js';
+import type {ZkWatchHub, ZkWatchListener} from './zk-watch-hub.js';
+import type {ZkChange} from './zk-watch-table.js';
+import {ZkWatchTable} from './zk-watch-table.js';
+import {ZkWire} from './zk-wire.js';
+
+const OP = ZkProtocol.op;
+const XID = ZkProtocol.xid;
+
+/** What every connection of a member's ZooKeeper listener shares. */
+export interface ZkConnectionHost {
+  readonly member: ZkMember;
+  readonly hub: ZkWatchHub;
+  /** `jute.maxbuffer`: the largest packet accepted. */
+  readonly maxBufferBytes: number;
+  readonly tickTimeMs: number;
+  /** Answers a four-letter word sent in place of the first packet, or undefined if unknown. */
+  fourLetterWord(word: string): string | undefined;
+  closed(connection: ZkConnection): void;
+  /** Logs what a client cannot be told. */
+  warn(message: string, detail: object): void;
+}
+
+/** A request the connection answers by closing, as ZooKeeper's server does. */
+class CloseConnection extends Error {}
+
+/** A read or write that fails with a ZooKeeper error code in its reply header. */
+class ReplyError extends Error {
+  constructor(readonly code: ZkError) {
+    super(code);
+  }
+}
+
+/**
+ * One client's TCP connection to a member's ZooKeeper port: the handshake that
+ * opens or resumes a session, then requests answered strictly in order (as a
+ * ZooKeeper server answers a session's requests), pings, and the notifications
+ * of the connection's watches, written as the member applies each revision.
+ */
+export class ZkConnection implements ZkWatchListener {
+  private readonly framer: PacketFramer;
+  private handshaken = false;
+  private closing = false;
+  private chain: Promise<void> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastRenewMs = 0;
+  readonly watches = new ZkWatchTable();
+  private readonly auth: {scheme: string; id: string}[] = [];
+  sessionId = 0n;
+  timeoutMs = 0;
+  received = 0;
+  sent = 0;
+  lastZxid = 0;
+  lastOp = 'NA';
+  readonly establishedMs: number;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: ZkConnectionHost,
+  ) {
+    this.framer = new PacketFramer(host.maxBufferBytes);
+    this.establishedMs = Date.now();
+    this.auth.push({scheme: 'ip', id: socket.remoteAddress ?? ''});
+    socket.setNoDelay(true);
+    socket.on('data', data => {
+      this.onData(data);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.teardown();
+    });
+    this.resetIdle(host.tickTimeMs * 20);
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+
+  private teardown(): void {
+    this.closing = true;
+    clearTimeout(this.idleTimer);
+    this.host.hub.delete(this);
+    this.watches.clear();
+    this.host.closed(this);
+  }
+
+  /** A connection that hears nothing for its session timeout is closed, as ZooKeeper does. */
+  private resetIdle(ms: number): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.close();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private onData(data: Buffer): void {
+    if (this.closing) return;
+    if (!this.handshaken && this.received === 0 && this.framer.pendingBytes === 0) {
+      const answered = this.maybeFourLetterWord(data);
+      if (answered) return;
+    }
+    let packets: Buffer[];
+    try {
+      packets = this.framer.push(data);
+    } catch (error) {
+      this.host.warn('closing a ZooKeeper connection', {remote: this.remote, error: String(error)});
+      this.socket.destroy();
+      return;
+    }
+    for (const p of packets) {
+      this.received++;
+      this.chain = this.chain
+        .then(() => (this.closing ? undefined : this.handlePacket(p)))
+        .catch((error: unknown) => {
+          if (!(error instanceof CloseConnection) && !(error instanceof JuteDecodeError)) {
+            this.host.warn('ZooKeeper request failed', {
+              remote: this.remote,
+              error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+            });
+          }
+          this.close();
+        });
+    }
+  }
+
+  private maybeFourLetterWord(data: Buffer): boolean {
+    if (data.length < 4) return false;
+    const word = data.subarray(0, 4).toString('latin1');
+    if (!/^[a-z]{4}$/.test(word)) return false;
+    const answer = this.host.fourLetterWord(word);
+    if (answer === undefined) return false;
+    this.closing = true;
+    this.socket.end(answer);
+    return true;
+  }
+
+  private write(w: JuteWriter): void {
+    if (this.socket.destroyed) return;
+    this.sent++;
+    this.socket.write(w.packet());
+  }
+
+  private reply(xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): void {
+    const w = new JuteWriter();
+    ZkWire.writeReplyHeader(w, xid, zxid, err);
+    if (err === 0) body?.(w);
+    this.lastZxid = Math.max(this.lastZxid, zxid);
+    this.write(w);
+  }
+
+  private async handlePacket(packet: Buffer): Promise<void> {
+    if (!this.handshaken) {
+      await this.handleConnect(new JuteReader(packet));
+      return;
+    }
+    this.resetIdle(this.timeoutMs);
+    this.maybeRenew();
+    const r = new JuteReader(packet);
+    const xid = r.int();
+    const type = r.int();
+    try {
+      await this.handleRequest(xid, type, r);
+    } catch (error) {
+      if (!(error instanceof ReplyError)) throw error;
+      this.reply(xid, this.host.member.store().rev(), ZkErrorCode[error.code]);
+      if (error.code === 'sessionExpired') throw new CloseConnection();
+    }
+  }
+
+  // ---- handshake ----------------------------------------------------------------------
+
+  private async handleConnect(r: JuteReader): Promise<void> {
+    const m = this.host.member;
+    r.int(); // protocolVersion
+    const lastZxidSeen = Number(r.long());
+    const requestedTimeoutMs = r.int();
+    const sessionId = r.long();
+    const passwd = r.buffer() ?? Buffer.alloc(0);
+    const hasReadOnly = r.remaining > 0;
+    if (hasReadOnly) r.bool();
+    if (lastZxidSeen > m.store().rev()) {
+      // The client saw a newer state elsewhere: catch up, or refuse as ZooKeeper does.
+      await m.linearizableRead().catch(() => undefined);
+      if (lastZxidSeen > m.store().rev()) {
+        this.host.warn('refusing a ZooKeeper client that has seen a newer zxid', {
+          remote: this.remote,
+          lastZxidSeen,
+          applied: m.store().rev(),
+        });
+        throw new CloseConnection();
+      }
+    }
+    const tick = this.host.tickTimeMs;
+    const timeoutMs = Math.min(Math.max(requestedTimeoutMs, 2 * tick), 20 * tick);
+    if (sessionId === 0n) {
+      const id = m.newSessionId();
+      const applied = await m.propose({
+        sessionId: id,
+        timeMs: BigInt(m.nowMs()),
+        request: {
+          $case: 'createSession',
+          value: {timeoutMs, secretCandidate: newSecretCandidate()},
+        },
+      });
+      const secret = m.state().sessionSecret();
+      if (applied.kind !== 'session' || secret === undefined) throw new CloseConnection();
+      this.open(id, timeoutMs, sessionPassword(secret, id), hasReadOnly);
+      return;
+    }
+    let found = m.state().reader().sessionTimeoutMs(sessionId);
+    if (found === undefined) {
+      // A session made a moment ago through another member may not be applied here yet.
+      await m.linearizableRead().catch(() => undefined);
+      found = m.state().reader().sessionTimeoutMs(sessionId);
+    }
+    const secret = m.state().sessionSecret();
+    const valid =
+      secret !== undefined &&
+      passwd.length === 16 &&
+      sessionPassword(secret, sessionId).equals(passwd);
+    if (found === undefined || !valid) {
+      // ZooKeeper's answer to an expired or unknown session: timeout 0, id 0, a zero password.
+      const w = new JuteWriter().int(0).int(0).long(0).buffer(Buffer.alloc(16));
+      if (hasReadOnly) w.bool(false);
+      this.write(w);
+      throw new CloseConnection();
+    }
+    this.open(sessionId, found, passwd, hasReadOnly);
+    this.lastRenewMs = 0;
+    this.maybeRenew();
+  }
+
+  private open(id: bigint, timeoutMs: number, passwd: Buffer, readOnlyField: boolean): void {
+    this.sessionId = id;
+    this.timeoutMs = timeoutMs;
+    this.handshaken = true;
+    this.lastRenewMs = Date.now();
+    const w = new JuteWriter().int(0).int(timeoutMs).long(id).buffer(passwd);
+    if (readOnlyField) w.bool(false);
+    this.write(w);
+    this.host.hub.add(this);
+    this.resetIdle(timeoutMs);
+  }
+
+  /** Keeps the session's lease alive, at most three times a timeout. */
+  private maybeRenew(): void {
+    const now = Date.now();
+    if (now - this.lastRenewMs < this.timeoutMs / 3) return;
+    this.lastRenewMs = now;
+    this.host.member.renewSession(this.sessionId).catch((error: unknown) => {
+      this.host.warn('could not renew a ZooKeeper session', {
+        session: this.sessionId.toString(16),
+        error: String(error),
+      });
+    });
+  }
+
+  // ---- watches ------------------------------------------------------------------------
+
+  changes(_revision: number, changes: readonly ZkChange[]): void {
+    if (this.watches.size === 0 || this.closing) return;
+    for (const change of changes) {
+      for (const n of this.watches.trigger(change)) this.notify(n.type, n.path);
+    }
+  }
+
+  sessionEnded(sessionId: bigint): void {
+    if (sessionId === this.sessionId && this.handshaken) this.close();
+  }
+
+  private notify(type: number, path: string): void {
+    const w = new JuteWriter();
+    ZkWire.writeReplyHeader(w, XID.notification, -1, 0);
+    w.int(type).int(ZkProtocol.keeperState.syncConnected).string(path);
+    this.write(w);
+  }
+
+  // ---- requests -----------------------------------------------------------------------
+
+  private async handleRequest(xid: number, type: number, r: JuteReader): Promise<void> {
+    const m = this.host.member;
+    this.lastOp = opName(type);
+    switch (type) {
+      case OP.ping:
+        this.reply(xid, m.store().rev(), 0);
+        return;
+      case OP.create:
+      case OP.create2:
+      case OP.createContainer:
+      case OP.createTTL: {
+        const op = readCreate(r, type);
+        await this.write1(xid, op);
+        return;
+      }
+      case OP.delete:
+        await this.write1(xid, {
+          op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}},
+        });
+        return;
+      case OP.setData:
+        await this.write1(xid, {
+          op: {
+            $case: 'setData',
+            value: {path: r.string() ?? '', data: r.buffer() ?? Buffer.alloc(0), version: r.int()},
+          },
+        });
+        return;
+      case OP.setACL:
+        await this.write1(xid, {
+          op: {
+            $case: 'setAcl',
+            value: {path: r.string() ?? '', acl: ZkWire.readAcls(r), version: r.int()},
+          },
+        });
+        return;
+      case OP.check:
+        await this.write1(xid, {
+          op: {$case: 'check', value: {path: r.string() ?? '', version: r.int()}},
+        });
+        return;
+      case OP.multi:
+        await this.multi(xid, r);
+        return;
+      case OP.exists: {
+        const path = r.string() ?? '';
+        const watch = r.bool();
+        const node = this.readNode(path);
+        const zxid = m.store().rev();
+        if (watch && zkPathError(path) === undefined) this.watches.data.add(path);
+        if (node === undefined) throw new ReplyError('noNode');
+        this.reply(xid, zxid, 0, w => {
+          ZkWire.writeStat(w, node.stat);
+        });
+        return;
+      }
+      case OP.getData: {
+        const path = r.string() ?? '';
+        const watch = r.bool();
+        const node = this.readNode(path);
+        if (node === undefined) throw new ReplyError('noNode');
+        if (watch) this.watches.data.add(path);
+        this.reply(xid, m.store().rev(), 0, w => {
+          w.buffer(node.record.data);
+          ZkWire.writeStat(w, node.stat);
+        });
+        return;
+      }
+      case OP.getACL: {
+        const node = this.readNode(r.string() ?? '');
+        if (node === undefined) throw new ReplyError('noNode');
+        this.reply(xid, m.store().rev(), 0, w => {
+          ZkWire.writeAcls(w, node.record.acl);
+          ZkWire.writeStat(w, node.stat);
+        });
+        return;
+      }
+      case OP.getChildren:
+      case OP.getChildren2: {
+        const path = r.string() ?? '';
+        const watch = r.bool();
+        const node = this.readNode(path);
+        if (node === undefined) throw new ReplyError('noNode');
+        const children = m.state().reader().children(path);
+        if (watch) this.watches.child.add(path);
+        this.reply(xid, m.store().rev(), 0, w => {
+          w.strings(children);
+          if (type === OP.getChildren2) ZkWire.writeStat(w, node.stat);
+        });
+        return;
+      }
+      case OP.getAllChildrenNumber: {
+        const path = r.string() ?? '';
+        if (this.readNode(path) === undefined) throw new ReplyError('noNode');
+        const n = m.state().reader().countDescendants(path);
+        this.reply(xid, m.store().rev(), 0, w => w.int(n));
+        return;
+      }
+      case OP.getEphemerals: {
+        const prefix = r.string() ?? '/';
+        const list = m.state().ephemerals(this.sessionId, prefix);
+        this.reply(xid, m.store().rev(), 0, w => w.strings(list));
+        return;
+      }
+      case OP.sync: {
+        const path = r.string() ?? '';
+        await m.linearizableRead();
+        this.reply(xid, m.store().rev(), 0, w => w.string(path));
+        return;
+      }
+      case OP.multiRead:
+        this.multiRead(xid, r);
+        return;
+      case OP.setWatches:
+      case OP.setWatches2:
+        this.setWatches(type, r);
+        return;
+      case OP.addWatch: {
+        const path = r.string() ?? '';
+        const mode = r.int();
+        if (mode === ZkProtocol.addWatchMode.persistentRecursive) this.watches.recursive.add(path);
+        else this.watches.persistent.add(path);
+        this.reply(xid, m.store().rev(), 0);
+        return;
+      }
+      case OP.checkWatches:
+      case OP.removeWatches: {
+        const path = r.string() ?? '';
+        const watcherType = r.int();
+        if (!this.watches.remove(path, watcherType, type === OP.checkWatches)) {
+          throw new ReplyError('noWatcher');
+        }
+        this.reply(xid, m.store().rev(), 0);
+        return;
+      }
+      case OP.auth: {
+        r.int(); // type
+        const scheme = r.string() ?? '';
+        const auth = r.buffer() ?? Buffer.alloc(0);
+        if (scheme !== 'digest') {
+          this.reply(XID.auth, m.store().rev(), ZkErrorCode.authFailed);
+          throw new CloseConnection();
+        }
+        const text = auth.toString('utf8');
+        const user = text.includes(':') ? text.slice(0, text.indexOf(':')) : text;
+        this.auth.push({scheme, id: user});
+        this.reply(XID.auth, m.store().rev(), 0);
+        return;
+      }
+      case OP.whoAmI:
+        this.reply(xid, m.store().rev(), 0, w => {
+          w.int(this.auth.length);
+          for (const a of this.auth) w.string(a.scheme).string(a.id);
+        });
+        return;
+      case OP.reconfig:
+        throw new ReplyError('reconfigDisabled');
+      case OP.closeSession: {
+        const applied = await m.propose({
+          sessionId: this.sessionId,
+          timeMs: BigInt(m.nowMs()),
+          request: {$case: 'closeSession', value: {}},
+        });
+        this.reply(xid, applied.zxid, 0);
+        throw new CloseConnection();
+      }
+      default:
+        throw new ReplyError('unimplemented');
+    }
+  }
+
+  /** A read's node; an invalid path reads as missing, as ZooKeeper's server answers NoNode. */
+  private readNode(path: string) {
+    if (zkPathError(path) !== undefined) return undefined;
+    return this.host.member.state().reader().node(path);
+  }
+
+  private async propose(ops: ZkOp[], multi: boolean) {
+    const m = this.host.member;
+    const request: ZkRequest = {
+      sessionId: this.sessionId,
+      timeMs: BigInt(m.nowMs()),
+      request: {$case: 'txn', value: {ops, multi}},
+    };
+    try {
+      return await m.propose(request);
+    } catch (error) {
+      // No leader, or the write timed out: its outcome is unknown. ZooKeeper's client
+      // learns that as a lost connection, and so it does here.
+      this.host.warn('closing a ZooKeeper connection after a failed write', {
+        remote: this.remote,
+        error: String(error),
+      });
+      throw new CloseConnection();
+    }
+  }
+
+  private async write1(xid: number, op: ZkOp): Promise<void> {
+    const applied = await this.propose([op], false);
+    if (applied.kind === 'failed') throw new ReplyError(applied.error);
+    if (applied.kind !== 'txn') throw new Error(`unexpected ${applied.kind}`);
+    if (applied.error !== undefined) throw new ReplyError(applied.error);
+    const result = applied.results[0];
+    this.reply(xid, applied.zxid, 0, w => {
+      if (result !== undefined) writeSingleResult(w, result);
+    });
+  }
+
+  private async multi(xid: number, r: JuteReader): Promise<void> {
+    const ops: ZkOp[] = [];
+    for (;;) {
+      const type = r.int();
+      const done = r.bool();
+      r.int();
+      if (done) break;
+      switch (type) {
+        case OP.create:
+        case OP.create2:
+        case OP.createContainer:
+        case OP.createTTL:
+          ops.push(readCreate(r, type));
+          break;
+        case OP.delete:
+          ops.push({op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}}});
+          break;
+        case OP.setData:
+          ops.push({
+            op: {
+              $case: 'setData',
+              value: {
+                path: r.string() ?? '',
+                data: r.buffer() ?? Buffer.alloc(0),
+                version: r.int(),
+              },
+            },
+          });
+          break;
+        case OP.check:
+          ops.push({op: {$case: 'check', value: {path: r.string() ?? '', version: r.int()}}});
+          break;
+        default:
+          throw new ReplyError('badArguments');
+      }
+    }
+    const applied = ops.length === 0 ? undefined : await this.propose(ops, true);
+    if (applied?.kind === 'failed') throw new ReplyError(applied.error);
+    const results = applied?.kind === 'txn' ? applied.results : [];
+    const zxid = applied?.zxid ?? this.host.member.store().rev();
+    this.reply(xid, zxid, 0, w => {
+      for (const result of results) writeMultiResult(w, result);
+      w.int(-1).bool(true).int(-1);
+    });
+  }
+
+  private multiRead(xid: number, r: JuteReader): void {
+    const m = this.host.member;
+    const w = new JuteWriter();
+    ZkWire.writeReplyHeader(w, xid, m.store().rev(), 0);
+    for (;;) {
+      const type = r.int();
+      const done = r.bool();
+      r.int();
+      if (done) break;
+      const path = r.string() ?? '';
+      const watch = r.bool();
+      if (type !== OP.getChildren && type !== OP.getData) throw new ReplyError('badArguments');
+      const node = this.readNode(path);
+      if (node === undefined) {
+        w.int(-1).bool(false).int(ZkErrorCode.noNode).int(ZkErrorCode.noNode);
+        continue;
+      }
+      if (type === OP.getChildren) {
+        if (watch) this.watches.child.add(path);
+        w.int(OP.getChildren).bool(false).int(0).strings(m.state().reader().children(path));
+      } else {
+        if (watch) this.watches.data.add(path);
+        w.int(OP.getData).bool(false).int(0).buffer(node.record.data);
+        ZkWire.writeStat(w, node.stat);
+      }
+    }
+    w.int(-1).bool(true).int(-1);
+    this.write(w);
+  }
+
+  /**
+   * Re-arms the watches a client had before it reconnected, firing at once those
+   * whose node changed after `relativeZxid` (the last zxid the client saw), as
+   * ZooKeeper's `DataTree.setWatches` does.
+   */
+  private setWatches(type: number, r: JuteReader): void {
+    const relativeZxid = Number(r.long());
+    const data = r.strings();
+    const exist = r.strings();
+    const child = r.strings();
+    const persistent = type === OP.setWatches2 ? r.strings() : [];
+    const recursive = type === OP.setWatches2 ? r.strings() : [];
+    const reader = this.host.member.state().reader();
+    const E = ZkProtocol.eventType;
+    const fire: {type: number; path: string}[] = [];
+    for (const path of data) {
+      const node = zkPathError(path) === undefined ? reader.node(path) : undefined;
+      if (node === undefined) fire.push({type: E.nodeDeleted, path});
+      else if (node.stat.mzxid > relativeZxid) fire.push({type: E.nodeDataChanged, path});
+      else this.watches.data.add(path);
+    }
+    for (const path of exist) {
+      const node = zkPathError(path) === undefined ? reader.node(path) : undefined;
+      if (node !== undefined) fire.push({type: E.nodeCreated, path});
+      else this.watches.data.add(path);
+    }
+    for (const path of child) {
+      const node = zkPathError(path) === undefined ? reader.node(path) : undefined;
+      if (node === undefined) fire.push({type: E.nodeDeleted, path});
+      else if (node.stat.pzxid > relativeZxid) fire.push({type: E.nodeChildrenChanged, path});
+      else this.watches.child.add(path);
+    }
+    for (const path of persistent) this.watches.persistent.add(path);
+    for (const path of recursive) this.watches.recursive.add(path);
+    this.reply(XID.setWatches, this.host.member.store().rev(), 0);
+    for (const f of fire) this.notify(f.type, f.path);
+  }
+}
+
+function readCreate(r: JuteReader, opcode: number): ZkOp {
+  const path = r.string() ?? '';
+  const data = r.buffer() ?? Buffer.alloc(0);
+  const acl: ZkAcl[] = ZkWire.readAcls(r);
+  const mode = r.int();
+  const ttlMs = opcode === OP.createTTL ? r.long() : 0n;
+  return {op: {$case: 'create', value: {path, data, acl, mode, ttlMs, opcode}}};
+}
+
+function writeSingleResult(w: JuteWriter, result: ZkOpResult): void {
+  switch (result.type) {
+    case 'create':
+      w.string(result.path);
+      if (result.opcode !== OP.create) ZkWire.writeStat(w, result.stat);
+      return;
+    case 'setData':
+    case 'setACL':
+      ZkWire.writeStat(w, result.stat);
+      return;
+    default:
+      return;
+  }
+}
+
+/** One `MultiResponse` element: `MultiHeader{type, done, err}` and its record. */
+function writeMultiResult(w: JuteWriter, result: ZkOpResult): void {
+  switch (result.type) {
+    case 'create':
+      if (result.opcode === OP.create) {
+        w.int(OP.create).bool(false).int(0).string(result.path);
+      } else {
+        w.int(OP.create2).bool(false).int(0).string(result.path);
+        ZkWire.writeStat(w, result.stat);
+      }
+      return;
+    case 'delete':
+      w.int(OP.delete).bool(false).int(0);
+      return;
+    case 'setData':
+      w.int(OP.setData).bool(false).int(0);
+      ZkWire.writeStat(w, result.stat);
+      return;
+    case 'setACL':
+      w.int(OP.setACL).bool(false).int(0);
+      ZkWire.writeStat(w, result.stat);
+      return;
+    case 'check':
+      w.int(OP.check).bool(false).int(0);
+      return;
+    case 'error': {
+      const code = result.error === 'ok' ? 0 : ZkErrorCode[result.error];
+      w.int(-1).bool(false).int(code).int(code);
+      return;
+    }
+  }
+}
+
+const opNames = new Map<number, string>([
+  [OP.ping, 'PING'],
+  [OP.create, 'CREA'],
+  [OP.create2, 'CREA'],
+  [OP.createContainer, 'CREA'],
+  [OP.createTTL, 'CREA'],
+  [OP.delete, 'DELE'],
+  [OP.exists, 'EXIS'],
+  [OP.getData, 'GETD'],
+  [OP.setData, 'SETD'],
+  [OP.getACL, 'GETA'],
+  [OP.setACL, 'SETA'],
+  [OP.getChildren, 'GETC'],
+  [OP.getChildren2, 'GETC'],
+  [OP.sync, 'SYNC'],
+  [OP.multi, 'MULT'],
+  [OP.multiRead, 'MLTR'],
+  [OP.closeSession, 'CLOS'],
+  [OP.setWatches, 'SETW'],
+  [OP.setWatches2, 'STW2'],
+  [OP.addWatch, 'ADDW'],
+]);
+
+/** ZooKeeper's abbreviation of an op for `cons` (`Request.op2String`'s short form). */
+function opName(type: number): string {
+  return opNames.get(type) ?? 'NA';
+}

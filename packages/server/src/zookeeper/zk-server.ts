@@ -1,0 +1,158 @@
+import {createServer} from 'node:net';
+import type {AddressInfo, Server, Socket} from 'node:net';
+
+import type {ZkConnectionHost} from './zk-connection.js';
+import {ZkConnection} from './zk-connection.js';
+import {FourLetterWords} from './four-letter-words.js';
+import type {ZkMember} from './zk-member.js';
+import {ZkWatchHub} from './zk-watch-hub.js';
+
+export interface ZkServerOptions {
+  /** ZooKeeper's `tickTime`: session timeouts are clamped to [2, 20] ticks. */
+  readonly tickTimeMs?: number;
+  /** `jute.maxbuffer`, 0xfffff by default as in ZooKeeper. */
+  readonly maxBufferBytes?: number;
+  /** Connections accepted from one IP address (ZooKeeper's `maxClientCnxns`). */
+  readonly maxConnectionsPerIp?: number;
+  /** How often the leader looks for expired TTL nodes. */
+  readonly ttlCheckIntervalMs?: number;
+  readonly warn?: (message: string, detail: object) => void;
+}
+
+/**
+ * A member's ZooKeeper port(s): accepts clients on the `--listen-zk-urls`, runs a
+ * {@link ZkConnection} for each, shares one {@link ZkWatchHub} among them, answers
+ * four-letter words, and on the leader deletes expired TTL nodes through Raft.
+ */
+export class ZkServer {
+  private readonly connections = new Set<ZkConnection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly hub: ZkWatchHub;
+  private readonly host: ZkConnectionHost;
+  private readonly fourLetterWords: FourLetterWords;
+  private ttlTimer: NodeJS.Timeout | undefined;
+  private ttlSweeping = false;
+
+  private constructor(
+    private readonly servers: Server[],
+    private readonly member: ZkMember,
+    private readonly options: ZkServerOptions,
+  ) {
+    this.hub = new ZkWatchHub(() => member.store());
+    const tickTimeMs = options.tickTimeMs ?? 2000;
+    this.fourLetterWords = new FourLetterWords({
+      member,
+      tickTimeMs,
+      connections: () => this.connections,
+      clientPort: () => this.addresses[0]?.port ?? 0,
+    });
+    this.host = {
+      member,
+      hub: this.hub,
+      maxBufferBytes: options.maxBufferBytes ?? 0xfffff,
+      tickTimeMs,
+      fourLetterWord: word => this.fourLetterWords.answer(word),
+      closed: connection => {
+        this.connections.delete(connection);
+      },
+      warn: options.warn ?? (() => undefined),
+    };
+  }
+
+  static async listen(
+    urls: readonly URL[],
+    member: ZkMember,
+    options: ZkServerOptions = {},
+  ): Promise<ZkServer> {
+    const servers: Server[] = [];
+    const zk = new ZkServer(servers, member, options);
+    try {
+      for (const url of urls) {
+        const server = createServer(socket => {
+          zk.accept(socket);
+        });
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(Number(url.port || 2181), url.hostname.replace(/^\[|\]$/g, ''), () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        servers.push(server);
+      }
+    } catch (error) {
+      await zk.close();
+      throw error;
+    }
+    zk.startTtlSweeper();
+    return zk;
+  }
+
+  get addresses(): {host: string; port: number}[] {
+    return this.servers.map(s => {
+      const a = s.address() as AddressInfo;
+      return {host: a.address, port: a.port};
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const ip = socket.remoteAddress ?? '';
+    const count = this.perIp.get(ip) ?? 0;
+    if (count >= (this.options.maxConnectionsPerIp ?? 1024)) {
+      this.host.warn('too many ZooKeeper connections from one address', {ip, count});
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, count + 1);
+    socket.once('close', () => {
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    });
+    this.connections.add(new ZkConnection(socket, this.host));
+  }
+
+  /** The leader proposes the deletion of TTL nodes past their TTL; apply checks again. */
+  private startTtlSweeper(): void {
+    this.ttlTimer = setInterval(() => {
+      if (this.ttlSweeping || this.member.mode() === 'follower') return;
+      const now = this.member.nowMs();
+      const due = this.member
+        .state()
+        .ttlNodes()
+        .filter(n => n.deadlineMs <= now)
+        .map(n => n.path);
+      if (due.length === 0) return;
+      this.ttlSweeping = true;
+      this.member
+        .propose({
+          sessionId: 0n,
+          timeMs: BigInt(now),
+          request: {$case: 'expireTtl', value: {paths: due}},
+        })
+        .catch((error: unknown) => {
+          this.host.warn('could not expire TTL nodes', {error: String(error)});
+        })
+        .finally(() => {
+          this.ttlSweeping = false;
+        });
+    }, this.options.ttlCheckIntervalMs ?? 5000);
+    this.ttlTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.ttlTimer);
+    for (const c of this.connections) c.close();
+    this.hub.close();
+    await Promise.all(
+      this.servers.map(
+        s =>
+          new Promise<void>(resolve => {
+            s.close(() => {
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}

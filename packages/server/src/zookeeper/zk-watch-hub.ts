@@ -1,0 +1,101 @@
+import type {KvEvent, WatchStream, WatchableStore} from '@synod/storage';
+
+import {ZkKeys, prefixEnd} from './zk-keys.js';
+import type {ZkChange} from './zk-watch-table.js';
+import {decodeZnode} from './znode-record.js';
+
+/** What the hub tells each connection. */
+export interface ZkWatchListener {
+  /** The changes of one revision, in order. */
+  changes(revision: number, changes: readonly ZkChange[]): void;
+  /** A session ended (closed, expired, revoked) on this member's applied state. */
+  sessionEnded(sessionId: bigint): void;
+}
+
+/**
+ * A member's one watch on ZooKeeper's part of the keyspace, turned into
+ * ZooKeeper's changes and handed to every connection. It drains its stream
+ * synchronously as the apply path queues a revision, so the notifications of
+ * revision r are written before the reply to any request applied or read after
+ * it: ZooKeeper's "a client sees the event before the new data".
+ */
+export class ZkWatchHub {
+  private readonly listeners = new Set<ZkWatchListener>();
+  private stream: WatchStream | undefined;
+  private store: WatchableStore | undefined;
+
+  constructor(private readonly currentStore: () => WatchableStore) {}
+
+  add(listener: ZkWatchListener): void {
+    this.ensureWatching();
+    this.listeners.add(listener);
+  }
+
+  delete(listener: ZkWatchListener): void {
+    this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.stream?.close();
+    this.stream = undefined;
+    this.listeners.clear();
+  }
+
+  /** Follows the member's store, which a snapshot from the leader replaces. */
+  private ensureWatching(): void {
+    const store = this.currentStore();
+    if (this.store === store && this.stream !== undefined) return;
+    this.stream?.close();
+    this.store = store;
+    const stream = store.newWatchStream();
+    const start = Buffer.from(ZkKeys.prefix);
+    stream.watch({key: start, rangeEnd: prefixEnd(start)});
+    stream.onReadable(() => {
+      for (const resp of stream.drain()) this.dispatch(resp.events);
+    });
+    this.stream = stream;
+  }
+
+  private dispatch(events: readonly KvEvent[]): void {
+    let rev = -1;
+    let batch: ZkChange[] = [];
+    const flush = () => {
+      if (batch.length === 0) return;
+      for (const l of this.listeners) l.changes(rev, batch);
+      batch = [];
+    };
+    for (const e of events) {
+      if (e.kv.modRevision !== rev) {
+        flush();
+        rev = e.kv.modRevision;
+      }
+      const key = Buffer.from(e.kv.key).toString('utf8');
+      if (key.startsWith(ZkKeys.sessionPrefix)) {
+        if (e.type !== 'delete') continue;
+        const id = BigInt.asIntN(64, BigInt(`0x${key.slice(ZkKeys.sessionPrefix.length)}`));
+        flush();
+        for (const l of this.listeners) l.sessionEnded(id);
+        continue;
+      }
+      const change = toChange(e);
+      if (change !== undefined) batch.push(change);
+    }
+    flush();
+  }
+}
+
+function toChange(e: KvEvent): ZkChange | undefined {
+  const path = ZkKeys.pathOfNode(e.kv.key);
+  if (path === undefined) return undefined;
+  if (e.type === 'delete') return {type: 'deleted', path};
+  if (e.kv.createRevision === e.kv.modRevision) return {type: 'created', path};
+  try {
+    // A setACL rewrites the record without moving mzxid: no data event.
+    return decodeZnode(e.kv.value).mzxid === e.kv.modRevision
+      ? {type: 'dataChanged', path}
+      : undefined;
+  } catch {
+    // Written there by an etcd client: not a znode record.
+    return undefined;
+  }
+}
