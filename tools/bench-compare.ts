@@ -155,6 +155,8 @@ if (args.baseline !== 'etcd' && args.baseline !== 'synod') {
   throw new Error(`--baseline: etcd or synod, not ${args.baseline}`);
 }
 /** The flags each side's members get besides the common ones. */
+/** Which side each cluster is measured as (a Synod baseline stands in the etcd column). */
+const sideOf = new Map<BenchCluster, ServerKind>();
 const sideFlags: Record<ServerKind, string[]> = {
   etcd: args.baseline === 'synod' ? listOf(args['baseline-flags']) : [],
   synod: listOf(args['synod-flags']),
@@ -375,7 +377,7 @@ async function measureLoad(
   figures.push({name: 'client CPU', unit: 'cores', value: s.clientCpu.cores});
   return {
     rep,
-    server: cluster.server,
+    server: sideOf.get(cluster) ?? cluster.server,
     figures,
     clientCores: s.clientCpu.cores,
     errors: s.errors,
@@ -399,7 +401,7 @@ async function measureRss(cluster: BenchCluster, rep: number): Promise<Run> {
   ];
   return {
     rep,
-    server: cluster.server,
+    server: sideOf.get(cluster) ?? cluster.server,
     figures,
     clientCores: undefined,
     errors: {},
@@ -631,6 +633,7 @@ for (const members of memberCounts) {
         electionTimeoutMs: 1000,
         extraFlags: [`--snapshot-count=${snapshotCount}`, ...sideFlags[server]],
       });
+      sideOf.set(clusters[server], server);
     }
     const cluster = (server: ServerKind): BenchCluster => {
       const c = clusters[server];
