@@ -65,6 +65,23 @@ export function etcdRevisionKey(main: number, sub: number, tombstone: boolean): 
   return key;
 }
 
+/**
+ * The etcd revision key of a Synod one: Synod's is the same main and sub (u64 BE each) without
+ * the `_` between them, so the bytes are copied rather than parsed and rebuilt; the snapshot
+ * writer does this once per revision in the store.
+ */
+export function etcdRevisionKeyOfSynod(synodKey: Uint8Array, tombstone: boolean): Buffer {
+  if (synodKey.length !== 16) {
+    throw new Error(`a Synod revision key is 16 bytes, not ${synodKey.length}`);
+  }
+  const key = Buffer.allocUnsafe(tombstone ? REVISION_KEY_BYTES + 1 : REVISION_KEY_BYTES);
+  key.set(synodKey.subarray(0, 8), 0);
+  key[8] = SEPARATOR;
+  key.set(synodKey.subarray(8, 16), 9);
+  if (tombstone) key[REVISION_KEY_BYTES] = TOMBSTONE_MARK;
+  return key;
+}
+
 /** A revision key read back. */
 export interface EtcdRevision {
   readonly main: number;

@@ -1,8 +1,9 @@
-import {KeyValue, User, Role} from '@synod/proto';
+import {User, Role} from '@synod/proto';
 import type {Backend, BboltItem, BboltItems, BboltWriteResult} from '@synod/storage';
-import {decodeRecord, parseRevisionKey, writeBboltFile} from '@synod/storage';
+import {decodeRecord, writeBboltFile} from '@synod/storage';
 
 import {Membership} from '../member/membership.js';
+import {encodeEtcdKeyValue} from './encode-etcd-key-value.js';
 import type {EtcdBucket} from './etcd-schema.js';
 import {
   CLUSTER_VERSION,
@@ -11,6 +12,7 @@ import {
   encodeEtcdMember,
   ETCD_BUCKETS,
   etcdRevisionKey,
+  etcdRevisionKeyOfSynod,
   META_CONSISTENT_INDEX,
   META_FINISHED_COMPACT,
   META_SCHEDULED_COMPACT,
@@ -67,19 +69,15 @@ function byName(
 /** The `key` bucket: Synod's revision order is etcd's, so the records stream across. */
 function* revisions(backend: Backend): Generator<BboltItem> {
   for (const {key, value} of backend.range('key', EMPTY)) {
-    const {main, sub} = parseRevisionKey(key);
     const {kv, tombstone} = decodeRecord(value);
-    const etcdKv = tombstone
-      ? KeyValue.fromPartial({key: Buffer.from(kv.key)})
-      : KeyValue.fromPartial({
-          key: Buffer.from(kv.key),
-          createRevision: BigInt(kv.createRevision),
-          modRevision: BigInt(kv.modRevision),
-          version: BigInt(kv.version),
-          value: Buffer.from(kv.value),
-          lease: kv.lease,
-        });
-    yield {key: etcdRevisionKey(main, sub, tombstone), value: KeyValue.encode(etcdKv).finish()};
+    yield {
+      key: etcdRevisionKeyOfSynod(key, tombstone),
+      value: encodeEtcdKeyValue(
+        tombstone
+          ? {key: kv.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n}
+          : kv,
+      ),
+    };
   }
 }
 
