@@ -315,8 +315,28 @@ describe.skipIf(etcdSkipReason !== undefined || etcdctlSkipReason !== undefined)
           );
           expect((JSON.parse(elsewhere) as {count?: number}).count ?? 0).toBe(0);
 
-          // 5. Cut-over: the mirror stops; clients now go to the destination.
+          // 5. Cut-over: the mirror stops, and the copies of keys that hold a lease at the
+          // source are deleted at the destination (where nothing would ever expire them: a
+          // lock or election key left there would block its next holder for good); their
+          // owners put them again, under leases of the new cluster, once they move.
           await stopMirror(mirror);
+          const leaseIds = ok(await runCtl(source, ['lease', 'list']), 'lease list')
+            .split('\n')
+            .filter(line => /^[0-9a-f]+$/.test(line));
+          const leasedKeys: string[] = [];
+          for (const id of leaseIds) {
+            const ttl = ok(
+              await runCtl(source, ['lease', 'timetolive', id, '--keys', '-w', 'json']),
+              'lease timetolive',
+            );
+            const keys = (JSON.parse(ttl) as {keys?: string[]}).keys ?? [];
+            leasedKeys.push(...keys.map(k => Buffer.from(k, 'base64').toString()));
+          }
+          expect(leasedKeys).toContain(`${prefix}leased`);
+          for (const key of leasedKeys) ok(await runCtl(destination, ['del', key]), 'del');
+          const left = (await json(destination)).map(k => Buffer.from(k.key, 'base64').toString());
+          expect(left.filter(k => leasedKeys.includes(k))).toEqual([]);
+          expect(left).toHaveLength(here.length - leasedKeys.length);
         } finally {
           channel.close();
         }
