@@ -11,26 +11,25 @@ import {
   MaintenanceDefinition,
   WatchDefinition,
 } from '@synod/proto';
-import type {RangeRequest} from '@synod/proto';
 import {LessorDefinition, PeerClusterDefinition} from '@synod/proto/synodpb';
 import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
 import {Wal} from '@synod/storage';
 import {pino} from 'pino';
 
-import {authService} from './api/auth-service.js';
+import {authGuards, authService} from './api/auth-service.js';
+import type {ServiceGuards} from './api/call-guard.js';
+import {CallGuard} from './api/call-guard.js';
 import type {ClusterServiceDeps} from './api/cluster-service.js';
-import {clusterService, peerClusterService} from './api/cluster-service.js';
-import {electionService} from './api/election-service.js';
+import {clusterGuards, clusterService, peerClusterService} from './api/cluster-service.js';
+import {electionGuards, electionService} from './api/election-service.js';
 import {healthService} from './api/health-service.js';
 import {httpEndpoints} from './api/http-handler.js';
-import {kvService} from './api/kv-service.js';
+import {kvGuards, kvService} from './api/kv-service.js';
 import {LeaderForwarder} from './api/leader-forwarder.js';
-import {leaseService, lessorService} from './api/lease-service.js';
-import type {LearnerAllows} from './api/learner-guard.js';
-import {refusedOnLearner} from './api/learner-guard.js';
-import {lockService} from './api/lock-service.js';
-import {etcdApiVersion, maintenanceService} from './api/maintenance-service.js';
-import {watchService} from './api/watch-service.js';
+import {leaseGuards, leaseService, lessorService} from './api/lease-service.js';
+import {lockGuards, lockService} from './api/lock-service.js';
+import {etcdApiVersion, maintenanceGuards, maintenanceService} from './api/maintenance-service.js';
+import {watchGuards, watchService} from './api/watch-service.js';
 import type {MemberConfig, MemberConfigInput} from './config/member-config.js';
 import {resolveMemberConfig} from './config/member-config.js';
 import {MemberMetrics} from './metrics/member-metrics.js';
@@ -38,9 +37,9 @@ import {MetricsListener} from './metrics/metrics-listener.js';
 import {SlowRequestLog} from './metrics/slow-request-log.js';
 import type {Clock, RandomSource} from './member/clock.js';
 import type {MemberLogger} from './member/member.js';
-import {fetchJoinInfo} from './member/join-cluster.js';
 import {MemberCore} from './member/member.js';
 import {nodeClock, nodeRandom} from './util/node-clock.js';
+import {fetchJoinInfo} from './peer/join-cluster.js';
 import {startPeerServer} from './peer/peer-server.js';
 import type {PeerServer} from './peer/peer-server.js';
 import {PeerTransport} from './peer/peer-transport.js';
@@ -211,17 +210,18 @@ export async function startMember(
     );
     /** The client methods, which the JSON gateway calls too. */
     const methods: MethodTable = new Map();
-    /** Registers a client service; while this member is a learner it serves only what `allows`. */
+    /**
+     * Registers a client service behind the one middleware of the client API: each method's
+     * guard refuses it on a learner, without a leader or to the wrong caller before its
+     * handler runs, and maps what the handler throws to etcd's errors.
+     */
+    const callGuard = new CallGuard(core);
     const serve = <D extends TsProtoServiceDefinition>(
       definition: D,
       implementation: ServiceImplementation<D>,
-      allows?: LearnerAllows,
+      guards: ServiceGuards<D>,
     ) => {
-      addServiceMethods(
-        methods,
-        definition,
-        refusedOnLearner(definition, implementation, () => core.isLearner, allows),
-      );
+      addServiceMethods(methods, definition, callGuard.guard(definition, implementation, guards));
     };
     const kv =
       config.warningApplyDurationMs === 0
@@ -235,17 +235,15 @@ export async function startMember(
               metrics.applySlow();
             },
           }).kvService(kvService(core));
-    serve(KVDefinition, kv, (method, request) => {
-      return method === 'Range' && (request as RangeRequest).serializable;
-    });
-    serve(WatchDefinition, watchService(core, metrics));
-    serve(LeaseDefinition, leaseService(core, forwarder));
-    serve(ClusterDefinition, clusterService(core, clusterDeps));
-    serve(MaintenanceDefinition, maintenanceService(core), method => method === 'Status');
-    serve(AuthDefinition, authService(core));
+    serve(KVDefinition, kv, kvGuards(config));
+    serve(WatchDefinition, watchService(core, metrics), watchGuards);
+    serve(LeaseDefinition, leaseService(core, forwarder), leaseGuards);
+    serve(ClusterDefinition, clusterService(core, clusterDeps), clusterGuards);
+    serve(MaintenanceDefinition, maintenanceService(core), maintenanceGuards);
+    serve(AuthDefinition, authService(core), authGuards(config));
     addServiceMethods(methods, HealthDefinition, healthService(core));
-    serve(LockDefinition, lockService(core));
-    serve(ElectionDefinition, electionService(core));
+    serve(LockDefinition, lockService(core), lockGuards);
+    serve(ElectionDefinition, electionService(core), electionGuards);
     const observed = metrics.observedMethods(methods);
     const maxReceiveBytes = config.maxRequestBytes + grpcOverheadBytes;
     clientListener = await ClientListener.listen(

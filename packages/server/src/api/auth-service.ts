@@ -1,13 +1,69 @@
 import {AuthRoleGetRequest, AuthUserGetRequest, EtcdErrors} from '@synod/proto';
-import type {AuthServiceImplementation} from '@synod/proto';
+import type {AuthDefinition, AuthServiceImplementation} from '@synod/proto';
 import bcrypt from 'bcryptjs';
 import type {CallContext} from 'nice-grpc-common';
 
 import type {RequestAuth} from '../auth/auth-store.js';
 import {newTokenPrefix} from '../auth/simple-tokens.js';
-import type {InternalRequestBody, MemberCore} from '../member/member.js';
-import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
-import {authChecked, authCheckedAsync, requestAuth} from './request-auth.js';
+import type {InternalRequestBody} from '../member/member.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
+import {etcdError, unwrap} from './errors.js';
+import type {AuthBackend} from './member-ports.js';
+
+/**
+ * etcd 3.4 sends the Auth service's reads through Raft, so it refuses one larger than
+ * `--max-request-bytes` as it refuses any proposal: `requestBytes` is the request's encoded
+ * size (etcd counts its raft envelope too, a few bytes more).
+ */
+function refuseLargerThan(maxRequestBytes: number, requestBytes: number): void {
+  if (requestBytes > maxRequestBytes) throw etcdError(EtcdErrors.requestTooLarge);
+}
+
+/**
+ * Every Auth call but Authenticate runs as its caller (Authenticate checks a password
+ * instead); UserGet and RoleGet are refused when larger than a proposal may be.
+ */
+export function authGuards(
+  limits: Pick<AuthBackend['config'], 'maxRequestBytes'>,
+): ServiceGuards<typeof AuthDefinition> {
+  const asCaller = {hasLeader: true, caller: 'user'} as const;
+  return {
+    authEnable: asCaller,
+    authDisable: asCaller,
+    authStatus: asCaller,
+    authenticate: {hasLeader: true, caller: 'none'},
+    userAdd: asCaller,
+    userGet: {
+      ...asCaller,
+      validate: request => {
+        refuseLargerThan(
+          limits.maxRequestBytes,
+          AuthUserGetRequest.encode(request).finish().length,
+        );
+      },
+    },
+    userList: asCaller,
+    userDelete: asCaller,
+    userChangePassword: asCaller,
+    userGrantRole: asCaller,
+    userRevokeRole: asCaller,
+    roleAdd: asCaller,
+    roleGet: {
+      ...asCaller,
+      validate: request => {
+        refuseLargerThan(
+          limits.maxRequestBytes,
+          AuthRoleGetRequest.encode(request).finish().length,
+        );
+      },
+    },
+    roleList: asCaller,
+    roleDelete: asCaller,
+    roleGrantPermission: asCaller,
+    roleRevokePermission: asCaller,
+  };
+}
 
 /**
  * etcd's Auth service. Every change to users, roles, permissions or the enabled
@@ -18,24 +74,15 @@ import {authChecked, authCheckedAsync, requestAuth} from './request-auth.js';
  * time hashing; Authenticate likewise checks the password here and proposes only
  * the new token, which every member learns when it applies the entry.
  */
-export function authService(member: MemberCore): AuthServiceImplementation {
+export function authService(member: AuthBackend): AuthServiceImplementation {
   const change = async (body: InternalRequestBody, context: CallContext) => {
-    requireLeaderIfAsked(context, member.leader);
-    const auth = await requestAuth(member, context);
-    const {revision} = unwrap(await member.propose(body, auth));
+    const {revision} = unwrap(await member.propose(body, callerOf(context)));
     return {header: member.header(revision)};
   };
 
-  /**
-   * The caller, once this member has caught up with the leader, for local reads. etcd 3.4
-   * sends these reads through Raft, so it refuses one larger than `--max-request-bytes` as it
-   * refuses any proposal: `requestBytes` is the request's encoded size (etcd counts its raft
-   * envelope too, a few bytes more).
-   */
-  const reader = async (context: CallContext, requestBytes = 0): Promise<RequestAuth> => {
-    if (requestBytes > member.config.maxRequestBytes) throw etcdError(EtcdErrors.requestTooLarge);
-    requireLeaderIfAsked(context, member.leader);
-    const auth = await requestAuth(member, context);
+  /** The caller, once this member has caught up with the leader, for local reads. */
+  const reader = async (context: CallContext): Promise<RequestAuth> => {
+    const auth = callerOf(context);
     await member.linearizableRead();
     return auth;
   };
@@ -43,9 +90,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
   /** Hashes a password as etcd 3.5 does before proposing: base64 of the bcrypt hash. */
   const hashed = async (auth: RequestAuth, password: string): Promise<string> => {
     // Refuse a non-root caller before spending a bcrypt round on it; apply checks again.
-    authChecked(() => {
-      member.auth.checkAdmin(auth);
-    });
+    member.auth.checkAdmin(auth);
     const hash = await bcrypt.hash(password, member.config.bcryptCost);
     return Buffer.from(hash).toString('base64');
   };
@@ -60,10 +105,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async authStatus(_request, context) {
-      const auth = await reader(context);
-      authChecked(() => {
-        member.auth.checkAdmin(auth);
-      });
+      member.auth.checkAdmin(await reader(context));
       return {
         header: member.header(),
         enabled: member.auth.isEnabled,
@@ -71,13 +113,10 @@ export function authService(member: MemberCore): AuthServiceImplementation {
       };
     },
 
-    async authenticate(request, context) {
-      requireLeaderIfAsked(context, member.leader);
+    async authenticate(request) {
       await member.linearizableRead();
       for (;;) {
-        const checkedAt = await authCheckedAsync(
-          member.auth.checkPassword(request.name, request.password),
-        );
+        const checkedAt = await member.auth.checkPassword(request.name, request.password);
         // The entry carries the token's random part in place of the password.
         const result = unwrap(
           await member.propose({
@@ -94,8 +133,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async userAdd(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const noPassword = request.options?.noPassword ?? false;
       const hashedPassword =
         noPassword || request.hashedPassword !== ''
@@ -119,20 +157,15 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async userGet(request, context) {
-      const auth = await reader(context, AuthUserGetRequest.encode(request).finish().length);
-      const roles = authChecked(() => {
-        if (request.name !== auth.username) member.auth.checkAdmin(auth);
-        return member.auth.userRoles(request.name);
-      });
+      const auth = await reader(context);
+      if (request.name !== auth.username) member.auth.checkAdmin(auth);
+      const roles = member.auth.userRoles(request.name);
       return {header: member.header(), roles};
     },
 
     async userList(_request, context) {
-      const auth = await reader(context);
-      const users = authChecked(() => {
-        member.auth.checkAdmin(auth);
-        return member.auth.userNames();
-      });
+      member.auth.checkAdmin(await reader(context));
+      const users = member.auth.userNames();
       return {header: member.header(), users};
     },
 
@@ -141,8 +174,7 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async userChangePassword(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const hashedPassword =
         request.hashedPassword !== ''
           ? request.hashedPassword
@@ -172,20 +204,15 @@ export function authService(member: MemberCore): AuthServiceImplementation {
     },
 
     async roleGet(request, context) {
-      const auth = await reader(context, AuthRoleGetRequest.encode(request).finish().length);
-      const perm = authChecked(() => {
-        if (!member.auth.hasRole(auth.username, request.role)) member.auth.checkAdmin(auth);
-        return member.auth.rolePermissions(request.role);
-      });
+      const auth = await reader(context);
+      if (!member.auth.hasRole(auth.username, request.role)) member.auth.checkAdmin(auth);
+      const perm = member.auth.rolePermissions(request.role);
       return {header: member.header(), perm};
     },
 
     async roleList(_request, context) {
-      const auth = await reader(context);
-      const roles = authChecked(() => {
-        member.auth.checkAdmin(auth);
-        return member.auth.roleNames();
-      });
+      member.auth.checkAdmin(await reader(context));
+      const roles = member.auth.roleNames();
       return {header: member.header(), roles};
     },
 

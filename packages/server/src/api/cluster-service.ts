@@ -1,4 +1,5 @@
 import type {
+  ClusterDefinition,
   ClusterServiceImplementation,
   Member,
   MemberPromoteResponse,
@@ -11,12 +12,12 @@ import {ClientError, ServerError} from 'nice-grpc-common';
 
 import {memberIdFor} from '../config/member-ids.js';
 import {maxLearners} from '../member/conf-change-refusal.js';
-import type {MemberCore} from '../member/member.js';
 import type {MemberInfo} from '../member/membership.js';
 import {toRecord} from '../member/membership.js';
-import {etcdError, requireLeaderIfAsked} from './errors.js';
+import type {ServiceGuards} from './call-guard.js';
+import {etcdError} from './errors.js';
 import type {LeaderForwarder} from './leader-forwarder.js';
-import {requireRoot} from './request-auth.js';
+import type {ClusterBackend} from './member-ports.js';
 import type {ClusterView} from './reconfig-checks.js';
 import {
   learnerIsReady,
@@ -26,7 +27,7 @@ import {
 } from './reconfig-checks.js';
 
 /** The Cluster API's header: etcd's ClusterServer fills ids and term, but no revision. */
-function clusterHeader(member: MemberCore): ResponseHeader {
+function clusterHeader(member: ClusterBackend): ResponseHeader {
   return member.header(0);
 }
 
@@ -65,7 +66,7 @@ function parsePeerUrls(urls: readonly string[]): string[] {
 }
 
 /** The membership as this member sees it now, for the reconfiguration checks. */
-function clusterView(member: MemberCore, deps: ClusterServiceDeps): ClusterView {
+function clusterView(member: ClusterBackend, deps: ClusterServiceDeps): ClusterView {
   return {
     selfId: member.memberId,
     members: member.membership.list(),
@@ -82,7 +83,7 @@ function refuseIf(spec: ReturnType<typeof refusalToAddVoter>): void {
  * is within 10% of the leader's, as etcd decides.
  */
 async function promoteHere(
-  member: MemberCore,
+  member: ClusterBackend,
   view: ClusterView,
   id: number,
 ): Promise<MemberPromoteResponse> {
@@ -91,10 +92,8 @@ async function promoteHere(
   if (target === undefined) throw etcdError(EtcdErrors.memberNotFound);
   if (!target.isLearner) throw etcdError(EtcdErrors.memberNotLearner);
   if (member.config.strictReconfigCheck) refuseIf(refusalToPromote(view));
-  const progress = member.loop.node.status().progress;
-  const learnerMatch = progress.get(id)?.match ?? 0;
-  const leaderMatch = progress.get(member.memberId)?.match ?? 0;
-  if (!learnerIsReady(learnerMatch, leaderMatch)) throw etcdError(EtcdErrors.learnerNotReady);
+  if (!learnerIsReady(member.matchIndex(id), member.matchIndex(member.memberId)))
+    throw etcdError(EtcdErrors.learnerNotReady);
   const result = await member.proposeConfChange(ConfChangeType.ConfChangeAddNode, id, {
     ...target,
     isLearner: false,
@@ -108,28 +107,34 @@ function asServerError(error: unknown): unknown {
   return error instanceof ClientError ? new ServerError(error.code, error.details) : error;
 }
 
+/** Listing members needs no user; changing them needs root while auth is on. */
+export const clusterGuards: ServiceGuards<typeof ClusterDefinition> = {
+  memberList: {hasLeader: true, caller: 'none'},
+  memberAdd: {hasLeader: true, caller: 'root'},
+  memberRemove: {hasLeader: true, caller: 'root'},
+  memberUpdate: {hasLeader: true, caller: 'root'},
+  memberPromote: {hasLeader: true, caller: 'root'},
+};
+
 /**
  * The Cluster service: membership changes go through Raft as conf changes, one
  * at a time, checked first as etcd checks them (`--strict-reconfig-check`), and
  * again by every member when applied.
  */
 export function clusterService(
-  member: MemberCore,
+  member: ClusterBackend,
   deps: ClusterServiceDeps,
 ): ClusterServiceImplementation {
   const view = () => clusterView(member, deps);
   const strict = member.config.strictReconfigCheck;
 
   return {
-    async memberList(request, context) {
-      requireLeaderIfAsked(context, member.leader);
+    async memberList(request) {
       if (request.linearizable) await member.linearizableRead();
       return {header: clusterHeader(member), members: member.membership.list().map(toWireMember)};
     },
 
-    async memberAdd(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      await requireRoot(member, context);
+    async memberAdd(request) {
       const peerUrls = parsePeerUrls(request.peerURLs);
       const membership = member.membership;
       if (membership.withPeerUrl(peerUrls) !== undefined) {
@@ -169,9 +174,7 @@ export function clusterService(
       };
     },
 
-    async memberRemove(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      await requireRoot(member, context);
+    async memberRemove(request) {
       const id = Number(request.ID);
       if (request.ID > BigInt(Number.MAX_SAFE_INTEGER) || !member.membership.has(id)) {
         throw etcdError(EtcdErrors.memberNotFound);
@@ -186,9 +189,7 @@ export function clusterService(
       return {header: clusterHeader(member), members: result.response.map(toWireMember)};
     },
 
-    async memberUpdate(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      await requireRoot(member, context);
+    async memberUpdate(request) {
       const id = Number(request.ID);
       const existing =
         request.ID > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : member.membership.get(id);
@@ -207,8 +208,6 @@ export function clusterService(
     },
 
     async memberPromote(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      await requireRoot(member, context);
       if (request.ID > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw etcdError(EtcdErrors.memberNotFound);
       }
@@ -228,7 +227,7 @@ export function clusterService(
 
 /** The member-to-member side of the Cluster service, served on the peer port. */
 export function peerClusterService(
-  member: MemberCore,
+  member: ClusterBackend,
   deps: ClusterServiceDeps,
 ): PeerClusterServiceImplementation {
   return {

@@ -13,11 +13,12 @@ import {
 import type {KeyValue, TxnResponse} from '@synod/storage';
 import {SortOrder, SortTarget} from '@synod/storage';
 
-import type {RequestAuth} from '../auth/auth-store.js';
-import type {MemberCore} from '../member/member.js';
 import {ServerError, Status} from 'nice-grpc-common';
-import {unwrap, validated} from './errors.js';
+
+import type {RequestAuth} from '../auth/auth-store.js';
+import {asGrpcErrors, toGrpcError, unwrap} from './errors.js';
 import {newLeaseId} from './lease-service.js';
+import type {ConcurrencyBackend} from './member-ports.js';
 
 /** The TTL of the session etcd's Lock and Campaign open for a request without a lease. */
 const defaultSessionTtlSeconds = 60n;
@@ -28,7 +29,7 @@ const defaultSessionTtlSeconds = 60n;
  * key goes when the lease expires; a request with a lease uses that lease.
  */
 export async function sessionLease(
-  member: MemberCore,
+  member: ConcurrencyBackend,
   auth: RequestAuth,
   lease: bigint,
 ): Promise<bigint> {
@@ -49,10 +50,11 @@ export async function asClientCall<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
-    if (error instanceof ServerError && error.code !== Status.UNKNOWN) {
-      throw new ServerError(Status.UNKNOWN, error.details);
+    const mapped = toGrpcError(error);
+    if (mapped instanceof ServerError && mapped.code !== Status.UNKNOWN) {
+      throw new ServerError(Status.UNKNOWN, mapped.details);
     }
-    throw error;
+    throw mapped;
   }
 }
 
@@ -100,7 +102,7 @@ function emptyRange(key: Buffer, rangeEnd: Buffer) {
 
 /** Runs a txn through Raft; returns the store's response and the header at its revision. */
 export async function commitTxn(
-  member: MemberCore,
+  member: ConcurrencyBackend,
   auth: RequestAuth,
   txn: WireTxnRequest,
 ): Promise<{response: TxnResponse; header: ResponseHeader}> {
@@ -143,12 +145,12 @@ export function deleteOp(key: Buffer): WireRequestOp {
 
 /** A linearizable read of the keys under `prefix`, with options. */
 export async function readPrefix(
-  member: MemberCore,
+  member: ConcurrencyBackend,
   prefix: Buffer,
   options: {sortOrder: SortOrder; limit: number; maxCreateRevision?: number},
 ): Promise<{kvs: KeyValue[]; revision: number}> {
   await member.linearizableRead();
-  const {response, revision} = validated(() =>
+  const {response, revision} = asGrpcErrors(() =>
     member.executor.range({
       key: prefix,
       rangeEnd: prefixEnd(prefix),
@@ -163,7 +165,7 @@ export async function readPrefix(
 
 /** Resolves once `key` is deleted at a revision after `afterRevision`, or rejects on abort. */
 export async function waitDeleted(
-  member: MemberCore,
+  member: ConcurrencyBackend,
   key: Uint8Array,
   afterRevision: number,
   signal: AbortSignal,
@@ -186,7 +188,7 @@ export async function waitDeleted(
  * the key at `myRevision` is the oldest: the lock is held, or the candidate leads.
  */
 export async function waitForPredecessors(
-  member: MemberCore,
+  member: ConcurrencyBackend,
   prefix: Buffer,
   myRevision: number,
   signal: AbortSignal,

@@ -1,9 +1,10 @@
-import type {ElectionServiceImplementation, LeaderKey} from '@synod/proto';
+import type {ElectionDefinition, ElectionServiceImplementation, LeaderKey} from '@synod/proto';
 import {SortOrder} from '@synod/storage';
 import {ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
-import type {MemberCore} from '../member/member.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
 import {
   asClientCall,
   commitTxn,
@@ -18,8 +19,7 @@ import {
   txnOf,
   waitForPredecessors,
 } from './concurrency.js';
-import {requireLeaderIfAsked} from './errors.js';
-import {authChecked, requestAuth} from './request-auth.js';
+import type {ConcurrencyBackend} from './member-ports.js';
 import {toWireKv} from './wire.js';
 
 /** etcd's concurrency package returns these as plain errors, which gRPC reports as Unknown. */
@@ -42,7 +42,19 @@ function requireLeaderKey(leader: LeaderKey | undefined): LeaderKey {
  * leader is the oldest key under the name, so it interoperates with
  * `etcdctl elect` and etcd's concurrency.Election.
  */
-export function electionService(member: MemberCore): ElectionServiceImplementation {
+/**
+ * Every Election call runs as its caller; Observe, a stream, does not check for a leader
+ * (etcd's clients do not ask it to).
+ */
+export const electionGuards: ServiceGuards<typeof ElectionDefinition> = {
+  campaign: {hasLeader: true, caller: 'user'},
+  proclaim: {hasLeader: true, caller: 'user'},
+  leader: {hasLeader: true, caller: 'user'},
+  observe: {caller: 'user'},
+  resign: {hasLeader: true, caller: 'user'},
+};
+
+export function electionService(member: ConcurrencyBackend): ElectionServiceImplementation {
   const leaderNow = async (name: Uint8Array) => {
     const {kvs, revision} = await readPrefix(member, prefixOf(name), {
       sortOrder: SortOrder.Ascend,
@@ -51,17 +63,13 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
     return {kv: kvs[0], revision};
   };
   /** Reading who leads needs read permission on the election's keys, as for etcd's client. */
-  const checkRead = async (name: Uint8Array, context: CallContext) => {
-    const auth = await requestAuth(member, context);
+  const checkRead = (name: Uint8Array, context: CallContext) => {
     const prefix = prefixOf(name);
-    authChecked(() => {
-      member.auth.checkRange(auth, prefix, prefixEnd(prefix));
-    });
+    member.auth.checkRange(callerOf(context), prefix, prefixEnd(prefix));
   };
   return {
     async campaign(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const prefix = prefixOf(request.name);
       const {key, lease, rev} = await asClientCall(async () => {
         const sessionId = await sessionLease(member, auth, request.lease);
@@ -107,8 +115,7 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
     },
 
     async proclaim(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const leader = requireLeaderKey(request.leader);
       const {response, header} = await asClientCall(() =>
         commitTxn(
@@ -126,15 +133,14 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
     },
 
     async leader(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      await checkRead(request.name, context);
+      checkRead(request.name, context);
       const {kv, revision} = await leaderNow(request.name);
       if (kv === undefined) throw noLeader();
       return {header: member.header(revision), kv: toWireKv(kv)};
     },
 
     async *observe(request, context) {
-      await checkRead(request.name, context);
+      checkRead(request.name, context);
       const prefix = prefixOf(request.name);
       let last: {key: string; modRevision: number} | undefined;
       while (!context.signal.aborted) {
@@ -160,8 +166,7 @@ export function electionService(member: MemberCore): ElectionServiceImplementati
     },
 
     async resign(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const leader = requireLeaderKey(request.leader);
       const {header} = await asClientCall(() =>
         commitTxn(

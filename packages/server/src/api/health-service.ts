@@ -2,9 +2,9 @@ import type {HealthServiceImplementation} from '@synod/proto';
 import {HealthCheckResponse_ServingStatus} from '@synod/proto';
 import {ServerError, Status} from 'nice-grpc-common';
 
-import type {MemberCore} from '../member/member.js';
+import type {HealthHost} from './member-ports.js';
 
-function servingStatus(member: MemberCore): HealthCheckResponse_ServingStatus {
+function servingStatus(member: HealthHost): HealthCheckResponse_ServingStatus {
   return member.leader !== 0 && member.fatalError === undefined && member.isPublished
     ? HealthCheckResponse_ServingStatus.SERVING
     : HealthCheckResponse_ServingStatus.NOT_SERVING;
@@ -15,7 +15,7 @@ function servingStatus(member: MemberCore): HealthCheckResponse_ServingStatus {
  * (so that its requests can be ordered), has published its client URLs, and
  * has not stopped on an error.
  */
-export function healthService(member: MemberCore): HealthServiceImplementation {
+export function healthService(member: HealthHost): HealthServiceImplementation {
   const known = new Set(['', 'etcdserverpb.KV', 'etcdserverpb.Watch', 'etcdserverpb.Lease']);
   return {
     check(request) {

@@ -1,11 +1,11 @@
 import {EtcdErrors} from '@synod/proto';
 import {ServerError} from 'nice-grpc-common';
 
-import type {MemberCore} from '../member/member.js';
 import type {HealthSource} from '../metrics/health-endpoints.js';
 import {answerHealth, isHealthPath} from '../metrics/health-endpoints.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
 import {etcdApiVersion} from './maintenance-service.js';
+import type {HealthHost} from './member-ports.js';
 
 /** One answer of the member's HTTP endpoints, whatever HTTP version carries it. */
 export interface HttpAnswer {
@@ -28,7 +28,7 @@ const json = (status: number, value: unknown): HttpAnswer => ({
 });
 
 /** What the health endpoints read of a member. */
-export function memberHealth(member: MemberCore): HealthSource {
+export function memberHealth(member: HealthHost): HealthSource {
   const stopped = () =>
     member.fatalError === undefined
       ? undefined
@@ -58,7 +58,7 @@ export function memberHealth(member: MemberCore): HealthSource {
  * endpoints.
  */
 export function httpEndpoints(
-  member: MemberCore,
+  member: HealthHost,
   metrics: MemberMetrics,
   {metricsOnly = false} = {},
 ): HttpEndpoints {

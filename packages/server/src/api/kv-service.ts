@@ -1,21 +1,25 @@
-import type {KVServiceImplementation, TxnRequest as WireTxnRequest} from '@synod/proto';
+import type {
+  KVDefinition,
+  KVServiceImplementation,
+  RangeRequest as WireRangeRequest,
+  TxnRequest as WireTxnRequest,
+} from '@synod/proto';
 import {validateDeleteRange, validatePut, validateRange, validateTxn} from '@synod/storage';
 import type {DeleteRangeResponse, PutResponse, TxnResponse} from '@synod/storage';
 
-import type {MemberCore} from '../member/member.js';
+import type {MemberConfig} from '../config/member-config.js';
 import {traceStep} from '../metrics/request-trace.js';
-import {requireLeaderIfAsked, unwrap, validated} from './errors.js';
-import {authChecked, requestAuth} from './request-auth.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
+import {unwrap} from './errors.js';
+import type {KvBackend} from './member-ports.js';
+import {toWireDeleteRange, toWirePut, toWireRange, toWireTxn} from './wire.js';
 import {
   fromWireDeleteRange,
   fromWirePut,
   fromWireRange,
   fromWireTxn,
-  toWireDeleteRange,
-  toWirePut,
-  toWireRange,
-  toWireTxn,
-} from './wire.js';
+} from '../member/wire-requests.js';
 
 /** Whether a txn only reads, in every branch and nested txn: then it needs no consensus. */
 function isReadOnly(t: WireTxnRequest): boolean {
@@ -37,75 +41,93 @@ function allSerializable(t: WireTxnRequest): boolean {
 }
 
 /**
+ * What a KV call passes before its handler: etcd validates every request before it reads
+ * the caller's token, so a bad request is refused as bad whoever sends it; a learner serves
+ * only serializable ranges.
+ */
+export function kvGuards(
+  limits: Pick<MemberConfig, 'maxTxnOps'>,
+): ServiceGuards<typeof KVDefinition> {
+  return {
+    range: {
+      onLearner: (request: WireRangeRequest) => request.serializable,
+      hasLeader: true,
+      validate: request => {
+        validateRange(fromWireRange(request));
+      },
+      caller: 'user',
+    },
+    put: {
+      hasLeader: true,
+      validate: request => {
+        validatePut(fromWirePut(request));
+      },
+      caller: 'user',
+    },
+    deleteRange: {
+      hasLeader: true,
+      validate: request => {
+        validateDeleteRange(fromWireDeleteRange(request));
+      },
+      caller: 'user',
+    },
+    txn: {
+      hasLeader: true,
+      validate: request => {
+        validateTxn(fromWireTxn(request), limits.maxTxnOps);
+      },
+      caller: 'user',
+    },
+    compact: {hasLeader: true, caller: 'user'},
+  };
+}
+
+/**
  * The KV service. Reads are linearizable by default (a ReadIndex round, then a
  * local read) and local when `serializable`; writes are proposed through Raft
- * and answered once applied on this member. Requests are validated before they
- * are proposed, so a bad request never enters the log.
+ * and answered once applied on this member. Requests are validated (by
+ * {@link kvGuards}) before they are proposed, so a bad request never enters the log.
  */
-export function kvService(member: MemberCore): KVServiceImplementation {
+export function kvService(member: KvBackend): KVServiceImplementation {
   return {
     async range(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const range = fromWireRange(request);
-      validated(() => {
-        validateRange(range);
-      });
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       if (!request.serializable) {
         await member.linearizableRead();
         traceStep(context, 'agreement among raft nodes before linearized reading');
       }
-      authChecked(() => {
-        member.auth.checkRange(auth, request.key, request.rangeEnd);
-      });
-      const {response, revision} = validated(() => member.executor.range(range));
+      member.auth.checkRange(auth, request.key, request.rangeEnd);
+      const {response, revision} = member.executor.range(fromWireRange(request));
       traceStep(context, 'range keys from in-memory index tree');
       return toWireRange(response, member.header(revision));
     },
 
     async put(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      validated(() => {
-        validatePut(fromWirePut(request));
-      });
-      const auth = await requestAuth(member, context);
       member.checkQuota();
       const {response, revision} = unwrap(
-        await member.propose({$case: 'put', value: request}, auth),
+        await member.propose({$case: 'put', value: request}, callerOf(context)),
       );
       traceStep(context, 'process raft request');
       return toWirePut(response as PutResponse, member.header(revision));
     },
 
     async deleteRange(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      validated(() => {
-        validateDeleteRange(fromWireDeleteRange(request));
-      });
-      const auth = await requestAuth(member, context);
       const {response, revision} = unwrap(
-        await member.propose({$case: 'deleteRange', value: request}, auth),
+        await member.propose({$case: 'deleteRange', value: request}, callerOf(context)),
       );
       traceStep(context, 'process raft request');
       return toWireDeleteRange(response as DeleteRangeResponse, member.header(revision));
     },
 
     async txn(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const txn = fromWireTxn(request);
-      validated(() => {
-        validateTxn(txn, member.config.maxTxnOps);
-      });
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       if (isReadOnly(request)) {
         if (!allSerializable(request)) {
           await member.linearizableRead();
           traceStep(context, 'agreement among raft nodes before linearized reading');
         }
-        authChecked(() => {
-          member.auth.checkTxn(auth, request, () => []);
-        });
-        const {response, revision} = validated(() => member.executor.txn(txn));
+        member.auth.checkTxn(auth, request, () => []);
+        const {response, revision} = member.executor.txn(fromWireTxn(request));
         traceStep(context, 'evaluate txn');
         return toWireTxn(response, member.header(revision));
       }
@@ -118,12 +140,8 @@ export function kvService(member: MemberCore): KVServiceImplementation {
     },
 
     async compact(request, context) {
-      requireLeaderIfAsked(context, member.leader);
       const {response, revision} = unwrap(
-        await member.propose(
-          {$case: 'compaction', value: request},
-          await requestAuth(member, context),
-        ),
+        await member.propose({$case: 'compaction', value: request}, callerOf(context)),
       );
       if (request.physical) await (response as {physical: Promise<void>}).physical;
       return {header: member.header(revision)};

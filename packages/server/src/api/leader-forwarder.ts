@@ -4,10 +4,10 @@ import type {LessorClient, PeerClusterClient} from '@synod/proto/synodpb';
 import type {Channel} from 'nice-grpc';
 import {createClient} from 'nice-grpc';
 
-import type {MemberCore} from '../member/member.js';
 import {peerChannel} from '../peer/peer-channel.js';
 import type {TlsCredentials} from '../tls/tls-credentials.js';
 import {etcdError} from './errors.js';
+import type {ForwarderHost} from './member-ports.js';
 
 /** The leader's member-to-member services, on its peer port. */
 export interface LeaderClients {
@@ -27,7 +27,7 @@ export class LeaderForwarder {
   private leaderId = 0;
 
   constructor(
-    private readonly member: MemberCore,
+    private readonly member: ForwarderHost,
     /** This member's peer certificates, for leaders with `https://` peer URLs. */
     private readonly peerTls?: TlsCredentials,
   ) {}

@@ -1,8 +1,8 @@
 import {EtcdErrors} from '@synod/proto';
 import type {CallContext} from 'nice-grpc-common';
 
-import type {MemberCore} from '../member/member.js';
 import {etcdError} from './errors.js';
+import type {WatchdogHost} from './member-ports.js';
 
 /** etcd cancels a leader-requiring stream after this many election timeouts without a leader. */
 const maxNoLeaderTimeouts = 3;
@@ -15,7 +15,7 @@ const maxNoLeaderTimeouts = 3;
  * settles for other streams. Call `stop()` when the stream ends.
  */
 export function leaderWatchdog(
-  member: MemberCore,
+  member: WatchdogHost,
   context: CallContext,
 ): {readonly lost: Promise<never>; stop(): void} {
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import type {
+  LeaseDefinition,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   LeaseServiceImplementation,
@@ -9,22 +10,28 @@ import {EtcdErrors} from '@synod/proto';
 import type {LessorServiceImplementation} from '@synod/proto/synodpb';
 import type {LeaseInfo} from '@synod/storage';
 
-import type {MemberCore} from '../member/member.js';
-import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
+import {etcdError, unwrap} from './errors.js';
 import type {LeaderForwarder} from './leader-forwarder.js';
 import {leaderWatchdog} from './leader-watchdog.js';
-import {authChecked, requestAuth} from './request-auth.js';
+import type {LeaseBackend} from './member-ports.js';
 
-/** A positive int64 lease id: etcd masks its request id generator to 63 bits. */
-/** A lease id no lease has: the proposer picks it, as etcd's lessor does. */
-export function newLeaseId(member: MemberCore): bigint {
+/**
+ * A lease id no lease has: the proposer picks it, as etcd's lessor does. A positive int64:
+ * etcd masks its request id generator to 63 bits.
+ */
+export function newLeaseId(member: {
+  nextRequestId(): bigint;
+  readonly lessor: Pick<LeaseBackend['lessor'], 'exists'>;
+}): bigint {
   for (;;) {
     const id = member.nextRequestId() & ((1n << 63n) - 1n);
     if (id !== 0n && !member.lessor.exists(id)) return id;
   }
 }
 
-function renewHere(member: MemberCore, request: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
+function renewHere(member: LeaseBackend, request: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
   if (!member.isLeader) throw etcdError(EtcdErrors.notLeader);
   let ttl = 0n;
   if (member.lessor.exists(request.ID)) ttl = BigInt(member.renewLease(request.ID));
@@ -32,7 +39,7 @@ function renewHere(member: MemberCore, request: LeaseKeepAliveRequest): LeaseKee
 }
 
 function timeToLiveHere(
-  member: MemberCore,
+  member: LeaseBackend,
   request: LeaseTimeToLiveRequest,
 ): LeaseTimeToLiveResponse {
   if (!member.isLeader) throw etcdError(EtcdErrors.notLeader);
@@ -50,16 +57,25 @@ function timeToLiveHere(
 }
 
 /** The leader side of lease forwarding, served on the peer port. */
-export function lessorService(member: MemberCore): LessorServiceImplementation {
+export function lessorService(member: LeaseBackend): LessorServiceImplementation {
   return {
     renew: request => Promise.resolve(renewHere(member, request)),
     timeToLive: request => Promise.resolve(timeToLiveHere(member, request)),
   };
 }
 
+/** Every Lease call but KeepAlive and Leases runs as its caller; none is served by a learner. */
+export const leaseGuards: ServiceGuards<typeof LeaseDefinition> = {
+  leaseGrant: {hasLeader: true, caller: 'user'},
+  leaseRevoke: {hasLeader: true, caller: 'user'},
+  leaseKeepAlive: {hasLeader: true, caller: 'none'},
+  leaseTimeToLive: {hasLeader: true, caller: 'user'},
+  leaseLeases: {hasLeader: true, caller: 'none'},
+};
+
 /** The Lease service. Grants and revocations go through Raft; renewals go to the leader. */
 export function leaseService(
-  member: MemberCore,
+  member: LeaseBackend,
   forwarder: LeaderForwarder,
 ): LeaseServiceImplementation {
   const renew = async (request: LeaseKeepAliveRequest, signal: AbortSignal) => {
@@ -72,8 +88,7 @@ export function leaseService(
   };
   return {
     async leaseGrant(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       member.checkQuota();
       const id = request.ID === 0n ? newLeaseId(member) : request.ID;
       const result = unwrap(
@@ -90,14 +105,13 @@ export function leaseService(
     },
 
     async leaseRevoke(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
-      const {revision} = unwrap(await member.propose({$case: 'leaseRevoke', value: request}, auth));
+      const {revision} = unwrap(
+        await member.propose({$case: 'leaseRevoke', value: request}, callerOf(context)),
+      );
       return {header: member.header(revision)};
     },
 
     async *leaseKeepAlive(requests, context) {
-      requireLeaderIfAsked(context, member.leader);
       const watchdog = leaderWatchdog(member, context);
       const iterator = requests[Symbol.asyncIterator]();
       try {
@@ -112,8 +126,7 @@ export function leaseService(
     },
 
     async leaseTimeToLive(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const response = member.isLeader
         ? timeToLiveHere(member, request)
         : await forwarder.withLeader(
@@ -121,16 +134,11 @@ export function leaseService(
             context.signal,
           );
       // As etcd: listing a lease's keys needs read permission on each of them.
-      if (request.keys) {
-        authChecked(() => {
-          member.auth.checkLeaseKeys(auth, response.keys, 'read');
-        });
-      }
+      if (request.keys) member.auth.checkLeaseKeys(auth, response.keys, 'read');
       return {...response, header: member.header()};
     },
 
-    leaseLeases(_request, context) {
-      requireLeaderIfAsked(context, member.leader);
+    leaseLeases() {
       return Promise.resolve({
         header: member.header(),
         leases: member.lessor.list().map(ID => ({ID})),

@@ -1,6 +1,7 @@
-import type {LockServiceImplementation} from '@synod/proto';
+import type {LockDefinition, LockServiceImplementation} from '@synod/proto';
 
-import type {MemberCore} from '../member/member.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
 import {
   asClientCall,
   commitTxn,
@@ -13,8 +14,14 @@ import {
   txnOf,
   waitForPredecessors,
 } from './concurrency.js';
-import {requireLeaderIfAsked, unwrap} from './errors.js';
-import {requestAuth} from './request-auth.js';
+import {unwrap} from './errors.js';
+import type {ConcurrencyBackend} from './member-ports.js';
+
+/** Both Lock calls run as their caller, and only where a leader is known when asked. */
+export const lockGuards: ServiceGuards<typeof LockDefinition> = {
+  lock: {hasLeader: true, caller: 'user'},
+  unlock: {hasLeader: true, caller: 'user'},
+};
 
 /**
  * The Lock service (`v3lockpb.Lock`), with etcd's key layout: a waiter's key is
@@ -22,11 +29,10 @@ import {requestAuth} from './request-auth.js';
  * oldest key under the name. A lock taken here and one taken with
  * `etcdctl lock` or etcd's concurrency.Mutex exclude each other.
  */
-export function lockService(member: MemberCore): LockServiceImplementation {
+export function lockService(member: ConcurrencyBackend): LockServiceImplementation {
   return {
     async lock(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const prefix = Buffer.concat([request.name, Buffer.from('/')]);
       const {key, response, header} = await asClientCall(async () => {
         const lease = await sessionLease(member, auth, request.lease);
@@ -56,8 +62,7 @@ export function lockService(member: MemberCore): LockServiceImplementation {
     },
 
     async unlock(request, context) {
-      requireLeaderIfAsked(context, member.leader);
-      const auth = await requestAuth(member, context);
+      const auth = callerOf(context);
       const {revision} = await asClientCall(async () =>
         unwrap(
           await member.propose(

@@ -4,15 +4,20 @@ import {mkdir, mkdtemp, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import type {AlarmMember, MaintenanceServiceImplementation} from '@synod/proto';
+import type {
+  AlarmMember,
+  MaintenanceDefinition,
+  MaintenanceServiceImplementation,
+} from '@synod/proto';
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
 import {Backend, BACKEND_FILE} from '@synod/storage';
 
-import type {MemberCore} from '../member/member.js';
+import {toRevision} from '../member/wire-requests.js';
 import {writeEtcdSnapshot} from '../restore/write-etcd-snapshot.js';
-import {etcdError, requireLeaderIfAsked, unwrap} from './errors.js';
-import {requestAuth, requireRootForMaintenance} from './request-auth.js';
-import {toRevision} from './wire.js';
+import type {ServiceGuards} from './call-guard.js';
+import {callerOf} from './call-guard.js';
+import {etcdError, unwrap} from './errors.js';
+import type {MaintenanceBackend} from './member-ports.js';
 
 /** The etcd API version Synod implements, reported where etcd reports its own version. */
 export const etcdApiVersion = '3.5.0';
@@ -20,23 +25,41 @@ export const etcdApiVersion = '3.5.0';
 const snapshotChunkBytes = 32 * 1024;
 const snapshotHashBytes = 32;
 
+/**
+ * Reading alarms needs no user, raising or disarming one does; Defragment, Hash, HashKV and
+ * Snapshot need root, refused in etcd's unconverted form. A learner answers only Status.
+ */
+export const maintenanceGuards: ServiceGuards<typeof MaintenanceDefinition> = {
+  alarm: {
+    hasLeader: true,
+    caller: request => (request.action === AlarmRequest_AlarmAction.GET ? 'none' : 'user'),
+  },
+  status: {onLearner: true, caller: 'none'},
+  defragment: {caller: 'root-maintenance'},
+  hash: {caller: 'root-maintenance'},
+  hashKV: {caller: 'root-maintenance'},
+  snapshot: {caller: 'root-maintenance'},
+  moveLeader: {caller: 'none'},
+  downgrade: {caller: 'none'},
+};
+
 /** The Maintenance service: status, alarms, hashes, defragmentation, leader transfer. */
-export function maintenanceService(member: MemberCore): MaintenanceServiceImplementation {
+export function maintenanceService(member: MaintenanceBackend): MaintenanceServiceImplementation {
   return {
     async alarm(request, context) {
-      requireLeaderIfAsked(context, member.leader);
       // etcd's Alarm answers carry no header.
       if (request.action === AlarmRequest_AlarmAction.GET) {
         await member.linearizableRead();
         return {alarms: member.alarms.list()};
       }
-      const auth = await requestAuth(member, context);
-      const {response} = unwrap(await member.propose({$case: 'alarm', value: request}, auth));
+      const {response} = unwrap(
+        await member.propose({$case: 'alarm', value: request}, callerOf(context)),
+      );
       return response as {alarms: AlarmMember[]};
     },
 
     status() {
-      const backend = member.store.kv.backend;
+      const backend = member.backend;
       return Promise.resolve({
         header: member.header(),
         version: etcdApiVersion,
@@ -54,20 +77,17 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
       });
     },
 
-    async defragment(_request, context) {
-      await requireRootForMaintenance(member, context);
-      await member.store.kv.backend.defragment();
+    async defragment() {
+      await member.backend.defragment();
       // etcd answers a defragmentation with an empty response, no header.
       return {};
     },
 
-    async hash(_request, context) {
-      await requireRootForMaintenance(member, context);
-      return {header: member.header(), hash: member.store.kv.backend.hash()};
+    hash() {
+      return Promise.resolve({header: member.header(), hash: member.backend.hash()});
     },
 
-    async hashKV(request, context) {
-      await requireRootForMaintenance(member, context);
+    async hashKV(request) {
       try {
         const r = await member.store.hashKV(toRevision(request.revision));
         return {
@@ -96,12 +116,11 @@ export function maintenanceService(member: MemberCore): MaintenanceServiceImplem
      * backend, so the member keeps applying while it is converted.
      */
     async *snapshot(_request, context) {
-      await requireRootForMaintenance(member, context);
       const dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-'));
       try {
         const copyDir = join(dir, 'copy');
         await mkdir(copyDir, {mode: 0o700});
-        await member.store.kv.backend.copyTo(join(copyDir, BACKEND_FILE), true);
+        await member.backend.copyTo(join(copyDir, BACKEND_FILE), true);
         const copy = Backend.open(copyDir);
         const file = join(dir, 'snapshot.db');
         try {

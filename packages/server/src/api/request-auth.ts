@@ -2,11 +2,11 @@ import {EtcdErrors} from '@synod/proto';
 import {ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
-import {anonymous, AuthError} from '../auth/auth-store.js';
+import {anonymous} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
-import type {MemberCore} from '../member/member.js';
 import {verifiedCommonName} from '../transport/grpc-service.js';
-import {etcdError} from './errors.js';
+import {asGrpcErrors, etcdError} from './errors.js';
+import type {GuardHost} from './member-ports.js';
 
 /** How long a request waits for this member to apply the entry that issued its token. */
 const tokenWaitMs = 5000;
@@ -24,7 +24,7 @@ const tokenPollMs = 5;
  * once on any other. An unknown, expired or malformed token fails with etcd's
  * "invalid auth token", as a token does after auth was disabled.
  */
-export async function requestAuth(member: MemberCore, context: CallContext): Promise<RequestAuth> {
+export async function requestAuth(member: GuardHost, context: CallContext): Promise<RequestAuth> {
   const token = context.metadata.get('token') ?? context.metadata.get('authorization');
   if (token === undefined || token === '') {
     if (member.config.clientTls?.clientCertAuth !== true) return anonymous;
@@ -47,14 +47,15 @@ export async function requestAuth(member: MemberCore, context: CallContext): Pro
 }
 
 /**
- * Lets the call through only for a root user while auth is on (etcd's
+ * The caller, let through only as a root user while auth is on (etcd's
  * `IsAdminPermitted`): for maintenance operations and membership changes.
  */
-export async function requireRoot(member: MemberCore, context: CallContext): Promise<void> {
+export async function requireRoot(member: GuardHost, context: CallContext): Promise<RequestAuth> {
   const auth = await requestAuth(member, context);
-  authChecked(() => {
+  asGrpcErrors(() => {
     member.auth.checkAdmin(auth);
   });
+  return auth;
 }
 
 /**
@@ -63,35 +64,15 @@ export async function requireRoot(member: MemberCore, context: CallContext): Pro
  * (`auth: permission denied`, `auth: user name is empty`, `auth: invalid auth token`).
  */
 export async function requireRootForMaintenance(
-  member: MemberCore,
+  member: GuardHost,
   context: CallContext,
-): Promise<void> {
+): Promise<RequestAuth> {
   try {
-    await requireRoot(member, context);
+    return await requireRoot(member, context);
   } catch (error) {
     if (error instanceof ServerError && error.details.startsWith('etcdserver: ')) {
       throw new ServerError(Status.UNKNOWN, `auth: ${error.details.slice('etcdserver: '.length)}`);
     }
-    throw error;
-  }
-}
-
-/** Runs an auth check on this member, turning its refusal into etcd's gRPC error. */
-export function authChecked<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof AuthError) throw etcdError(error.spec);
-    throw error;
-  }
-}
-
-/** {@link authChecked} for a check that completes later. */
-export async function authCheckedAsync<T>(check: Promise<T>): Promise<T> {
-  try {
-    return await check;
-  } catch (error) {
-    if (error instanceof AuthError) throw etcdError(error.spec);
     throw error;
   }
 }

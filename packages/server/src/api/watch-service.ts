@@ -1,4 +1,4 @@
-import type {WatchServiceImplementation} from '@synod/proto';
+import type {WatchDefinition, WatchServiceImplementation} from '@synod/proto';
 import {Event as WireEvent, WatchResponse as WireWatchResponse} from '@synod/proto';
 import {EtcdErrors, WatchCreateRequest_FilterType} from '@synod/proto';
 import type {WatchCreateRequest} from '@synod/proto';
@@ -8,16 +8,27 @@ import {ServerError} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
 import {AuthError} from '../auth/auth-store.js';
-import type {MemberCore} from '../member/member.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
+import {toRevision} from '../member/wire-requests.js';
 import type {WithEncodedTail} from '../transport/grpc-service.js';
 import {encodedTail} from '../transport/grpc-service.js';
+import type {ServiceGuards} from './call-guard.js';
+import {identifyCaller} from './call-guard.js';
 import {coalesceWatchResponses} from './coalesce-watch-responses.js';
 import {leaderWatchdog} from './leader-watchdog.js';
-import {requestAuth} from './request-auth.js';
-import {toWireEvent, toRevision} from './wire.js';
+import type {WatchBackend} from './member-ports.js';
+import {toWireEvent} from './wire.js';
 
 const allKeys = new Uint8Array([0]);
+
+/**
+ * A watch stream identifies its caller at each create request, as etcd does: the token may
+ * change meaning (auth enabled, user revoked) while the stream lives. Its has-leader check
+ * is the stream's watchdog, not a refusal at the start. A learner serves no watch.
+ */
+export const watchGuards: ServiceGuards<typeof WatchDefinition> = {
+  watch: {caller: 'each-request'},
+};
 
 /**
  * The Watch service: one bidirectional stream carries any number of watchers.
@@ -29,7 +40,7 @@ const allKeys = new Uint8Array([0]);
  * the server buffer without bound.
  */
 export function watchService(
-  member: MemberCore,
+  member: WatchBackend,
   metrics: MemberMetrics,
 ): WatchServiceImplementation {
   return {
@@ -124,12 +135,12 @@ export function watchService(
  * text of its gRPC error.
  */
 async function watchDenied(
-  member: MemberCore,
+  member: WatchBackend,
   context: CallContext,
   c: WatchCreateRequest,
 ): Promise<string | undefined> {
   try {
-    const auth = await requestAuth(member, context);
+    const auth = await identifyCaller(context);
     member.auth.checkRange(auth, c.key.length === 0 ? allKeys : c.key, c.rangeEnd);
     return undefined;
   } catch (error) {
@@ -141,7 +152,7 @@ async function watchDenied(
 }
 
 function handleRequest(
-  member: MemberCore,
+  member: WatchBackend,
   stream: WatchStream,
   request: Parameters<WatchServiceImplementation['watch']>[0] extends AsyncIterable<infer R>
     ? R extends {requestUnion: infer U}
@@ -231,7 +242,7 @@ interface StreamOptions {
  * of the stream has caught up, so it never claims a revision whose events are
  * still on their way.
  */
-function notifyProgress(member: MemberCore, stream: WatchStream, options: StreamOptions): void {
+function notifyProgress(member: WatchBackend, stream: WatchStream, options: StreamOptions): void {
   if (options.progress.size === 0) return;
   const revision = member.store.progress(stream);
   if (revision === undefined) return;
@@ -284,7 +295,7 @@ function withEncodedEvents(response: WireWatchResponse): WireWatchResponse & Wit
 const grpcOverheadBytes = 512 * 1024;
 
 function toWireResponses(
-  member: MemberCore,
+  member: WatchBackend,
   r: WatchResponse,
   options: StreamOptions,
 ): WireWatchResponse[] {

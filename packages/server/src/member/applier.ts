@@ -15,7 +15,7 @@ import type {MemberRecord} from '@synod/proto/synodpb';
 import type {KvExecutor, Lessor, WatchableStore} from '@synod/storage';
 import {Status} from 'nice-grpc-common';
 
-import {fromWireDeleteRange, fromWirePut, fromWireTxn} from '../api/wire.js';
+import {fromWireDeleteRange, fromWirePut, fromWireTxn} from './wire-requests.js';
 import {AuthError} from '../auth/auth-store.js';
 import type {AuthStore, RequestAuth} from '../auth/auth-store.js';
 import type {ZkStateMachine} from '../zookeeper/zk-state-machine.js';

@@ -15,6 +15,7 @@ import {
   RawNode,
   SeededRng,
 } from '@synod/raft';
+import type {Backend} from '@synod/storage';
 import {
   BACKEND_FILE,
   KvExecutor,
@@ -469,6 +470,16 @@ export class MemberCore {
   /** The alarms raised in the cluster, as this member has applied them. */
   get alarms(): Alarms {
     return this.state.alarms;
+  }
+
+  /** The backend file the applied state lives in: its size, hash, copies, defragmentation. */
+  get backend(): Backend {
+    return this.state.kv.backend;
+  }
+
+  /** On the leader, how far member `id`'s log is known to match the leader's; else 0. */
+  matchIndex(id: number): number {
+    return this.loop.node.status().progress.get(id)?.match ?? 0;
   }
 
   /** Opens the backend in the data directory and everything applying entries builds on it. */

@@ -3,12 +3,12 @@ import type {MembersResponse} from '@synod/proto/synodpb';
 import {createClient} from 'nice-grpc';
 
 import type {MemberConfig} from '../config/member-config.js';
-import {peerChannel} from '../peer/peer-channel.js';
 import type {TlsCredentials} from '../tls/tls-credentials.js';
-import type {Clock} from './clock.js';
-import {sleepMs} from './clock.js';
-import type {JoinInfo} from './member.js';
-import {fromRecord} from './membership.js';
+import type {Clock} from '../member/clock.js';
+import {sleepMs} from '../member/clock.js';
+import type {JoinInfo} from '../member/member.js';
+import {fromRecord} from '../member/membership.js';
+import {peerChannel} from './peer-channel.js';
 
 /** How long to keep asking the cluster's members before giving up. */
 const askForMs = 15_000;
