@@ -158,3 +158,32 @@ export const seed = randomInt(10);
     expect(await ruleIdsFor(memberFile, code)).toContain('no-restricted-imports');
   });
 });
+
+const cycleRule = 'synod/no-import-cycles';
+
+describe('no import cycles in packages/', () => {
+  it('accepts a member file whose imports point down the layers', async () => {
+    const code = `import type {MemberConfig} from '../config/member-config.js';
+import type {Clock} from './clock.js';
+export type Parts = [MemberConfig, Clock];
+`;
+    expect(await ruleIdsFor(memberFile, code)).toEqual([]);
+  });
+
+  it('rejects a member file importing the API, whose services import the member', async () => {
+    const code = `import {toGrpcError} from '../api/errors.js';
+export const mapped = toGrpcError;
+`;
+    expect(await ruleIdsFor(memberFile, code)).toContain(cycleRule);
+  });
+
+  it('rejects a file importing, by its types only, a file that imports it', async () => {
+    // member.ts imports request-ids.ts: importing member.ts back closes the cycle.
+    const code = `import type {MemberCore} from './member.js';
+export type Owner = MemberCore;
+`;
+    expect(await ruleIdsFor('packages/server/src/member/request-ids.ts', code)).toContain(
+      cycleRule,
+    );
+  });
+});

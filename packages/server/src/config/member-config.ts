@@ -1,10 +1,11 @@
 import {join} from 'node:path';
 import type tls from 'node:tls';
 
-import type {JwtSignMethod} from '../auth/jwt-tokens.js';
+import type {AuthTokenConfig} from '../auth/create-token-provider.js';
 import {jwtSignMethods} from '../auth/jwt-tokens.js';
 import type {TlsSettings} from '../tls/tls-settings.js';
 import {cipherSuiteNames} from '../tls/tls-settings.js';
+import {ConfigError} from '../errors/config-error.js';
 
 /**
  * Everything a member needs to start, with etcd's meaning for each setting.
@@ -106,19 +107,7 @@ export interface MemberConfig {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/**
- * `simple` tokens, or `jwt,pub-key=<file>,priv-key=<file>,sign-method=<method>,ttl=<duration>`
- * as etcd takes them (ttl defaults to 5m; one of the keys may be left out).
- */
-export type AuthTokenConfig =
-  | {readonly kind: 'simple'}
-  | {
-      readonly kind: 'jwt';
-      readonly signMethod: JwtSignMethod;
-      readonly publicKeyFile: string | undefined;
-      readonly privateKeyFile: string | undefined;
-      readonly ttlMs: number;
-    };
+export type {AuthTokenConfig};
 
 /** Settings as a user gives them: every field optional, URLs as strings. */
 export interface MemberConfigInput {
@@ -213,16 +202,7 @@ export const memberDefaults = {
   bcryptCost: 10,
 } as const;
 
-/** A setting that cannot be used, with the name the user gave it under. */
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    detail: string,
-  ) {
-    super(`invalid --${setting}: ${detail}`);
-    this.name = 'ConfigError';
-  }
-}
+export {ConfigError};
 
 const hourMs = 3_600_000;
 const maxElectionTimeoutMs = 50_000;

@@ -2,7 +2,7 @@ import {X509Certificate, createPrivateKey} from 'node:crypto';
 import {readFileSync, statSync} from 'node:fs';
 import tls from 'node:tls';
 
-import {ConfigError} from '../config/member-config.js';
+import {ConfigError} from '../errors/config-error.js';
 import type {TlsSettings} from './tls-settings.js';
 import {tlsFlag} from './tls-settings.js';
 
