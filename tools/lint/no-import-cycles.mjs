@@ -97,7 +97,14 @@ function importsOnDisk(/** @type {string} */ file) {
     } catch {
       // A file named by an import but gone: it imports nothing.
     }
-    targets = importsOf(file, text).map(i => i.target);
+    // TypeScript's import scanner, much cheaper than a parse: static imports and re-exports
+    // (type-only ones too), plus import() calls and types, which are dependencies as well.
+    targets = ts
+      .preProcessFile(text, true, false)
+      .importedFiles.map(i => i.fileName)
+      .filter(specifier => specifier.startsWith('.'))
+      .map(specifier => resolveRelative(file, specifier))
+      .filter(target => target !== undefined);
     diskImports.set(file, targets);
   }
   return targets;
@@ -138,6 +145,37 @@ function filesUnder(/** @type {string} */ srcRoot) {
     sourceFiles.set(srcRoot, files);
   }
   return files;
+}
+
+/** @type {Map<string, Map<string, Map<string, Edge[]>>>} */
+const folderGraphs = new Map();
+/**
+ * The folder graph of the package under `srcRoot` as it is on disk: for each folder, the
+ * folders it imports, each with the file imports that make the edge (allowed ones left out).
+ */
+function folderGraphOf(
+  /** @type {string} */ srcRoot,
+  /** @type {(from: string, to: string) => boolean} */ allowed,
+) {
+  let graph = folderGraphs.get(srcRoot);
+  if (graph === undefined) {
+    graph = new Map();
+    for (const from of filesUnder(srcRoot)) {
+      const a = folderOf(srcRoot, from);
+      for (const to of importsOnDisk(from)) {
+        if (!to.startsWith(srcRoot + sep) || isTest(to) || allowed(from, to)) continue;
+        const b = folderOf(srcRoot, to);
+        if (a === b || allowed(a, b)) continue;
+        let out = graph.get(a);
+        if (out === undefined) graph.set(a, (out = new Map()));
+        let edges = out.get(b);
+        if (edges === undefined) out.set(b, (edges = []));
+        edges.push({from, to});
+      }
+    }
+    folderGraphs.set(srcRoot, graph);
+  }
+  return graph;
 }
 
 /** The shortest path of imports from `start` to `goal`, or undefined when there is none. */
@@ -213,24 +251,24 @@ export const noImportCycles = {
         const nextFile = (/** @type {string} */ f) =>
           (f === file ? own.map(i => i.target) : importsOnDisk(f)).filter(t => !allowed(f, t));
 
-        // Folder edges of the package, with the linted file's own imports in place of its disk ones.
-        /** @type {Map<string, Map<string, Edge>>} */
-        const folders = new Map();
-        if (srcRoot !== undefined && !isTest(file)) {
-          const files = new Set(filesUnder(srcRoot));
-          files.add(file);
-          for (const from of files) {
-            const a = folderOf(srcRoot, from);
-            for (const to of nextFile(from)) {
-              if (sourceRootOf(root, to) !== srcRoot || isTest(to)) continue;
-              const b = folderOf(srcRoot, to);
-              if (a === b || allowed(a, b)) continue;
-              let out = folders.get(a);
-              if (out === undefined) folders.set(a, (out = new Map()));
-              if (!out.has(b)) out.set(b, {from, to});
+        // The package's folder edges, with the linted file's own imports in place of its disk ones.
+        const folderEdges = (/** @type {string} */ a) => {
+          /** @type {Map<string, Edge>} */
+          const out = new Map();
+          if (srcRoot === undefined) return out;
+          for (const [b, edges] of folderGraphOf(srcRoot, allowed).get(a) ?? []) {
+            const edge = edges.find(e => e.from !== file);
+            if (edge !== undefined) out.set(b, edge);
+          }
+          if (a === folderOf(srcRoot, file)) {
+            for (const {target} of own) {
+              if (sourceRootOf(root, target) !== srcRoot || isTest(target)) continue;
+              const b = folderOf(srcRoot, target);
+              if (b !== a && !allowed(a, b) && !out.has(b)) out.set(b, {from: file, to: target});
             }
           }
-        }
+          return out;
+        };
 
         for (const node of program.body) {
           if (
@@ -257,13 +295,13 @@ export const noImportCycles = {
           const a = folderOf(srcRoot, file);
           const b = folderOf(srcRoot, target);
           if (a === b || allowed(a, b)) continue;
-          const loop = pathOf(b, a, f => folders.get(f)?.keys() ?? []);
+          const loop = pathOf(b, a, f => folderEdges(f).keys());
           if (loop === undefined) continue;
           const [first, second] = loop;
           const edge =
             first === undefined || second === undefined
               ? undefined
-              : folders.get(first)?.get(second);
+              : folderEdges(first).get(second);
           context.report({
             node,
             messageId: 'folderCycle',
