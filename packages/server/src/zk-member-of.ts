@@ -12,7 +12,9 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     propose: async request => {
       const result = await core.propose({$case: 'zookeeper', value: request});
       if (!result.ok) throw new Error(result.error.message);
-      return {...(result.response as ZkApplied), zxid: result.revision};
+      const applied = result.response as ZkApplied;
+      const zxid = applied.kind === 'txn' ? (applied.zxid ?? result.revision) : result.revision;
+      return {...applied, zxid};
     },
     linearizableRead: () => core.linearizableRead(),
     renewSession: async id => {

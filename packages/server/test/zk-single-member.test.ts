@@ -101,7 +101,8 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     expect(await zk.create('/app', 'again', PERSISTENT)).toMatchObject({err: NODE_EXISTS});
     expect(await zk.create('/missing/child', '', PERSISTENT)).toMatchObject({err: NO_NODE});
     expect(await zk.create('no-slash', '', PERSISTENT)).toMatchObject({err: BAD_ARGUMENTS});
-    expect(await zk.create('/a//b', '', PERSISTENT)).toMatchObject({err: BAD_ARGUMENTS});
+    // As ZooKeeper 3.8: the parent '/a/' is looked up first.
+    expect(await zk.create('/a//b', '', PERSISTENT)).toMatchObject({err: NO_NODE});
     const set = await zk.setData('/app', 'v2', 0);
     expect(set).toMatchObject({err: 0, value: {stat: {version: 1, dataLength: 2}}});
     expect(await zk.setData('/app', 'v3', 0)).toMatchObject({err: BAD_VERSION});
@@ -234,11 +235,13 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     expect(await wrong.closedWithin(2000)).toBe(true);
   });
 
-  it('answers an unknown opcode with Unimplemented and keeps the connection', async () => {
+  it('answers an unknown opcode with Unimplemented, then closes the connection as ZooKeeper does', async () => {
     const zk = await open();
     const reply = await zk.sendRaw(Buffer.from([0, 0, 0, 8, 0, 0, 0, 77, 0, 0, 0, 99]), 77);
-    expect(reply).toMatchObject({err: UNIMPLEMENTED});
-    expect(await zk.exists('/')).toMatchObject({err: 0});
+    expect(reply).toMatchObject({err: UNIMPLEMENTED, zxid: -1n});
+    expect(await zk.closedWithin(2000)).toBe(true);
+    const next = await open();
+    expect(await next.exists('/')).toMatchObject({err: 0});
   });
 
   it('answers four-letter words', async () => {

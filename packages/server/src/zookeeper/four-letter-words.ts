@@ -3,6 +3,7 @@ import {arch, freemem, hostname, release, totalmem, userInfo} from 'node:os';
 import {ZkKeys, prefixEnd} from './zk-keys.js';
 import type {ZkConnection} from './zk-connection.js';
 import type {ZkMember} from './zk-member.js';
+import {ZK_UNMEASURED_MNTR_KEYS} from './zk-mntr-keys.js';
 
 /** The ZooKeeper version Synod speaks, as `srvr` and `envi` report it (kazoo parses it). */
 export const ZK_VERSION = '3.8.4-synod, built on 2026-12-01 00:00 UTC';
@@ -113,6 +114,7 @@ export class FourLetterWords {
       ['zk_open_file_descriptor_count', 0],
       ['zk_max_file_descriptor_count', 0],
     ];
+    for (const k of ZK_UNMEASURED_MNTR_KEYS) rows.push([k, 0]);
     return rows.map(([k, v]) => `${k}\t${v}\n`).join('');
   }
 
@@ -145,6 +147,11 @@ export class FourLetterWords {
     const rows: [string, string | number][] = [
       ['clientPort', this.host.clientPort()],
       ['secureClientPort', -1],
+      // Synod's data is its member's data directory; ZooKeeper's four fields name it.
+      ['dataDir', ''],
+      ['dataDirSize', 0],
+      ['dataLogDir', ''],
+      ['dataLogSize', 0],
       ['tickTime', t],
       ['maxClientCnxns', 1024],
       ['minSessionTimeout', 2 * t],

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto';
 import type {Socket} from 'node:net';
 
 import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
@@ -38,7 +39,11 @@ class CloseConnection extends Error {}
 
 /** A read or write that fails with a ZooKeeper error code in its reply header. */
 class ReplyError extends Error {
-  constructor(readonly code: ZkError) {
+  constructor(
+    readonly code: ZkError,
+    /** Written after the header despite the error (a refused multiRead's empty result list). */
+    readonly body?: (w: JuteWriter) => void,
+  ) {
     super(code);
   }
 }
@@ -53,11 +58,14 @@ export class ZkConnection implements ZkWatchListener {
   private readonly framer: PacketFramer;
   private handshaken = false;
   private closing = false;
+  /** Set while this connection closes its own session: its reply goes out before the close. */
+  private closingSession = false;
   private chain: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private lastRenewMs = 0;
   readonly watches = new ZkWatchTable();
-  private readonly auth: {scheme: string; id: string}[] = [];
+  /** Who the connection is: its address, then the digest users it authenticated as, newest first. */
+  private readonly auth: {scheme: string; id: string; digest?: string}[] = [];
   sessionId = 0n;
   timeoutMs = 0;
   received = 0;
@@ -159,10 +167,17 @@ export class ZkConnection implements ZkWatchListener {
     this.socket.write(w.packet());
   }
 
-  private reply(xid: number, zxid: number, err: number, body?: (w: JuteWriter) => void): void {
+  private reply(
+    xid: number,
+    zxid: number,
+    err: number,
+    body?: (w: JuteWriter) => void,
+    errorBody?: (w: JuteWriter) => void,
+  ): void {
     const w = new JuteWriter();
     ZkWire.writeReplyHeader(w, xid, zxid, err);
     if (err === 0) body?.(w);
+    else errorBody?.(w);
     this.lastZxid = Math.max(this.lastZxid, zxid);
     this.write(w);
   }
@@ -180,9 +195,24 @@ export class ZkConnection implements ZkWatchListener {
     try {
       await this.handleRequest(xid, type, r);
     } catch (error) {
-      if (!(error instanceof ReplyError)) throw error;
-      this.reply(xid, this.host.member.store().rev(), ZkErrorCode[error.code]);
-      if (error.code === 'sessionExpired') throw new CloseConnection();
+      // A record ZooKeeper cannot read is answered with MarshallingError, as its server does.
+      const code =
+        error instanceof JuteDecodeError
+          ? 'marshallingError'
+          : error instanceof ReplyError
+            ? error.code
+            : undefined;
+      if (code === undefined) throw error;
+      const zxid = code === 'unimplemented' ? -1 : this.host.member.store().rev();
+      this.reply(
+        xid,
+        zxid,
+        ZkErrorCode[code],
+        () => undefined,
+        error instanceof ReplyError ? error.body : undefined,
+      );
+      // ZooKeeper closes the connection after answering a request it does not implement.
+      if (code === 'sessionExpired' || code === 'unimplemented') throw new CloseConnection();
     }
   }
 
@@ -284,7 +314,7 @@ export class ZkConnection implements ZkWatchListener {
   }
 
   sessionEnded(sessionId: bigint): void {
-    if (sessionId === this.sessionId && this.handshaken) this.close();
+    if (sessionId === this.sessionId && this.handshaken && !this.closingSession) this.close();
   }
 
   private notify(type: number, path: string): void {
@@ -307,7 +337,7 @@ export class ZkConnection implements ZkWatchListener {
       case OP.create2:
       case OP.createContainer:
       case OP.createTTL: {
-        const op = readCreate(r, type);
+        const op = this.fixAcls(readCreate(r, type));
         await this.write1(xid, op);
         return;
       }
@@ -317,20 +347,18 @@ export class ZkConnection implements ZkWatchListener {
         });
         return;
       case OP.setData:
-        await this.write1(xid, {
-          op: {
-            $case: 'setData',
-            value: {path: r.string() ?? '', data: r.buffer() ?? Buffer.alloc(0), version: r.int()},
-          },
-        });
+        await this.write1(xid, readSetData(r));
         return;
       case OP.setACL:
-        await this.write1(xid, {
-          op: {
-            $case: 'setAcl',
-            value: {path: r.string() ?? '', acl: ZkWire.readAcls(r), version: r.int()},
-          },
-        });
+        await this.write1(
+          xid,
+          this.fixAcls({
+            op: {
+              $case: 'setAcl',
+              value: {path: r.string() ?? '', acl: ZkWire.readAcls(r), version: r.int()},
+            },
+          }),
+        );
         return;
       case OP.check:
         await this.write1(xid, {
@@ -359,7 +387,7 @@ export class ZkConnection implements ZkWatchListener {
         if (node === undefined) throw new ReplyError('noNode');
         if (watch) this.watches.data.add(path);
         this.reply(xid, m.store().rev(), 0, w => {
-          w.buffer(node.record.data);
+          w.buffer(node.record.nullData === true ? null : node.record.data);
           ZkWire.writeStat(w, node.stat);
         });
         return;
@@ -379,7 +407,10 @@ export class ZkConnection implements ZkWatchListener {
         const watch = r.bool();
         const node = this.readNode(path);
         if (node === undefined) throw new ReplyError('noNode');
-        const children = m.state().reader().children(path);
+        const children = m
+          .state()
+          .reader()
+          .children(path === '' ? '/' : path);
         if (watch) this.watches.child.add(path);
         this.reply(xid, m.store().rev(), 0, w => {
           w.strings(children);
@@ -418,7 +449,8 @@ export class ZkConnection implements ZkWatchListener {
         const mode = r.int();
         if (mode === ZkProtocol.addWatchMode.persistentRecursive) this.watches.recursive.add(path);
         else this.watches.persistent.add(path);
-        this.reply(xid, m.store().rev(), 0);
+        // ZooKeeper answers addWatch with an ErrorResponse{0}; the Java client reads it.
+        this.reply(xid, m.store().rev(), 0, w => w.int(0));
         return;
       }
       case OP.checkWatches:
@@ -436,13 +468,13 @@ export class ZkConnection implements ZkWatchListener {
         const scheme = r.string() ?? '';
         const auth = r.buffer() ?? Buffer.alloc(0);
         if (scheme !== 'digest') {
-          this.reply(XID.auth, m.store().rev(), ZkErrorCode.authFailed);
+          this.reply(XID.auth, 0, ZkErrorCode.authFailed);
           throw new CloseConnection();
         }
         const text = auth.toString('utf8');
         const user = text.includes(':') ? text.slice(0, text.indexOf(':')) : text;
-        this.auth.push({scheme, id: user});
-        this.reply(XID.auth, m.store().rev(), 0);
+        this.auth.unshift({scheme, id: user, digest: digestId(text)});
+        this.reply(XID.auth, 0, 0);
         return;
       }
       case OP.whoAmI:
@@ -454,6 +486,7 @@ export class ZkConnection implements ZkWatchListener {
       case OP.reconfig:
         throw new ReplyError('reconfigDisabled');
       case OP.closeSession: {
+        this.closingSession = true;
         const applied = await m.propose({
           sessionId: this.sessionId,
           timeMs: BigInt(m.nowMs()),
@@ -467,8 +500,36 @@ export class ZkConnection implements ZkWatchListener {
     }
   }
 
+  /**
+   * ZooKeeper's `fixupACL`: an `auth` entry becomes the connection's digest identities, and
+   * an ACL naming an unknown scheme, a malformed id or `auth` without an identity is
+   * InvalidACL. The check is made here, on what the client sent, so every member applies the
+   * same fixed list. (ACLs are not enforced yet: issue #21.)
+   */
+  private fixAcls(op: ZkOp): ZkOp {
+    const body = op.op;
+    if (body?.$case !== 'create' && body?.$case !== 'setAcl') return op;
+    const fixed: ZkAcl[] = [];
+    for (const a of body.value.acl) {
+      if (a.scheme === 'auth') {
+        const ids = this.auth.filter(x => x.digest !== undefined);
+        if (ids.length === 0) throw new ReplyError('invalidACL');
+        for (const x of ids) fixed.push({perms: a.perms, scheme: 'digest', id: x.digest ?? ''});
+        continue;
+      }
+      if (!validAclId(a.scheme, a.id)) throw new ReplyError('invalidACL');
+      fixed.push(a);
+    }
+    if (fixed.length === 0) throw new ReplyError('invalidACL');
+    return body.$case === 'create'
+      ? {op: {$case: 'create', value: {...body.value, acl: fixed}}}
+      : {op: {$case: 'setAcl', value: {...body.value, acl: fixed}}};
+  }
+
   /** A read's node; an invalid path reads as missing, as ZooKeeper's server answers NoNode. */
   private readNode(path: string) {
+    // ZooKeeper's tree also knows the root as "".
+    if (path === '') return this.host.member.state().reader().node('/');
     if (zkPathError(path) !== undefined) return undefined;
     return this.host.member.state().reader().node(path);
   }
@@ -516,28 +577,19 @@ export class ZkConnection implements ZkWatchListener {
         case OP.create2:
         case OP.createContainer:
         case OP.createTTL:
-          ops.push(readCreate(r, type));
+          ops.push(this.fixAcls(readCreate(r, type)));
           break;
         case OP.delete:
           ops.push({op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}}});
           break;
         case OP.setData:
-          ops.push({
-            op: {
-              $case: 'setData',
-              value: {
-                path: r.string() ?? '',
-                data: r.buffer() ?? Buffer.alloc(0),
-                version: r.int(),
-              },
-            },
-          });
+          ops.push(readSetData(r));
           break;
         case OP.check:
           ops.push({op: {$case: 'check', value: {path: r.string() ?? '', version: r.int()}}});
           break;
         default:
-          throw new ReplyError('badArguments');
+          throw new ReplyError('marshallingError');
       }
     }
     const applied = ops.length === 0 ? undefined : await this.propose(ops, true);
@@ -561,7 +613,9 @@ export class ZkConnection implements ZkWatchListener {
       if (done) break;
       const path = r.string() ?? '';
       const watch = r.bool();
-      if (type !== OP.getChildren && type !== OP.getData) throw new ReplyError('badArguments');
+      if (type !== OP.getChildren && type !== OP.getData) {
+        throw new ReplyError('marshallingError', e => e.int(-1).bool(true).int(-1));
+      }
       const node = this.readNode(path);
       if (node === undefined) {
         w.int(-1).bool(false).int(ZkErrorCode.noNode).int(ZkErrorCode.noNode);
@@ -572,7 +626,10 @@ export class ZkConnection implements ZkWatchListener {
         w.int(OP.getChildren).bool(false).int(0).strings(m.state().reader().children(path));
       } else {
         if (watch) this.watches.data.add(path);
-        w.int(OP.getData).bool(false).int(0).buffer(node.record.data);
+        w.int(OP.getData)
+          .bool(false)
+          .int(0)
+          .buffer(node.record.nullData === true ? null : node.record.data);
         ZkWire.writeStat(w, node.stat);
       }
     }
@@ -619,13 +676,52 @@ export class ZkConnection implements ZkWatchListener {
   }
 }
 
+/** `user:base64(sha1(user:password))`, the id ZooKeeper's digest scheme stores. */
+function digestId(userColonPassword: string): string {
+  const user = userColonPassword.split(':', 1)[0] ?? '';
+  return `${user}:${createHash('sha1').update(userColonPassword, 'utf8').digest('base64')}`;
+}
+
+/** Whether ZooKeeper's built-in provider of `scheme` accepts `id`. */
+function validAclId(scheme: string, id: string): boolean {
+  switch (scheme) {
+    case 'world':
+      return id === 'anyone';
+    case 'digest':
+      return id.split(':').length === 2;
+    case 'ip':
+      return /^[0-9a-fA-F.:]+(\/\d+)?$/.test(id);
+    case 'x509':
+    case 'sasl':
+    case 'super':
+      return true;
+    default:
+      return false;
+  }
+}
+
 function readCreate(r: JuteReader, opcode: number): ZkOp {
   const path = r.string() ?? '';
-  const data = r.buffer() ?? Buffer.alloc(0);
+  const raw = r.buffer();
   const acl: ZkAcl[] = ZkWire.readAcls(r);
   const mode = r.int();
   const ttlMs = opcode === OP.createTTL ? r.long() : 0n;
-  return {op: {$case: 'create', value: {path, data, acl, mode, ttlMs, opcode}}};
+  const data = raw ?? Buffer.alloc(0);
+  return {
+    op: {$case: 'create', value: {path, data, acl, mode, ttlMs, opcode, dataNull: raw === null}},
+  };
+}
+
+function readSetData(r: JuteReader): ZkOp {
+  const path = r.string() ?? '';
+  const raw = r.buffer();
+  const version = r.int();
+  return {
+    op: {
+      $case: 'setData',
+      value: {path, data: raw ?? Buffer.alloc(0), version, dataNull: raw === null},
+    },
+  };
 }
 
 function writeSingleResult(w: JuteWriter, result: ZkOpResult): void {
@@ -647,7 +743,8 @@ function writeSingleResult(w: JuteWriter, result: ZkOpResult): void {
 function writeMultiResult(w: JuteWriter, result: ZkOpResult): void {
   switch (result.type) {
     case 'create':
-      if (result.opcode === OP.create) {
+      // ZooKeeper 3.8 answers a create2 inside a multi as a plain create (path only).
+      if (result.opcode === OP.create || result.opcode === OP.create2) {
         w.int(OP.create).bool(false).int(0).string(result.path);
       } else {
         w.int(OP.create2).bool(false).int(0).string(result.path);

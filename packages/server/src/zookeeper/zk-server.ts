@@ -136,7 +136,7 @@ export class ZkServer {
         .finally(() => {
           this.ttlSweeping = false;
         });
-    }, this.options.ttlCheckIntervalMs ?? 5000);
+    }, this.options.ttlCheckIntervalMs ?? 500);
     this.ttlTimer.unref();
   }
 

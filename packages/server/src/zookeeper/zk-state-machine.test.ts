@@ -14,12 +14,20 @@ const openAcl = [{perms: 31, scheme: 'world', id: 'anyone'}];
 const create = (path: string, mode = 0, data = ''): ZkOp => ({
   op: {
     $case: 'create',
-    value: {path, data: Buffer.from(data), acl: openAcl, mode, ttlMs: 0n, opcode: 15},
+    value: {
+      path,
+      data: Buffer.from(data),
+      acl: openAcl,
+      mode,
+      ttlMs: 0n,
+      opcode: 15,
+      dataNull: false,
+    },
   },
 });
 const del = (path: string, version = -1): ZkOp => ({op: {$case: 'delete', value: {path, version}}});
 const setData = (path: string, data: string, version = -1): ZkOp => ({
-  op: {$case: 'setData', value: {path, data: Buffer.from(data), version}},
+  op: {$case: 'setData', value: {path, data: Buffer.from(data), version, dataNull: false}},
 });
 const check = (path: string, version: number): ZkOp => ({
   op: {$case: 'check', value: {path, version}},
@@ -106,7 +114,8 @@ describe('ZooKeeper state machine on the MVCC store', () => {
       numChildren: 0,
       pzxid: rev,
     });
-    expect(zk.reader().node('/')?.stat).toMatchObject({cversion: 1, pzxid: rev, numChildren: 2});
+    // The root's cversion starts at -1, as ZooKeeper 3.8 reports it.
+    expect(zk.reader().node('/')?.stat).toMatchObject({cversion: 0, pzxid: rev, numChildren: 2});
     txn(1n, [setData('/a', 'bye', 0)], false, 6000n);
     expect(zk.reader().node('/a')?.stat).toMatchObject({
       czxid: rev,
@@ -195,7 +204,7 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(zk.reader().sessionTimeoutMs(1n)).toBeUndefined();
   });
 
-  it('removes a container when its last child goes, in the same revision', () => {
+  it('removes a container when its last child goes, in the next revision', () => {
     session(1n);
     txn(1n, [
       {
@@ -208,16 +217,18 @@ describe('ZooKeeper state machine on the MVCC store', () => {
             mode: 4,
             ttlMs: 0n,
             opcode: 19,
+            dataNull: false,
           },
         },
       },
     ]);
     txn(1n, [create('/box/a')]);
     const rev = store.rev();
-    txn(1n, [del('/box/a')]);
-    expect(store.rev()).toBe(rev + 1);
+    expect(txn(1n, [del('/box/a')])).toMatchObject({zxid: rev + 1});
+    // Like ZooKeeper's container manager, the container goes in a transaction of its own.
+    expect(store.rev()).toBe(rev + 2);
     expect(zk.reader().node('/box')).toBeUndefined();
-    expect(zk.reader().node('/')?.stat.pzxid).toBe(rev + 1);
+    expect(zk.reader().node('/')?.stat.pzxid).toBe(rev + 2);
   });
 
   it('keeps a parent’s child counters in their own small key', () => {

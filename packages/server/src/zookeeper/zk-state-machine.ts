@@ -1,11 +1,11 @@
 import type {ZkAcl, ZkCreate, ZkOp, ZkRequest, ZkTxn} from '@synod/proto/synodpb';
 import type {KV, LeaseInfo, TxnWrite} from '@synod/storage';
 
-import {ZkKeys} from './zk-keys.js';
+import {ZkKeys, prefixEnd} from './zk-keys.js';
 import {zkBaseName, zkParent, zkPathError} from './zk-path.js';
 import type {ZkError} from './zk-protocol.js';
 import {ZkProtocol} from './zk-protocol.js';
-import {ZkTreeReader} from './zk-tree-reader.js';
+import {SYSTEM_PATHS, ZkTreeReader} from './zk-tree-reader.js';
 import type {ChildCounters, ZkAclEntry, ZkStat, ZnodeRecord} from './znode-record.js';
 import {encodeCounters, encodeZnode, statOf} from './znode-record.js';
 
@@ -21,7 +21,13 @@ export type ZkOpResult =
 
 /** What applying a ZooKeeper request produced, for the member that proposed it. */
 export type ZkApplied =
-  | {readonly kind: 'txn'; readonly results: readonly ZkOpResult[]; readonly error?: ZkError}
+  | {
+      readonly kind: 'txn';
+      readonly results: readonly ZkOpResult[];
+      readonly error?: ZkError;
+      /** The revision the operations were written at (containers they emptied go after). */
+      readonly zxid?: number;
+    }
   | {readonly kind: 'session'; readonly sessionId: bigint; readonly timeoutMs: number}
   | {readonly kind: 'closed'}
   | {readonly kind: 'failed'; readonly error: ZkError};
@@ -47,8 +53,7 @@ export interface ZkStateHost {
 export type SessionEndListener = (sessionId: bigint) => void;
 
 const SECRET_KEY = Buffer.from('zk_session_secret');
-const SYSTEM_NODES = ['/', '/zookeeper', '/zookeeper/config', '/zookeeper/quota'];
-const SPECIAL_PATHS = new Set(SYSTEM_NODES);
+const SPECIAL_PATHS = SYSTEM_PATHS;
 const OPEN_ACL: readonly ZkAclEntry[] = [
   {perms: ZkProtocol.perms.all, scheme: 'world', id: 'anyone'},
 ];
@@ -150,6 +155,8 @@ class TxnOverlay {
 
   readonly changed = new Set<string>();
   readonly countersChanged = new Set<string>();
+  /** Containers whose last child this transaction deleted. */
+  readonly emptiedContainers: string[] = [];
 }
 
 /**
@@ -245,8 +252,8 @@ export class ZkStateMachine {
       // Deepest first, though ephemerals have no children; ZooKeeper sorts them too.
       .sort();
     const tw = this.host.store.write();
+    const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
     try {
-      const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
       for (const path of paths) {
         const node = overlay.node(path);
         if (node?.record.ephemeralOwner !== id) continue;
@@ -257,17 +264,52 @@ export class ZkStateMachine {
     } finally {
       tw.end();
     }
+    this.removeEmptiedContainers(overlay.emptiedContainers);
     if (revokeLease && this.host.lessor.exists(id)) this.host.lessor.revoke(id, this.host.store);
     for (const l of this.sessionEndListeners) l(id);
   }
 
   private applyTxn(sessionId: bigint, timeMs: number, txn: ZkTxn): ZkApplied {
+    const applied = this.applyTxnAt(sessionId, timeMs, txn);
+    if (applied.emptied.length > 0) this.removeEmptiedContainers(applied.emptied);
+    return applied.result;
+  }
+
+  /**
+   * Deletes containers left without children, each in a revision of its own after the
+   * write that emptied it, as ZooKeeper's container manager deletes each with its own
+   * transaction (so the grandparent's pzxid is the container's deletion, not the child's).
+   */
+  private removeEmptiedContainers(paths: readonly string[]): void {
+    const queue = [...paths];
+    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      const tw = this.host.store.write();
+      try {
+        const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+        const node = o.node(path);
+        if (node === undefined || !node.record.container) continue;
+        if (o.childCounters(path, node.czxid).numChildren > 0) continue;
+        this.deleteNode(o, path);
+        o.flush(tw);
+        queue.push(...o.emptiedContainers);
+      } finally {
+        tw.end();
+      }
+    }
+  }
+
+  private applyTxnAt(
+    sessionId: bigint,
+    timeMs: number,
+    txn: ZkTxn,
+  ): {result: ZkApplied; emptied: readonly string[]} {
+    const none: readonly string[] = [];
     const tw = this.host.store.write();
     try {
       this.ensureSystemNodes(tw);
       const reader = new ZkTreeReader(tw);
       if (sessionId !== 0n && reader.sessionTimeoutMs(sessionId) === undefined) {
-        return {kind: 'failed', error: 'sessionExpired'};
+        return {result: {kind: 'failed', error: 'sessionExpired'}, emptied: none};
       }
       const overlay = new TxnOverlay(reader, tw.rev() + 1);
       const results: ZkOpResult[] = [];
@@ -284,17 +326,20 @@ export class ZkStateMachine {
         }
       }
       if (failure !== undefined) {
-        if (!txn.multi) return {kind: 'txn', results: [], error: failure};
+        if (!txn.multi) return {result: {kind: 'txn', results: [], error: failure}, emptied: none};
         // ZooKeeper reports a failed multi as: ok up to the failing op, its error, then
         // runtimeInconsistency for the ops it never ran.
         const errs: ZkOpResult[] = txn.ops.map((_, i) => ({
           type: 'error',
           error: i < failedAt ? 'ok' : i === failedAt ? failure : 'runtimeInconsistency',
         }));
-        return {kind: 'txn', results: errs, error: failure};
+        return {result: {kind: 'txn', results: errs, error: failure}, emptied: none};
       }
       overlay.flush(tw);
-      return {kind: 'txn', results};
+      return {
+        result: {kind: 'txn', results, zxid: overlay.zxid},
+        emptied: overlay.emptiedContainers,
+      };
     } finally {
       tw.end();
     }
@@ -307,7 +352,9 @@ export class ZkStateMachine {
         return this.create(o, session, timeMs, body.value);
       case 'delete': {
         const {path, version} = body.value;
-        if (zkPathError(path) !== undefined || SPECIAL_PATHS.has(path)) {
+        // ZooKeeper's delete checks only for a slash, a NUL and its own nodes; any other bad
+        // path is a node that cannot exist: NoNode.
+        if (!path.includes('/') || path.includes('\0') || SPECIAL_PATHS.has(path)) {
           throw new OpFailure('badArguments');
         }
         const node = o.node(path);
@@ -318,7 +365,7 @@ export class ZkStateMachine {
         return {type: 'delete'};
       }
       case 'setData': {
-        const {path, data, version} = body.value;
+        const {path, data, version, dataNull} = body.value;
         if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
@@ -326,6 +373,7 @@ export class ZkStateMachine {
         const record: ZnodeRecord = {
           ...node.record,
           data: Buffer.from(data),
+          nullData: dataNull,
           version: node.record.version + 1,
           mtimeMs: timeMs,
           mzxid: o.zxid,
@@ -352,7 +400,6 @@ export class ZkStateMachine {
       }
       case 'check': {
         const {path, version} = body.value;
-        if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
         checkVersion(version, node.record.version);
@@ -378,7 +425,9 @@ export class ZkStateMachine {
     const ttlMs = Number(c.ttlMs);
     if (ttl !== (c.opcode === ZkProtocol.op.createTTL)) throw new OpFailure('badArguments');
     if (ttl && (ttlMs <= 0 || ttlMs > MAX_TTL_MS)) throw new OpFailure('badArguments');
-    if (zkPathError(c.path, sequential) !== undefined) throw new OpFailure('badArguments');
+    // ZooKeeper's order: a slash and no NUL, then the parent must exist, then the whole path
+    // (with its sequence number) must be valid.
+    if (!c.path.includes('/') || c.path.includes('\0')) throw new OpFailure('badArguments');
     if (c.acl.length === 0) throw new OpFailure('invalidACL');
     const parentPath = zkParent(c.path);
     const parent = o.node(parentPath);
@@ -397,6 +446,7 @@ export class ZkStateMachine {
     o.countersChanged.add(parentPath);
     const record: ZnodeRecord = {
       data: Buffer.from(c.data),
+      nullData: c.dataNull,
       version: 0,
       aversion: 0,
       ephemeralOwner: ephemeral ? session : 0n,
@@ -408,6 +458,7 @@ export class ZkStateMachine {
       acl: c.acl.map(toEntry),
     };
     o.setNode(path, {czxid: o.zxid, record, created: true});
+    if (ttl) this.ttlIndex?.add(path);
     o.setCounters(path, {cversion: 0, pzxid: o.zxid, numChildren: 0});
     o.countersChanged.delete(path);
     return {type: 'create', opcode: c.opcode, path, stat: o.stat(path)};
@@ -437,12 +488,13 @@ export class ZkStateMachine {
     o.setCounters(parentPath, next);
     o.countersChanged.add(parentPath);
     if (parent.record.container && next.numChildren === 0 && !SPECIAL_PATHS.has(parentPath)) {
-      this.deleteNode(o, parentPath);
+      o.emptiedContainers.push(parentPath);
     }
   }
 
   /** Deletes TTL nodes that are still childless and unchanged for their TTL at `nowMs`. */
   private expireTtl(paths: readonly string[], nowMs: number): void {
+    let emptied: readonly string[] = [];
     const tw = this.host.store.write();
     try {
       const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
@@ -454,9 +506,11 @@ export class ZkStateMachine {
         this.deleteNode(o, path);
       }
       o.flush(tw);
+      emptied = o.emptiedContainers;
     } finally {
       tw.end();
     }
+    this.removeEmptiedContainers(emptied);
   }
 
   /** `/`, `/zookeeper`, `/zookeeper/config` and `/zookeeper/quota`, made with the first write. */
@@ -466,7 +520,9 @@ export class ZkStateMachine {
       this.systemReady = true;
       return;
     }
-    const zxid = tw.rev() + 1;
+    // As ZooKeeper's DataTree makes them: zxids 0, /zookeeper/config readable by all but
+    // written by nobody (aversion -1), and cversions that start below 0 by the number of
+    // system children (root -1, /zookeeper -2), as ZooKeeper 3.8 reports them.
     const empty: ZnodeRecord = {
       data: Buffer.alloc(0),
       version: 0,
@@ -474,34 +530,52 @@ export class ZkStateMachine {
       ephemeralOwner: 0n,
       ctimeMs: 0,
       mtimeMs: 0,
-      mzxid: zxid,
+      mzxid: 0,
       container: false,
       ttlMs: 0,
       acl: OPEN_ACL,
     };
-    for (const path of SYSTEM_NODES) tw.put(ZkKeys.node(path), encodeZnode(empty), 0n);
-    tw.put(ZkKeys.meta('/'), encodeCounters({cversion: 0, pzxid: zxid, numChildren: 1}), 0n);
-    tw.put(
-      ZkKeys.meta('/zookeeper'),
-      encodeCounters({cversion: 0, pzxid: zxid, numChildren: 2}),
-      0n,
-    );
+    const config: ZnodeRecord = {
+      ...empty,
+      aversion: -1,
+      acl: [{perms: ZkProtocol.perms.read, scheme: 'world', id: 'anyone'}],
+    };
+    tw.put(ZkKeys.node('/'), encodeZnode(empty), 0n);
+    tw.put(ZkKeys.node('/zookeeper'), encodeZnode(empty), 0n);
+    tw.put(ZkKeys.node('/zookeeper/config'), encodeZnode(config), 0n);
+    tw.put(ZkKeys.node('/zookeeper/quota'), encodeZnode(empty), 0n);
+    tw.put(ZkKeys.meta('/'), encodeCounters({cversion: -1, pzxid: 0, numChildren: 1}), 0n);
+    tw.put(ZkKeys.meta('/zookeeper'), encodeCounters({cversion: -2, pzxid: 0, numChildren: 2}), 0n);
     this.systemReady = true;
   }
 
-  /** The paths of TTL nodes, for the leader's sweeper. */
+  /**
+   * TTL nodes that may exist: built by one scan on first use, then added to as TTL nodes are
+   * created; paths found gone are dropped when {@link ttlNodes} looks at them.
+   */
+  private ttlIndex: Set<string> | undefined;
+
+  /** The TTL nodes without children and the time each expires, for the leader's sweeper. */
   ttlNodes(): {path: string; deadlineMs: number}[] {
+    if (this.ttlIndex === undefined) {
+      this.ttlIndex = new Set();
+      const start = Buffer.from(ZkKeys.nodePrefix);
+      for (const kv of this.host.store.range(start, prefixEnd(start)).kvs) {
+        // The flags int sits at bytes 4..8 of the record.
+        if ((Buffer.from(kv.value).readInt32BE(4) & 2) === 0) continue;
+        const path = ZkKeys.pathOfNode(kv.key);
+        if (path !== undefined) this.ttlIndex.add(path);
+      }
+    }
     const out: {path: string; deadlineMs: number}[] = [];
-    const start = Buffer.from(ZkKeys.nodePrefix);
-    const end = Buffer.from(ZkKeys.nodePrefix.slice(0, -1) + '0');
-    for (const kv of this.host.store.range(start, end).kvs) {
-      // Cheap pre-filter: the flags int sits at bytes 4..8 of the record.
-      const flags = Buffer.from(kv.value).readInt32BE(4);
-      if ((flags & 2) === 0) continue;
-      const path = ZkKeys.pathOfNode(kv.key);
-      if (path === undefined) continue;
-      const n = this.reader().node(path);
-      if (n === undefined || n.counters.numChildren > 0) continue;
+    const reader = this.reader();
+    for (const path of this.ttlIndex) {
+      const n = reader.node(path);
+      if (n === undefined || n.record.ttlMs === 0) {
+        this.ttlIndex.delete(path);
+        continue;
+      }
+      if (n.counters.numChildren > 0) continue;
       out.push({path, deadlineMs: n.record.mtimeMs + n.record.ttlMs});
     }
     return out;

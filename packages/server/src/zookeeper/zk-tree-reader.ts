@@ -4,6 +4,14 @@ import {ZkKeys} from './zk-keys.js';
 import type {ChildCounters, ZkStat, ZnodeRecord} from './znode-record.js';
 import {decodeCounters, decodeZnode, statOf} from './znode-record.js';
 
+/** The nodes every ZooKeeper server has from the start. */
+export const SYSTEM_PATHS: ReadonlySet<string> = new Set([
+  '/',
+  '/zookeeper',
+  '/zookeeper/config',
+  '/zookeeper/quota',
+]);
+
 /** A znode as read from the store. */
 export interface Znode {
   readonly path: string;
@@ -25,14 +33,10 @@ export class ZkTreeReader {
     const kv = this.view.range(ZkKeys.node(path), undefined).kvs[0];
     if (kv === undefined) return undefined;
     const record = decodeZnode(kv.value);
-    const counters = this.counters(path, kv.createRevision);
-    return {
-      path,
-      czxid: kv.createRevision,
-      record,
-      counters,
-      stat: statOf(kv.createRevision, record, counters),
-    };
+    // ZooKeeper's own nodes exist before any transaction: czxid 0, as in ZooKeeper.
+    const czxid = SYSTEM_PATHS.has(path) ? 0 : kv.createRevision;
+    const counters = this.counters(path, czxid);
+    return {path, czxid, record, counters, stat: statOf(czxid, record, counters)};
   }
 
   /** The child counters of a node created at `czxid`. */

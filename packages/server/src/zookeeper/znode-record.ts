@@ -27,6 +27,8 @@ export interface ZnodeRecord {
   /** For a TTL node, its TTL; 0 otherwise. */
   readonly ttlMs: number;
   readonly acl: readonly ZkAclEntry[];
+  /** Data set as null (length -1), which ZooKeeper returns as null; `data` is then empty. */
+  readonly nullData?: boolean;
 }
 
 /** A znode's children counters; defaults until its first child change. */
@@ -54,12 +56,17 @@ export interface ZkStat {
 const FORMAT = 1;
 const CONTAINER = 1;
 const TTL = 2;
+const NULL_DATA = 4;
 
 /** The record as stored: jute, format 1, fields in a fixed order, the data last. */
 export function encodeZnode(r: ZnodeRecord): Buffer {
   const w = new JuteWriter(64 + r.data.length);
   w.int(FORMAT)
-    .int((r.container ? CONTAINER : 0) | (r.ttlMs > 0 ? TTL : 0))
+    .int(
+      (r.container ? CONTAINER : 0) |
+        (r.ttlMs > 0 ? TTL : 0) |
+        (r.nullData === true ? NULL_DATA : 0),
+    )
     .int(r.version)
     .int(r.aversion)
     .long(r.ephemeralOwner)
@@ -101,6 +108,7 @@ export function decodeZnode(value: Uint8Array): ZnodeRecord {
     container: (flags & CONTAINER) !== 0,
     ttlMs: (flags & TTL) !== 0 ? ttlMs : 0,
     acl,
+    nullData: (flags & NULL_DATA) !== 0,
   };
 }
 

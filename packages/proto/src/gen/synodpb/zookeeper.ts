@@ -78,6 +78,8 @@ export interface ZkCreate {
    * which decides what the reply carries.
    */
   opcode: number;
+  /** The client sent null data (length -1), which ZooKeeper keeps apart from empty. */
+  dataNull: boolean;
 }
 
 export interface ZkDelete {
@@ -89,6 +91,8 @@ export interface ZkSetData {
   path: string;
   data: Buffer;
   version: number;
+  /** As in ZkCreate. */
+  dataNull: boolean;
 }
 
 export interface ZkSetAcl {
@@ -548,7 +552,7 @@ export const ZkAcl: MessageFns<ZkAcl> = {
 };
 
 function createBaseZkCreate(): ZkCreate {
-  return { path: "", data: Buffer.alloc(0), acl: [], mode: 0, ttlMs: 0n, opcode: 0 };
+  return { path: "", data: Buffer.alloc(0), acl: [], mode: 0, ttlMs: 0n, opcode: 0, dataNull: false };
 }
 
 export const ZkCreate: MessageFns<ZkCreate> = {
@@ -573,6 +577,9 @@ export const ZkCreate: MessageFns<ZkCreate> = {
     }
     if (message.opcode !== 0) {
       writer.uint32(48).int32(message.opcode);
+    }
+    if (message.dataNull !== false) {
+      writer.uint32(56).bool(message.dataNull);
     }
     return writer;
   },
@@ -638,6 +645,14 @@ export const ZkCreate: MessageFns<ZkCreate> = {
             message.opcode = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dataNull = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -661,6 +676,7 @@ export const ZkCreate: MessageFns<ZkCreate> = {
     message.mode = object.mode ?? 0;
     message.ttlMs = (object.ttlMs !== undefined && object.ttlMs !== null) ? BigInt(object.ttlMs) : 0n;
     message.opcode = object.opcode ?? 0;
+    message.dataNull = object.dataNull ?? false;
     return message;
   },
 };
@@ -733,7 +749,7 @@ export const ZkDelete: MessageFns<ZkDelete> = {
 };
 
 function createBaseZkSetData(): ZkSetData {
-  return { path: "", data: Buffer.alloc(0), version: 0 };
+  return { path: "", data: Buffer.alloc(0), version: 0, dataNull: false };
 }
 
 export const ZkSetData: MessageFns<ZkSetData> = {
@@ -746,6 +762,9 @@ export const ZkSetData: MessageFns<ZkSetData> = {
     }
     if (message.version !== 0) {
       writer.uint32(24).int32(message.version);
+    }
+    if (message.dataNull !== false) {
+      writer.uint32(32).bool(message.dataNull);
     }
     return writer;
   },
@@ -787,6 +806,14 @@ export const ZkSetData: MessageFns<ZkSetData> = {
             message.version = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dataNull = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -807,6 +834,7 @@ export const ZkSetData: MessageFns<ZkSetData> = {
     message.path = object.path ?? "";
     message.data = object.data ?? Buffer.alloc(0);
     message.version = object.version ?? 0;
+    message.dataNull = object.dataNull ?? false;
     return message;
   },
 };
