@@ -235,6 +235,16 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     expect(await wrong.closedWithin(2000)).toBe(true);
   });
 
+  it('closes the older connection of a session that reconnects, as ZooKeeper does', async () => {
+    const first = await open();
+    const second = await open({
+      sessionId: first.session.sessionId,
+      password: first.session.password,
+    });
+    expect(await first.closedWithin(2000)).toBe(true);
+    expect(await second.exists('/')).toMatchObject({err: 0});
+  });
+
   it('answers an unknown opcode with Unimplemented, then closes the connection as ZooKeeper does', async () => {
     const zk = await open();
     const reply = await zk.sendRaw(Buffer.from([0, 0, 0, 8, 0, 0, 0, 77, 0, 0, 0, 99]), 77);

@@ -74,7 +74,7 @@ export class FourLetterWords {
     if (withClients) {
       lines.push('Clients:');
       for (const c of this.host.connections()) {
-        lines.push(` /${c.remote}[1](queued=0,recved=${c.received},sent=${c.sent})`);
+        lines.push(` /${c.remote}[1](queued=${c.queued},recved=${c.received},sent=${c.sent})`);
       }
       lines.push('');
     }
@@ -164,7 +164,7 @@ export class FourLetterWords {
 
   private cons(c: ZkConnection): string {
     return (
-      ` /${c.remote}[1](queued=0,recved=${c.received},sent=${c.sent},` +
+      ` /${c.remote}[1](queued=${c.queued},recved=${c.received},sent=${c.sent},` +
       `sid=0x${c.sessionId.toString(16)},lop=${c.lastOp},est=${c.establishedMs},` +
       `to=${c.timeoutMs},lzxid=0x${c.lastZxid.toString(16)},lresp=0,llat=0,minlat=0,avglat=0.0,maxlat=0)\n`
     );

@@ -18,6 +18,8 @@ import {ZkWatchTable} from './zk-watch-table.js';
 import {ZkWire} from './zk-wire.js';
 
 const OP = ZkProtocol.op;
+const MAX_QUEUED_REQUESTS = 1000;
+const RESUME_QUEUED_REQUESTS = 100;
 const XID = ZkProtocol.xid;
 
 /** What every connection of a member's ZooKeeper listener shares. */
@@ -30,6 +32,8 @@ export interface ZkConnectionHost {
   /** Answers a four-letter word sent in place of the first packet, or undefined if unknown. */
   fourLetterWord(word: string): string | undefined;
   closed(connection: ZkConnection): void;
+  /** The connection now carries `sessionId`: another connection of it on this member ends. */
+  claimed(connection: ZkConnection, sessionId: bigint): void;
   /** Logs what a client cannot be told. */
   warn(message: string, detail: object): void;
 }
@@ -70,6 +74,8 @@ export class ZkConnection implements ZkWatchListener {
   timeoutMs = 0;
   received = 0;
   sent = 0;
+  /** Requests received and not yet answered. */
+  queued = 0;
   lastZxid = 0;
   lastOp = 'NA';
   readonly establishedMs: number;
@@ -136,8 +142,16 @@ export class ZkConnection implements ZkWatchListener {
     }
     for (const p of packets) {
       this.received++;
+      this.queued++;
+      // Backpressure: a client that sends faster than its requests are answered stops being
+      // read until the queue drains, so it cannot make the member buffer without bound.
+      if (this.queued === MAX_QUEUED_REQUESTS) this.socket.pause();
       this.chain = this.chain
         .then(() => (this.closing ? undefined : this.handlePacket(p)))
+        .finally(() => {
+          this.queued--;
+          if (this.queued === RESUME_QUEUED_REQUESTS && !this.closing) this.socket.resume();
+        })
         .catch((error: unknown) => {
           if (!(error instanceof CloseConnection) && !(error instanceof JuteDecodeError)) {
             this.host.warn('ZooKeeper request failed', {
@@ -288,6 +302,7 @@ export class ZkConnection implements ZkWatchListener {
     if (readOnlyField) w.bool(false);
     this.write(w);
     this.host.hub.add(this);
+    this.host.claimed(this, id);
     this.resetIdle(timeoutMs);
   }
 

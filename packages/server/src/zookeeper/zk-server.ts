@@ -27,6 +27,7 @@ export interface ZkServerOptions {
 export class ZkServer {
   private readonly connections = new Set<ZkConnection>();
   private readonly perIp = new Map<string, number>();
+  private readonly bySession = new Map<bigint, ZkConnection>();
   private readonly hub: ZkWatchHub;
   private readonly host: ZkConnectionHost;
   private readonly fourLetterWords: FourLetterWords;
@@ -54,6 +55,16 @@ export class ZkServer {
       fourLetterWord: word => this.fourLetterWords.answer(word),
       closed: connection => {
         this.connections.delete(connection);
+        if (this.bySession.get(connection.sessionId) === connection) {
+          this.bySession.delete(connection.sessionId);
+        }
+      },
+      claimed: (connection, sessionId) => {
+        // As ZooKeeper's server does when a session reconnects to it: the older
+        // connection of the session goes.
+        const older = this.bySession.get(sessionId);
+        this.bySession.set(sessionId, connection);
+        if (older !== undefined && older !== connection) older.close();
       },
       warn: options.warn ?? (() => undefined),
     };
@@ -115,6 +126,8 @@ export class ZkServer {
   /** The leader proposes the deletion of TTL nodes past their TTL; apply checks again. */
   private startTtlSweeper(): void {
     this.ttlTimer = setInterval(() => {
+      // A snapshot from the leader replaces the member's store: watch the new one.
+      this.hub.follow();
       if (this.ttlSweeping || this.member.mode() === 'follower') return;
       const now = this.member.nowMs();
       const due = this.member

@@ -42,6 +42,10 @@ export class ZkWatchHub {
   }
 
   /** Follows the member's store, which a snapshot from the leader replaces. */
+  follow(): void {
+    if (this.listeners.size > 0) this.ensureWatching();
+  }
+
   private ensureWatching(): void {
     const store = this.currentStore();
     if (this.store === store && this.stream !== undefined) return;
