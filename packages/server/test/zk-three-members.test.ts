@@ -86,6 +86,16 @@ describe('ZooKeeper clients on three members: one tree, sessions that move', () 
     expect(events.map(e => [e.type, e.path])).toEqual([[NODE_DELETED, '/mover']]);
   });
 
+  it('a session that pings a follower outlives its timeout (renewals reach the leader)', async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.findIndex(m => m !== undefined && m !== leader);
+    const client = await open(follower, {sessionTimeoutMs: 4000});
+    await client.create('/kept', '', EPHEMERAL);
+    await new Promise(resolve => setTimeout(resolve, 7000));
+    expect(await client.exists('/kept')).toMatchObject({err: 0});
+    expect(client.closed).toBe(false);
+  }, 15_000);
+
   it('the leader expires a silent session after its timeout, and its ephemerals go then, not before', async () => {
     const silent = await open(1, {sessionTimeoutMs: 4000, keepAlive: false});
     const watcher = await open(2);
