@@ -18,7 +18,7 @@ import {pino} from 'pino';
 
 import {authGuards, authService} from './api/auth-service.js';
 import type {ServiceGuards} from './api/call-guard.js';
-import {CallGuard} from './api/call-guard.js';
+import {CallGuard, withGrpcErrors} from './api/call-guard.js';
 import type {ClusterServiceDeps} from './api/cluster-service.js';
 import {clusterGuards, clusterService, peerClusterService} from './api/cluster-service.js';
 import {electionGuards, electionService} from './api/election-service.js';
@@ -197,11 +197,17 @@ export async function startMember(
       onUnexpectedError,
       {
         addServices: server => {
-          addGrpcService(server, LessorDefinition, lessorService(core), onUnexpectedError);
+          // The core's domain errors reach the peer that forwarded a call as etcd's gRPC errors.
+          addGrpcService(
+            server,
+            LessorDefinition,
+            withGrpcErrors(LessorDefinition, lessorService(core)),
+            onUnexpectedError,
+          );
           addGrpcService(
             server,
             PeerClusterDefinition,
-            peerClusterService(core, clusterDeps),
+            withGrpcErrors(PeerClusterDefinition, peerClusterService(core, clusterDeps)),
             onUnexpectedError,
           );
         },

@@ -72,6 +72,56 @@ export function identifyCaller(context: CallContext): Promise<RequestAuth> {
 }
 
 /**
+ * `implementation` with each method running `before` (when given) and then its handler, and
+ * every error either throws mapped by {@link toGrpcError}.
+ */
+function wrapped<D extends TsProtoServiceDefinition>(
+  definition: D,
+  implementation: ServiceImplementation<D>,
+  before?: (key: string, request: unknown, context: CallContext) => Promise<void>,
+): ServiceImplementation<D> {
+  const impl = implementation as unknown as Record<string, Method>;
+  const methods: Record<string, Method> = {};
+  for (const [key, method] of Object.entries(definition.methods)) {
+    const handler = impl[key];
+    if (handler === undefined) continue;
+    // A client stream's requests are the handler's to read: the guard sees none of them.
+    const check = (request: unknown, context: CallContext) =>
+      before?.(key, method.requestStream ? undefined : request, context);
+    methods[key] = method.responseStream
+      ? async function* (request, context) {
+          try {
+            await check(request, context);
+            yield* handler.call(implementation, request, context) as AsyncIterable<unknown>;
+          } catch (error) {
+            throw toGrpcError(error);
+          }
+        }
+      : async (request, context) => {
+          try {
+            await check(request, context);
+            const result: unknown = await handler.call(implementation, request, context);
+            return result;
+          } catch (error) {
+            throw toGrpcError(error);
+          }
+        };
+  }
+  return methods as unknown as ServiceImplementation<D>;
+}
+
+/**
+ * `implementation` with every error its methods throw mapped by {@link toGrpcError}: for the
+ * services on the peer port, which answer other members, not clients.
+ */
+export function withGrpcErrors<D extends TsProtoServiceDefinition>(
+  definition: D,
+  implementation: ServiceImplementation<D>,
+): ServiceImplementation<D> {
+  return wrapped(definition, implementation);
+}
+
+/**
  * The client API's middleware, applied once to every service where services are registered:
  * the learner refusal, the has-leader check, the request validation and the caller's
  * identity (token, TLS Common Name, root) come from each method's {@link MethodGuard}, so a
@@ -87,35 +137,12 @@ export class CallGuard {
     implementation: ServiceImplementation<D>,
     guards: ServiceGuards<D>,
   ): ServiceImplementation<D> {
-    const impl = implementation as unknown as Record<string, Method>;
-    const table = guards as unknown as Record<string, MethodGuard<unknown>>;
-    const wrapped: Record<string, Method> = {};
-    for (const [key, method] of Object.entries(definition.methods)) {
-      const handler = impl[key];
+    const table = guards as unknown as Record<string, MethodGuard<unknown> | undefined>;
+    return wrapped(definition, implementation, (key, request, context) => {
       const guard = table[key];
-      if (handler === undefined || guard === undefined) continue;
-      const check = (request: unknown, context: CallContext) =>
-        this.check(guard, method.requestStream ? undefined : request, context);
-      wrapped[key] = method.responseStream
-        ? async function* (request, context) {
-            try {
-              await check(request, context);
-              yield* handler.call(implementation, request, context) as AsyncIterable<unknown>;
-            } catch (error) {
-              throw toGrpcError(error);
-            }
-          }
-        : async (request, context) => {
-            try {
-              await check(request, context);
-              const result: unknown = await handler.call(implementation, request, context);
-              return result;
-            } catch (error) {
-              throw toGrpcError(error);
-            }
-          };
-    }
-    return wrapped as unknown as ServiceImplementation<D>;
+      if (guard === undefined) throw new Error(`no guard for ${definition.fullName}.${key}`);
+      return this.check(guard, request, context);
+    });
   }
 
   private async check(

@@ -1,6 +1,4 @@
-import {EtcdErrors} from '@synod/proto';
-import {ServerError} from 'nice-grpc-common';
-
+import {EtcdDomainError} from '../errors/etcd-domain-error.js';
 import type {Clock} from './clock.js';
 
 /** How long a read of the backend's size is reused. */
@@ -34,11 +32,11 @@ export class BackendQuota {
   /** Throws etcd's "database space exceeded" when a write may not be proposed now. */
   check(): void {
     if (this.host.noSpaceRaised()) {
-      throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
+      throw EtcdDomainError.of('noSpace');
     }
     if (this.currentSizeBytes() <= this.quotaBytes) return;
     this.host.raiseNoSpace();
-    throw new ServerError(EtcdErrors.noSpace.code, EtcdErrors.noSpace.message);
+    throw EtcdDomainError.of('noSpace');
   }
 
   /**

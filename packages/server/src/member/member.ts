@@ -25,7 +25,6 @@ import {
   Wal,
   WatchableStore,
 } from '@synod/storage';
-import {ServerError, Status} from 'nice-grpc-common';
 
 import {AuthStore, anonymous} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
@@ -33,6 +32,7 @@ import {createTokenProvider} from '../auth/create-token-provider.js';
 import type {TokenProvider} from '../auth/token-provider.js';
 import type {MemberConfig} from '../config/member-config.js';
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
+import {EtcdDomainError} from '../errors/etcd-domain-error.js';
 import {ZkStateMachine} from '../zookeeper/zk-state-machine.js';
 import type {ApplyResult} from './apply-result.js';
 import {Alarms} from './alarms.js';
@@ -241,7 +241,7 @@ export class MemberCore {
       this.requestTimeoutMs,
       // etcd asks again every 500 ms when a read index does not come back.
       Math.min(500, config.electionTimeoutMs),
-      () => new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message),
+      () => EtcdDomainError.of('timeout'),
       clock,
     );
     this.loop = new RaftLoop(
@@ -657,7 +657,7 @@ export class MemberCore {
       request: body,
     }).finish();
     if (data.length > this.config.maxRequestBytes) {
-      throw new ServerError(EtcdErrors.requestTooLarge.code, EtcdErrors.requestTooLarge.message);
+      throw EtcdDomainError.of('requestTooLarge');
     }
     return this.awaitApplied(id, () => {
       this.loop.propose(data);
@@ -691,8 +691,8 @@ export class MemberCore {
         this.loop.proposeConfChange(cc);
       } catch (error) {
         if (!(error instanceof ConfChangeRefusedError)) throw error;
-        throw new ServerError(
-          Status.UNAVAILABLE,
+        throw EtcdDomainError.unnamed(
+          'Unavailable',
           `etcdserver: the membership change cannot be made now (${error.message}); retry it`,
         );
       }
@@ -710,15 +710,17 @@ export class MemberCore {
       this.waiters.reject(id, error);
       void result.catch(() => undefined);
       if (error instanceof ProposalDroppedError) {
-        throw new ServerError(EtcdErrors.noLeader.code, EtcdErrors.noLeader.message);
+        throw EtcdDomainError.of('noLeader');
       }
       throw error;
     }
     // A proposal lost with a leader change is never applied: give up on it as etcd does.
     const timer = this.clock.setTimeout(() => {
       this.observer.proposalFailed();
-      const spec = this.leaderId === 0 ? EtcdErrors.timeoutDueToLeaderFail : EtcdErrors.timeout;
-      this.waiters.reject(id, new ServerError(spec.code, spec.message));
+      this.waiters.reject(
+        id,
+        EtcdDomainError.of(this.leaderId === 0 ? 'timeoutDueToLeaderFail' : 'timeout'),
+      );
     }, this.requestTimeoutMs);
     try {
       return await result;
@@ -751,7 +753,7 @@ export class MemberCore {
     const deadline = this.clock.monotonicMs() + 2 * this.config.electionTimeoutMs + 1000;
     while (this.leaderId !== target) {
       if (this.clock.monotonicMs() > deadline) {
-        throw new ServerError(EtcdErrors.timeout.code, EtcdErrors.timeout.message);
+        throw EtcdDomainError.of('timeout');
       }
       await sleepMs(this.clock, this.config.heartbeatIntervalMs);
     }
@@ -843,7 +845,7 @@ export class MemberCore {
 
   private checkRunning(): void {
     if (this.stopped || this.fatal !== undefined) {
-      throw new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+      throw EtcdDomainError.of('stopped');
     }
   }
 
@@ -1145,7 +1147,7 @@ export class MemberCore {
         'member stopped on a fatal error',
       );
     }
-    const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+    const stopped = EtcdDomainError.of('stopped');
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);
     for (const listener of this.fatalListeners) listener(error);
@@ -1176,7 +1178,7 @@ export class MemberCore {
     this.clock.clearTimer(this.removalTimer);
     this.compactor.stop();
     this.authTokens.close();
-    const stopped = new ServerError(EtcdErrors.stopped.code, EtcdErrors.stopped.message);
+    const stopped = EtcdDomainError.of('stopped');
     this.waiters.rejectAll(stopped);
     this.reads.failAll(stopped);
     await Promise.allSettled(this.pendingCompactions);
