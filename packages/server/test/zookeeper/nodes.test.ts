@@ -72,7 +72,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.setData(s.path('/missing'), 'x');
         await a.getData(s.path('/missing'));
       },
-      {fails: 'setData with null data reads back as empty data, ZooKeeper keeps null'},
     );
 
     scenario(servers, 'delete: NoNode, NotEmpty, BadVersion, then the right version', async s => {
@@ -132,7 +131,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.exists(s.path('/mine'));
         await a.getEphemerals(s.path());
       },
-      {fails: 'Synod closes the connection on closeSession without sending its reply'},
     );
 
     scenario(servers, 'no children under an ephemeral node', async s => {
@@ -166,10 +164,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.exists(s.path('/box2'));
         await a.getChildren2(s.path());
       },
-      {
-        fails:
-          "removing an emptied container takes no zxid of its own in Synod: the parent's pzxid stays at the child's delete",
-      },
     );
 
     scenario(
@@ -195,24 +189,16 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       },
     );
 
-    scenario(
-      servers,
-      'the /zookeeper, /zookeeper/config and /zookeeper/quota nodes',
-      async s => {
-        const a = await s.connect('a');
-        await a.getChildren('/zookeeper');
-        await a.exists('/zookeeper');
-        await a.getData('/zookeeper/quota');
-        await a.getACL('/zookeeper/config');
-        await a.create('/zookeeper/mine', '');
-        await a.delete('/zookeeper');
-        await a.delete('/zookeeper/mine');
-      },
-      {
-        fails:
-          "Synod's /zookeeper nodes have non-zero zxids, cversion 0 instead of -2, and /zookeeper/config has ACL world:anyone ALL and aversion 0 instead of READ and -1",
-      },
-    );
+    scenario(servers, 'the /zookeeper, /zookeeper/config and /zookeeper/quota nodes', async s => {
+      const a = await s.connect('a');
+      await a.getChildren('/zookeeper');
+      await a.exists('/zookeeper');
+      await a.getData('/zookeeper/quota');
+      await a.getACL('/zookeeper/config');
+      await a.create('/zookeeper/mine', '');
+      await a.delete('/zookeeper');
+      await a.delete('/zookeeper/mine');
+    });
 
     scenario(
       servers,
@@ -247,31 +233,23 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       },
     );
 
-    scenario(
-      servers,
-      'multi that succeeds: one zxid for all ops, a result per op',
-      async s => {
-        const a = await s.connect('a');
-        await a.create(s.path(), '');
-        await a.create(s.path('/old'), 'old');
-        await a.multi([
-          {op: 'create', path: s.path('/x'), data: 'x'},
-          {op: 'create', path: s.path('/seq-'), mode: CreateMode.persistentSequential},
-          {op: 'create2', path: s.path('/y'), data: 'y', mode: CreateMode.ephemeral},
-          {op: 'createContainer', path: s.path('/box')},
-          {op: 'setData', path: s.path('/x'), data: 'x2', version: 0},
-          {op: 'check', path: s.path('/old'), version: 0},
-          {op: 'delete', path: s.path('/old'), version: 0},
-        ]);
-        await a.getChildren2(s.path());
-        await a.getData(s.path('/x'));
-        await a.multi([]);
-      },
-      {
-        fails:
-          'a create2 op inside a multi: ZooKeeper 3.8.0 answers a create result (type 1, path only), Synod a create2 result with a Stat',
-      },
-    );
+    scenario(servers, 'multi that succeeds: one zxid for all ops, a result per op', async s => {
+      const a = await s.connect('a');
+      await a.create(s.path(), '');
+      await a.create(s.path('/old'), 'old');
+      await a.multi([
+        {op: 'create', path: s.path('/x'), data: 'x'},
+        {op: 'create', path: s.path('/seq-'), mode: CreateMode.persistentSequential},
+        {op: 'create2', path: s.path('/y'), data: 'y', mode: CreateMode.ephemeral},
+        {op: 'createContainer', path: s.path('/box')},
+        {op: 'setData', path: s.path('/x'), data: 'x2', version: 0},
+        {op: 'check', path: s.path('/old'), version: 0},
+        {op: 'delete', path: s.path('/old'), version: 0},
+      ]);
+      await a.getChildren2(s.path());
+      await a.getData(s.path('/x'));
+      await a.multi([]);
+    });
 
     scenario(
       servers,
@@ -308,10 +286,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         // only a failing one is compared.
         await a.check(s.path('/x'), 3);
       },
-      {
-        fails:
-          'a multi mixing reads and writes: ZooKeeper answers MarshallingError, Synod BadArguments',
-      },
     );
 
     scenario(
@@ -332,10 +306,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.multiRead([{op: 'create', path: s.path('/c')}]);
         await a.multiRead([]);
         await a.exists(s.path('/c'));
-      },
-      {
-        fails:
-          'a multiRead holding a write: ZooKeeper answers MarshallingError (with an empty result list), Synod BadArguments',
       },
     );
   },

@@ -94,7 +94,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         const b = await s.connect('b');
         await b.exists(s.path('/mine'));
       },
-      {fails: 'Synod closes the connection on closeSession without sending its reply'},
     );
 
     scenario(servers, 'a client that has seen a zxid ahead of the server is refused', async s => {
@@ -119,10 +118,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await b.auth('no-such-scheme', 'x');
         await b.getData(s.path());
         s.note('b closed by the server within 1 s', await b.closedWithin(1000));
-      },
-      {
-        fails:
-          "after Unimplemented (reply zxid -1) ZooKeeper closes the connection, Synod keeps it open and answers deleteContainer (20) with Unimplemented; Synod's auth replies carry the current zxid, ZooKeeper's 0",
       },
     );
 
@@ -149,10 +144,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         }
         await a.create(`${s.path()}/seq/`, '', CreateMode.persistentSequential);
         await a.getChildren(s.path());
-      },
-      {
-        fails:
-          "Synod answers BadArguments where ZooKeeper 3.8.0 answers NoNode (create or delete of '//', '/.', '/..', a trailing '/'), and NoNode where ZooKeeper serves the root for an empty path",
       },
     );
 
@@ -182,10 +173,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await d.getData(s.path());
         await d.getData(s.path(), false);
       },
-      {
-        fails:
-          'a truncated record: ZooKeeper answers MarshallingError and keeps the connection, Synod closes it',
-      },
     );
 
     scenario(
@@ -208,7 +195,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         const after = await s.connect('after');
         await after.exists('/');
       },
-      {fails: "Synod's root node has a non-zero czxid and mzxid, and its cversion differs"},
     );
 
     scenario(
@@ -228,10 +214,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
             .filter(name => name !== '');
           s.note(word, [...new Set(fields)].sort());
         }
-      },
-      {
-        fails:
-          "Synod's mntr lists 13 of ZooKeeper 3.8's fields and conf lacks dataDir, dataDirSize, dataLogDir, dataLogSize",
       },
     );
   },

@@ -173,7 +173,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.close();
         await s.events('b', b, 1);
       },
-      {fails: 'Synod closes the connection on closeSession without sending its reply'},
     );
 
     scenario(
