@@ -117,7 +117,7 @@ const flagSpecs = {
   'auto-tls': {kind: 'bool', help: 'client TLS using generated certificates'},
   'experimental-client-http2-engine': {
     kind: 'string',
-    help: "the client port's HTTP/2 implementation: node (default) or synod (Synod's own)",
+    help: "the client port's HTTP/2 implementation: synod (Synod's own, default) or node (Node's http2)",
   },
   'self-signed-cert-validity': {
     kind: 'int',

@@ -83,7 +83,7 @@ export interface MemberConfig {
   readonly ui: boolean;
   /**
    * Which HTTP/2 implementation serves the client port (`--experimental-client-http2-engine`):
-   * `node` (Node's `http2` module, the default) or `synod` (Synod's own, `transport/h2/`).
+   * `synod` (Synod's own, `transport/h2/`, the default) or `node` (Node's `http2` module).
    */
   readonly clientHttp2Engine: 'synod' | 'node';
   /**
@@ -170,7 +170,7 @@ export interface MemberConfigInput {
   selfSignedCertValidity?: number;
   /** Serve the web console at `/ui`; true by default. */
   ui?: boolean;
-  /** `node` (default) or `synod`: the client port's HTTP/2 implementation. */
+  /** `synod` (default) or `node`: the client port's HTTP/2 implementation. */
   clientHttp2Engine?: string;
   /** URLs for `/metrics` and the health endpoints alone, comma-separated. */
   listenMetricsUrls?: string | readonly string[];
@@ -704,8 +704,8 @@ function isIpLiteral(hostname: string): boolean {
 }
 
 function clientHttp2Engine(value: string | undefined): 'synod' | 'node' {
-  if (value === undefined || value === 'node') return 'node';
-  if (value === 'synod') return 'synod';
+  if (value === undefined || value === 'synod') return 'synod';
+  if (value === 'node') return 'node';
   throw new ConfigError(
     'experimental-client-http2-engine',
     `${JSON.stringify(value)}: must be synod or node`,

@@ -30,7 +30,7 @@ export interface ClientServices {
   readonly console?: ConsoleSite;
   /**
    * Which HTTP/2 implementation serves the port (`--experimental-client-http2-engine`):
-   * Synod's own (`h2/`), or Node's `http2` module (the default).
+   * Synod's own (`h2/`, the default), or Node's `http2` module.
    */
   readonly http2Engine?: 'synod' | 'node';
 }
@@ -103,8 +103,8 @@ export class ClientListener {
     const listener = await SocketListener.listen(
       urls,
       socket => {
-        if (services.http2Engine === 'synod') routeToSynodEngine(socket, startH2, httpServer);
-        else routeConnection(socket, http2Server, httpServer);
+        if (services.http2Engine === 'node') routeConnection(socket, http2Server, httpServer);
+        else routeToSynodEngine(socket, startH2, httpServer);
       },
       secure,
     );

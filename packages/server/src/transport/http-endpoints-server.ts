@@ -210,7 +210,7 @@ export function serveExchange(
   }
   const answered = site?.handles(path)
     ? site.answer(method, path, exchange.header('if-none-match'))
-    : endpoints(method, path);
+    : endpoints(method, path, exchange.query);
   void Promise.resolve(answered).then((answer: HttpAnswer | ConsoleAnswer) => {
     if (exchange.gone()) return;
     exchange.start(answer.status, answer.headers);

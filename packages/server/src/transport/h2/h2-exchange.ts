@@ -5,6 +5,8 @@ import type {H2Stream} from './h2-stream.js';
 
 /** An {@link HttpExchange} whose answer may also end with bytes, as the console's files do. */
 export interface BodyExchange extends HttpExchange {
+  /** The request target's query (`/health?exclude=NOSPACE`), empty when it has none. */
+  readonly query: URLSearchParams;
   end(body?: string | Buffer, trailers?: Readonly<Record<string, string>>): void;
 }
 
@@ -24,6 +26,10 @@ function headerBlock(
     }
   }
   return Buffer.concat(parts);
+}
+
+function pathOfTarget(target: string): string {
+  return target.split('?')[0] ?? '/';
 }
 
 /**
@@ -47,9 +53,11 @@ export function h2Exchange(stream: H2Stream): BodyExchange {
     if (!done) closed?.abort();
   });
   const socket = stream.socket;
+  const target = stream.header(':path') ?? '/';
   return {
     method: stream.header(':method') ?? 'GET',
-    path: (stream.header(':path') ?? '/').split('?')[0] ?? '/',
+    path: pathOfTarget(target),
+    query: new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : ''),
     header: name => {
       const values: string[] = [];
       stream.forEachHeader((n, v) => {
