@@ -52,6 +52,38 @@ class ReplyError extends Error {
   }
 }
 
+/** How a request that reached the head of the connection's order is answered. */
+type Outcome = {ok: true; answer: () => void} | {ok: false; error: unknown};
+
+/**
+ * A request received and not yet answered. A `write` (create, delete, setData, setACL,
+ * check, multi) is proposed as soon as every request before it is a proposed write, so
+ * a client's pipelined writes share Raft rounds; any other request (`serial`: reads,
+ * sync, auth, watches, closeSession, and the handshake) starts only once every request
+ * before it is answered, so it sees the connection's earlier writes and state.
+ */
+interface Pending {
+  readonly packet: Buffer;
+  readonly kind: 'connect' | 'write' | 'serial';
+  /** Set when the request starts; settles when its reply can be written. */
+  outcome?: Promise<Outcome>;
+  /** The settled outcome, kept until the request is the oldest one unanswered. */
+  settled?: Outcome;
+}
+
+/** Opcodes proposed through Raft, which may be in flight together on one connection. */
+const PIPELINED_OPS = new Set<number>([
+  OP.create,
+  OP.create2,
+  OP.createContainer,
+  OP.createTTL,
+  OP.delete,
+  OP.setData,
+  OP.setACL,
+  OP.check,
+  OP.multi,
+]);
+
 /**
  * One client's TCP connection to a member's ZooKeeper port: the handshake that
  * opens or resumes a session, then requests answered strictly in order (as a
@@ -64,8 +96,15 @@ export class ZkConnection implements ZkWatchListener {
   private closing = false;
   /** Set while this connection closes its own session: its reply goes out before the close. */
   private closingSession = false;
-  private chain: Promise<void> = Promise.resolve();
+  /**
+   * Requests in the order received, oldest first, removed as they are answered.
+   * Invariant: a started request follows only started writes; only `pending[0]` may
+   * be a started `serial` or `connect` request.
+   */
+  private readonly pending: Pending[] = [];
+  private sawConnect = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private idleMs = 0;
   private lastRenewMs = 0;
   readonly watches = new ZkWatchTable();
   /** Who the connection is: its address, then the digest users it authenticated as, newest first. */
@@ -119,7 +158,13 @@ export class ZkConnection implements ZkWatchListener {
 
   /** A connection that hears nothing for its session timeout is closed, as ZooKeeper does. */
   private resetIdle(ms: number): void {
+    // Restarting the same timer is cheaper than a new one, and it happens on every request.
+    if (this.idleTimer !== undefined && ms === this.idleMs) {
+      this.idleTimer.refresh();
+      return;
+    }
     clearTimeout(this.idleTimer);
+    this.idleMs = ms;
     this.idleTimer = setTimeout(() => {
       this.close();
     }, ms);
@@ -140,28 +185,68 @@ export class ZkConnection implements ZkWatchListener {
       this.socket.destroy();
       return;
     }
-    for (const p of packets) {
+    for (const packet of packets) {
       this.received++;
       this.queued++;
       // Backpressure: a client that sends faster than its requests are answered stops being
       // read until the queue drains, so it cannot make the member buffer without bound.
       if (this.queued === MAX_QUEUED_REQUESTS) this.socket.pause();
-      this.chain = this.chain
-        .then(() => (this.closing ? undefined : this.handlePacket(p)))
-        .finally(() => {
-          this.queued--;
-          if (this.queued === RESUME_QUEUED_REQUESTS && !this.closing) this.socket.resume();
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof CloseConnection) && !(error instanceof JuteDecodeError)) {
-            this.host.warn('ZooKeeper request failed', {
-              remote: this.remote,
-              error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-            });
-          }
-          this.close();
-        });
+      const connect = !this.sawConnect;
+      this.sawConnect = true;
+      const type = packet.length >= 8 ? packet.readInt32BE(4) : -1;
+      const kind = connect ? 'connect' : PIPELINED_OPS.has(type) ? 'write' : 'serial';
+      this.pending.push({packet, kind});
     }
+    this.startReady();
+  }
+
+  /** Starts every request the order allows: the oldest, and writes behind started writes. */
+  private startReady(): void {
+    for (let i = 0; i < this.pending.length && !this.closing; i++) {
+      const p = this.pending[i];
+      if (p === undefined) break;
+      if (p.outcome === undefined) {
+        if (p.kind !== 'write' && i > 0) return;
+        p.outcome = this.start(p).then(
+          answer => ({ok: true as const, answer}),
+          (error: unknown) => ({ok: false as const, error}),
+        );
+        void p.outcome.then(outcome => {
+          p.settled = outcome;
+          this.answerReady();
+        });
+      }
+      if (p.kind !== 'write') return;
+    }
+  }
+
+  /** Answers the oldest requests whose outcomes are in, in the order they were received. */
+  private answerReady(): void {
+    for (;;) {
+      const head = this.pending[0];
+      if (head?.settled === undefined) break;
+      this.pending.shift();
+      this.queued--;
+      if (this.queued === RESUME_QUEUED_REQUESTS && !this.closing) this.socket.resume();
+      if (this.closing) continue;
+      try {
+        if (head.settled.ok) head.settled.answer();
+        else this.answerError(head, head.settled.error);
+      } catch (error) {
+        this.failed(error);
+      }
+    }
+    this.startReady();
+  }
+
+  private failed(error: unknown): void {
+    if (!(error instanceof CloseConnection) && !(error instanceof JuteDecodeError)) {
+      this.host.warn('ZooKeeper request failed', {
+        remote: this.remote,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
+    }
+    this.close();
   }
 
   private maybeFourLetterWord(data: Buffer): boolean {
@@ -196,38 +281,51 @@ export class ZkConnection implements ZkWatchListener {
     this.write(w);
   }
 
-  private async handlePacket(packet: Buffer): Promise<void> {
-    if (!this.handshaken) {
-      await this.handleConnect(new JuteReader(packet));
-      return;
+  /**
+   * Starts a request. A write is proposed now and answered later; any other request
+   * runs now (it is the oldest unanswered) and writes its own reply.
+   */
+  private async start(p: Pending): Promise<() => void> {
+    if (p.kind === 'connect') {
+      await this.handleConnect(new JuteReader(p.packet));
+      return noAnswer;
     }
+    if (!this.handshaken) throw new CloseConnection();
     this.resetIdle(this.timeoutMs);
     this.maybeRenew();
-    const r = new JuteReader(packet);
+    const r = new JuteReader(p.packet);
     const xid = r.int();
     const type = r.int();
-    try {
-      await this.handleRequest(xid, type, r);
-    } catch (error) {
-      // A record ZooKeeper cannot read is answered with MarshallingError, as its server does.
-      const code =
-        error instanceof JuteDecodeError
-          ? 'marshallingError'
-          : error instanceof ReplyError
-            ? error.code
-            : undefined;
-      if (code === undefined) throw error;
-      const zxid = code === 'unimplemented' ? -1 : this.host.member.store().rev();
-      this.reply(
-        xid,
-        zxid,
-        ZkErrorCode[code],
-        () => undefined,
-        error instanceof ReplyError ? error.body : undefined,
-      );
-      // ZooKeeper closes the connection after answering a request it does not implement.
-      if (code === 'sessionExpired' || code === 'unimplemented') throw new CloseConnection();
-    }
+    this.lastOp = opName(type);
+    if (p.kind === 'write') return this.startWrite(xid, type, r);
+    await this.handleRequest(xid, type, r);
+    return noAnswer;
+  }
+
+  /** Answers a request that failed with a ZooKeeper error; any other failure closes. */
+  private answerError(p: Pending, error: unknown): void {
+    // A handshake that fails for any reason closes the connection without a reply.
+    if (p.kind === 'connect') throw error;
+    const packet = p.packet;
+    // A record ZooKeeper cannot read is answered with MarshallingError, as its server does.
+    const code =
+      error instanceof JuteDecodeError
+        ? 'marshallingError'
+        : error instanceof ReplyError
+          ? error.code
+          : undefined;
+    if (code === undefined || packet.length < 4) throw error;
+    const xid = packet.readInt32BE(0);
+    const zxid = code === 'unimplemented' ? -1 : this.host.member.store().rev();
+    this.reply(
+      xid,
+      zxid,
+      ZkErrorCode[code],
+      () => undefined,
+      error instanceof ReplyError ? error.body : undefined,
+    );
+    // ZooKeeper closes the connection after answering a request it does not implement.
+    if (code === 'sessionExpired' || code === 'unimplemented') throw new CloseConnection();
   }
 
   // ---- handshake ----------------------------------------------------------------------
@@ -341,31 +439,22 @@ export class ZkConnection implements ZkWatchListener {
 
   // ---- requests -----------------------------------------------------------------------
 
-  private async handleRequest(xid: number, type: number, r: JuteReader): Promise<void> {
-    const m = this.host.member;
-    this.lastOp = opName(type);
+  /** Proposes a write; resolves with the function that writes its reply. */
+  private startWrite(xid: number, type: number, r: JuteReader): Promise<() => void> {
     switch (type) {
-      case OP.ping:
-        this.reply(xid, m.store().rev(), 0);
-        return;
       case OP.create:
       case OP.create2:
       case OP.createContainer:
-      case OP.createTTL: {
-        const op = this.fixAcls(readCreate(r, type));
-        await this.write1(xid, op);
-        return;
-      }
+      case OP.createTTL:
+        return this.write1(xid, this.fixAcls(readCreate(r, type)));
       case OP.delete:
-        await this.write1(xid, {
+        return this.write1(xid, {
           op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}},
         });
-        return;
       case OP.setData:
-        await this.write1(xid, readSetData(r));
-        return;
+        return this.write1(xid, readSetData(r));
       case OP.setACL:
-        await this.write1(
+        return this.write1(
           xid,
           this.fixAcls({
             op: {
@@ -374,14 +463,22 @@ export class ZkConnection implements ZkWatchListener {
             },
           }),
         );
-        return;
       case OP.check:
-        await this.write1(xid, {
+        return this.write1(xid, {
           op: {$case: 'check', value: {path: r.string() ?? '', version: r.int()}},
         });
-        return;
       case OP.multi:
-        await this.multi(xid, r);
+        return this.multi(xid, r);
+      default:
+        throw new Error(`opcode ${type} is not a write`);
+    }
+  }
+
+  private async handleRequest(xid: number, type: number, r: JuteReader): Promise<void> {
+    const m = this.host.member;
+    switch (type) {
+      case OP.ping:
+        this.reply(xid, m.store().rev(), 0);
         return;
       case OP.exists: {
         const path = r.string() ?? '';
@@ -569,18 +666,20 @@ export class ZkConnection implements ZkWatchListener {
     }
   }
 
-  private async write1(xid: number, op: ZkOp): Promise<void> {
+  private async write1(xid: number, op: ZkOp): Promise<() => void> {
     const applied = await this.propose([op], false);
     if (applied.kind === 'failed') throw new ReplyError(applied.error);
     if (applied.kind !== 'txn') throw new Error(`unexpected ${applied.kind}`);
     if (applied.error !== undefined) throw new ReplyError(applied.error);
     const result = applied.results[0];
-    this.reply(xid, applied.zxid, 0, w => {
-      if (result !== undefined) writeSingleResult(w, result);
-    });
+    return () => {
+      this.reply(xid, applied.zxid, 0, w => {
+        if (result !== undefined) writeSingleResult(w, result);
+      });
+    };
   }
 
-  private async multi(xid: number, r: JuteReader): Promise<void> {
+  private async multi(xid: number, r: JuteReader): Promise<() => void> {
     const ops: ZkOp[] = [];
     for (;;) {
       const type = r.int();
@@ -610,11 +709,13 @@ export class ZkConnection implements ZkWatchListener {
     const applied = ops.length === 0 ? undefined : await this.propose(ops, true);
     if (applied?.kind === 'failed') throw new ReplyError(applied.error);
     const results = applied?.kind === 'txn' ? applied.results : [];
-    const zxid = applied?.zxid ?? this.host.member.store().rev();
-    this.reply(xid, zxid, 0, w => {
-      for (const result of results) writeMultiResult(w, result);
-      w.int(-1).bool(true).int(-1);
-    });
+    return () => {
+      const zxid = applied?.zxid ?? this.host.member.store().rev();
+      this.reply(xid, zxid, 0, w => {
+        for (const result of results) writeMultiResult(w, result);
+        w.int(-1).bool(true).int(-1);
+      });
+    };
   }
 
   private multiRead(xid: number, r: JuteReader): void {
@@ -689,6 +790,10 @@ export class ZkConnection implements ZkWatchListener {
     this.reply(XID.setWatches, this.host.member.store().rev(), 0);
     for (const f of fire) this.notify(f.type, f.path);
   }
+}
+
+function noAnswer(): void {
+  // The request wrote its reply when it ran.
 }
 
 /** `user:base64(sha1(user:password))`, the id ZooKeeper's digest scheme stores. */
