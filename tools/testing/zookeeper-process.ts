@@ -88,6 +88,11 @@ export interface ZooKeeperOptions {
   readonly extraConfig?: readonly string[];
   /** How long to wait for every server to serve, 60 s by default. */
   readonly startTimeoutMs?: number;
+  /**
+   * `zookeeper.DigestAuthenticationProvider.superDigest`: `user:base64(sha1(user:password))`
+   * of the super user, who passes every ACL check once authenticated with `addauth digest`.
+   */
+  readonly superDigest?: string;
 }
 
 /** One server of the oracle. */
@@ -284,6 +289,9 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
       '-Djava.net.preferIPv4Stack=true',
       '-Dzookeeper.extendedTypesEnabled=true',
       `-Dznode.container.checkIntervalMs=${options.containerCheckIntervalMs ?? 200}`,
+      ...(options.superDigest === undefined
+        ? []
+        : [`-Dzookeeper.DigestAuthenticationProvider.superDigest=${options.superDigest}`]),
       '-cp',
       install.classpath,
       'org.apache.zookeeper.server.quorum.QuorumPeerMain',

@@ -145,6 +145,10 @@ const flagSpecs = {
     kind: 'string',
     help: 'URLs to serve ZooKeeper 3.8 clients on, e.g. http://127.0.0.1:2181 (default: none)',
   },
+  'zk-super-digest': {
+    kind: 'string',
+    help: "ZooKeeper super user as user:base64(sha1(user:password)), ZooKeeper's zookeeper.DigestAuthenticationProvider.superDigest (default: none)",
+  },
   'listen-metrics-urls': {
     kind: 'string',
     help: 'more URLs to serve /metrics and the health endpoints on (https: with the client certificates)',
@@ -451,6 +455,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     clientHttp2Engine: str('experimental-client-http2-engine'),
     listenMetricsUrls: str('listen-metrics-urls'),
     listenZkUrls: str('listen-zk-urls'),
+    zkSuperDigest: str('zk-super-digest'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

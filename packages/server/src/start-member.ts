@@ -277,6 +277,7 @@ export async function startMember(
     }
     if (config.listenZkUrls.length > 0) {
       zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
+        superDigest: config.zkSuperDigest,
         warn: (message, detail) => {
           logger.warn(detail, message);
         },

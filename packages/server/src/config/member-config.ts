@@ -103,6 +103,13 @@ export interface MemberConfig {
    * `http://127.0.0.1:2181`); empty, the default, serves none. See docs/zookeeper.md.
    */
   readonly listenZkUrls: readonly URL[];
+  /**
+   * The ZooKeeper super user (`--zk-super-digest`, ZooKeeper's
+   * `zookeeper.DigestAuthenticationProvider.superDigest`): `user:base64(sha1(user:password))`.
+   * A ZooKeeper client that runs `addauth digest user:password` with it passes every ACL
+   * check. Undefined, the default, means no super user.
+   */
+  readonly zkSuperDigest: string | undefined;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -180,6 +187,8 @@ export interface MemberConfigInput {
   warningApplyDuration?: string;
   /** ZooKeeper listener URLs, comma-separated; none by default. */
   listenZkUrls?: string | readonly string[];
+  /** `user:base64(sha1(user:password))` of the ZooKeeper super user; none by default. */
+  zkSuperDigest?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -479,7 +488,24 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     ...resolveObservability(input, clientTls),
     ui: input.ui ?? true,
     listenZkUrls: resolveZkUrls(input.listenZkUrls),
+    zkSuperDigest: resolveSuperDigest(input.zkSuperDigest),
   };
+}
+
+/**
+ * `--zk-super-digest`: ZooKeeper takes any string and a malformed one silently matches nobody;
+ * Synod refuses what cannot be a digest id, so a typo shows at start-up.
+ */
+function resolveSuperDigest(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[^:]+:[A-Za-z0-9+/]{27}=$/.test(value)) {
+    throw new ConfigError(
+      'zk-super-digest',
+      `${value}: expected user:base64(sha1(user:password)), e.g. the output of ` +
+        "`printf %s super:password | openssl sha1 -binary | base64` after 'super:'",
+    );
+  }
+  return value;
 }
 
 /** `--listen-zk-urls`: plain TCP on IP addresses (`http://`; ZooKeeper over TLS is not served yet). */

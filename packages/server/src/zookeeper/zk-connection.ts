@@ -1,4 +1,3 @@
-import {createHash} from 'node:crypto';
 import type {Socket} from 'node:net';
 
 import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
@@ -6,6 +5,8 @@ import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
 import {JuteDecodeError, JuteReader} from './jute-reader.js';
 import {JuteWriter} from './jute-writer.js';
 import {PacketFramer} from './packet-framer.js';
+import type {ZkAuthId} from './zk-auth.js';
+import {ZkAuth} from './zk-auth.js';
 import type {ZkMember} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
 import {zkPathError} from './zk-path.js';
@@ -29,6 +30,11 @@ export interface ZkConnectionHost {
   /** `jute.maxbuffer`: the largest packet accepted. */
   readonly maxBufferBytes: number;
   readonly tickTimeMs: number;
+  /**
+   * The super user's `user:base64(sha1(user:password))` (`--zk-super-digest`): a connection
+   * that authenticates as it gets ZooKeeper's `super` id, which passes every ACL check.
+   */
+  readonly superDigest: string | undefined;
   /** Answers a four-letter word sent in place of the first packet, or undefined if unknown. */
   fourLetterWord(word: string): string | undefined;
   closed(connection: ZkConnection): void;
@@ -107,8 +113,12 @@ export class ZkConnection implements ZkWatchListener {
   private idleMs = 0;
   private lastRenewMs = 0;
   readonly watches = new ZkWatchTable();
-  /** Who the connection is: its address, then the digest users it authenticated as, newest first. */
-  private readonly auth: {scheme: string; id: string; digest?: string}[] = [];
+  /**
+   * Who the connection is (ZooKeeper's `authInfo`): its address, then what `addauth` added.
+   * Every write carries these ids in its ZkRequest, so its ACL checks give the same answer
+   * on every member; reads are checked against them here.
+   */
+  private readonly auth: ZkAuthId[] = [];
   sessionId = 0n;
   timeoutMs = 0;
   received = 0;
@@ -125,7 +135,7 @@ export class ZkConnection implements ZkWatchListener {
   ) {
     this.framer = new PacketFramer(host.maxBufferBytes);
     this.establishedMs = Date.now();
-    this.auth.push({scheme: 'ip', id: socket.remoteAddress ?? ''});
+    this.auth.push({scheme: 'ip', id: this.remoteIp});
     socket.setNoDelay(true);
     socket.on('data', data => {
       this.onData(data);
@@ -135,6 +145,12 @@ export class ZkConnection implements ZkWatchListener {
       this.teardown();
     });
     this.resetIdle(host.tickTimeMs * 20);
+  }
+
+  /** The client's IPv4 address as ZooKeeper's `ip` scheme knows it (no `::ffff:` prefix). */
+  private get remoteIp(): string {
+    const address = this.socket.remoteAddress ?? '';
+    return address.startsWith('::ffff:') ? address.slice(7) : address;
   }
 
   get remote(): string {
@@ -362,6 +378,7 @@ export class ZkConnection implements ZkWatchListener {
           $case: 'createSession',
           value: {timeoutMs, secretCandidate: newSecretCandidate()},
         },
+        auth: [],
       });
       const secret = m.state().sessionSecret();
       if (applied.kind !== 'session' || secret === undefined) throw new CloseConnection();
@@ -446,7 +463,7 @@ export class ZkConnection implements ZkWatchListener {
       case OP.create2:
       case OP.createContainer:
       case OP.createTTL:
-        return this.write1(xid, this.fixAcls(readCreate(r, type)));
+        return this.write1(xid, readCreate(r, type));
       case OP.delete:
         return this.write1(xid, {
           op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}},
@@ -454,15 +471,12 @@ export class ZkConnection implements ZkWatchListener {
       case OP.setData:
         return this.write1(xid, readSetData(r));
       case OP.setACL:
-        return this.write1(
-          xid,
-          this.fixAcls({
-            op: {
-              $case: 'setAcl',
-              value: {path: r.string() ?? '', acl: ZkWire.readAcls(r), version: r.int()},
-            },
-          }),
-        );
+        return this.write1(xid, {
+          op: {
+            $case: 'setAcl',
+            value: {path: r.string() ?? '', acl: ZkWire.readAcls(r), version: r.int()},
+          },
+        });
       case OP.check:
         return this.write1(xid, {
           op: {$case: 'check', value: {path: r.string() ?? '', version: r.int()}},
@@ -497,6 +511,7 @@ export class ZkConnection implements ZkWatchListener {
         const watch = r.bool();
         const node = this.readNode(path);
         if (node === undefined) throw new ReplyError('noNode');
+        this.checkAcl(node.record.acl, ZkAuth.perms.read);
         if (watch) this.watches.data.add(path);
         this.reply(xid, m.store().rev(), 0, w => {
           w.buffer(node.record.nullData === true ? null : node.record.data);
@@ -507,8 +522,14 @@ export class ZkConnection implements ZkWatchListener {
       case OP.getACL: {
         const node = this.readNode(r.string() ?? '');
         if (node === undefined) throw new ReplyError('noNode');
+        // READ or ADMIN may read an ACL; without ADMIN, digest hashes are hidden.
+        const {acl} = node.record;
+        this.checkAcl(acl, ZkAuth.perms.read | ZkAuth.perms.admin);
+        const shown = ZkAuth.allows(acl, ZkAuth.perms.admin, this.auth)
+          ? acl
+          : ZkAuth.redactDigests(acl);
         this.reply(xid, m.store().rev(), 0, w => {
-          ZkWire.writeAcls(w, node.record.acl);
+          ZkWire.writeAcls(w, shown);
           ZkWire.writeStat(w, node.stat);
         });
         return;
@@ -519,6 +540,7 @@ export class ZkConnection implements ZkWatchListener {
         const watch = r.bool();
         const node = this.readNode(path);
         if (node === undefined) throw new ReplyError('noNode');
+        this.checkAcl(node.record.acl, ZkAuth.perms.read);
         const children = m
           .state()
           .reader()
@@ -532,7 +554,9 @@ export class ZkConnection implements ZkWatchListener {
       }
       case OP.getAllChildrenNumber: {
         const path = r.string() ?? '';
-        if (this.readNode(path) === undefined) throw new ReplyError('noNode');
+        const node = this.readNode(path);
+        if (node === undefined) throw new ReplyError('noNode');
+        this.checkAcl(node.record.acl, ZkAuth.perms.read);
         const n = m.state().reader().countDescendants(path);
         this.reply(xid, m.store().rev(), 0, w => w.int(n));
         return;
@@ -579,22 +603,31 @@ export class ZkConnection implements ZkWatchListener {
         r.int(); // type
         const scheme = r.string() ?? '';
         const auth = r.buffer() ?? Buffer.alloc(0);
-        if (scheme !== 'digest') {
+        const ids = ZkAuth.authenticate(scheme, auth, this.remoteIp, this.host.superDigest);
+        if (ids === undefined) {
+          // ZooKeeper answers AuthFailed and closes the connection.
           this.reply(XID.auth, 0, ZkErrorCode.authFailed);
           throw new CloseConnection();
         }
-        const text = auth.toString('utf8');
-        const user = text.includes(':') ? text.slice(0, text.indexOf(':')) : text;
-        this.auth.unshift({scheme, id: user, digest: digestId(text)});
+        for (const id of ids) {
+          if (!this.auth.some(x => x.scheme === id.scheme && x.id === id.id)) this.auth.push(id);
+        }
         this.reply(XID.auth, 0, 0);
         return;
       }
-      case OP.whoAmI:
+      case OP.whoAmI: {
+        const ids = ZkAuth.inJavaSetOrder(this.auth);
         this.reply(xid, m.store().rev(), 0, w => {
-          w.int(this.auth.length);
-          for (const a of this.auth) w.string(a.scheme).string(a.id);
+          w.int(ids.length);
+          for (const id of ids) w.string(id.scheme).string(ZkAuth.userOf(id));
         });
         return;
+      }
+      case OP.sasl:
+        // No SASL here: a clean AuthFailed (with SetSASLResponse's null token) and a close,
+        // as ZooKeeper ends a failed SASL exchange.
+        this.reply(xid, 0, ZkErrorCode.authFailed, undefined, w => w.buffer(null));
+        throw new CloseConnection();
       case OP.reconfig:
         throw new ReplyError('reconfigDisabled');
       case OP.closeSession: {
@@ -603,6 +636,7 @@ export class ZkConnection implements ZkWatchListener {
           sessionId: this.sessionId,
           timeMs: BigInt(m.nowMs()),
           request: {$case: 'closeSession', value: {}},
+          auth: [],
         });
         this.reply(xid, applied.zxid, 0);
         throw new CloseConnection();
@@ -612,30 +646,9 @@ export class ZkConnection implements ZkWatchListener {
     }
   }
 
-  /**
-   * ZooKeeper's `fixupACL`: an `auth` entry becomes the connection's digest identities, and
-   * an ACL naming an unknown scheme, a malformed id or `auth` without an identity is
-   * InvalidACL. The check is made here, on what the client sent, so every member applies the
-   * same fixed list. (ACLs are not enforced yet: issue #21.)
-   */
-  private fixAcls(op: ZkOp): ZkOp {
-    const body = op.op;
-    if (body?.$case !== 'create' && body?.$case !== 'setAcl') return op;
-    const fixed: ZkAcl[] = [];
-    for (const a of body.value.acl) {
-      if (a.scheme === 'auth') {
-        const ids = this.auth.filter(x => x.digest !== undefined);
-        if (ids.length === 0) throw new ReplyError('invalidACL');
-        for (const x of ids) fixed.push({perms: a.perms, scheme: 'digest', id: x.digest ?? ''});
-        continue;
-      }
-      if (!validAclId(a.scheme, a.id)) throw new ReplyError('invalidACL');
-      fixed.push(a);
-    }
-    if (fixed.length === 0) throw new ReplyError('invalidACL');
-    return body.$case === 'create'
-      ? {op: {$case: 'create', value: {...body.value, acl: fixed}}}
-      : {op: {$case: 'setAcl', value: {...body.value, acl: fixed}}};
+  /** ZooKeeper's `checkACL` for a read, against this connection's ids. */
+  private checkAcl(acl: readonly ZkAcl[], perm: number): void {
+    if (!ZkAuth.allows(acl, perm, this.auth)) throw new ReplyError('noAuth');
   }
 
   /** A read's node; an invalid path reads as missing, as ZooKeeper's server answers NoNode. */
@@ -652,6 +665,7 @@ export class ZkConnection implements ZkWatchListener {
       sessionId: this.sessionId,
       timeMs: BigInt(m.nowMs()),
       request: {$case: 'txn', value: {ops, multi}},
+      auth: this.auth,
     };
     try {
       return await m.propose(request);
@@ -691,7 +705,7 @@ export class ZkConnection implements ZkWatchListener {
         case OP.create2:
         case OP.createContainer:
         case OP.createTTL:
-          ops.push(this.fixAcls(readCreate(r, type)));
+          ops.push(readCreate(r, type));
           break;
         case OP.delete:
           ops.push({op: {$case: 'delete', value: {path: r.string() ?? '', version: r.int()}}});
@@ -735,6 +749,10 @@ export class ZkConnection implements ZkWatchListener {
       const node = this.readNode(path);
       if (node === undefined) {
         w.int(-1).bool(false).int(ZkErrorCode.noNode).int(ZkErrorCode.noNode);
+        continue;
+      }
+      if (!ZkAuth.allows(node.record.acl, ZkAuth.perms.read, this.auth)) {
+        w.int(-1).bool(false).int(ZkErrorCode.noAuth).int(ZkErrorCode.noAuth);
         continue;
       }
       if (type === OP.getChildren) {
@@ -794,30 +812,6 @@ export class ZkConnection implements ZkWatchListener {
 
 function noAnswer(): void {
   // The request wrote its reply when it ran.
-}
-
-/** `user:base64(sha1(user:password))`, the id ZooKeeper's digest scheme stores. */
-function digestId(userColonPassword: string): string {
-  const user = userColonPassword.split(':', 1)[0] ?? '';
-  return `${user}:${createHash('sha1').update(userColonPassword, 'utf8').digest('base64')}`;
-}
-
-/** Whether ZooKeeper's built-in provider of `scheme` accepts `id`. */
-function validAclId(scheme: string, id: string): boolean {
-  switch (scheme) {
-    case 'world':
-      return id === 'anyone';
-    case 'digest':
-      return id.split(':').length === 2;
-    case 'ip':
-      return /^[0-9a-fA-F.:]+(\/\d+)?$/.test(id);
-    case 'x509':
-    case 'sasl':
-    case 'super':
-      return true;
-    default:
-      return false;
-  }
 }
 
 function readCreate(r: JuteReader, opcode: number): ZkOp {

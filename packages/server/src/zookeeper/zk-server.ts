@@ -16,6 +16,11 @@ export interface ZkServerOptions {
   readonly maxConnectionsPerIp?: number;
   /** How often the leader looks for expired TTL nodes. */
   readonly ttlCheckIntervalMs?: number;
+  /**
+   * ZooKeeper's `zookeeper.DigestAuthenticationProvider.superDigest` (`--zk-super-digest`):
+   * `user:base64(sha1(user:password))` of the super user, who passes every ACL check.
+   */
+  readonly superDigest?: string;
   readonly warn?: (message: string, detail: object) => void;
 }
 
@@ -52,6 +57,7 @@ export class ZkServer {
       hub: this.hub,
       maxBufferBytes: options.maxBufferBytes ?? 0xfffff,
       tickTimeMs,
+      superDigest: options.superDigest,
       fourLetterWord: word => this.fourLetterWords.answer(word),
       closed: connection => {
         this.connections.delete(connection);
@@ -142,6 +148,7 @@ export class ZkServer {
           sessionId: 0n,
           timeMs: BigInt(now),
           request: {$case: 'expireTtl', value: {paths: due}},
+          auth: [],
         })
         .catch((error: unknown) => {
           this.host.warn('could not expire TTL nodes', {error: String(error)});

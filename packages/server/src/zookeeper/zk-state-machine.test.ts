@@ -2,10 +2,12 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import type {ZkOp} from '@synod/proto/synodpb';
+import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
 import {KvStore, Lessor, WatchableStore} from '@synod/storage';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 
+import type {ZkAuthId} from './zk-auth.js';
+import {ZkAuth} from './zk-auth.js';
 import {ZkKeys} from './zk-keys.js';
 import type {ZkApplied} from './zk-state-machine.js';
 import {ZkStateMachine, sequenceSuffix} from './zk-state-machine.js';
@@ -74,11 +76,17 @@ describe('ZooKeeper state machine on the MVCC store', () => {
       sessionId: id,
       timeMs: 1000n,
       request: {$case: 'createSession', value: {timeoutMs, secretCandidate: Buffer.alloc(32, 7)}},
+      auth: [],
     });
-  const txn = (sessionId: bigint, ops: ZkOp[], multi = false, timeMs = 5000n): ZkApplied =>
-    zk.apply({sessionId, timeMs, request: {$case: 'txn', value: {ops, multi}}});
+  const txn = (
+    sessionId: bigint,
+    ops: ZkOp[],
+    multi = false,
+    timeMs = 5000n,
+    auth: ZkAuthId[] = [],
+  ): ZkApplied => zk.apply({sessionId, timeMs, request: {$case: 'txn', value: {ops, multi}}, auth});
   const close = (id: bigint) =>
-    zk.apply({sessionId: id, timeMs: 0n, request: {$case: 'closeSession', value: {}}});
+    zk.apply({sessionId: id, timeMs: 0n, request: {$case: 'closeSession', value: {}}, auth: []});
 
   it('opens a session as a lease of the same id and keeps the first secret', () => {
     expect(session(0x10n, 6000)).toEqual({kind: 'session', sessionId: 0x10n, timeoutMs: 6000});
@@ -91,6 +99,7 @@ describe('ZooKeeper state machine on the MVCC store', () => {
         $case: 'createSession',
         value: {timeoutMs: 4000, secretCandidate: Buffer.alloc(32, 9)},
       },
+      auth: [],
     });
     expect(Buffer.from(zk.sessionSecret() ?? []).equals(Buffer.alloc(32, 7))).toBe(true);
     expect(zk.reader().children('/')).toEqual(['zookeeper']);
@@ -239,5 +248,35 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(store.range(ZkKeys.node('/big'), undefined).kvs[0]?.modRevision).toBe(bigRev);
     expect(zk.reader().node('/big')?.stat.numChildren).toBe(1);
     expect(zk.reader().countDescendants('/')).toBe(5);
+  });
+
+  it('checks ACLs against the ids the request carries, so every member decides alike', () => {
+    const alice: ZkAuthId = {scheme: 'digest', id: ZkAuth.digestId('alice:secret')};
+    const ip: ZkAuthId = {scheme: 'ip', id: '127.0.0.1'};
+    const withAcl = (path: string, acl: ZkAcl[]): ZkOp => {
+      const op = create(path);
+      if (op.op?.$case === 'create') op.op.value.acl = acl;
+      return op;
+    };
+    session(1n);
+    // `auth` becomes the request's digest ids; without one it is InvalidACL.
+    const mine: ZkAcl[] = [{perms: 31, scheme: 'auth', id: ''}];
+    expect(txn(1n, [withAcl('/a', mine)], false, 5000n, [ip])).toMatchObject({
+      error: 'invalidACL',
+    });
+    txn(1n, [withAcl('/a', mine)], false, 5000n, [ip, alice]);
+    expect(zk.reader().node('/a')?.record.acl).toEqual([{perms: 31, ...alice}]);
+    // The same writes: NoAuth without alice's id, applied with it, and with `super`.
+    expect(txn(1n, [setData('/a', 'x')], false, 5000n, [ip])).toMatchObject({error: 'noAuth'});
+    expect(txn(1n, [create('/a/b')], false, 5000n, [ip])).toMatchObject({error: 'noAuth'});
+    expect(txn(1n, [setData('/a', 'x')], false, 5000n, [ip, alice])).toMatchObject({
+      results: [{type: 'setData'}],
+    });
+    expect(txn(1n, [create('/a/b')], false, 5000n, [{scheme: 'super', id: ''}])).toMatchObject({
+      results: [{type: 'create'}],
+    });
+    // DELETE is checked on the parent before the node is looked for.
+    expect(txn(1n, [del('/a/missing')], false, 5000n, [ip])).toMatchObject({error: 'noAuth'});
+    expect(txn(1n, [del('/a/missing')], false, 5000n, [alice])).toMatchObject({error: 'noNode'});
   });
 });

@@ -1,6 +1,8 @@
 import type {ZkAcl, ZkCreate, ZkOp, ZkRequest, ZkTxn} from '@synod/proto/synodpb';
 import type {KV, LeaseInfo, TxnWrite} from '@synod/storage';
 
+import type {ZkAuthId} from './zk-auth.js';
+import {INVALID_ACL, ZkAuth} from './zk-auth.js';
 import {ZkKeys, prefixEnd} from './zk-keys.js';
 import {zkBaseName, zkParent, zkPathError} from './zk-path.js';
 import type {ZkError} from './zk-protocol.js';
@@ -206,7 +208,7 @@ export class ZkStateMachine {
         this.endSession(req.sessionId, true);
         return {kind: 'closed'};
       case 'txn':
-        return this.applyTxn(req.sessionId, timeMs, r.value);
+        return this.applyTxn(req.sessionId, timeMs, r.value, req.auth);
       case 'expireTtl':
         this.expireTtl(r.value.paths, timeMs);
         return {kind: 'closed'};
@@ -269,8 +271,13 @@ export class ZkStateMachine {
     for (const l of this.sessionEndListeners) l(id);
   }
 
-  private applyTxn(sessionId: bigint, timeMs: number, txn: ZkTxn): ZkApplied {
-    const applied = this.applyTxnAt(sessionId, timeMs, txn);
+  private applyTxn(
+    sessionId: bigint,
+    timeMs: number,
+    txn: ZkTxn,
+    auth: readonly ZkAuthId[],
+  ): ZkApplied {
+    const applied = this.applyTxnAt(sessionId, timeMs, txn, auth);
     if (applied.emptied.length > 0) this.removeEmptiedContainers(applied.emptied);
     return applied.result;
   }
@@ -302,6 +309,7 @@ export class ZkStateMachine {
     sessionId: bigint,
     timeMs: number,
     txn: ZkTxn,
+    auth: readonly ZkAuthId[],
   ): {result: ZkApplied; emptied: readonly string[]} {
     const none: readonly string[] = [];
     const tw = this.host.store.write();
@@ -317,7 +325,7 @@ export class ZkStateMachine {
       let failure: ZkError | undefined;
       for (const [i, op] of txn.ops.entries()) {
         try {
-          results.push(this.applyOp(overlay, sessionId, timeMs, op));
+          results.push(this.applyOp(overlay, {session: sessionId, timeMs, auth}, op));
         } catch (error) {
           if (!(error instanceof OpFailure)) throw error;
           failedAt = i;
@@ -345,11 +353,12 @@ export class ZkStateMachine {
     }
   }
 
-  private applyOp(o: TxnOverlay, session: bigint, timeMs: number, op: ZkOp): ZkOpResult {
+  private applyOp(o: TxnOverlay, ctx: OpContext, op: ZkOp): ZkOpResult {
     const body = op.op;
+    const {timeMs, auth} = ctx;
     switch (body?.$case) {
       case 'create':
-        return this.create(o, session, timeMs, body.value);
+        return this.create(o, ctx, body.value);
       case 'delete': {
         const {path, version} = body.value;
         // ZooKeeper's delete checks only for a slash, a NUL and its own nodes; any other bad
@@ -357,6 +366,10 @@ export class ZkStateMachine {
         if (!path.includes('/') || path.includes('\0') || SPECIAL_PATHS.has(path)) {
           throw new OpFailure('badArguments');
         }
+        // ZooKeeper checks DELETE on the parent before it looks for the node itself.
+        const parent = o.node(zkParent(path));
+        if (parent === undefined) throw new OpFailure('noNode');
+        checkAcl(parent.record.acl, ZkAuth.perms.delete, auth);
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
         checkVersion(version, node.record.version);
@@ -369,6 +382,7 @@ export class ZkStateMachine {
         if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
+        checkAcl(node.record.acl, ZkAuth.perms.write, auth);
         checkVersion(version, node.record.version);
         const record: ZnodeRecord = {
           ...node.record,
@@ -385,13 +399,14 @@ export class ZkStateMachine {
       case 'setAcl': {
         const {path, acl, version} = body.value;
         if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
-        if (acl.length === 0) throw new OpFailure('invalidACL');
+        const fixed = fixupAcl(acl, auth);
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
+        checkAcl(node.record.acl, ZkAuth.perms.admin, auth);
         checkVersion(version, node.record.aversion);
         const record: ZnodeRecord = {
           ...node.record,
-          acl: acl.map(toEntry),
+          acl: fixed.map(toEntry),
           aversion: node.record.aversion + 1,
         };
         o.setNode(path, {...node, record});
@@ -402,6 +417,7 @@ export class ZkStateMachine {
         const {path, version} = body.value;
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
+        checkAcl(node.record.acl, ZkAuth.perms.read, auth);
         checkVersion(version, node.record.version);
         return {type: 'check'};
       }
@@ -410,7 +426,8 @@ export class ZkStateMachine {
     }
   }
 
-  private create(o: TxnOverlay, session: bigint, timeMs: number, c: ZkCreate): ZkOpResult {
+  private create(o: TxnOverlay, ctx: OpContext, c: ZkCreate): ZkOpResult {
+    const {session, timeMs, auth} = ctx;
     const m = ZkProtocol.createMode;
     const mode = c.mode;
     if (mode < m.persistent || mode > m.persistentSequentialWithTtl) {
@@ -425,13 +442,14 @@ export class ZkStateMachine {
     const ttlMs = Number(c.ttlMs);
     if (ttl !== (c.opcode === ZkProtocol.op.createTTL)) throw new OpFailure('badArguments');
     if (ttl && (ttlMs <= 0 || ttlMs > MAX_TTL_MS)) throw new OpFailure('badArguments');
-    // ZooKeeper's order: a slash and no NUL, then the parent must exist, then the whole path
-    // (with its sequence number) must be valid.
+    // ZooKeeper's order: a slash and no NUL, the ACL, then the parent must exist and grant
+    // CREATE, then the whole path (with its sequence number) must be valid.
     if (!c.path.includes('/') || c.path.includes('\0')) throw new OpFailure('badArguments');
-    if (c.acl.length === 0) throw new OpFailure('invalidACL');
+    const acl = fixupAcl(c.acl, auth);
     const parentPath = zkParent(c.path);
     const parent = o.node(parentPath);
     if (parent === undefined) throw new OpFailure('noNode');
+    checkAcl(parent.record.acl, ZkAuth.perms.create, auth);
     const counters = o.childCounters(parentPath, parent.czxid);
     const path = sequential ? c.path + sequenceSuffix(counters.cversion) : c.path;
     if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
@@ -455,7 +473,7 @@ export class ZkStateMachine {
       mzxid: o.zxid,
       container: mode === m.container,
       ttlMs: ttl ? ttlMs : 0,
-      acl: c.acl.map(toEntry),
+      acl: acl.map(toEntry),
     };
     o.setNode(path, {czxid: o.zxid, record, created: true});
     if (ttl) this.ttlIndex?.add(path);
@@ -594,6 +612,26 @@ export class ZkStateMachine {
   static baseName(path: string): string {
     return zkBaseName(path);
   }
+}
+
+/** Who runs an operation, and when: the same on every member that applies it. */
+interface OpContext {
+  readonly session: bigint;
+  readonly timeMs: number;
+  /** The proposing connection's ids, carried in the request. */
+  readonly auth: readonly ZkAuthId[];
+}
+
+/** `ZooKeeperServer.checkACL`: NoAuth unless `auth` may do `perm` under `acl`. */
+function checkAcl(acl: readonly ZkAclEntry[], perm: number, auth: readonly ZkAuthId[]): void {
+  if (!ZkAuth.allows(acl, perm, auth)) throw new OpFailure('noAuth');
+}
+
+/** ZooKeeper's `fixupACL`, with the connection's ids in the order ZooKeeper keeps them. */
+function fixupAcl(acl: readonly ZkAcl[], auth: readonly ZkAuthId[]): ZkAcl[] {
+  const fixed = ZkAuth.fixupAcl(acl, ZkAuth.inJavaSetOrder(auth));
+  if (fixed === INVALID_ACL) throw new OpFailure('invalidACL');
+  return fixed;
 }
 
 function checkVersion(expected: number, actual: number): void {

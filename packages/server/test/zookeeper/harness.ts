@@ -75,15 +75,26 @@ export interface Servers {
   readonly oracle: () => ZooKeeperEnsemble;
 }
 
+/** How both servers of a test file are configured alike. */
+export interface ServerOptions {
+  /**
+   * The super user's `user:base64(sha1(user:password))`: ZooKeeper's
+   * `zookeeper.DigestAuthenticationProvider.superDigest`, Synod's `--zk-super-digest`.
+   */
+  readonly superDigest?: string;
+}
+
 /**
  * Starts the ZooKeeper oracle in `beforeAll` and a Synod member, with a ZooKeeper port, when
  * a test first asks for it; stops both in `afterAll`. Call once at the top of a test file.
  */
-export function useServers(): Servers {
+export function useServers(options: ServerOptions = {}): Servers {
   let oracle: ZooKeeperEnsemble | undefined;
   let synod: Promise<{cluster: EtcdCluster; target: ZkTarget}> | undefined;
   beforeAll(async () => {
-    oracle = await startZooKeeper();
+    oracle = await startZooKeeper(
+      options.superDigest === undefined ? {} : {superDigest: options.superDigest},
+    );
   }, 90_000);
   afterAll(async () => {
     await oracle?.stop();
@@ -101,15 +112,22 @@ export function useServers(): Servers {
       return oracle;
     },
     async synod() {
-      synod ??= startSynodWithZooKeeperPort();
+      synod ??= startSynodWithZooKeeperPort(options);
       return (await synod).target;
     },
   };
 }
 
-async function startSynodWithZooKeeperPort(): Promise<{cluster: EtcdCluster; target: ZkTarget}> {
+async function startSynodWithZooKeeperPort(
+  options: ServerOptions,
+): Promise<{cluster: EtcdCluster; target: ZkTarget}> {
   const [port = 0] = await freePorts(1);
-  const cluster = await startSynod({extraArgs: [`--listen-zk-urls=http://127.0.0.1:${port}`]});
+  const cluster = await startSynod({
+    extraArgs: [
+      `--listen-zk-urls=http://127.0.0.1:${port}`,
+      ...(options.superDigest === undefined ? [] : [`--zk-super-digest=${options.superDigest}`]),
+    ],
+  });
   const target: ZkTarget = {name: 'synod', host: '127.0.0.1', port};
   // The etcd health check passed; the ZooKeeper listener may open a moment later.
   const deadline = Date.now() + 5000;

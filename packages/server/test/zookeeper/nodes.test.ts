@@ -227,10 +227,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await a.getACL(s.path('/alice'));
         await a.setData(s.path('/alice'), 'read-only now');
       },
-      {
-        fails:
-          "Synod does not enforce ACLs (NoAuth), accepts unknown schemes, stores the 'auth' id as given instead of digest:<user>:<hash>, and lists whoAmI's ids in another order",
-      },
     );
 
     scenario(servers, 'multi that succeeds: one zxid for all ops, a result per op', async s => {

@@ -28,15 +28,30 @@ export interface ZkRequest {
    * of what the request creates or changes, the same on every member.
    */
   timeMs: bigint;
-  request: { $case: "txn"; value: ZkTxn } | { $case: "createSession"; value: ZkCreateSession } | {
-    $case: "closeSession";
-    value: ZkCloseSession;
-  } | //
+  request:
+    | { $case: "txn"; value: ZkTxn }
+    | { $case: "createSession"; value: ZkCreateSession }
+    | { $case: "closeSession"; value: ZkCloseSession }
+    | //
+    /**
+     * Deletes TTL nodes found expired by the leader, if they are still expired
+     * and childless at apply time.
+     */
+    { $case: "expireTtl"; value: ZkExpireTtl }
+    | undefined;
   /**
-   * Deletes TTL nodes found expired by the leader, if they are still expired
-   * and childless at apply time.
+   * The identities of the connection that sent a txn (its ip, its digest users,
+   * `super` for the super user), as that member authenticated them. ACLs are
+   * checked and `auth` ACLs expanded against these at apply time, so every
+   * member decides NoAuth and InvalidACL alike, whatever its own flags.
    */
-  { $case: "expireTtl"; value: ZkExpireTtl } | undefined;
+  auth: ZkAuthId[];
+}
+
+/** ZooKeeper's Id: a scheme and an id within it. */
+export interface ZkAuthId {
+  scheme: string;
+  id: string;
 }
 
 /** One operation, or a multi: all of its operations or none, at one revision. */
@@ -129,7 +144,7 @@ export interface ZkExpireTtl {
 }
 
 function createBaseZkRequest(): ZkRequest {
-  return { sessionId: 0n, timeMs: 0n, request: undefined };
+  return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [] };
 }
 
 export const ZkRequest: MessageFns<ZkRequest> = {
@@ -159,6 +174,9 @@ export const ZkRequest: MessageFns<ZkRequest> = {
       case "expireTtl":
         ZkExpireTtl.encode(message.request.value, writer.uint32(50).fork()).join();
         break;
+    }
+    for (const v of message.auth) {
+      ZkAuthId.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -224,6 +242,14 @@ export const ZkRequest: MessageFns<ZkRequest> = {
             message.request = { $case: "expireTtl", value: ZkExpireTtl.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.auth.push(ZkAuthId.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -269,6 +295,74 @@ export const ZkRequest: MessageFns<ZkRequest> = {
         break;
       }
     }
+    message.auth = object.auth?.map((e) => ZkAuthId.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseZkAuthId(): ZkAuthId {
+  return { scheme: "", id: "" };
+}
+
+export const ZkAuthId: MessageFns<ZkAuthId> = {
+  encode(message: ZkAuthId, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scheme !== "") {
+      writer.uint32(10).string(message.scheme);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ZkAuthId {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseZkAuthId();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scheme = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ZkAuthId>): ZkAuthId {
+    return ZkAuthId.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ZkAuthId>): ZkAuthId {
+    const message = createBaseZkAuthId();
+    message.scheme = object.scheme ?? "";
+    message.id = object.id ?? "";
     return message;
   },
 };
