@@ -56,6 +56,11 @@ export function operationFor(
       return checkPerfOperation(options.prefix, conns);
     case 'watch':
       throw new Error('the watch workload has its own runner');
+    case 'zk-create':
+    case 'zk-get':
+    case 'zk-set':
+    case 'zk-delete':
+      throw new Error('the ZooKeeper workloads have their own runner');
   }
 }
 

@@ -1,7 +1,19 @@
 import {checkPerfPrefix} from './check-perf.js';
 
 /** The workloads `synod-bench` runs. */
-export const workloads = ['put', 'range', 'txn', 'watch', 'lease', 'mixed', 'check-perf'] as const;
+export const workloads = [
+  'put',
+  'range',
+  'txn',
+  'watch',
+  'lease',
+  'mixed',
+  'check-perf',
+  'zk-create',
+  'zk-get',
+  'zk-set',
+  'zk-delete',
+] as const;
 export type Workload = (typeof workloads)[number];
 
 /** Everything one benchmark run needs; every field has a default but the workload. */
@@ -9,7 +21,10 @@ export interface BenchOptions {
   readonly workload: Workload;
   /** `host:port` addresses, without scheme. */
   readonly endpoints: readonly string[];
-  /** gRPC connections (one TCP connection each), spread over the endpoints round-robin. */
+  /**
+   * gRPC connections (one TCP connection each), spread over the endpoints round-robin; for
+   * the `zk-*` workloads, ZooKeeper sessions (one connection each).
+   */
   readonly conns: number;
   /** Requests in flight at once, spread over the connections. */
   readonly clients: number;
@@ -61,7 +76,8 @@ export class UsageError extends Error {
 
 export const usage = `Usage: synod-bench <workload> [flags]
 
-A load generator for any etcd v3 endpoint (etcd or Synod).
+A load generator for any etcd v3 endpoint (etcd or Synod), or any ZooKeeper port
+(ZooKeeper's, or Synod's --listen-zk-urls) with the zk-* workloads.
 
 Workloads:
   put          put random (or sequential) keys
@@ -73,6 +89,11 @@ Workloads:
   lease        grant a lease, then --keep-alives-per-lease keep-alives on it
   mixed        reads and writes, --read-ratio of them reads
   check-perf   etcdctl check perf: --load s|m|l|xl; exit 0 on PASS, 1 on FAIL
+  zk-create    ZooKeeper: create new persistent nodes of --val-size bytes under --prefix
+  zk-get       ZooKeeper: getData of --key-space nodes made beforehand
+  zk-set       ZooKeeper: setData of --key-space nodes made beforehand
+  zk-delete    ZooKeeper: delete nodes made beforehand (--total of them, default
+               --key-space); --conns sessions carry the --clients' requests pipelined
 
 Flags:
   --endpoints=a,b,c          default 127.0.0.1:2379

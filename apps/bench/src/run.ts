@@ -2,6 +2,7 @@ import {fork} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
 
 import {runClosedLoop} from './closed-loop.js';
+import type {Operation} from './closed-loop.js';
 import {Connections} from './connections.js';
 import {operationFor} from './operations.js';
 import type {BenchOptions} from './options.js';
@@ -10,6 +11,7 @@ import type {RunResult} from './result.js';
 import {shareOf} from './share.js';
 import type {WorkerShare} from './share.js';
 import {WatchWorkload} from './watch.js';
+import {prepareZkOperation, ZkSessions} from './zk-workload.js';
 
 /** A workload set up (connections open, watchers created) and ready to start. */
 export interface PreparedRun {
@@ -19,6 +21,7 @@ export interface PreparedRun {
 /** Sets up this process's share of the load. */
 export async function prepareRun(options: BenchOptions, share: WorkerShare): Promise<PreparedRun> {
   const mine = shareOf(options, share);
+  if (mine.workload.startsWith('zk-')) return prepareZkRun(mine, share);
   const cpuBefore = process.cpuUsage();
   const conns = new Connections(mine.endpoints, mine.conns, options.tls);
   const recorder = new Recorder();
@@ -50,6 +53,34 @@ export async function prepareRun(options: BenchOptions, share: WorkerShare): Pro
         return recorder.toResult(elapsedNs, process.cpuUsage(cpuBefore));
       } finally {
         conns.close();
+      }
+    },
+  };
+}
+
+async function prepareZkRun(options: BenchOptions, share: WorkerShare): Promise<PreparedRun> {
+  const cpuBefore = process.cpuUsage();
+  const sessions = await ZkSessions.open(options);
+  const recorder = new Recorder();
+  let operation: Operation;
+  try {
+    operation = await prepareZkOperation(options, share, sessions);
+  } catch (error) {
+    await sessions.close();
+    throw error;
+  }
+  // Each delete needs a node made beforehand: the run ends when they are all gone.
+  const limits =
+    options.workload === 'zk-delete'
+      ? {...options, total: options.total ?? options.keySpace}
+      : options;
+  return {
+    async start() {
+      try {
+        const elapsedNs = await runClosedLoop(limits, recorder, operation);
+        return recorder.toResult(elapsedNs, process.cpuUsage(cpuBefore));
+      } finally {
+        await sessions.close();
       }
     },
   };
