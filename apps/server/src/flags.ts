@@ -115,6 +115,10 @@ const flagSpecs = {
     help: 'maximum TLS version: TLS1.2 or TLS1.3 (default: TLS1.3)',
   },
   'auto-tls': {kind: 'bool', help: 'client TLS using generated certificates'},
+  'experimental-wal-fsync': {
+    kind: 'string',
+    help: "where the WAL's fdatasync runs: inline (on the event loop, default) or threadpool",
+  },
   'experimental-client-http2-engine': {
     kind: 'string',
     help: "the client port's HTTP/2 implementation: synod (Synod's own, default) or node (Node's http2)",
@@ -453,6 +457,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     selfSignedCertValidity: int('self-signed-cert-validity'),
     ui: bool('ui'),
     clientHttp2Engine: str('experimental-client-http2-engine'),
+    walFsync: str('experimental-wal-fsync'),
     listenMetricsUrls: str('listen-metrics-urls'),
     listenZkUrls: str('listen-zk-urls'),
     zkSuperDigest: str('zk-super-digest'),
