@@ -282,6 +282,7 @@ export async function startMember(
           logger.warn(detail, message);
         },
       });
+      metrics.zk.attach(zkServer.stats);
     }
   } catch (error) {
     await zkServer?.close();

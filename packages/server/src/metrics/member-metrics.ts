@@ -9,6 +9,7 @@ import type {MethodTable} from '../transport/grpc-service.js';
 import type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 import {GrpcMetrics, grpcMethodLabels} from './grpc-metrics.js';
 import {registerProcessMetrics} from './process-metrics.js';
+import {ZkMetrics} from './zk-metrics.js';
 
 export type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 
@@ -48,6 +49,8 @@ export type HealthCheckType = 'livez' | 'readyz';
 export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   readonly registry = new Registry();
   readonly watchStreams: Gauge;
+  /** The ZooKeeper port's `synod_zk_*`, attached once the port listens. */
+  readonly zk: ZkMetrics;
   private readonly grpc: GrpcMetrics;
   private core: MemberCore | undefined;
   private readonly walFsync: Histogram;
@@ -171,6 +174,7 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       registers,
     });
     this.registerStateMetrics();
+    this.zk = new ZkMetrics(registry);
   }
 
   /** Starts reading the member's state at each scrape. */

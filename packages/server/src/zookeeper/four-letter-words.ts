@@ -1,15 +1,17 @@
 import {arch, freemem, hostname, release, totalmem, userInfo} from 'node:os';
 
-import {ZkKeys, prefixEnd} from './zk-keys.js';
 import type {ZkConnection} from './zk-connection.js';
 import type {ZkMember} from './zk-member.js';
 import {ZK_UNMEASURED_MNTR_KEYS} from './zk-mntr-keys.js';
+import type {ZkServerStats} from './zk-server-stats.js';
 
 /** The ZooKeeper version Synod speaks, as `srvr` and `envi` report it (kazoo parses it). */
 export const ZK_VERSION = '3.8.4-synod, built on 2026-12-01 00:00 UTC';
 
 export interface FourLetterWordsHost {
   readonly member: ZkMember;
+  /** The figures of `srvr`, `stat` and `mntr`; `/metrics` reads the same. */
+  readonly stats: ZkServerStats;
   readonly tickTimeMs: number;
   connections(): ReadonlySet<ZkConnection>;
   clientPort(): number;
@@ -18,8 +20,8 @@ export interface FourLetterWordsHost {
 /**
  * ZooKeeper's four-letter words on the client port, in ZooKeeper 3.8's formats:
  * `ruok`, `srvr`, `stat`, `mntr`, `envi`, `conf`, `cons`, `isro`, `wchs`. They
- * are all enabled (ZooKeeper's default whitelist has only `srvr`); latency
- * figures are not measured and read 0.
+ * are all enabled (ZooKeeper's default whitelist has only `srvr`). Per-connection
+ * latencies in `cons` are not measured and read 0.
  */
 export class FourLetterWords {
   constructor(private readonly host: FourLetterWordsHost) {}
@@ -49,27 +51,12 @@ export class FourLetterWords {
     }
   }
 
-  private counts() {
-    let received = 0;
-    let sent = 0;
-    for (const c of this.host.connections()) {
-      received += c.received;
-      sent += c.sent;
-    }
-    return {received, sent};
-  }
-
-  private nodeCount(): number {
-    const start = Buffer.from(ZkKeys.nodePrefix);
-    return this.host.member.store().range(start, prefixEnd(start), {countOnly: true}).count;
-  }
-
   private zxid(): string {
     return `0x${this.host.member.store().rev().toString(16)}`;
   }
 
   private srvr(withClients: boolean): string {
-    const {received, sent} = this.counts();
+    const s = this.host.stats.snapshot();
     const lines = [`Zookeeper version: ${ZK_VERSION}`];
     if (withClients) {
       lines.push('Clients:');
@@ -79,38 +66,35 @@ export class FourLetterWords {
       lines.push('');
     }
     lines.push(
-      'Latency min/avg/max: 0/0.0/0',
-      `Received: ${received}`,
-      `Sent: ${sent}`,
-      `Connections: ${this.host.connections().size}`,
-      'Outstanding: 0',
+      `Latency min/avg/max: ${s.minLatencyMs}/${javaDouble(s.avgLatencyMs)}/${s.maxLatencyMs}`,
+      `Received: ${s.packetsReceived}`,
+      `Sent: ${s.packetsSent}`,
+      `Connections: ${s.aliveConnections}`,
+      `Outstanding: ${s.outstandingRequests}`,
       `Zxid: ${this.zxid()}`,
       `Mode: ${this.host.member.mode()}`,
-      `Node count: ${this.nodeCount()}`,
+      `Node count: ${s.znodeCount}`,
     );
     return `${lines.join('\n')}\n`;
   }
 
   private mntr(): string {
-    const {received, sent} = this.counts();
-    let watches = 0;
-    const paths = new Set<string>();
-    for (const c of this.host.connections()) {
-      watches += c.watches.size;
-      for (const p of c.watches.paths()) paths.add(p);
-    }
+    const s = this.host.stats.snapshot();
     const rows: [string, string | number][] = [
       ['zk_version', ZK_VERSION],
       ['zk_server_state', this.host.member.mode()],
-      ['zk_znode_count', this.nodeCount()],
-      ['zk_watch_count', watches],
-      ['zk_num_alive_connections', this.host.connections().size],
-      ['zk_outstanding_requests', 0],
-      ['zk_avg_latency', '0.0'],
-      ['zk_max_latency', 0],
-      ['zk_min_latency', 0],
-      ['zk_packets_received', received],
-      ['zk_packets_sent', sent],
+      ['zk_znode_count', s.znodeCount],
+      ['zk_watch_count', s.watchCount],
+      ['zk_ephemerals_count', s.ephemeralsCount],
+      ['zk_approximate_data_size', s.approximateDataSizeBytes],
+      ['zk_num_alive_connections', s.aliveConnections],
+      ['zk_global_sessions', s.globalSessions],
+      ['zk_outstanding_requests', s.outstandingRequests],
+      ['zk_avg_latency', javaDouble(s.avgLatencyMs)],
+      ['zk_max_latency', s.maxLatencyMs],
+      ['zk_min_latency', s.minLatencyMs],
+      ['zk_packets_received', s.packetsReceived],
+      ['zk_packets_sent', s.packetsSent],
       ['zk_open_file_descriptor_count', 0],
       ['zk_max_file_descriptor_count', 0],
     ];
@@ -182,6 +166,17 @@ export class FourLetterWords {
     }
     return `${watching} connections watching ${paths.size} paths\nTotal watches:${total}\n`;
   }
+}
+
+/** A double as Java's `Double.toString` writes it, as ZooKeeper prints its averages. */
+export function javaDouble(v: number): string {
+  if (v === 0) return '0.0';
+  const plain = (x: number) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
+  const abs = Math.abs(v);
+  if (abs >= 1e-3 && abs < 1e7) return plain(v);
+  const exponent = Math.floor(Math.log10(abs));
+  const mantissa = Number((v / 10 ** exponent).toPrecision(15));
+  return `${plain(mantissa)}E${exponent}`;
 }
 
 function safeUser(): string {

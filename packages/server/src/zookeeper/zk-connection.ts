@@ -10,6 +10,7 @@ import {ZkAuth} from './zk-auth.js';
 import type {ZkMember} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
 import {zkPathError} from './zk-path.js';
+import type {ZkServerStats} from './zk-server-stats.js';
 import type {ZkError} from './zk-protocol.js';
 import {ZkErrorCode, ZkProtocol} from './zk-protocol.js';
 import type {ZkOpResult} from './zk-state-machine.js';
@@ -30,6 +31,10 @@ export interface ZkConnectionHost {
   /** `jute.maxbuffer`: the largest packet accepted. */
   readonly maxBufferBytes: number;
   readonly tickTimeMs: number;
+  /** Where packets and request latencies are counted for `mntr` and `/metrics`. */
+  readonly stats: ZkServerStats;
+  /** A monotonic clock in milliseconds, for request latencies. */
+  monotonicNowMs(): number;
   /**
    * The super user's `user:base64(sha1(user:password))` (`--zk-super-digest`): a connection
    * that authenticates as it gets ZooKeeper's `super` id, which passes every ACL check.
@@ -71,6 +76,8 @@ type Outcome = {ok: true; answer: () => void} | {ok: false; error: unknown};
 interface Pending {
   readonly packet: Buffer;
   readonly kind: 'connect' | 'write' | 'serial';
+  /** When the request was received, on the host's monotonic clock. */
+  readonly receivedMs: number;
   /** Set when the request starts; settles when its reply can be written. */
   outcome?: Promise<Outcome>;
   /** The settled outcome, kept until the request is the oldest one unanswered. */
@@ -203,6 +210,7 @@ export class ZkConnection implements ZkWatchListener {
     }
     for (const packet of packets) {
       this.received++;
+      this.host.stats.packetReceived();
       this.queued++;
       // Backpressure: a client that sends faster than its requests are answered stops being
       // read until the queue drains, so it cannot make the member buffer without bound.
@@ -211,7 +219,7 @@ export class ZkConnection implements ZkWatchListener {
       this.sawConnect = true;
       const type = packet.length >= 8 ? packet.readInt32BE(4) : -1;
       const kind = connect ? 'connect' : PIPELINED_OPS.has(type) ? 'write' : 'serial';
-      this.pending.push({packet, kind});
+      this.pending.push({packet, kind, receivedMs: this.host.monotonicNowMs()});
     }
     this.startReady();
   }
@@ -243,6 +251,9 @@ export class ZkConnection implements ZkWatchListener {
       if (head?.settled === undefined) break;
       this.pending.shift();
       this.queued--;
+      if (head.kind !== 'connect') {
+        this.host.stats.requestAnswered(this.host.monotonicNowMs() - head.receivedMs);
+      }
       if (this.queued === RESUME_QUEUED_REQUESTS && !this.closing) this.socket.resume();
       if (this.closing) continue;
       try {
@@ -279,6 +290,7 @@ export class ZkConnection implements ZkWatchListener {
   private write(w: JuteWriter): void {
     if (this.socket.destroyed) return;
     this.sent++;
+    this.host.stats.packetSent();
     this.socket.write(w.packet());
   }
 

@@ -4,7 +4,6 @@
  */
 export const ZK_UNMEASURED_MNTR_KEYS: readonly string[] = [
   'zk_add_dead_watcher_stall_time',
-  'zk_approximate_data_size',
   'zk_auth_failed_count',
   'zk_avg_close_session_prep_time',
   'zk_avg_commit_commit_proc_req_queued',
@@ -149,8 +148,6 @@ export const ZK_UNMEASURED_MNTR_KEYS: readonly string[] = [
   'zk_ensemble_auth_fail',
   'zk_ensemble_auth_skip',
   'zk_ensemble_auth_success',
-  'zk_ephemerals_count',
-  'zk_global_sessions',
   'zk_insecure_admin_count',
   'zk_large_requests_rejected',
   'zk_last_client_response_size',

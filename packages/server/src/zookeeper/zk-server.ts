@@ -4,6 +4,7 @@ import type {AddressInfo, Server, Socket} from 'node:net';
 import type {ZkConnectionHost} from './zk-connection.js';
 import {ZkConnection} from './zk-connection.js';
 import {FourLetterWords} from './four-letter-words.js';
+import {ZkServerStats} from './zk-server-stats.js';
 import type {ZkMember} from './zk-member.js';
 import {ZkWatchHub} from './zk-watch-hub.js';
 
@@ -21,6 +22,8 @@ export interface ZkServerOptions {
    * `user:base64(sha1(user:password))` of the super user, who passes every ACL check.
    */
   readonly superDigest?: string;
+  /** A monotonic clock in milliseconds for request latencies; `performance.now` by default. */
+  readonly monotonicNowMs?: () => number;
   readonly warn?: (message: string, detail: object) => void;
 }
 
@@ -36,6 +39,8 @@ export class ZkServer {
   private readonly hub: ZkWatchHub;
   private readonly host: ZkConnectionHost;
   private readonly fourLetterWords: FourLetterWords;
+  /** What `mntr` reports and `/metrics` exports as `synod_zk_*`. */
+  readonly stats: ZkServerStats;
   private ttlTimer: NodeJS.Timeout | undefined;
   private ttlSweeping = false;
 
@@ -46,8 +51,10 @@ export class ZkServer {
   ) {
     this.hub = new ZkWatchHub(() => member.store());
     const tickTimeMs = options.tickTimeMs ?? 2000;
+    this.stats = new ZkServerStats(member, () => this.connections);
     this.fourLetterWords = new FourLetterWords({
       member,
+      stats: this.stats,
       tickTimeMs,
       connections: () => this.connections,
       clientPort: () => this.addresses[0]?.port ?? 0,
@@ -57,6 +64,8 @@ export class ZkServer {
       hub: this.hub,
       maxBufferBytes: options.maxBufferBytes ?? 0xfffff,
       tickTimeMs,
+      stats: this.stats,
+      monotonicNowMs: options.monotonicNowMs ?? (() => performance.now()),
       superDigest: options.superDigest,
       fourLetterWord: word => this.fourLetterWords.answer(word),
       closed: connection => {

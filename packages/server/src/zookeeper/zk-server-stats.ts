@@ -1,0 +1,134 @@
+import {ZkKeys, prefixEnd} from './zk-keys.js';
+import type {ZkMember} from './zk-member.js';
+import {decodeZnode} from './znode-record.js';
+
+/**
+ * What one member's ZooKeeper port has seen, at one moment: the figures `mntr` reports
+ * and `/metrics` exports as `synod_zk_*`, both read from {@link ZkServerStats.snapshot}.
+ */
+export interface ZkStatsSnapshot {
+  /** Znodes in the tree, `/zookeeper` and its children included (`zk_znode_count`). */
+  readonly znodeCount: number;
+  /** Watches set by this member's connections (`zk_watch_count`). */
+  readonly watchCount: number;
+  /** Ephemeral znodes in the tree, of every session (`zk_ephemerals_count`). */
+  readonly ephemeralsCount: number;
+  /** Sum of every znode's path length and data length, as ZooKeeper's `DataTree` counts it. */
+  readonly approximateDataSizeBytes: number;
+  /** Open client connections on this member (`zk_num_alive_connections`). */
+  readonly aliveConnections: number;
+  /** Sessions of the whole cluster (`zk_global_sessions`). */
+  readonly globalSessions: number;
+  /** Requests received on this member's connections and not yet answered. */
+  readonly outstandingRequests: number;
+  readonly packetsReceived: number;
+  readonly packetsSent: number;
+  /** Whole milliseconds, as ZooKeeper measures them; 0 before the first request. */
+  readonly minLatencyMs: number;
+  /** Rounded to 4 decimals, as ZooKeeper's `AvgMinMaxCounter.getAvg`. */
+  readonly avgLatencyMs: number;
+  readonly maxLatencyMs: number;
+  readonly requestsAnswered: number;
+}
+
+/** What the statistics read of each open connection (a `ZkConnection`). */
+export interface ZkConnectionFigures {
+  /** Requests received and not yet answered. */
+  readonly queued: number;
+  readonly watches: {readonly size: number};
+}
+
+/** Hears every answered request's latency, e.g. to fill a histogram. */
+export type ZkLatencyListener = (latencyMs: number) => void;
+
+/**
+ * The one source of ZooKeeper server statistics of a member: the connections count packets
+ * and report each request's latency here, and both `mntr` and the metrics read
+ * {@link snapshot}, so they cannot disagree. Counters live here rather than on the
+ * connections so that a closed connection's packets still count, as in ZooKeeper's
+ * `ServerStats`.
+ */
+export class ZkServerStats {
+  private packetsReceived = 0;
+  private packetsSent = 0;
+  private requestsAnswered = 0;
+  private latencyTotalMs = 0;
+  /** Invariant: minLatencyMs <= maxLatencyMs once requestsAnswered > 0. */
+  private minLatencyMs = 0;
+  private maxLatencyMs = 0;
+  private readonly listeners: ZkLatencyListener[] = [];
+
+  constructor(
+    private readonly member: ZkMember,
+    private readonly connections: () => ReadonlySet<ZkConnectionFigures>,
+  ) {}
+
+  onLatency(listener: ZkLatencyListener): void {
+    this.listeners.push(listener);
+  }
+
+  packetReceived(): void {
+    this.packetsReceived++;
+  }
+
+  packetSent(): void {
+    this.packetsSent++;
+  }
+
+  /** A request answered `latencyMs` after it was received (fractions kept for listeners). */
+  requestAnswered(latencyMs: number): void {
+    // ZooKeeper takes the difference of two millisecond clocks.
+    const ms = Math.max(0, Math.floor(latencyMs));
+    if (this.requestsAnswered === 0 || ms < this.minLatencyMs) this.minLatencyMs = ms;
+    if (ms > this.maxLatencyMs) this.maxLatencyMs = ms;
+    this.requestsAnswered++;
+    this.latencyTotalMs += ms;
+    for (const l of this.listeners) l(latencyMs);
+  }
+
+  /**
+   * Reads the figures now. The tree's figures are one scan of the znode keys, as
+   * ZooKeeper's `approximateDataSize` once was: cheap next to a scrape interval for
+   * trees of up to a few hundred thousand znodes.
+   */
+  snapshot(): ZkStatsSnapshot {
+    let watchCount = 0;
+    let outstandingRequests = 0;
+    const connections = this.connections();
+    for (const c of connections) {
+      watchCount += c.watches.size;
+      outstandingRequests += c.queued;
+    }
+    const store = this.member.store();
+    const start = Buffer.from(ZkKeys.nodePrefix);
+    let znodeCount = 0;
+    let ephemeralsCount = 0;
+    let approximateDataSizeBytes = 0;
+    for (const kv of store.range(start, prefixEnd(start)).kvs) {
+      const path = ZkKeys.pathOfNode(kv.key);
+      if (path === undefined) continue;
+      znodeCount++;
+      const record = decodeZnode(kv.value);
+      if (record.ephemeralOwner !== 0n) ephemeralsCount++;
+      approximateDataSizeBytes += path.length + record.data.length;
+    }
+    const sessions = Buffer.from(ZkKeys.sessionPrefix);
+    const globalSessions = store.range(sessions, prefixEnd(sessions), {countOnly: true}).count;
+    const avg = this.requestsAnswered === 0 ? 0 : this.latencyTotalMs / this.requestsAnswered;
+    return {
+      znodeCount,
+      watchCount,
+      ephemeralsCount,
+      approximateDataSizeBytes,
+      aliveConnections: connections.size,
+      globalSessions,
+      outstandingRequests,
+      packetsReceived: this.packetsReceived,
+      packetsSent: this.packetsSent,
+      minLatencyMs: this.minLatencyMs,
+      avgLatencyMs: Math.round(avg * 10_000) / 10_000,
+      maxLatencyMs: this.maxLatencyMs,
+      requestsAnswered: this.requestsAnswered,
+    };
+  }
+}
