@@ -8,6 +8,7 @@ import {KeysView} from './views/keys-view.js';
 import {LeasesView} from './views/leases-view.js';
 import {LocksView} from './views/locks-view.js';
 import {WatchView} from './views/watch-view.js';
+import {ZooKeeperView} from './views/zookeeper-view.js';
 
 const views = {
   cluster: {title: 'Cluster', View: ClusterView},
@@ -16,6 +17,7 @@ const views = {
   watch: {title: 'Watch', View: WatchView},
   leases: {title: 'Leases', View: LeasesView},
   locks: {title: 'Locks & elections', View: LocksView},
+  zookeeper: {title: 'ZooKeeper', View: ZooKeeperView},
 } as const;
 
 type ViewName = keyof typeof views;
