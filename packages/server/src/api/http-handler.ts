@@ -4,6 +4,7 @@ import {ServerError} from 'nice-grpc-common';
 import type {HealthSource} from '../metrics/health-endpoints.js';
 import {answerHealth, isHealthPath} from '../metrics/health-endpoints.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
+import {corsHeaders} from '../util/cors-headers.js';
 import {etcdApiVersion} from './maintenance-service.js';
 import type {HealthHost} from './member-ports.js';
 
@@ -63,11 +64,9 @@ export function httpEndpoints(
   {metricsOnly = false} = {},
 ): HttpEndpoints {
   const health = memberHealth(member);
-  return (method, path, query = new URLSearchParams()) => {
+  const answer = (method: string, path: string, query: URLSearchParams) => {
     if (isHealthPath(path)) return answerHealth(health, metrics, method, path, query);
-    if (method !== 'GET' && method !== 'HEAD') {
-      return {status: 405, headers: {allow: 'GET, HEAD'}, body: ''};
-    }
+    // As etcd's handlers: /metrics (Prometheus' handler) answers any method, /version only GET.
     if (path === '/metrics') {
       return metrics.registry.metrics().then(
         text => ({
@@ -83,6 +82,7 @@ export function httpEndpoints(
       );
     }
     if (path === '/version' && !metricsOnly) {
+      if (method !== 'GET') return goMethodNotAllowed;
       return json(200, {
         etcdserver: etcdApiVersion,
         etcdcluster: etcdApiVersion.replace(/\.\d+$/, '.0'),
@@ -94,4 +94,23 @@ export function httpEndpoints(
       body: '404 page not found\n',
     };
   };
+  if (metricsOnly)
+    return (method, path, query = new URLSearchParams()) => answer(method, path, query);
+  // The client port answers as etcd's CORS wrapper around its handlers does.
+  return async (method, path, query = new URLSearchParams()) => {
+    if (method === 'OPTIONS') return {status: 200, headers: {...corsHeaders}, body: ''};
+    const answered = await answer(method, path, query);
+    return {...answered, headers: {...corsHeaders, ...answered.headers}};
+  };
 }
+
+/** Go's `http.Error(w, "Method Not Allowed", 405)` after etcd's `allowMethod(w, r, "GET")`. */
+const goMethodNotAllowed: HttpAnswer = {
+  status: 405,
+  headers: {
+    allow: 'GET',
+    'content-type': 'text/plain; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+  },
+  body: 'Method Not Allowed\n',
+};

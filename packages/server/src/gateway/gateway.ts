@@ -12,6 +12,7 @@ import type {
   UnexpectedErrorHandler,
 } from '../transport/grpc-service.js';
 import {AsyncQueue} from '../util/async-queue.js';
+import {corsHeaders} from '../util/cors-headers.js';
 import {etcdJsonSchema} from './etcd-json-schema.js';
 import {gatewayRoute} from './gateway-routes.js';
 import {GoJsonError, goJsonString, readGoJson} from './go-json.js';
@@ -86,13 +87,6 @@ const statusTexts: Readonly<Record<number, string>> = {
 function httpStatus(code: number): number {
   return httpStatusOfCode[code] ?? 500;
 }
-
-/** What etcd's client port adds to every HTTP answer: CORS for any origin (`--cors=*`). */
-export const corsHeaders: Readonly<Record<string, string>> = {
-  'access-control-allow-headers': 'accept, content-type, authorization',
-  'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
-  'access-control-allow-origin': '*',
-};
 
 const jsonHeaders = {...corsHeaders, 'content-type': 'application/json'};
 /** The response header metadata etcd's gRPC server sends, which the gateway passes on. */

@@ -34,7 +34,15 @@ export interface HttpOutcome {
   readonly body: unknown;
 }
 
-const comparedHeaders = ['content-type', 'trailer'];
+const comparedHeaders = [
+  'content-type',
+  'trailer',
+  'allow',
+  'x-content-type-options',
+  'access-control-allow-headers',
+  'access-control-allow-methods',
+  'access-control-allow-origin',
+];
 
 /** Options of one request. */
 export interface HttpRequestOptions {

@@ -188,6 +188,24 @@ describe.skipIf(etcdSkipReason !== undefined)(
       await sameHttp(pair, '/v3/kv/range', undefined, {method: 'OPTIONS'});
       await sameHttp(pair, '/v3beta/kv/range', JSON.stringify({key: b64('gw/a')}));
       await sameHttp(pair, '/nothing', undefined, {method: 'GET'});
+      await sameHttp(pair, '/nothing', '{}');
+      await sameHttp(pair, '/nothing', undefined, {method: 'OPTIONS'});
+    });
+
+    it('answers /version, /health and /metrics with any method as etcd does, CORS headers included', async () => {
+      for (const method of ['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS']) {
+        await sameHttp(pair, '/version', undefined, {method});
+        await sameHttp(pair, '/health', undefined, {method});
+      }
+      // Prometheus' handler answers any method; the figures themselves differ.
+      const [e, s] = await Promise.all(
+        pair.sides.map(side => httpOutcome(side, '/metrics', '{}', {method: 'POST'})),
+      );
+      expect(s?.status).toBe(200);
+      expect({status: s?.status, headers: s?.headers}).toEqual({
+        status: e?.status,
+        headers: e?.headers,
+      });
     });
 
     it('grants, lists, renews and revokes leases, also under /v3/kv/lease', async () => {
