@@ -8,78 +8,13 @@
  * `new JuteWriter().int(xid).int(OpCode.getData).string('/a').bool(true).frame()`.
  */
 
+import {ZkErrorCode, ZkProtocol} from '@synod/proto';
+
 /** Request types (`ZooDefs.OpCode`). */
-export const OpCode = {
-  notification: 0,
-  create: 1,
-  delete: 2,
-  exists: 3,
-  getData: 4,
-  setData: 5,
-  getACL: 6,
-  setACL: 7,
-  getChildren: 8,
-  sync: 9,
-  ping: 11,
-  getChildren2: 12,
-  check: 13,
-  multi: 14,
-  create2: 15,
-  reconfig: 16,
-  checkWatches: 17,
-  removeWatches: 18,
-  createContainer: 19,
-  deleteContainer: 20,
-  createTTL: 21,
-  multiRead: 22,
-  auth: 100,
-  setWatches: 101,
-  sasl: 102,
-  getEphemerals: 103,
-  getAllChildrenNumber: 104,
-  setWatches2: 105,
-  addWatch: 106,
-  whoAmI: 107,
-  createSession: -10,
-  closeSession: -11,
-  error: -1,
-} as const;
+export const OpCode = ZkProtocol.op;
 
 /** Error codes a reply header carries (`KeeperException.Code`), by name. */
-export const ErrorCode = {
-  ok: 0,
-  systemError: -1,
-  runtimeInconsistency: -2,
-  dataInconsistency: -3,
-  connectionLoss: -4,
-  marshallingError: -5,
-  unimplemented: -6,
-  operationTimeout: -7,
-  badArguments: -8,
-  newConfigNoQuorum: -13,
-  reconfigInProgress: -14,
-  unknownSession: -12,
-  apiError: -100,
-  noNode: -101,
-  noAuth: -102,
-  badVersion: -103,
-  noChildrenForEphemerals: -108,
-  nodeExists: -110,
-  notEmpty: -111,
-  sessionExpired: -112,
-  invalidCallback: -113,
-  invalidACL: -114,
-  authFailed: -115,
-  sessionMoved: -118,
-  notReadOnly: -119,
-  ephemeralOnLocalSession: -120,
-  noWatcher: -121,
-  requestTimeout: -122,
-  reconfigDisabled: -123,
-  sessionClosedRequireSaslAuth: -124,
-  quotaExceeded: -125,
-  throttledOp: -127,
-} as const;
+export const ErrorCode = ZkErrorCode;
 
 const errorNames = new Map<number, string>(
   Object.entries(ErrorCode).map(([name, code]) => [code, name]),
@@ -91,16 +26,7 @@ export function errorName(code: number): string {
 }
 
 /** Watch event types (`Watcher.Event.EventType`). */
-export const EventType = {
-  none: -1,
-  nodeCreated: 1,
-  nodeDeleted: 2,
-  nodeDataChanged: 3,
-  nodeChildrenChanged: 4,
-  dataWatchRemoved: 5,
-  childWatchRemoved: 6,
-  persistentWatchRemoved: 7,
-} as const;
+export const EventType = ZkProtocol.eventType;
 
 const eventNames = new Map<number, string>(
   Object.entries(EventType).map(([name, code]) => [code, name]),
@@ -112,21 +38,13 @@ export function eventName(type: number): string {
 }
 
 /** `CreateMode` flags of create requests. */
-export const CreateMode = {
-  persistent: 0,
-  ephemeral: 1,
-  persistentSequential: 2,
-  ephemeralSequential: 3,
-  container: 4,
-  persistentWithTtl: 5,
-  persistentSequentialWithTtl: 6,
-} as const;
+export const CreateMode = ZkProtocol.createMode;
 
 /** `addWatch` modes. */
-export const AddWatchMode = {persistent: 0, persistentRecursive: 1} as const;
+export const AddWatchMode = ZkProtocol.addWatchMode;
 
 /** `WatcherType` of removeWatches and checkWatches. */
-export const WatcherType = {children: 1, data: 2, any: 3} as const;
+export const WatcherType = ZkProtocol.watcherType;
 
 /** The `Stat` record, fields in wire order. */
 export interface Stat {

@@ -1,7 +1,9 @@
 import net from 'node:net';
 
-/** The ZooKeeper opcodes the bench sends (`ZooDefs.OpCode`). */
-const OP = {create: 1, delete: 2, getData: 4, setData: 5, ping: 11, closeSession: -11} as const;
+import {ZkProtocol} from '@synod/proto';
+
+/** ZooKeeper's opcodes (`ZooDefs.OpCode`). */
+const OP = ZkProtocol.op;
 
 /** KeeperException.Code values the bench tells apart. */
 export const ZK_NODE_EXISTS = -110;

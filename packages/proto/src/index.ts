@@ -209,3 +209,7 @@ export type {PeerClient, PeerServiceImplementation} from './gen/peerpb/peer.js';
 // (which recognises them).
 export {EtcdErrors, etcdErrorName} from './etcd-errors.js';
 export type {EtcdErrorName, EtcdErrorSpec} from './etcd-errors.js';
+
+// ZooKeeper 3.8's wire constants, for Synod's ZooKeeper port and the tools that talk to it.
+export {ZkErrorCode, ZkProtocol} from './zookeeper-protocol.js';
+export type {ZkError} from './zookeeper-protocol.js';

@@ -57,6 +57,7 @@ const expected: Record<string, string[]> = {
       'index',
       'raftpb',
       'synodpb',
+      'zookeeper-protocol',
     ),
   ],
   '@synod/client': [

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 
 import type {ZkAcl} from '@synod/proto/synodpb';
 
-import {ZkProtocol} from './zk-protocol.js';
+import {ZkProtocol} from '@synod/proto';
 
 /** One identity of a connection (ZooKeeper's `Id`): `ip:127.0.0.1`, `digest:alice:<hash>`, `super:`. */
 export interface ZkAuthId {

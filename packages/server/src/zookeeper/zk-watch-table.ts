@@ -1,5 +1,5 @@
 import {zkParent} from './zk-path.js';
-import {ZkProtocol} from './zk-protocol.js';
+import {ZkProtocol} from '@synod/proto';
 
 /** A change to one znode, as ZooKeeper's watch manager is told of it. */
 export interface ZkChange {
