@@ -6,17 +6,7 @@ import type {HttpAnswer, HttpEndpoints} from '../api/http-handler.js';
 import type {Gateway, HttpExchange} from '../gateway/gateway.js';
 import type {ConsoleAnswer, ConsoleSite} from './console-site.js';
 import type {BodyExchange} from './h2/h2-exchange.js';
-
-/** The path of a request target, without its query. */
-function pathOf(target: string | undefined): string {
-  return (target ?? '/').split('?')[0] ?? '/';
-}
-
-/** The query of a request target (`/health?exclude=NOSPACE`), empty when it has none. */
-function queryOf(target: string | undefined): URLSearchParams {
-  const at = (target ?? '').indexOf('?');
-  return new URLSearchParams(at < 0 ? '' : (target ?? '').slice(at + 1));
-}
+import {pathOf, queryOf} from './request-target.js';
 
 /** Answers an HTTP/1.1 request: the JSON gateway's paths, else the member's HTTP endpoints. */
 export function serveHttp1(

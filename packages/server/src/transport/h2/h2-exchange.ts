@@ -1,5 +1,6 @@
 import type {HttpExchange} from '../../gateway/gateway.js';
 import {AsyncQueue} from '../../util/async-queue.js';
+import {pathOf, queryOf} from '../request-target.js';
 import {encodeHeaderField} from './hpack-encoder.js';
 import type {H2Stream} from './h2-stream.js';
 
@@ -28,10 +29,6 @@ function headerBlock(
   return Buffer.concat(parts);
 }
 
-function pathOfTarget(target: string): string {
-  return target.split('?')[0] ?? '/';
-}
-
 /**
  * A request that is not gRPC (the JSON gateway's `/v3/...`, `/health`, `/metrics`...) on
  * Synod's HTTP/2 engine, as the gateway's {@link HttpExchange}.
@@ -56,8 +53,8 @@ export function h2Exchange(stream: H2Stream): BodyExchange {
   const target = stream.header(':path') ?? '/';
   return {
     method: stream.header(':method') ?? 'GET',
-    path: pathOfTarget(target),
-    query: new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : ''),
+    path: pathOf(target),
+    query: queryOf(target),
     header: name => {
       const values: string[] = [];
       stream.forEachHeader((n, v) => {
