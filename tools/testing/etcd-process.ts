@@ -7,6 +7,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
+import {installExitHook, liveChildren, tempDirs} from './process-registry.js';
+
 /**
  * Starts real etcd members as child processes for integration tests: one member or a
  * cluster, on loopback ports, with short raft timings so that elections and lease
@@ -113,43 +115,6 @@ export interface EtcdCluster {
    * waits until it is healthy.
    */
   startAdded(spec: NewMemberSpec, initialCluster: string): Promise<EtcdMember>;
-}
-
-const liveChildren = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let exitHookInstalled = false;
-
-/** Kills every member still running and removes the data dirs; synchronous. */
-function killAll(): void {
-  for (const child of liveChildren) {
-    if (child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-  liveChildren.clear();
-  for (const dir of tempDirs) rmSync(dir, {recursive: true, force: true});
-  tempDirs.clear();
-}
-
-/** @internal Kills tracked children when the test process ends. */
-export function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', killAll);
-  // A signal ends the process without 'exit' handlers: clean up, then die of the same
-  // signal as if nobody had listened.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAll();
-      process.removeListener(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /** Finds `count` distinct free loopback ports by binding port 0 and releasing it. */

@@ -4,13 +4,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import type {EtcdCluster, EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
-import {
-  installExitHook,
-  Member,
-  memberFlags,
-  peerTlsFromEnvironment,
-  synodEntry,
-} from './etcd-process.js';
+import {Member, memberFlags, peerTlsFromEnvironment, synodEntry} from './etcd-process.js';
+import {installExitHook} from './process-registry.js';
 
 /**
  * Synod clusters whose members each run in a network namespace of their own,

@@ -1,5 +1,6 @@
 import type {EtcdClusterOptions, EtcdMember, NewMemberSpec} from './etcd-process.js';
-import {installExitHook, Member, memberFlags, synodEntry} from './etcd-process.js';
+import {Member, memberFlags, synodEntry} from './etcd-process.js';
+import {installExitHook} from './process-registry.js';
 
 /** The cluster a restored member was restored into: `--initial-cluster` and its token. */
 export interface RestoredCluster {

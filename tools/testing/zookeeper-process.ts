@@ -6,6 +6,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 import {freePorts} from './etcd-process.js';
+import {installExitHook, liveChildren, tempDirs} from './process-registry.js';
 
 /**
  * Starts the real ZooKeeper 3.8 (Debian's `zookeeper` package on a Java runtime) as the
@@ -117,39 +118,6 @@ export interface ZooKeeperEnsemble {
   readonly connectString: string;
   /** Kills every JVM by pid and removes the data dirs. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-const liveChildren = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function killAll(): void {
-  for (const child of liveChildren) {
-    if (child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-  liveChildren.clear();
-  for (const dir of tempDirs) rmSync(dir, {recursive: true, force: true});
-  tempDirs.clear();
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAll();
-      process.removeListener(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /**
