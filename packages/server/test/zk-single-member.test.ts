@@ -118,7 +118,7 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     expect(await zk.exists('/app')).toMatchObject({err: NO_NODE});
   });
 
-  it('names sequential nodes from the parent cversion, which deletes advance too', async () => {
+  it('names sequential nodes from the count of child creates, which deletes do not advance', async () => {
     const zk = await open();
     await zk.create('/seq', '', PERSISTENT);
     const a = await zk.create('/seq/n-', '', PERSISTENT_SEQUENTIAL);
@@ -126,7 +126,7 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     await zk.delete('/seq/n-0000000000');
     await zk.create('/seq/plain', '', PERSISTENT);
     const b = await zk.create('/seq/n-', '', PERSISTENT_SEQUENTIAL);
-    expect(b).toMatchObject({value: {path: '/seq/n-0000000003'}});
+    expect(b).toMatchObject({value: {path: '/seq/n-0000000002'}});
   });
 
   it('deletes ephemerals when their session closes, and refuses children under them', async () => {

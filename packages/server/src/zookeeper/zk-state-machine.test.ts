@@ -10,7 +10,7 @@ import type {ZkAuthId} from './zk-auth.js';
 import {ZkAuth} from './zk-auth.js';
 import {ZkKeys} from './zk-keys.js';
 import type {ZkApplied} from './zk-state-machine.js';
-import {ZkStateMachine, sequenceSuffix} from './zk-state-machine.js';
+import {ZkStateMachine, childCreates, sequenceSuffix} from './zk-state-machine.js';
 
 const openAcl = [{perms: 31, scheme: 'world', id: 'anyone'}];
 const create = (path: string, mode = 0, data = ''): ZkOp => ({
@@ -135,7 +135,7 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     });
   });
 
-  it('names sequential nodes from the cversion at apply time, deletes included', () => {
+  it('names sequential nodes from the count of child creates at apply time, deletes not', () => {
     session(1n);
     txn(1n, [create('/q')]);
     const names: string[] = [];
@@ -146,9 +146,13 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     txn(1n, [del('/q/x-0000000001')]);
     const r = txn(1n, [create('/q/x-', 2)]);
     expect(names).toEqual(['/q/x-0000000000', '/q/x-0000000001', '/q/x-0000000002']);
-    expect(r).toMatchObject({results: [{path: '/q/x-0000000004'}]});
+    // Three creates and one delete: the shown cversion is 4, the next name counts creates.
+    expect(r).toMatchObject({results: [{path: '/q/x-0000000003'}]});
     expect(sequenceSuffix(-2147483648)).toBe('-2147483648');
     expect(sequenceSuffix(-1)).toBe('-000000001');
+    expect(childCreates({cversion: -1, numChildren: 1})).toBe(0);
+    expect(childCreates({cversion: 4, numChildren: 0})).toBe(2);
+    expect(childCreates({cversion: 7, numChildren: 3})).toBe(5);
   });
 
   it('gives errors as ZooKeeper checks them, in its order', () => {

@@ -166,7 +166,7 @@ class TxnOverlay {
  * inside the raft apply batch, as ZooKeeper's leader prepares and applies a
  * transaction: every existence, version, parent and ephemeral check is made
  * against the state at apply time, sequential names come from the parent's
- * cversion at apply time, and a multi is all or nothing at one revision. The same
+ * count of child creates at apply time (`childCreates`), and a multi is all or nothing at one revision. The same
  * log gives every member the same tree, names and results.
  *
  * Worked example: `create /app/lock- EPHEMERAL_SEQUENTIAL` by session 0x1a, with
@@ -451,7 +451,7 @@ export class ZkStateMachine {
     if (parent === undefined) throw new OpFailure('noNode');
     checkAcl(parent.record.acl, ZkAuth.perms.create, auth);
     const counters = o.childCounters(parentPath, parent.czxid);
-    const path = sequential ? c.path + sequenceSuffix(counters.cversion) : c.path;
+    const path = sequential ? c.path + sequenceSuffix(childCreates(counters)) : c.path;
     if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
     if (o.node(path) !== undefined) throw new OpFailure('nodeExists');
     if (parent.record.ephemeralOwner !== 0n) throw new OpFailure('noChildrenForEphemerals');
@@ -640,6 +640,19 @@ function checkVersion(expected: number, actual: number): void {
 
 function toEntry(a: ZkAcl): ZkAclEntry {
   return {perms: a.perms, scheme: a.scheme, id: a.id};
+}
+
+/**
+ * How many children were ever created under a node: ZooKeeper's stored cversion, from which
+ * it names a sequential child. ZooKeeper 3.8 counts only creates in the stored cversion (a
+ * delete moves the parent's pzxid alone) and shows `stored * 2 - numChildren` in a Stat
+ * (`DataNode.copyStat`: each child gone was one create and one delete). Synod stores the
+ * shown value, so the count of creates is `(cversion + numChildren) / 2`, in Java's int
+ * arithmetic. Example: create n-0000000000 and plain, delete both: cversion 4, no children,
+ * so the next sequential child is n-0000000002.
+ */
+export function childCreates(c: {readonly cversion: number; readonly numChildren: number}): number {
+  return ((c.cversion + c.numChildren) | 0) >> 1;
 }
 
 /** Java's `String.format("%010d", n)` for an int, negative numbers included. */
