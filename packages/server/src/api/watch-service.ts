@@ -178,7 +178,12 @@ function handleRequest(
           // etcd watches every key from "\0" when given an empty key.
           key: c.key.length === 0 ? allKeys : c.key,
           rangeEnd: c.rangeEnd,
-          startRevision: toRevision(c.startRevision),
+          // A negative start is passed on: etcd takes it as older than the compact revision
+          // (-1 before the first compaction) and cancels the watch as compacted.
+          startRevision:
+            c.startRevision < 0n
+              ? Math.max(Number(c.startRevision), Number.MIN_SAFE_INTEGER)
+              : toRevision(c.startRevision),
           prevKv: c.prevKv,
           filters: c.filters.map(f =>
             f === WatchCreateRequest_FilterType.NOPUT ? WatchFilter.NoPut : WatchFilter.NoDelete,
@@ -307,8 +312,9 @@ function toWireResponses(
     options.fragment.delete(r.watchId);
   }
   const whole = reply({
-    // A watch cancelled by compaction answers with revision 0 in its header, as etcd does.
-    header: member.header(r.compactRevision > 0 ? 0 : r.revision),
+    // A watch cancelled by compaction answers with revision 0 in its header, as etcd does; its
+    // compact revision is -1 when a negative start met a store never compacted.
+    header: member.header(r.compactRevision !== 0 ? 0 : r.revision),
     watchId: BigInt(r.watchId),
     canceled: r.canceled,
     compactRevision: BigInt(r.compactRevision),

@@ -11,7 +11,10 @@ export interface WatchRequest {
   readonly key: Uint8Array;
   /** As in ranges: absent/empty = one key, `\0` = every key >= key. */
   readonly rangeEnd?: Uint8Array;
-  /** First revision to deliver (inclusive); 0 or absent = only future changes. */
+  /**
+   * First revision to deliver (inclusive); 0 or absent = only future changes. A negative
+   * start is older than any compaction: the watcher is canceled as compacted, as in etcd.
+   */
   readonly startRevision?: number;
   readonly prevKv?: boolean;
   readonly filters?: readonly WatchFilter[];

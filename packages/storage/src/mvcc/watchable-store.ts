@@ -165,7 +165,7 @@ export class WatchableStore implements WatchableKV, WatchHub {
       noPut: req.filters?.includes(WatchFilter.NoPut) ?? false,
       noDelete: req.filters?.includes(WatchFilter.NoDelete) ?? false,
       single: to === `${from}\0`,
-      minRev: start <= 0 ? current + 1 : start,
+      minRev: start === 0 ? current + 1 : start,
       state: 'unsynced',
       parked: undefined,
     };
@@ -202,9 +202,10 @@ export class WatchableStore implements WatchableKV, WatchHub {
 
   /** @internal */
   progress(stream: WatchStream): number | undefined {
-    const byId = this.watchers.get(stream);
-    if (byId === undefined || byId.size === 0) return undefined;
-    for (const w of byId.values()) if (w.state !== 'synced') return undefined;
+    // A stream without watchers is trivially synced: etcd answers its progress request too.
+    for (const w of this.watchers.get(stream)?.values() ?? []) {
+      if (w.state !== 'synced') return undefined;
+    }
     return this.kv.rev();
   }
 
