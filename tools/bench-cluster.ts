@@ -40,6 +40,8 @@ export interface BenchClusterOptions {
   readonly electionTimeoutMs?: number;
   /** Flags given to every member of either server after the common ones. */
   readonly extraFlags?: readonly string[];
+  /** Synod only: each member also serves ZooKeeper clients on a port of its own. */
+  readonly zookeeper?: boolean;
 }
 
 /** One member process. */
@@ -47,6 +49,8 @@ export interface BenchMember {
   readonly name: string;
   /** `127.0.0.1:<port>`, without scheme. */
   readonly clientAddress: string;
+  /** `127.0.0.1:<port>` of its ZooKeeper listener, when the cluster was started with one. */
+  readonly zkAddress?: string;
   readonly pid: number;
 }
 
@@ -240,11 +244,13 @@ export class BenchCluster {
   /** Starts the members and waits until each answers `/health` (which needs a leader). */
   static async start(options: BenchClusterOptions): Promise<BenchCluster> {
     const dataDir = mkdtempSync(join(dataRootDir(), `${options.server}-${options.members}-`));
-    const ports = await freePorts(options.members * 2);
+    const ports = await freePorts(options.members * 3);
     const specs = Array.from({length: options.members}, (_, i) => ({
       name: `m${i}`,
       client: `http://127.0.0.1:${ports[2 * i] ?? 0}`,
       peer: `http://127.0.0.1:${ports[2 * i + 1] ?? 0}`,
+      zk:
+        options.zookeeper === true ? `127.0.0.1:${ports[2 * options.members + i] ?? 0}` : undefined,
     }));
     const initialCluster = specs.map(s => `${s.name}=${s.peer}`).join(',');
     const running = specs.map(spec => {
@@ -263,6 +269,7 @@ export class BenchCluster {
         `--heartbeat-interval=${options.heartbeatIntervalMs ?? 100}`,
         `--election-timeout=${options.electionTimeoutMs ?? 1000}`,
         '--log-level=error',
+        ...(spec.zk === undefined ? [] : [`--listen-zk-urls=http://${spec.zk}`]),
         ...(options.extraFlags ?? []),
       ];
       const [file, argv] = memberCommand(options.server, options.synod ?? 'source', flags);
@@ -272,6 +279,7 @@ export class BenchCluster {
       const member: RunningMember = {
         name: spec.name,
         clientAddress: spec.client.slice('http://'.length),
+        ...(spec.zk === undefined ? {} : {zkAddress: spec.zk}),
         pid: child.pid,
         child,
         stderrTail: '',

@@ -14,3 +14,4 @@ export {Histogram} from './histogram.js';
 export type {HistogramData} from './histogram.js';
 export {checkPerfLoad, checkPerfLoads, judgeCheckPerf} from './check-perf.js';
 export type {CheckPerfLoad, CheckPerfMeasurement, CheckPerfVerdict} from './check-perf.js';
+export {ZkReplyError, ZkSession} from './zk-session.js';

@@ -26,9 +26,10 @@ const OPEN_ACL_BYTES = 4 + 4 + 4 + 'world'.length + 4 + 'anyone'.length;
 /**
  * One ZooKeeper session over one TCP connection, for load generation: it pipelines requests
  * (any number in flight, matched to replies by xid, which ZooKeeper answers in order), keeps
- * the session alive with pings, and skips watch notifications. It speaks just enough of the
- * 3.8 wire protocol for create, getData, setData and delete of persistent nodes with an open
- * ACL; requests are encoded straight into one buffer each.
+ * the session alive with pings, and hands watch notifications to {@link onNotification}. It
+ * speaks just enough of the 3.8 wire protocol for create, getData (with or without a watch),
+ * setData and delete of persistent nodes with an open ACL; requests are encoded straight
+ * into one buffer each.
  */
 export class ZkSession {
   private nextXid = 1;
@@ -39,6 +40,8 @@ export class ZkSession {
   private pending = Buffer.alloc(0);
   private pingTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Called with each watch notification's event type and path (xid -1). */
+  onNotification: ((type: number, path: string) => void) | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -114,8 +117,17 @@ export class ZkSession {
       offset += 4 + length;
       const xid = packet.readInt32BE(0);
       const err = packet.readInt32BE(12);
+      if (xid === -1 && this.onNotification !== undefined && packet.length >= 28) {
+        // WatcherEvent after the 16-byte reply header: type, state, path.
+        const pathLength = packet.readInt32BE(24);
+        this.onNotification(
+          packet.readInt32BE(16),
+          packet.toString('utf8', 28, 28 + Math.max(0, pathLength)),
+        );
+        continue;
+      }
       const waiter = this.waiting.get(xid);
-      if (waiter === undefined) continue; // a ping's reply or a watch notification
+      if (waiter === undefined) continue; // a ping's reply or an unheard watch notification
       this.waiting.delete(xid);
       if (err !== 0) waiter.reject(new ZkReplyError(err, waiter.op, waiter.path));
       else waiter.resolve(packet.subarray(16));
@@ -141,9 +153,10 @@ export class ZkSession {
     return this.send('create', path, w.bytes);
   }
 
-  getData(path: string): Promise<Buffer> {
+  /** Reads a node; `watch` leaves a one-shot data watch on it (see {@link onNotification}). */
+  getData(path: string, watch = false): Promise<Buffer> {
     const w = new Writer(8 + 4 + Buffer.byteLength(path) + 1, OP.getData);
-    w.string(path).int8(0);
+    w.string(path).int8(watch ? 1 : 0);
     return this.send('getData', path, w.bytes);
   }
 
