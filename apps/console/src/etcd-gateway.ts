@@ -256,6 +256,30 @@ export class EtcdGateway {
     }
   }
 
+  /**
+   * The status of the member at `clientUrl` (one of its advertised client URLs), asked of that
+   * member itself, as `etcdctl endpoint status --cluster` does: only a member knows its own
+   * term, index and size. Maintenance.Status needs no permission, and a token is kept to the
+   * member that issued it, so none is sent to the others.
+   */
+  async memberStatus(clientUrl: string, signal?: AbortSignal): Promise<StatusResponse> {
+    const url = new URL('/v3/maintenance/status', clientUrl);
+    if (url.origin === location.origin)
+      return this.call<StatusResponse>('maintenance/status', {}, signal);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: '{}',
+      signal: signal ?? null,
+      credentials: 'omit',
+    });
+    const text = await response.text();
+    if (!response.ok) throw errorOf(response.status, text);
+    const body = JSON.parse(text) as StatusResponse & ErrorBody;
+    if (body.error !== undefined) throw errorOf(response.status, text);
+    return body;
+  }
+
   /** The member's own `/metrics` page, Prometheus' text format. */
   async metrics(signal?: AbortSignal): Promise<string> {
     const response = await fetch('/metrics', {signal: signal ?? null, credentials: 'omit'});

@@ -263,7 +263,13 @@ export async function startMember(
           observer: metrics,
         }),
         endpoints: httpEndpoints(core, metrics),
-        ...(config.ui ? {console: new ConsoleSite()} : {}),
+        ...(config.ui
+          ? {
+              console: new ConsoleSite(undefined, () =>
+                core.membership.list().flatMap(m => m.clientUrls),
+              ),
+            }
+          : {}),
         http2Engine: config.clientHttp2Engine,
       },
       clientTls,

@@ -6,6 +6,7 @@ import {
   bytesFromText,
   displayText,
   prefixRangeEnd,
+  strictText,
 } from '../bytes.js';
 import type {EtcdGateway, KeyValue, RangeResponse} from '../etcd-gateway.js';
 import {GatewayError} from '../etcd-gateway.js';
@@ -265,10 +266,18 @@ function KeyDetail(props: {
               </select>
             </label>
             {editing === undefined ? (
+              // A value that is not UTF-8 would not survive a round trip through a text box.
               <button
                 type="button"
+                data-testid="edit"
+                disabled={strictText(bytesFromBase64(kv.value)) === undefined}
+                title={
+                  strictText(bytesFromBase64(kv.value)) === undefined
+                    ? 'Not valid UTF-8: this value cannot be edited as text'
+                    : undefined
+                }
                 onClick={() => {
-                  setEditing(displayText(bytesFromBase64(kv.value)));
+                  setEditing(strictText(bytesFromBase64(kv.value)));
                 }}
               >
                 Edit

@@ -29,6 +29,16 @@ describe('ConsoleSite', () => {
     expect(String(answer.body)).toContain('<title>Synod</title>');
   });
 
+  it("lets the page connect to its own origin and the cluster's client URLs, nothing else", async () => {
+    const urls = ['http://127.0.0.1:2379', 'https://10.0.0.2:2379/', 'unix:///run/etcd.sock', '::'];
+    const answer = await new ConsoleSite(dist, () => urls).answer('GET', '/ui/');
+    const csp = answer.headers['content-security-policy'] ?? '';
+    expect(csp).toContain("connect-src 'self' http://127.0.0.1:2379 https://10.0.0.2:2379;");
+    expect((await site.answer('GET', '/ui/')).headers['content-security-policy']).toContain(
+      "connect-src 'self';",
+    );
+  });
+
   it('redirects /ui to /ui/ so the page resolves its assets', async () => {
     const answer = await site.answer('GET', '/ui');
     expect(answer.status).toBe(301);

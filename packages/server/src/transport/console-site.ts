@@ -28,17 +28,37 @@ const contentTypes: Readonly<Record<string, string>> = {
 };
 
 /**
- * The console talks to nothing but this origin (the JSON gateway and /metrics), is never
- * framed, and runs no script it did not ship: a key or value that holds markup stays text.
+ * The console talks to nothing but this origin (the JSON gateway and /metrics) and the
+ * cluster's other members' client URLs (each member's own status, as `etcdctl endpoint status
+ * --cluster` asks them), is never framed, and runs no script it did not ship: a key or value
+ * that holds markup stays text.
  */
-const pageSecurityHeaders = {
-  'content-security-policy':
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'",
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+function pageSecurityHeaders(memberOrigins: readonly string[]): Record<string, string> {
+  const connect = ["'self'", ...memberOrigins].join(' ');
+  return {
+    'content-security-policy':
+      `default-src 'self'; connect-src ${connect}; img-src 'self' data:; ` +
+      "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; " +
+      "form-action 'none'; object-src 'none'",
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
+
+/** The `scheme://host:port` of each URL that parses, for a CSP source list. */
+function originsOf(urls: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const url of urls) {
+    try {
+      const {protocol, origin} = new URL(url);
+      if (protocol === 'http:' || protocol === 'https:') origins.add(origin);
+    } catch {
+      // A member published a URL that is not one; the console cannot reach it anyway.
+    }
+  }
+  return [...origins];
+}
 
 const text = (status: number, body: string, headers: Record<string, string> = {}) => ({
   status,
@@ -69,8 +89,14 @@ function bundledConsoleDir(): string | undefined {
  * out are refused.
  */
 export class ConsoleSite {
-  /** @param dir the bundle's folder; the console answers 503 while it holds no `index.html`. */
-  constructor(readonly dir: string | undefined = bundledConsoleDir()) {}
+  /**
+   * @param dir the bundle's folder; the console answers 503 while it holds no `index.html`.
+   * @param memberClientUrls the cluster's client URLs now, which the page may call.
+   */
+  constructor(
+    readonly dir: string | undefined = bundledConsoleDir(),
+    private readonly memberClientUrls: () => readonly string[] = () => [],
+  ) {}
 
   /** Whether `path` (without its query) is the console's. */
   handles(path: string): boolean {
@@ -108,7 +134,9 @@ export class ConsoleSite {
         ? 'public, max-age=31536000, immutable'
         : 'no-cache',
       etag,
-      ...(isPage ? pageSecurityHeaders : {'x-content-type-options': 'nosniff'}),
+      ...(isPage
+        ? pageSecurityHeaders(originsOf(this.memberClientUrls()))
+        : {'x-content-type-options': 'nosniff'}),
     };
     if (ifNoneMatch === etag) return {status: 304, headers, body: ''};
     return {
