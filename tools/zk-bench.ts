@@ -5,8 +5,8 @@
  * same number of members; every workload runs on them in alternation, A-B-B-A (ZooKeeper then
  * Synod in odd repetitions, Synod then ZooKeeper in even ones).
  *
- * The workloads are `synod-bench`'s zk-create, zk-get, zk-set and zk-delete, each with one
- * client (latency p50 and p99) and with `--clients` clients, one session each (throughput),
+ * The workloads are `synod-bench`'s zk-create, zk-get, zk-set and zk-delete, run in this
+ * process (the only client process), each with one client (latency p50 and p99) and with `--clients` clients, one session each (throughput),
  * sent to the leader; and watch fan-out: `--watchers` sessions spread over every member each
  * leave a data watch on one node, one setData goes to the leader, and the time until every
  * notification has arrived is taken, `--rounds` times per repetition.
@@ -17,17 +17,22 @@
  * warning when it kept more than half the cores busy. Every figure is printed as the median
  * (min–max) over repetitions, and as the ratio Synod ÷ ZooKeeper taken within each repetition.
  */
-import {spawn} from 'node:child_process';
 import {availableParallelism} from 'node:os';
-import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 
-import {parseDurationMs, ZkReplyError, ZkSession} from '@synod/bench';
+import {
+  parseDurationMs,
+  parseOptions,
+  prepareRun,
+  summarise,
+  ZkReplyError,
+  ZkSession,
+} from '@synod/bench';
 import type {Summary} from '@synod/bench';
 import {fourLetterWord, startZooKeeper} from '@synod/testing';
 import type {ZooKeeperEnsemble} from '@synod/testing';
 
-import {BenchCluster, cpuPerOperation, cpuSnapshot, killOnExit} from './bench-cluster.js';
+import {BenchCluster, cpuPerOperation, cpuSnapshot} from './bench-cluster.js';
 import type {CpuPerOperation} from './bench-cluster.js';
 import {describeMachine, median} from './side-by-side.js';
 
@@ -106,7 +111,6 @@ if (synodBuild !== 'dist' && synodBuild !== 'source') {
 }
 const synodFlags = args['synod-flags'].split(',').filter(f => f !== '');
 const coresAvailable = availableParallelism();
-const benchCli = fileURLToPath(new URL('../apps/bench/src/cli.ts', import.meta.url));
 /** The heap zkServer.sh gives ZooKeeper (ZK_SERVER_HEAP, 1000 MB); GC and JIT as the JVM's. */
 const zookeeperJvmFlags = ['-Xmx1000m'];
 
@@ -186,29 +190,35 @@ async function startSynodService(members: 1 | 3): Promise<Service> {
   };
 }
 
-/** Runs `synod-bench --json` in its own process and returns what it printed. */
-function runSynodBench(argv: readonly string[]): Promise<Summary> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@synod/source', '--import', 'tsx', benchCli, ...argv, '--json'],
-    {stdio: ['ignore', 'pipe', 'pipe']},
-  );
-  killOnExit(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', code => {
-      try {
-        if (code !== 0) throw new Error(`exit code ${code ?? 'none'}`);
-        resolve(JSON.parse(stdout) as Summary);
-      } catch (error) {
-        reject(new Error(`synod-bench ${argv.join(' ')} failed (${String(error)}):\n${stderr}`));
-      }
-    });
-  });
+/**
+ * Runs a `synod-bench` load in this process and reads the servers' CPU around the measured part
+ * only: sessions are opened and the nodes a load needs (getData's, delete's) are made before
+ * the first reading, so neither is charged to the operations measured.
+ */
+async function runLoad(
+  argv: readonly string[],
+  pids: readonly number[],
+): Promise<{
+  summary: Summary;
+  before: ReadonlyMap<number, number>;
+  after: ReadonlyMap<number, number>;
+  clientCores: number;
+}> {
+  const options = parseOptions(argv);
+  const prepared = await prepareRun(options, {index: 0, count: 1});
+  const before = cpuSnapshot(pids);
+  const clientBefore = process.cpuUsage();
+  const startedMs = performance.now();
+  const result = await prepared.start();
+  const elapsedS = (performance.now() - startedMs) / 1000;
+  const clientUsed = process.cpuUsage(clientBefore);
+  const after = cpuSnapshot(pids);
+  return {
+    summary: summarise(options, result),
+    before,
+    after,
+    clientCores: (clientUsed.user + clientUsed.system) / 1e6 / elapsedS,
+  };
 }
 
 const operations = ['create', 'getData', 'setData', 'delete'] as const;
@@ -286,22 +296,20 @@ async function measureLoad(service: Service, load: Load, rep: number): Promise<R
   const leader = await service.leader();
   const argv = loadArgv(load, leader.address, durationMs, deletes);
   service.check();
-  const before = cpuSnapshot(service.pids);
-  const s = await runSynodBench(argv);
-  const after = cpuSnapshot(service.pids);
+  const {summary: s, before, after, clientCores} = await runLoad(argv, service.pids);
   const latency = s.latencyMs[load.operation];
   const figures: Figure[] = [
     {name: 'ops/s', unit: 'ops/s', value: s.qps},
     {name: 'latency p50', unit: 'ms', value: latency?.p50 ?? Number.NaN},
     {name: 'latency p99', unit: 'ms', value: latency?.p99 ?? Number.NaN},
     ...cpuFigures(cpuPerOperation(before, after, leader.pid, s.ops)),
-    {name: 'client CPU', unit: 'cores', value: s.clientCpu.cores},
+    {name: 'client CPU', unit: 'cores', value: clientCores},
   ];
   return {
     rep,
     side: service.side,
     figures,
-    clientCores: s.clientCpu.cores,
+    clientCores,
     errors: s.errors,
     leaderChanged: (await service.leader()).pid !== leader.pid,
   };
@@ -408,7 +416,10 @@ async function measureFanOut(service: Service, rep: number): Promise<Run> {
 async function warmUp(service: Service): Promise<void> {
   const leader = await service.leader();
   for (const load of loads) {
-    await runSynodBench(loadArgv(load, leader.address, warmUpMs, Math.max(200, deletes / 4)));
+    await runLoad(
+      loadArgv(load, leader.address, warmUpMs, Math.max(200, deletes / 4)),
+      service.pids,
+    );
   }
 }
 
@@ -442,7 +453,7 @@ interface Report {
   readonly warnings: readonly string[];
 }
 
-function summarise(name: string, runs: readonly Run[]): Report {
+function summariseRuns(name: string, runs: readonly Run[]): Report {
   const valueOf = (side: Side, rep: number, figure: string): number =>
     runs.find(r => r.side === side && r.rep === rep)?.figures.find(f => f.name === figure)?.value ??
     Number.NaN;
@@ -607,7 +618,7 @@ for (const members of memberCounts) {
         }
       }
     }
-    const reports = [...runs].map(([name, r]) => summarise(name, r));
+    const reports = [...runs].map(([name, r]) => summariseRuns(name, r));
     results.push({members, reports});
     if (!args.json) {
       for (const report of reports) process.stdout.write(`${formatReport(members, report)}\n`);
