@@ -33,6 +33,11 @@ export interface TestPki {
   readonly crl: string;
   /** A client certificate whose Common Name is `cn`, signed by `ca` (made on first use). */
   client(cn: string): CertFiles;
+  /**
+   * A client certificate with the whole subject `subject` (openssl's `-subj` form, e.g.
+   * `/C=DE/O=Acme/CN=alice`; `+` joins the attributes of one RDN), signed by `ca`.
+   */
+  clientWithSubject(name: string, subject: string): CertFiles;
   /** A new server-and-client certificate for 127.0.0.1 under `name`, signed by `ca`. */
   issue(name: string, cn?: string): CertFiles;
   /** Deletes the directory. */
@@ -277,6 +282,46 @@ export function makeTestPki(): TestPki {
         clients.set(cn, files);
       }
       return files;
+    },
+    clientWithSubject(name, subject) {
+      // `openssl x509 -req` keeps the request's subject whole; `openssl ca` would keep only
+      // what its policy names.
+      openssl(
+        [
+          'req',
+          '-new',
+          ...keyArgs,
+          '-keyout',
+          `${name}-key.pem`,
+          '-out',
+          `${name}.csr`,
+          '-subj',
+          subject,
+        ],
+        dir,
+      );
+      writeFileSync(join(dir, `${name}.ext`), 'extendedKeyUsage = clientAuth\n');
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca-key.pem',
+          '-CAcreateserial',
+          '-out',
+          `${name}.pem`,
+          '-days',
+          '30',
+          '-extfile',
+          `${name}.ext`,
+        ],
+        dir,
+      );
+      return {cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`)};
     },
     issue(name, cn = 'server') {
       issued++;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 import {CreateMode, JuteReader, JuteWriter, OpCode, openAcl} from './zookeeper-jute.js';
 import type {Acl, Stat} from './zookeeper-jute.js';
@@ -41,6 +42,8 @@ export interface ConnectOptions {
   readonly replyTimeoutMs?: number;
   /** Send pings every third of the negotiated timeout while connected; true by default. */
   readonly keepAlive?: boolean;
+  /** Connect over TLS with these options (CA, client certificate and key), to a secure port. */
+  readonly tls?: tls.ConnectionOptions;
 }
 
 /** The server's `ConnectResponse`. */
@@ -231,7 +234,7 @@ export class ZooKeeperClient {
    */
   static async connect(options: ConnectOptions): Promise<ZooKeeperClient> {
     const replyTimeoutMs = options.replyTimeoutMs ?? 3000;
-    const socket = await openSocket(options.host, options.port, replyTimeoutMs);
+    const socket = await openSocket(options.host, options.port, replyTimeoutMs, options.tls);
     const frames = new FrameReader();
     const request = new JuteWriter()
       .int(0)
@@ -631,22 +634,28 @@ export async function exchangeRaw(
   return {received: Buffer.concat(chunks), closed: result};
 }
 
-function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+function openSocket(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  secure?: tls.ConnectionOptions,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({host, port});
+    const socket =
+      secure === undefined ? net.connect({host, port}) : tls.connect({...secure, host, port});
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once('connect', () => {
+    socket.once(secure === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(timer);
       socket.off('error', reject);
       // Resets after close are the server's business; the close event reports them.
       socket.on('error', () => undefined);
       resolve(socket);
     });
-    socket.once('error', error => {
+    socket.once('error', (error: Error) => {
       clearTimeout(timer);
       reject(error);
     });

@@ -53,8 +53,12 @@ function findInstall(): ZooKeeperInstall | string {
   if (jar === undefined || zkCli === undefined) {
     return 'ZooKeeper is not installed (no zookeeper.jar or zkCli.sh in "dpkg -L zookeeper"): install the Debian package zookeeper';
   }
-  // The jar's manifest names its dependencies (netty, jute, slf4j, ...) by their Debian paths.
-  return {java, classpath: jar, zkCli};
+  // The jar's manifest names its dependencies (netty, jute, slf4j, ...) by their Debian paths,
+  // all but netty-codec and netty-resolver, without which Netty's sockets (which the TLS ports
+  // and TLS clients use) fail.
+  const missing = ['/usr/share/java/netty-codec.jar', '/usr/share/java/netty-resolver.jar'];
+  const classpath = [jar, ...missing.filter(file => existsSync(file))].join(':');
+  return {java, classpath, zkCli};
 }
 
 const install = findInstall();

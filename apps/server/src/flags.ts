@@ -147,11 +147,19 @@ const flagSpecs = {
   ui: {kind: 'bool', help: 'serve the web console at /ui on the client URLs (default: true)'},
   'listen-zk-urls': {
     kind: 'string',
-    help: 'URLs to serve ZooKeeper 3.8 clients on, e.g. http://127.0.0.1:2181 (default: none)',
+    help: 'URLs to serve ZooKeeper 3.8 clients on, e.g. http://127.0.0.1:2181, https://127.0.0.1:2281 for TLS with the client certificates (default: none)',
   },
   'zk-super-digest': {
     kind: 'string',
     help: "ZooKeeper super user as user:base64(sha1(user:password)), ZooKeeper's zookeeper.DigestAuthenticationProvider.superDigest (default: none)",
+  },
+  'zk-ssl-client-auth': {
+    kind: 'string',
+    help: "client certificates on the https:// --listen-zk-urls, ZooKeeper's ssl.clientAuth: need (default), want or none",
+  },
+  'zk-x509-superuser': {
+    kind: 'string',
+    help: "subject name of the client certificate that is the ZooKeeper super user, ZooKeeper's zookeeper.X509AuthenticationProvider.superUser (default: none)",
   },
   'listen-metrics-urls': {
     kind: 'string',
@@ -461,6 +469,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     listenMetricsUrls: str('listen-metrics-urls'),
     listenZkUrls: str('listen-zk-urls'),
     zkSuperDigest: str('zk-super-digest'),
+    zkSslClientAuth: str('zk-ssl-client-auth'),
+    zkX509Superuser: str('zk-x509-superuser'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

@@ -284,6 +284,9 @@ export async function startMember(
     if (config.listenZkUrls.length > 0) {
       zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
         superDigest: config.zkSuperDigest,
+        ...(config.zkTls !== undefined && clientTls !== undefined
+          ? {tls: {...config.zkTls, ...clientTls}}
+          : {}),
         warn: (message, detail) => {
           logger.warn(detail, message);
         },

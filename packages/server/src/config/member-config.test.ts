@@ -121,6 +121,33 @@ describe('member and cluster ids', () => {
     );
   });
 
+  it('serves ZooKeeper over TLS on https:// zk URLs with the client certificates', () => {
+    const certs = {certFile: 'cert.pem', keyFile: 'key.pem'};
+    const zk = 'http://127.0.0.1:2181,https://127.0.0.1:2281';
+    expect(resolveMemberConfig({listenZkUrls: 'http://127.0.0.1:2181'}).zkTls).toBeUndefined();
+    expect(
+      resolveMemberConfig({...certs, trustedCaFile: 'ca.pem', listenZkUrls: zk}).zkTls,
+    ).toEqual({clientAuth: 'need', x509SuperUser: undefined});
+    expect(
+      resolveMemberConfig({
+        ...certs,
+        listenZkUrls: zk,
+        zkSslClientAuth: 'none',
+        zkX509Superuser: 'CN=admin',
+      }).zkTls,
+    ).toEqual({clientAuth: 'none', x509SuperUser: 'CN=admin'});
+    expect(() => resolveMemberConfig({listenZkUrls: zk})).toThrow(
+      'https ZooKeeper URLs are served with the client certificate',
+    );
+    expect(() => resolveMemberConfig({...certs, listenZkUrls: zk})).toThrow('--zk-ssl-client-auth');
+    expect(() =>
+      resolveMemberConfig({...certs, listenZkUrls: zk, zkSslClientAuth: 'sometimes'}),
+    ).toThrow('expected need, want or none');
+    expect(() => resolveMemberConfig({listenZkUrls: 'tcp://127.0.0.1:2181'})).toThrow(
+      'scheme must be http or https',
+    );
+  });
+
   it('keeps ids below 2^53 and above zero, so Raft and etcd can share them', () => {
     for (let port = 1; port < 200; port++) {
       const id = memberIdFor(urls(`http://127.0.0.1:${port}`), 'etcd-cluster');

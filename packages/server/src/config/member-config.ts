@@ -116,6 +116,23 @@ export interface MemberConfig {
    * check. Undefined, the default, means no super user.
    */
   readonly zkSuperDigest: string | undefined;
+  /**
+   * How the `https://` URLs of `--listen-zk-urls` (ZooKeeper's `secureClientPort`) treat
+   * client certificates; they serve the client port's certificates (`--cert-file`,
+   * `--key-file`, `--trusted-ca-file`, `--client-crl-file`). Undefined when there is no such URL.
+   */
+  readonly zkTls: ZkTlsConfig | undefined;
+}
+
+/** The ZooKeeper secure port's own settings. */
+export interface ZkTlsConfig {
+  /** `--zk-ssl-client-auth`, ZooKeeper's `ssl.clientAuth`: need (the default), want or none. */
+  readonly clientAuth: 'need' | 'want' | 'none';
+  /**
+   * `--zk-x509-superuser`, ZooKeeper's `zookeeper.X509AuthenticationProvider.superUser`: the
+   * subject name (as whoAmI shows it) of the client certificate that is the super user.
+   */
+  readonly x509SuperUser: string | undefined;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -197,6 +214,10 @@ export interface MemberConfigInput {
   listenZkUrls?: string | readonly string[];
   /** `user:base64(sha1(user:password))` of the ZooKeeper super user; none by default. */
   zkSuperDigest?: string;
+  /** `need` (default), `want` or `none`: client certificates on the ZooKeeper TLS URLs. */
+  zkSslClientAuth?: string;
+  /** Subject name of the client certificate that is the ZooKeeper super user. */
+  zkX509Superuser?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -498,7 +519,39 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     ui: input.ui ?? true,
     listenZkUrls: resolveZkUrls(input.listenZkUrls),
     zkSuperDigest: resolveSuperDigest(input.zkSuperDigest),
+    zkTls: resolveZkTls(input, clientTls),
   };
+}
+
+/**
+ * The ZooKeeper TLS port's settings, when `--listen-zk-urls` has an `https://` URL: it needs
+ * the client port's certificate, and a trusted CA unless client certificates are not asked for.
+ */
+function resolveZkTls(
+  input: MemberConfigInput,
+  clientTls: TlsSettings | undefined,
+): ZkTlsConfig | undefined {
+  const secure = resolveZkUrls(input.listenZkUrls).filter(u => u.protocol === 'https:');
+  const clientAuth = input.zkSslClientAuth ?? 'need';
+  if (clientAuth !== 'need' && clientAuth !== 'want' && clientAuth !== 'none') {
+    throw new ConfigError('zk-ssl-client-auth', `${clientAuth}: expected need, want or none`);
+  }
+  if (secure.length === 0) return undefined;
+  const origin = secure[0]?.origin ?? '';
+  if (clientTls === undefined) {
+    throw new ConfigError(
+      'listen-zk-urls',
+      `${origin}: https ZooKeeper URLs are served with the client certificate; give --cert-file and --key-file (or --auto-tls)`,
+    );
+  }
+  if (clientAuth !== 'none' && clientTls.trustedCaFile === undefined) {
+    throw new ConfigError(
+      'zk-ssl-client-auth',
+      `${clientAuth} (the default is need, as ZooKeeper's ssl.clientAuth) checks client certificates against --trusted-ca-file: give one, or --zk-ssl-client-auth=none`,
+    );
+  }
+  const superUser = input.zkX509Superuser;
+  return {clientAuth, x509SuperUser: superUser === '' ? undefined : superUser};
 }
 
 /**
@@ -517,7 +570,7 @@ function resolveSuperDigest(value: string | undefined): string | undefined {
   return value;
 }
 
-/** `--listen-zk-urls`: plain TCP on IP addresses (`http://`; ZooKeeper over TLS is not served yet). */
+/** `--listen-zk-urls`: IP addresses, `http://` for plain TCP, `https://` for TLS. */
 function resolveZkUrls(value: string | readonly string[] | undefined): URL[] {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) return [];
   const urls = parseUrls('listen-zk-urls', value);
@@ -527,9 +580,6 @@ function resolveZkUrls(value: string | readonly string[] | undefined): URL[] {
         'listen-zk-urls',
         `${url.href}: listen on an IP address, not a host name`,
       );
-    }
-    if (url.protocol !== 'http:') {
-      throw new ConfigError('listen-zk-urls', `${url.href}: only http:// (plain TCP) is served`);
     }
   }
   return urls;

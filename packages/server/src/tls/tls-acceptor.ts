@@ -32,9 +32,11 @@ export class TlsAcceptor {
     private readonly credentials: TlsCredentials,
     secured: (socket: tls.TLSSocket) => void,
     refused: (refusal: TlsRefusal) => void,
+    /** What the handshake asks of clients; the etcd client port's by default. */
+    serverOptions: tls.TlsOptions = credentials.serverOptions(),
   ) {
     this.server = tls.createServer({
-      ...credentials.serverOptions(),
+      ...serverOptions,
       handshakeTimeout: handshakeTimeoutMs,
     });
     this.server.on('secureConnection', (socket: tls.TLSSocket) => {

@@ -34,7 +34,8 @@ describe('ZkAuth', () => {
     ['a digest without a colon', [{perms: 31, scheme: 'digest', id: 'alice'}]],
     ['a digest with three parts', [{perms: 31, scheme: 'digest', id: 'a:b:c'}]],
     ['a digest ending in a colon', [{perms: 31, scheme: 'digest', id: 'alice:'}]],
-    ['x509 without TLS', [{perms: 31, scheme: 'x509', id: 'CN=alice'}]],
+    ['an x509 id Java cannot parse', [{perms: 31, scheme: 'x509', id: 'not a name'}]],
+    ['an x509 id of an unknown attribute', [{perms: 31, scheme: 'x509', id: 'NOPE=x'}]],
     ['sasl, not configured', [{perms: 31, scheme: 'sasl', id: 'alice'}]],
     ['an ip of three octets', [{perms: 31, scheme: 'ip', id: '1.2.3'}]],
     ['an IPv6 ip', [{perms: 31, scheme: 'ip', id: '::1'}]],
@@ -64,6 +65,29 @@ describe('ZkAuth', () => {
       ZkAuth.authenticate('digest', Buffer.from('super:pw'), '1.2.3.4', digest('super:pw').id),
     ).toEqual([{scheme: 'super', id: ''}, digest('super:pw')]);
     expect(ZkAuth.authenticate('x509', Buffer.from('x'), '1.2.3.4', undefined)).toBeUndefined();
+  });
+
+  it('gives a client certificate its x509 id, super first for the x509 super user', () => {
+    const alice = {scheme: 'x509', id: 'CN=alice,O=Acme'};
+    expect(ZkAuth.x509Ids('CN=alice,O=Acme', undefined)).toEqual([alice]);
+    expect(ZkAuth.x509Ids('CN=alice,O=Acme', 'CN=admin')).toEqual([alice]);
+    expect(ZkAuth.x509Ids('CN=admin', 'CN=admin')).toEqual([
+      {scheme: 'super', id: 'CN=admin'},
+      {scheme: 'x509', id: 'CN=admin'},
+    ]);
+    const ids = [ip('127.0.0.1'), alice];
+    // addauth x509 gives the certificate's ids again; without a certificate it fails.
+    expect(ZkAuth.authenticate('x509', Buffer.from('x'), '127.0.0.1', undefined, [alice])).toEqual([
+      alice,
+    ]);
+    // An x509 ACL matches the exact subject name only; auth expands to it.
+    expect(ZkAuth.allows([{perms: 1, ...alice}], 1, ids)).toBe(true);
+    expect(ZkAuth.allows([{perms: 1, scheme: 'x509', id: 'CN=alice, O=Acme'}], 1, ids)).toBe(false);
+    expect(ZkAuth.fixupAcl([{perms: 3, scheme: 'auth', id: ''}], ids)).toEqual([
+      {perms: 3, ...alice},
+    ]);
+    // whoAmI names no user for super: no provider has its scheme.
+    expect(ZkAuth.userOf({scheme: 'super', id: 'CN=admin'})).toBe('');
   });
 
   it('hides digest hashes from a reader without ADMIN', () => {

@@ -4,6 +4,8 @@ import type {ZkAcl} from '@synod/proto/synodpb';
 
 import {ZkProtocol} from '@synod/proto';
 
+import {isValidX500Name} from './x509-name.js';
+
 /** One identity of a connection (ZooKeeper's `Id`): `ip:127.0.0.1`, `digest:alice:<hash>`, `super:`. */
 export interface ZkAuthId {
   readonly scheme: string;
@@ -33,17 +35,21 @@ export const ZkAuth = {
 
   /**
    * The ids `addauth <scheme> <auth>` adds to a connection from `remoteIp`, or undefined
-   * for AuthFailed (a scheme with no provider: ZooKeeper without SASL or TLS knows only
-   * `ip` and `digest`). The super user gets `super:` before its digest id, as ZooKeeper's
-   * digest provider adds it.
+   * for AuthFailed (a scheme with no provider: without SASL, ZooKeeper knows `ip`, `digest`
+   * and, once a secure port is configured, `x509`). The super user gets `super:` before its
+   * digest id, as ZooKeeper's digest provider adds it. `addauth x509` ignores its argument
+   * and gives again the ids of the connection's client certificate (`certificateIds`, from
+   * {@link ZkAuth.x509Ids}); without one it fails.
    */
   authenticate(
     scheme: string,
     auth: Buffer,
     remoteIp: string,
     superDigest: string | undefined,
+    certificateIds: readonly ZkAuthId[] = [],
   ): ZkAuthId[] | undefined {
     if (scheme === 'ip') return [{scheme: 'ip', id: remoteIp}];
+    if (scheme === 'x509') return certificateIds.length === 0 ? undefined : [...certificateIds];
     if (scheme !== 'digest') return undefined;
     const id = ZkAuth.digestId(auth.toString('utf8'));
     return id === superDigest
@@ -52,6 +58,17 @@ export const ZkAuth = {
           {scheme, id},
         ]
       : [{scheme, id}];
+  },
+
+  /**
+   * `X509AuthenticationProvider.handleAuthentication`: the ids of a TLS connection whose
+   * client certificate has the subject `subjectName` (see `x509SubjectName`): `x509:<name>`,
+   * after `super:<name>` when it is the x509 super user
+   * (`zookeeper.X509AuthenticationProvider.superUser`, Synod's `--zk-x509-superuser`).
+   */
+  x509Ids(subjectName: string, superUser: string | undefined): ZkAuthId[] {
+    const id: ZkAuthId = {scheme: 'x509', id: subjectName};
+    return subjectName === superUser ? [{scheme: 'super', id: subjectName}, id] : [id];
   },
 
   /**
@@ -72,8 +89,9 @@ export const ZkAuth = {
       if (a.scheme === 'world' && a.id === 'anyone') {
         fixed.push(a);
       } else if (a.scheme === 'auth') {
-        // Only the digest provider is "authenticated"; ip is not and super has no provider.
-        const authenticated = ids.filter(x => x.scheme === 'digest');
+        // Only the digest and x509 providers are "authenticated"; ip is not and super has
+        // no provider.
+        const authenticated = ids.filter(x => x.scheme === 'digest' || x.scheme === 'x509');
         if (authenticated.length === 0) return INVALID_ACL;
         for (const x of authenticated) fixed.push({perms: a.perms, scheme: x.scheme, id: x.id});
       } else {
@@ -97,7 +115,7 @@ export const ZkAuth = {
       if (a.scheme === 'world' && a.id === 'anyone') return true;
       for (const x of ids) {
         if (x.scheme !== a.scheme) continue;
-        if (a.scheme === 'digest' && x.id === a.id) return true;
+        if ((a.scheme === 'digest' || a.scheme === 'x509') && x.id === a.id) return true;
         if (a.scheme === 'ip' && ipMatches(x.id, a.id)) return true;
       }
     }
@@ -133,8 +151,12 @@ export const ZkAuth = {
       .map(p => p.x);
   },
 
-  /** `whoAmI`'s user for an id: the digest user alone, the id itself for other schemes. */
+  /**
+   * `whoAmI`'s user for an id: the digest user alone, '' for `super` (no provider names it),
+   * the id itself for other schemes.
+   */
   userOf(x: ZkAuthId): string {
+    if (x.scheme === 'super') return '';
     if (x.scheme !== 'digest') return x.id;
     const colon = x.id.indexOf(':');
     return colon === -1 ? x.id : x.id.slice(0, colon);
@@ -150,8 +172,12 @@ function isValidId(scheme: string, id: string): boolean {
       return javaSplit(id, ':').length === 2;
     case 'ip':
       return parseIpAcl(id) !== undefined;
+    case 'x509':
+      // Known on every member, as in a ZooKeeper with a secure client port, so the answer
+      // never depends on which member applies the request.
+      return isValidX500Name(id);
     default:
-      // x509 exists only on TLS connections and sasl only when configured; neither is here.
+      // sasl exists only when configured, and it is not here.
       return false;
   }
 }

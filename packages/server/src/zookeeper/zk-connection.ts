@@ -139,10 +139,12 @@ export class ZkConnection implements ZkWatchListener {
   constructor(
     private readonly socket: Socket,
     private readonly host: ZkConnectionHost,
+    /** On a TLS connection, the ids its client certificate proved (`x509`, maybe `super`). */
+    private readonly certificateIds: readonly ZkAuthId[] = [],
   ) {
     this.framer = new PacketFramer(host.maxBufferBytes);
     this.establishedMs = Date.now();
-    this.auth.push({scheme: 'ip', id: this.remoteIp});
+    this.auth.push({scheme: 'ip', id: this.remoteIp}, ...certificateIds);
     socket.setNoDelay(true);
     socket.on('data', data => {
       this.onData(data);
@@ -590,7 +592,7 @@ export class ZkConnection implements ZkWatchListener {
         return;
       case OP.setWatches:
       case OP.setWatches2:
-        this.setWatches(type, r);
+        this.setWatches(xid, type, r);
         return;
       case OP.addWatch: {
         const path = r.string() ?? '';
@@ -615,7 +617,13 @@ export class ZkConnection implements ZkWatchListener {
         r.int(); // type
         const scheme = r.string() ?? '';
         const auth = r.buffer() ?? Buffer.alloc(0);
-        const ids = ZkAuth.authenticate(scheme, auth, this.remoteIp, this.host.superDigest);
+        const ids = ZkAuth.authenticate(
+          scheme,
+          auth,
+          this.remoteIp,
+          this.host.superDigest,
+          this.certificateIds,
+        );
         if (ids === undefined) {
           // ZooKeeper answers AuthFailed and closes the connection.
           this.reply(XID.auth, 0, ZkErrorCode.authFailed);
@@ -786,9 +794,11 @@ export class ZkConnection implements ZkWatchListener {
   /**
    * Re-arms the watches a client had before it reconnected, firing at once those
    * whose node changed after `relativeZxid` (the last zxid the client saw), as
-   * ZooKeeper's `DataTree.setWatches` does.
+   * ZooKeeper's `DataTree.setWatches` does. The reply carries the request's xid: ZooKeeper's
+   * Java client (3.5 and later) numbers setWatches like any request, not -8, and drops the
+   * connection on a reply whose xid it did not expect.
    */
-  private setWatches(type: number, r: JuteReader): void {
+  private setWatches(xid: number, type: number, r: JuteReader): void {
     const relativeZxid = Number(r.long());
     const data = r.strings();
     const exist = r.strings();
@@ -817,7 +827,7 @@ export class ZkConnection implements ZkWatchListener {
     }
     for (const path of persistent) this.watches.persistent.add(path);
     for (const path of recursive) this.watches.recursive.add(path);
-    this.reply(XID.setWatches, this.host.member.store().rev(), 0);
+    this.reply(xid, this.host.member.store().rev(), 0);
     for (const f of fire) this.notify(f.type, f.path);
   }
 }

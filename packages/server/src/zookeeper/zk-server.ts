@@ -1,5 +1,13 @@
 import {createServer} from 'node:net';
 import type {AddressInfo, Server, Socket} from 'node:net';
+import type tls from 'node:tls';
+
+import {TlsAcceptor} from '../tls/tls-acceptor.js';
+import type {TlsRefusal} from '../tls/tls-acceptor.js';
+import type {TlsCredentials} from '../tls/tls-credentials.js';
+import {x509SubjectName} from './x509-name.js';
+import {ZkAuth} from './zk-auth.js';
+import type {ZkAuthId} from './zk-auth.js';
 
 import type {ZkConnectionHost} from './zk-connection.js';
 import {ZkConnection} from './zk-connection.js';
@@ -22,9 +30,29 @@ export interface ZkServerOptions {
    * `user:base64(sha1(user:password))` of the super user, who passes every ACL check.
    */
   readonly superDigest?: string;
+  /** Serves the `https://` URLs: ZooKeeper's secure client port. */
+  readonly tls?: ZkTlsOptions;
   /** A monotonic clock in milliseconds for request latencies; `performance.now` by default. */
   readonly monotonicNowMs?: () => number;
   readonly warn?: (message: string, detail: object) => void;
+}
+
+/**
+ * ZooKeeper's `secureClientPort` as a member serves it: the certificates, and what the
+ * handshake asks of clients (ZooKeeper's `ssl.clientAuth`).
+ */
+export interface ZkTlsOptions {
+  readonly credentials: TlsCredentials;
+  /**
+   * `need`: a client certificate from the trusted CA is required; `want`: asked for, and a
+   * connection without one is served without an `x509` id (one that is not trusted is
+   * refused); `none`: not asked for.
+   */
+  readonly clientAuth: 'need' | 'want' | 'none';
+  /** A client certificate with this subject name is the super user (`--zk-x509-superuser`). */
+  readonly x509SuperUser?: string | undefined;
+  /** Hears of every connection refused during or right after its handshake. */
+  readonly refused: (refusal: TlsRefusal) => void;
 }
 
 /**
@@ -94,9 +122,12 @@ export class ZkServer {
     const zk = new ZkServer(servers, member, options);
     try {
       for (const url of urls) {
-        const server = createServer(socket => {
-          zk.accept(socket);
-        });
+        const server =
+          url.protocol === 'https:'
+            ? zk.secureServer(options.tls)
+            : createServer(socket => {
+                zk.accept(socket);
+              });
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(Number(url.port || 2181), url.hostname.replace(/^\[|\]$/g, ''), () => {
@@ -121,7 +152,60 @@ export class ZkServer {
     });
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * A listener whose connections become ZooKeeper connections once their TLS handshake
+   * passed, with the `x509` id of their client certificate, if they showed one.
+   */
+  private secureServer(tls: ZkTlsOptions | undefined): Server {
+    if (tls === undefined) throw new Error('an https:// ZooKeeper URL needs certificates');
+    const acceptor = new TlsAcceptor(
+      tls.credentials,
+      socket => {
+        this.acceptSecured(socket, tls);
+      },
+      tls.refused,
+      {
+        ...tls.credentials.contextOptions(),
+        requestCert: tls.clientAuth !== 'none',
+        rejectUnauthorized: tls.clientAuth === 'need',
+      },
+    );
+    return createServer({pauseOnConnect: true, noDelay: true}, socket => {
+      acceptor.accept(socket);
+    });
+  }
+
+  private acceptSecured(socket: tls.TLSSocket, options: ZkTlsOptions): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (options.clientAuth === 'none') {
+      this.accept(socket);
+      return;
+    }
+    const certificate = socket.getPeerCertificate();
+    if (Object.keys(certificate).length === 0) {
+      // `want` and no certificate: served, as ZooKeeper serves it, with no x509 id.
+      this.accept(socket);
+      return;
+    }
+    if (!socket.authorized) {
+      // `want` and a certificate the trusted CA did not sign: ZooKeeper's x509 provider
+      // refuses it, and so its connection.
+      options.refused({remote, reason: String(socket.authorizationError)});
+      socket.destroy();
+      return;
+    }
+    let subject: string;
+    try {
+      subject = x509SubjectName(certificate.raw);
+    } catch (error) {
+      options.refused({remote, reason: `unreadable certificate subject: ${String(error)}`});
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, ZkAuth.x509Ids(subject, options.x509SuperUser));
+  }
+
+  private accept(socket: Socket, certificateIds: readonly ZkAuthId[] = []): void {
     const ip = socket.remoteAddress ?? '';
     const count = this.perIp.get(ip) ?? 0;
     if (count >= (this.options.maxConnectionsPerIp ?? 1024)) {
@@ -135,7 +219,7 @@ export class ZkServer {
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);
     });
-    this.connections.add(new ZkConnection(socket, this.host));
+    this.connections.add(new ZkConnection(socket, this.host, certificateIds));
   }
 
   /** The leader proposes the deletion of TTL nodes past their TTL; apply checks again. */

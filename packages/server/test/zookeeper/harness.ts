@@ -244,12 +244,12 @@ export class Story {
    */
   async connect(
     name: string,
-    options: Omit<ConnectOptions, 'host' | 'port'> = {},
+    options: Omit<ConnectOptions, 'host' | 'port'> & {readonly port?: number} = {},
   ): Promise<ZooKeeperClient> {
     const client = await ZooKeeperClient.connect({
       ...options,
       host: this.target.host,
-      port: this.target.port,
+      port: options.port ?? this.target.port,
     });
     this.clients.push(client);
     const {sessionId} = client.session;

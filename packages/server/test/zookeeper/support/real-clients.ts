@@ -55,11 +55,18 @@ async function run(
   return {code, stdout, stderr};
 }
 
-/** Runs zkCli with `commands` (one a line) against `target`; returns its normalised output. */
-export async function runZkCli(target: ZkTarget, commands: readonly string[]): Promise<string[]> {
+/**
+ * Runs zkCli with `commands` (one a line) against `target`; returns its normalised output.
+ * `jvmFlags` set client properties, such as the TLS ones.
+ */
+export async function runZkCli(
+  target: ZkTarget,
+  commands: readonly string[],
+  jvmFlags: readonly string[] = [],
+): Promise<string[]> {
   const {java, classpath} = zookeeperJava();
   const server = `${target.host}:${target.port}`;
-  const args = ['-XX:TieredStopAtLevel=1', '-Xmx96m', '-cp', classpath];
+  const args = ['-XX:TieredStopAtLevel=1', '-Xmx96m', ...jvmFlags, '-cp', classpath];
   const {stdout, stderr} = await run(
     java,
     [...args, 'org.apache.zookeeper.ZooKeeperMain', '-server', server],
