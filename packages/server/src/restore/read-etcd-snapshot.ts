@@ -1,8 +1,8 @@
-import {KeyValue, Role, User} from '@synod/proto';
+import {Role, User} from '@synod/proto';
 import type {Backend, BboltBucket, BboltReader} from '@synod/storage';
-import {encodeRecord, revisionKey} from '@synod/storage';
 
 import {authBucketKey} from '../auth/auth-bucket-key.js';
+import {EtcdRevisionConverter} from './etcd-revision-converter.js';
 import type {EtcdBucket} from './etcd-schema.js';
 import {
   decodeEtcdLease,
@@ -79,54 +79,20 @@ export async function readEtcdSnapshot(
       );
     };
     switch (name as EtcdBucket) {
-      case 'key':
-        for (const {key, value} of values(bucket, fail)) {
-          const rev = parseEtcdRevisionKey(key);
-          if (typeof rev === 'string') fail(key, rev);
-          const kv = decodeKeyValue(value, m => fail(key, m));
-          let record: Buffer;
-          if (rev.tombstone) {
-            record = encodeRecord(
-              {
-                key: kv.key,
-                createRevision: 0,
-                modRevision: rev.main,
-                version: 0,
-                value: kv.value,
-                lease: 0n,
-              },
-              true,
-            );
-          } else {
-            if (kv.modRevision !== BigInt(rev.main)) {
-              fail(
-                key,
-                `mod_revision ${kv.modRevision} is not the revision ${rev.main} it is stored under`,
-              );
-            }
-            if (kv.createRevision < 1n || kv.createRevision > kv.modRevision || kv.version < 1n) {
-              fail(
-                key,
-                `create_revision ${kv.createRevision} and version ${kv.version} do not fit mod_revision ${kv.modRevision}`,
-              );
-            }
-            record = encodeRecord(
-              {
-                key: kv.key,
-                createRevision: Number(kv.createRevision),
-                modRevision: rev.main,
-                version: Number(kv.version),
-                value: kv.value,
-                lease: kv.lease,
-              },
-              false,
-            );
-          }
-          await put('key', revisionKey(rev.main, rev.sub), record);
-          result.revision = Math.max(result.revision, rev.main);
-          result.revisions++;
-        }
+      case 'key': {
+        // Everything so far on disk first: the revisions go in bulk, past the Map of
+        // buffered writes.
+        await backend.commit();
+        const converter = new EtcdRevisionConverter(fail);
+        backend.loadSync(append => {
+          converter.convert(bucket, (key, record) => {
+            append('key', key, record);
+          });
+        });
+        result.revision = converter.revision;
+        result.revisions = converter.revisions;
         break;
+      }
       case 'meta':
         for (const {key, value} of values(bucket, fail)) {
           const k = key.toString('latin1');
@@ -213,16 +179,6 @@ function* values(
   for (const e of bucket.entries()) {
     if (e.bucket !== undefined) fail(e.key, 'a nested bucket, which etcd does not write');
     yield {key: e.key, value: e.value};
-  }
-}
-
-function decodeKeyValue(value: Buffer, fail: (message: string) => never): KeyValue {
-  try {
-    return KeyValue.decode(value);
-  } catch (error) {
-    return fail(
-      `value is not an mvccpb.KeyValue: ${error instanceof Error ? error.message : String(error)}`,
-    );
   }
 }
 

@@ -2,11 +2,19 @@ import {copyFile, mkdir, mkdtemp, open, rename, rm, stat, truncate} from 'node:f
 import {basename, dirname, join} from 'node:path';
 
 import type {ConfState, HardState} from '@synod/proto/raftpb';
-import {Backend, BACKEND_FILE, BboltReader, KvStore, Snapshotter, Wal} from '@synod/storage';
+import {
+  Backend,
+  BACKEND_FILE,
+  BboltReader,
+  parseRevisionKey,
+  Snapshotter,
+  Wal,
+} from '@synod/storage';
 
 import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {MemberInfo} from '../member/membership.js';
 import {Membership} from '../member/membership.js';
+import {META_CONSISTENT_INDEX, SYNOD_META_SCHEDULED_COMPACT, u64be} from './etcd-schema.js';
 import {readEtcdSnapshot} from './read-etcd-snapshot.js';
 import {inspectSnapshot} from './snapshot-file.js';
 
@@ -173,26 +181,36 @@ export async function restoreSnapshot(
 /**
  * Replaces the whole members bucket with the new cluster's members and sets the
  * consistent index to the new log's starting index, leaving keys, leases and
- * auth as they are. Returns the store's revision.
+ * auth as they are. Returns the store's revision, as the store computes it when it
+ * opens: the last revision in `key`, or the compaction revision if that is higher, at
+ * least 1. (Opening the store itself would rebuild its whole key index to learn it: a
+ * quarter of a restore's time, measured on 200,000 keys.)
  */
 async function rewriteBackend(
   dbDir: string,
   members: readonly MemberInfo[],
   index: number,
 ): Promise<number> {
-  const kv = KvStore.open(dbDir);
+  const backend = Backend.open(dbDir);
   let revision: number;
   try {
     // Everything the old cluster kept there goes: its members, the ids it removed and
     // the raft indexes of conf changes it refused all belong to its log, not the new one.
-    const stale = [...kv.backend.range('members', new Uint8Array(0))].map(e => e.key);
-    for (const key of stale) kv.backend.delete('members', key);
-    const membership = new Membership(kv.backend);
+    const stale = [...backend.range('members', new Uint8Array(0))].map(e => e.key);
+    for (const key of stale) backend.delete('members', key);
+    const membership = new Membership(backend);
     for (const m of members) membership.set(m);
-    kv.setConsistentIndex(index);
-    revision = kv.rev();
+    backend.put('meta', Buffer.from(META_CONSISTENT_INDEX), u64be(index));
+    const last = backend.lastCommitted('key');
+    const compacted = backend.get('meta', Buffer.from(SYNOD_META_SCHEDULED_COMPACT));
+    revision = Math.max(
+      1,
+      last === undefined ? 0 : parseRevisionKey(last.key).main,
+      compacted === undefined ? 0 : Number(Buffer.from(compacted).readBigUInt64BE(0)),
+    );
+    await backend.commit();
   } finally {
-    await kv.close();
+    await backend.close();
   }
   await rm(join(dbDir, `${BACKEND_FILE}-lock`), {force: true});
   return revision;

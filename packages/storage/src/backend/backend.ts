@@ -168,6 +168,39 @@ export class Backend {
   }
 
   /**
+   * Fills empty buckets in bulk, for a snapshot restore: `fill` calls `append` for every
+   * entry, each bucket's keys in ascending byte order, and they go straight into the B+tree
+   * in one synchronous LMDB write transaction (MDB_APPEND: no search, leaves filled), which
+   * is on disk when this returns. Key and value are copied during the call, so the caller
+   * may reuse their memory. Nothing may be buffered; a throw from `fill` (or a key out of
+   * order) aborts the whole transaction.
+   *
+   * Restoring a million revisions through {@link put} and {@link commit} keeps every write
+   * in a Map until the commit and hands them to lmdb-js's write thread one by one; this
+   * writes them as they are read.
+   */
+  loadSync(
+    fill: (append: (bucket: Bucket, key: Uint8Array, value: Uint8Array) => void) => void,
+  ): void {
+    this.checkUsable();
+    if (this.pendingCount > 0 || this.inflight.length > 0) {
+      throw new Error('internal: loadSync with writes buffered or in flight');
+    }
+    const appendOnly = {append: true};
+    this.env.transactionSync(() => {
+      fill((bucket, key, value) => {
+        const k = asBuffer(key);
+        // lmdb-js answers false when LMDB refuses the append; its typings say void.
+        const db = this.db(bucket) as unknown as AppendingDatabase;
+        if (!db.putSync(k, asBuffer(value), appendOnly)) {
+          throw new Error(`bucket ${bucket}: key 0x${k.toString('hex')} is not above the last one`);
+        }
+      });
+    });
+    this.env.resetReadTxn();
+  }
+
+  /**
    * Entries with `start <= key < end` (end undefined = no upper bound) in key byte order,
    * including buffered writes.
    */
@@ -207,6 +240,17 @@ export class Backend {
       const w = (overlay[oi] as [string, PendingWrite])[1];
       if (w.value !== undefined) yield {key: w.key, value: w.value};
     }
+  }
+
+  /**
+   * The committed entry with the highest key of `bucket`, or undefined when it has none:
+   * one read from the end of the B+tree. Buffered writes are not looked at (commit first).
+   */
+  lastCommitted(bucket: Bucket): BackendEntry | undefined {
+    for (const {key, value} of this.db(bucket).getRange({reverse: true, limit: 1})) {
+      return {key, value};
+    }
+    return undefined;
   }
 
   /**
@@ -355,6 +399,15 @@ interface LmdbStats {
   readonly treeBranchPageCount: number;
   readonly treeLeafPageCount: number;
   readonly overflowPages: number;
+}
+
+/** lmdb-js's putSync as it behaves: false when LMDB refused the write. */
+interface AppendingDatabase {
+  putSync(key: Buffer, value: Buffer, options: {append: boolean}): boolean;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 const treePages = (s: LmdbStats): number =>
