@@ -38,6 +38,8 @@ export {
 } from './zookeeper-process.js';
 export type {ZooKeeperEnsemble, ZooKeeperOptions, ZooKeeperServer} from './zookeeper-process.js';
 export {exchangeRaw, ZooKeeperClient} from './zookeeper-client.js';
+export {zkListing} from './zookeeper-listing.js';
+export type {ListingOptions} from './zookeeper-listing.js';
 export type {
   ConnectOptions,
   ConnectResponse,

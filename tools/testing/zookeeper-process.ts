@@ -127,6 +127,10 @@ export interface ZooKeeperEnsemble {
   readonly connectString: string;
   /** Kills every JVM by pid and removes the data dirs. Safe to call twice. */
   stop(): Promise<void>;
+  /** Kills every JVM by pid and keeps the data dirs (`<dir>/data`), to read or restart. */
+  halt(): Promise<void>;
+  /** Starts every halted server again on its data dir and waits until all serve. */
+  resume(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -284,6 +288,14 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
       await Promise.all(servers.map(s => s.kill()));
       rmSync(root, {recursive: true, force: true});
       tempDirs.delete(root);
+    },
+    async halt() {
+      await Promise.all(servers.map(s => s.kill()));
+    },
+    async resume(timeoutMs = 60_000) {
+      for (const server of servers) if (server.pid === undefined) server.spawn(install.java);
+      const deadline = Date.now() + timeoutMs;
+      await Promise.all(servers.map(s => s.waitServing(deadline)));
     },
   };
   try {

@@ -203,6 +203,7 @@ export function usage(): string {
   return [
     'Usage: synod [flags]',
     '       synod snapshot restore|status <file> [flags]   (synod snapshot --help)',
+    '       synod zk import <zookeeper data dir> [flags]   (synod zk --help)',
     '       synod skip-entry --data-dir <dir> --index <n>   (synod skip-entry --help)',
     '',
     'Runs a Synod member, serving the etcd v3 API. With no flags: one member on',

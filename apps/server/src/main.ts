@@ -7,6 +7,7 @@ import {pino} from 'pino';
 import {parseCommandLine, UsageError, usage} from './flags.js';
 import {runSkipEntryCommand} from './skip-entry-command.js';
 import {runSnapshotCommand} from './snapshot-command.js';
+import {runZkCommand} from './zk-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -26,6 +27,7 @@ export async function main(
 ): Promise<number> {
   if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
   if (argv[0] === 'skip-entry') return runSkipEntryCommand(argv.slice(1));
+  if (argv[0] === 'zk') return runZkCommand(argv.slice(1));
   let member: Member;
   try {
     const command = parseCommandLine(argv, env);

@@ -14,6 +14,8 @@ export {clusterIdFor, memberIdFor} from './config/member-ids.js';
 export {restoreSnapshot} from './restore/restore-snapshot.js';
 export type {RestoreSnapshotOptions, RestoreSnapshotResult} from './restore/restore-snapshot.js';
 export {snapshotStatus} from './restore/snapshot-status.js';
+export {importZooKeeper} from './zk-import/import-zookeeper.js';
+export type {ZkImportOptions, ZkImportResult} from './zk-import/import-zookeeper.js';
 export type {SnapshotStatus} from './restore/snapshot-status.js';
 export {startMember} from './start-member.js';
 export type {Member, StartMemberOptions} from './start-member.js';

@@ -95,7 +95,50 @@ interface WalIdentity {
 export async function restoreSnapshot(
   options: RestoreSnapshotOptions,
 ): Promise<RestoreSnapshotResult> {
-  const {snapshotPath, name, initialCluster, initialClusterToken, dataDir} = options;
+  const {snapshotPath} = options;
+  return createMemberDataDir(options, async dbDir => {
+    const {format, layout} = await inspectSnapshot(
+      snapshotPath,
+      options.skipHashCheck === true ? 'skip' : 'required',
+    );
+    const dbFile = join(dbDir, BACKEND_FILE);
+    if (format === 'bbolt') {
+      // etcd's format (from etcd, or from Synod's Maintenance.Snapshot): convert it.
+      const reader = BboltReader.open(snapshotPath, {sizeBytes: layout.dataBytes});
+      const backend = Backend.open(dbDir);
+      try {
+        await readEtcdSnapshot(reader, backend);
+      } finally {
+        reader.close();
+        await backend.close();
+      }
+      await rm(join(dbDir, `${BACKEND_FILE}-lock`), {force: true});
+    } else {
+      // Synod's own LMDB image: the backend file itself.
+      await copyFile(snapshotPath, dbFile);
+      if (layout.hasHash) await truncate(dbFile, layout.dataBytes);
+    }
+  });
+}
+
+/** The new cluster a data directory is made for: {@link RestoreSnapshotOptions} less the file. */
+export type NewClusterOptions = Pick<
+  RestoreSnapshotOptions,
+  'name' | 'initialCluster' | 'initialClusterToken' | 'dataDir'
+>;
+
+/**
+ * Builds the data directory of one member of a new cluster around a backend that
+ * `fillBackend` writes into the (empty) `dbDir` it is given: the store's keys and revisions
+ * come from the caller (a snapshot, a ZooKeeper import), the membership, raft snapshot, WAL
+ * and consistent index are made here, as described on {@link restoreSnapshot}. Throws before
+ * creating anything when `dataDir` exists; a failure of `fillBackend` leaves nothing behind.
+ */
+export async function createMemberDataDir(
+  options: NewClusterOptions,
+  fillBackend: (dbDir: string) => Promise<void>,
+): Promise<RestoreSnapshotResult> {
+  const {name, initialCluster, initialClusterToken, dataDir} = options;
   const members: MemberInfo[] = [...initialCluster]
     .map(([memberName, urls]) => ({
       id: memberIdFor(urls, initialClusterToken),
@@ -116,11 +159,6 @@ export async function restoreSnapshot(
   }
   if (await exists(dataDir)) throw new Error(`data-dir ${JSON.stringify(dataDir)} exists`);
 
-  const {format, layout} = await inspectSnapshot(
-    snapshotPath,
-    options.skipHashCheck === true ? 'skip' : 'required',
-  );
-
   const clusterId = clusterIdFor(members.map(m => m.id));
   const index = members.length;
   const parent = dirname(dataDir);
@@ -131,22 +169,7 @@ export async function restoreSnapshot(
     const dbDir = join(memberDir, 'db');
     await mkdir(dbDir, {recursive: true, mode: 0o700});
     const dbFile = join(dbDir, BACKEND_FILE);
-    if (format === 'bbolt') {
-      // etcd's format (from etcd, or from Synod's Maintenance.Snapshot): convert it.
-      const reader = BboltReader.open(snapshotPath, {sizeBytes: layout.dataBytes});
-      const backend = Backend.open(dbDir);
-      try {
-        await readEtcdSnapshot(reader, backend);
-      } finally {
-        reader.close();
-        await backend.close();
-      }
-      await rm(join(dbDir, `${BACKEND_FILE}-lock`), {force: true});
-    } else {
-      // Synod's own LMDB image: the backend file itself.
-      await copyFile(snapshotPath, dbFile);
-      if (layout.hasHash) await truncate(dbFile, layout.dataBytes);
-    }
+    await fillBackend(dbDir);
     const revision = await rewriteBackend(dbDir, members, index);
     await syncPath(dbFile);
     await syncPath(dbDir);
