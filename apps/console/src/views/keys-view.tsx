@@ -55,9 +55,7 @@ export function KeysView({gateway}: {readonly gateway: EtcdGateway}) {
           class="row"
           onSubmit={event => {
             event.preventDefault();
-            // Listing the same prefix again reads it again.
-            if (prefixInput === prefix) keys.refresh();
-            else setPrefix(prefixInput);
+            setPrefix(prefixInput);
             setSelected(undefined);
           }}
         >

@@ -99,7 +99,8 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
           header: member.header(),
           hash: r.hash,
           compactRevision: BigInt(r.compactRevision),
-          hashRevision: BigInt(r.hashRevision),
+          // etcd 3.4 and 3.5 know no hash_revision (3.6 added it): left 0, as they leave it.
+          hashRevision: 0n,
         };
       } catch (error) {
         if (error instanceof Error && error.message.includes('future revision')) {

@@ -1,9 +1,8 @@
 import {User, Role} from '@synod/proto';
 import type {Backend, BboltItem, BboltItems, BboltWriteResult} from '@synod/storage';
-import {decodeRecord, writeBboltFile} from '@synod/storage';
+import {decodeRecord, encodeEtcdKeyValue, writeBboltFile} from '@synod/storage';
 
 import {Membership} from '../member/membership.js';
-import {encodeEtcdKeyValue} from './encode-etcd-key-value.js';
 import type {EtcdBucket} from './etcd-schema.js';
 import {
   CLUSTER_VERSION,

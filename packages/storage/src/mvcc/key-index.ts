@@ -18,11 +18,11 @@ import type {Revision} from './revision.js';
  * generations: [ {2.0, 3.0, 4.0(t)}, {5.0, 6.0} ]     kept-at-or-below-2: {2.0}
  * ```
  *
- * `compact(4)`: the first generation ended exactly at 4, so only its tombstone stays (a
- * watcher starting at the compact revision must still see that delete):
- * `[ {4.0(t)}, {5.0, 6.0} ]`. `compact(6)` then drops that generation and leaves
- * `[ {6.0} ]`. A generation whose tombstone is below the compact revision goes entirely, and
- * when no generation is left the key leaves the index.
+ * `compact(4)`: the first generation ended exactly at 4, so it goes entirely, its tombstone
+ * too, as etcd compacts (a watcher starting at the compact revision does not see that
+ * delete, in etcd either): `[ {5.0, 6.0} ]`. `compact(6)` then leaves `[ {6.0} ]`. A
+ * generation whose tombstone is at or below the compact revision goes entirely, and when no
+ * generation is left the key leaves the index.
  */
 export class KeyIndex {
   /**
@@ -125,9 +125,7 @@ export class KeyIndex {
       const start = starts[gi] as number;
       const end = gi === starts.length - 1 ? pairs : (starts[gi + 1] as number);
       const closed = gi < starts.length - 1 || this.closed;
-      // A tombstone exactly at atRev stays (alone) so that a watcher starting at the compact
-      // revision still gets the delete; it goes with the next compaction.
-      if (closed && (revs[(end - 1) * 2] as number) < atRev) {
+      if (closed && (revs[(end - 1) * 2] as number) <= atRev) {
         dropPairs = end;
         dropGens = gi + 1;
         continue;

@@ -1,5 +1,6 @@
 import {Backend} from '../backend/backend.js';
 import {crc32c} from '../wal/crc32c.js';
+import {encodeEtcdKeyValue} from './encode-etcd-key-value.js';
 import type {KeyValue, KvEvent} from './key-value.js';
 import {decodeRecord, encodeRecord} from './key-value.js';
 import type {
@@ -37,6 +38,18 @@ const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
 const META_SCHEDULED_COMPACT = Buffer.from('scheduled_compact_rev');
 const META_FINISHED_COMPACT = Buffer.from('finished_compact_rev');
 const EMPTY = new Uint8Array(0);
+/** The pieces of etcd's backend layout that HashKV hashes. */
+const KEY_BUCKET_NAME = Buffer.from('key');
+const REVISION_SEPARATOR = Buffer.from('_');
+const TOMBSTONE_MARK = Buffer.from('t');
+const TOMBSTONE_VALUE: KeyValue = {
+  key: EMPTY,
+  createRevision: 0,
+  modRevision: 0,
+  version: 0,
+  value: EMPTY,
+  lease: 0n,
+};
 const NO_LEASES: LeaseHooks = {attach: () => undefined, detach: () => undefined};
 
 /**
@@ -190,13 +203,34 @@ export class KvStore implements KV {
     // As etcd: an asked-for revision at the compact revision itself is refused too (its
     // tombstones are gone); revision 0, the current one, is always hashed.
     if (rev > 0 && hashRev <= this.compactRev) throw errCompacted();
-    let h = 0;
+    // etcd's value: CRC-32C over the bucket name `key`, then each revision up to hashRev as
+    // etcd's backend holds it (8-byte main, '_', 8-byte sub, 't' for a tombstone; the value an
+    // mvccpb.KeyValue, a tombstone's holding only its key). The history left after compaction
+    // is etcd's, so a Synod member and an etcd member with the same history agree, which is
+    // what `etcdctl endpoint hashkv` compares across a migration. As etcd, a revision at or
+    // below the compact revision counts only while it is still its key's state at hashRev,
+    // unless no key exists at hashRev.
+    const compactRev = this.compactRev;
+    let anyKeyAtHashRev: boolean | undefined;
+    let h = crc32c(0, KEY_BUCKET_NAME);
     for (const {key, value} of this.backend.range(
       'key',
       revisionKey(0, 0),
       revisionKey(hashRev + 1, 0),
     )) {
-      h = crc32c(crc32c(h, key), value);
+      const {kv, tombstone} = decodeRecord(value);
+      const {main, sub} = parseRevisionKey(key);
+      if (main <= compactRev) {
+        const atHashRev = this.index.get(toKey(kv.key), hashRev);
+        const kept = atHashRev?.main === main && atHashRev.sub === sub;
+        anyKeyAtHashRev ??= this.index.range('', undefined, hashRev, 1).total > 0;
+        if (!kept && anyKeyAtHashRev) continue;
+      }
+      h = crc32c(h, key.subarray(0, 8));
+      h = crc32c(h, REVISION_SEPARATOR);
+      h = crc32c(h, key.subarray(8, 16));
+      if (tombstone) h = crc32c(h, TOMBSTONE_MARK);
+      h = crc32c(h, encodeEtcdKeyValue(tombstone ? {...TOMBSTONE_VALUE, key: kv.key} : kv));
     }
     return {hash: h, compactRevision: this.compactRev, hashRevision: hashRev};
   }

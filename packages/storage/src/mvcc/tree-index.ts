@@ -46,8 +46,7 @@ const packedSub = (packed: number): number => packed % PACKED_SUBS;
  * ```
  * after 7:  a -> 7168 (7.0)           b -> 7169 (7.1)
  * after 9:  a -> KeyIndex{7.0, 8.0}   b -> KeyIndex{7.1, 9.0(t)}
- * compact(9): a -> 8192 (8.0)         b -> KeyIndex{9.0(t)}     (the tombstone stays, see KeyIndex)
- * compact(10): b leaves the index
+ * compact(9): a -> 8192 (8.0)         b leaves the index (its tombstone is at 9, see KeyIndex)
  * ```
  *
  * Invariant: `keys` holds exactly the keys of `index`; a KeyIndex in `index` is never empty.

@@ -1,10 +1,8 @@
 import {KeyValue as EtcdKeyValue} from '@synod/proto';
-import type {KeyValue} from '@synod/storage';
-import {revisionKey} from '@synod/storage';
 import {describe, expect, it} from 'vitest';
 
 import {encodeEtcdKeyValue} from './encode-etcd-key-value.js';
-import {etcdRevisionKey, etcdRevisionKeyOfSynod} from './etcd-schema.js';
+import type {KeyValue} from './key-value.js';
 
 const kv = (fields: Partial<KeyValue>): KeyValue => ({
   key: Buffer.from('k'),
@@ -93,22 +91,5 @@ describe('encodeEtcdKeyValue writes what the generated mvccpb.KeyValue encoder w
   it('refuses a revision that is not a whole number below 2^53', () => {
     expect(() => encodeEtcdKeyValue(kv({modRevision: 2 ** 53}))).toThrow(/below 2\^53/);
     expect(() => encodeEtcdKeyValue(kv({modRevision: -1}))).toThrow(/below 2\^53/);
-  });
-});
-
-describe('etcdRevisionKeyOfSynod copies a Synod revision key into etcd layout', () => {
-  it.each([
-    [2, 0, false],
-    [2, 0, true],
-    [2 ** 53 - 1, 300, false],
-    [0x0102030405, 7, true],
-  ])('revision %i.%i, tombstone %s', (main, sub, tombstone) => {
-    expect(etcdRevisionKeyOfSynod(revisionKey(main, sub), tombstone)).toEqual(
-      etcdRevisionKey(main, sub, tombstone),
-    );
-  });
-
-  it('refuses a key that is not 16 bytes', () => {
-    expect(() => etcdRevisionKeyOfSynod(new Uint8Array(17), false)).toThrow(/16 bytes, not 17/);
   });
 });
