@@ -1,7 +1,10 @@
 import type {LeaderForwarder} from './api/leader-forwarder.js';
 import type {MemberCore} from './member/member.js';
-import type {ZkApplied} from './zookeeper/zk-state-machine.js';
-import type {ZkMember} from './zookeeper/zk-member.js';
+import {AlarmType} from '@synod/proto';
+import {EtcdDomainError} from './errors/etcd-domain-error.js';
+import type {ZkRequest} from '@synod/proto/synodpb';
+import type {ZkApplied, ZkOpResult} from './zookeeper/zk-state-machine.js';
+import type {ZkMember, ZkProposed} from './zookeeper/zk-member.js';
 
 /** The {@link ZkMember} of a member core, forwarding renewals to the leader as lease keep-alives are. */
 export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMember {
@@ -10,6 +13,8 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     state: () => core.zookeeper,
     store: () => core.store,
     propose: async request => {
+      const refused = refusedForSpace(core, request);
+      if (refused !== undefined) return refused;
       const result = await core.propose({$case: 'zookeeper', value: request});
       if (!result.ok) throw new Error(result.error.message);
       const applied = result.response as ZkApplied;
@@ -38,4 +43,34 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     nowMs: () => Date.now(),
     mode: () => (core.voters.length <= 1 ? 'standalone' : core.isLeader ? 'leader' : 'follower'),
   };
+}
+
+/**
+ * etcd's quota check before a proposal, for a ZooKeeper write that adds data (a create or a
+ * setData): past `--quota-backend-bytes` it raises the NOSPACE alarm, as an etcd put does, and
+ * the write that found the backend too big is answered QuotaExceeded without being proposed (a
+ * multi: its first such operation fails, the ones before it are ok and the rest rolled back,
+ * as ZooKeeper reports a failed multi). Once the alarm is applied, writes are proposed and
+ * every member refuses those that add data at apply time, where ZooKeeper checks its quotas.
+ */
+function refusedForSpace(core: MemberCore, request: ZkRequest): ZkProposed | undefined {
+  const r = request.request;
+  if (r?.$case !== 'txn') return undefined;
+  const ops = r.value.ops;
+  const first = ops.findIndex(op => op.op?.$case === 'create' || op.op?.$case === 'setData');
+  // Once the alarm is raised, the apply refuses, in ZooKeeper's order of checks.
+  if (first < 0 || core.alarms.has(AlarmType.NOSPACE)) return undefined;
+  try {
+    core.checkQuota();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof EtcdDomainError) || error.id !== 'noSpace') throw error;
+  }
+  const zxid = core.store.rev();
+  if (!r.value.multi) return {kind: 'txn', results: [], error: 'quotaExceeded', zxid};
+  const results: ZkOpResult[] = ops.map((_, i) => ({
+    type: 'error',
+    error: i < first ? 'ok' : i === first ? 'quotaExceeded' : 'runtimeInconsistency',
+  }));
+  return {kind: 'txn', results, error: 'quotaExceeded', zxid};
 }

@@ -512,6 +512,7 @@ export class MemberCore {
     const zookeeper = new ZkStateMachine({
       store,
       lessor,
+      noSpace: () => alarms.has(AlarmType.NOSPACE),
       meta: {
         get: key => kv.backend.get('meta', key),
         put: (key, value) => {

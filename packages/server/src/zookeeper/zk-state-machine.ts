@@ -49,6 +49,11 @@ export interface ZkStateHost {
     get(key: Uint8Array): Uint8Array | undefined;
     put(key: Uint8Array, value: Uint8Array): void;
   };
+  /**
+   * Whether etcd's NOSPACE alarm is raised: creates and setData are then refused with
+   * QuotaExceeded, where ZooKeeper checks its quotas; deletes and the rest go on.
+   */
+  readonly noSpace?: () => boolean;
 }
 
 /** Called after a session ended (closed, expired, or its lease revoked). */
@@ -232,7 +237,7 @@ export class ZkStateMachine {
       this.host.meta.put(SECRET_KEY, secret);
     }
     if (this.host.lessor.exists(id)) return {kind: 'failed', error: 'sessionExpired'};
-    this.host.lessor.grant(id, Math.ceil(timeoutMs / 1000));
+    this.host.lessor.grant(id, sessionLeaseTtlSeconds(timeoutMs));
     const tw = this.host.store.write();
     try {
       this.ensureSystemNodes(tw);
@@ -383,6 +388,7 @@ export class ZkStateMachine {
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
         checkAcl(node.record.acl, ZkAuth.perms.write, auth);
+        this.checkSpace();
         checkVersion(version, node.record.version);
         const record: ZnodeRecord = {
           ...node.record,
@@ -426,6 +432,16 @@ export class ZkStateMachine {
     }
   }
 
+  /**
+   * Refuses a write that adds data while etcd's NOSPACE alarm is raised, where ZooKeeper 3.8
+   * checks its quotas (`ZooKeeperServer.checkQuota`: a create after its NoChildrenForEphemerals
+   * check, a setData after its ACL check and before its version check), with the error its
+   * clients know for a write refused for space: QuotaExceeded.
+   */
+  private checkSpace(): void {
+    if (this.host.noSpace?.() === true) throw new OpFailure('quotaExceeded');
+  }
+
   private create(o: TxnOverlay, ctx: OpContext, c: ZkCreate): ZkOpResult {
     const {session, timeMs, auth} = ctx;
     const m = ZkProtocol.createMode;
@@ -456,6 +472,7 @@ export class ZkStateMachine {
     if (o.node(path) !== undefined) throw new OpFailure('nodeExists');
     if (parent.record.ephemeralOwner !== 0n) throw new OpFailure('noChildrenForEphemerals');
     if (ephemeral && session === 0n) throw new OpFailure('badArguments');
+    this.checkSpace();
     o.setCounters(parentPath, {
       cversion: counters.cversion + 1,
       pzxid: o.zxid,
@@ -640,6 +657,16 @@ function checkVersion(expected: number, actual: number): void {
 
 function toEntry(a: ZkAcl): ZkAclEntry {
   return {perms: a.perms, scheme: a.scheme, id: a.id};
+}
+
+/**
+ * The TTL of a session's lease: a third more than the session timeout. A connection renews
+ * the lease at most once a third of the timeout, so its last renewal may come up to a third
+ * of the timeout before the client's last word; ZooKeeper ends a session no sooner than the
+ * timeout after that last word, and so does this lease. With a 4 s timeout: TTL 6 s.
+ */
+export function sessionLeaseTtlSeconds(timeoutMs: number): number {
+  return Math.ceil((timeoutMs * 4) / 3 / 1000);
 }
 
 /**
