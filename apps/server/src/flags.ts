@@ -161,6 +161,19 @@ const flagSpecs = {
     kind: 'string',
     help: "subject name of the client certificate that is the ZooKeeper super user, ZooKeeper's zookeeper.X509AuthenticationProvider.superUser (default: none)",
   },
+  'zk-cert-file': {
+    kind: 'string',
+    help: "certificate of the https:// --listen-zk-urls, when not --cert-file's (ZooKeeper's ssl.keyStore)",
+  },
+  'zk-key-file': {kind: 'string', help: 'key of --zk-cert-file'},
+  'zk-trusted-ca-file': {
+    kind: 'string',
+    help: "CA bundle that verifies ZooKeeper clients' certificates, with --zk-cert-file (ZooKeeper's ssl.trustStore)",
+  },
+  'zk-crl-file': {
+    kind: 'string',
+    help: "certificate revocation list for ZooKeeper clients' certificates, with --zk-cert-file",
+  },
   'listen-metrics-urls': {
     kind: 'string',
     help: 'more URLs to serve /metrics and the health endpoints on (https: with the client certificates)',
@@ -472,6 +485,10 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     zkSuperDigest: str('zk-super-digest'),
     zkSslClientAuth: str('zk-ssl-client-auth'),
     zkX509Superuser: str('zk-x509-superuser'),
+    zkCertFile: str('zk-cert-file'),
+    zkKeyFile: str('zk-key-file'),
+    zkTrustedCaFile: str('zk-trusted-ca-file'),
+    zkCrlFile: str('zk-crl-file'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

@@ -115,6 +115,7 @@ export async function startMember(
   // here, naming its flag, with nothing half-started.
   const clientTls = listenerTls(config.clientTls, logger);
   const peerTls = listenerTls(config.peerTls, logger);
+  const zkTls = listenerTls(config.zkTls?.settings, logger);
   const joining =
     config.initialClusterState === 'existing' && !Wal.exists(join(config.dataDir, 'member', 'wal'))
       ? await fetchJoinInfo(config, clock, peerTls?.credentials)
@@ -284,8 +285,8 @@ export async function startMember(
     if (config.listenZkUrls.length > 0) {
       zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
         superDigest: config.zkSuperDigest,
-        ...(config.zkTls !== undefined && clientTls !== undefined
-          ? {tls: {...config.zkTls, ...clientTls}}
+        ...(config.zkTls !== undefined && zkTls !== undefined
+          ? {tls: {...config.zkTls, ...zkTls}}
           : {}),
         warn: (message, detail) => {
           logger.warn(detail, message);

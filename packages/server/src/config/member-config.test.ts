@@ -127,7 +127,7 @@ describe('member and cluster ids', () => {
     expect(resolveMemberConfig({listenZkUrls: 'http://127.0.0.1:2181'}).zkTls).toBeUndefined();
     expect(
       resolveMemberConfig({...certs, trustedCaFile: 'ca.pem', listenZkUrls: zk}).zkTls,
-    ).toEqual({clientAuth: 'need', x509SuperUser: undefined});
+    ).toMatchObject({clientAuth: 'need', x509SuperUser: undefined, settings: {side: 'client'}});
     expect(
       resolveMemberConfig({
         ...certs,
@@ -135,9 +135,29 @@ describe('member and cluster ids', () => {
         zkSslClientAuth: 'none',
         zkX509Superuser: 'CN=admin',
       }).zkTls,
-    ).toEqual({clientAuth: 'none', x509SuperUser: 'CN=admin'});
+    ).toMatchObject({clientAuth: 'none', x509SuperUser: 'CN=admin'});
+    // Its own certificates, ZooKeeper's key and trust stores, when the client port's differ.
+    const own = resolveMemberConfig({
+      listenZkUrls: zk,
+      zkCertFile: 'zk.pem',
+      zkKeyFile: 'zk-key.pem',
+      zkTrustedCaFile: 'zk-ca.pem',
+    }).zkTls;
+    expect(own?.settings).toMatchObject({
+      side: 'zk',
+      certFile: 'zk.pem',
+      keyFile: 'zk-key.pem',
+      trustedCaFile: 'zk-ca.pem',
+      clientCertAuth: true,
+    });
+    expect(() =>
+      resolveMemberConfig({listenZkUrls: zk, zkCertFile: 'zk.pem', zkKeyFile: 'zk-key.pem'}),
+    ).toThrow('--zk-trusted-ca-file');
+    expect(() =>
+      resolveMemberConfig({listenZkUrls: 'http://127.0.0.1:2181', zkCertFile: 'zk.pem'}),
+    ).toThrow('need an https:// URL');
     expect(() => resolveMemberConfig({listenZkUrls: zk})).toThrow(
-      'https ZooKeeper URLs are served with the client certificate',
+      'https ZooKeeper URLs need a certificate',
     );
     expect(() => resolveMemberConfig({...certs, listenZkUrls: zk})).toThrow('--zk-ssl-client-auth');
     expect(() =>

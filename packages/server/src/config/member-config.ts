@@ -117,15 +117,20 @@ export interface MemberConfig {
    */
   readonly zkSuperDigest: string | undefined;
   /**
-   * How the `https://` URLs of `--listen-zk-urls` (ZooKeeper's `secureClientPort`) treat
-   * client certificates; they serve the client port's certificates (`--cert-file`,
-   * `--key-file`, `--trusted-ca-file`, `--client-crl-file`). Undefined when there is no such URL.
+   * The certificates of the `https://` URLs of `--listen-zk-urls` (ZooKeeper's
+   * `secureClientPort`) and how they treat client certificates. Undefined when there is no
+   * such URL.
    */
   readonly zkTls: ZkTlsConfig | undefined;
 }
 
 /** The ZooKeeper secure port's own settings. */
 export interface ZkTlsConfig {
+  /**
+   * Its own certificates (`--zk-cert-file`, `--zk-key-file`, `--zk-trusted-ca-file`,
+   * `--zk-crl-file`), or else the client port's (`--cert-file`, ...).
+   */
+  readonly settings: TlsSettings;
   /** `--zk-ssl-client-auth`, ZooKeeper's `ssl.clientAuth`: need (the default), want or none. */
   readonly clientAuth: 'need' | 'want' | 'none';
   /**
@@ -218,6 +223,11 @@ export interface MemberConfigInput {
   zkSslClientAuth?: string;
   /** Subject name of the client certificate that is the ZooKeeper super user. */
   zkX509Superuser?: string;
+  /** The ZooKeeper TLS port's own certificate, key, CA bundle and CRL (PEM files). */
+  zkCertFile?: string;
+  zkKeyFile?: string;
+  zkTrustedCaFile?: string;
+  zkCrlFile?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -524,8 +534,9 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
 }
 
 /**
- * The ZooKeeper TLS port's settings, when `--listen-zk-urls` has an `https://` URL: it needs
- * the client port's certificate, and a trusted CA unless client certificates are not asked for.
+ * The ZooKeeper TLS port's settings, when `--listen-zk-urls` has an `https://` URL: its own
+ * certificate when `--zk-cert-file` or `--zk-key-file` is given, else the client port's, and a
+ * trusted CA unless client certificates are not asked for.
  */
 function resolveZkTls(
   input: MemberConfigInput,
@@ -536,22 +547,48 @@ function resolveZkTls(
   if (clientAuth !== 'need' && clientAuth !== 'want' && clientAuth !== 'none') {
     throw new ConfigError('zk-ssl-client-auth', `${clientAuth}: expected need, want or none`);
   }
-  if (secure.length === 0) return undefined;
+  const own = input.zkCertFile !== undefined || input.zkKeyFile !== undefined;
+  if (secure.length === 0) {
+    const given = own || input.zkTrustedCaFile !== undefined || input.zkCrlFile !== undefined;
+    if (given) {
+      throw new ConfigError(
+        input.zkCertFile !== undefined ? 'zk-cert-file' : 'zk-key-file',
+        'the ZooKeeper certificates need an https:// URL in --listen-zk-urls',
+      );
+    }
+    return undefined;
+  }
   const origin = secure[0]?.origin ?? '';
-  if (clientTls === undefined) {
+  const settings: TlsSettings | undefined = own
+    ? {
+        side: 'zk',
+        certFile: input.zkCertFile,
+        keyFile: input.zkKeyFile,
+        trustedCaFile: input.zkTrustedCaFile,
+        clientCertAuth: clientAuth === 'need',
+        crlFile: input.zkCrlFile,
+        allowedCn: undefined,
+        allowedHostname: undefined,
+        minVersion: clientTls?.minVersion ?? 'TLSv1.2',
+        maxVersion: clientTls?.maxVersion ?? 'TLSv1.3',
+        cipherSuites: clientTls?.cipherSuites ?? [],
+      }
+    : clientTls;
+  if (settings === undefined) {
     throw new ConfigError(
       'listen-zk-urls',
-      `${origin}: https ZooKeeper URLs are served with the client certificate; give --cert-file and --key-file (or --auto-tls)`,
+      `${origin}: https ZooKeeper URLs need a certificate: give --zk-cert-file and --zk-key-file, or the client port's --cert-file and --key-file (or --auto-tls)`,
     );
   }
-  if (clientAuth !== 'none' && clientTls.trustedCaFile === undefined) {
+  if (clientAuth !== 'none' && settings.trustedCaFile === undefined) {
+    const ca = own ? 'zk-trusted-ca-file' : 'trusted-ca-file';
     throw new ConfigError(
       'zk-ssl-client-auth',
-      `${clientAuth} (the default is need, as ZooKeeper's ssl.clientAuth) checks client certificates against --trusted-ca-file: give one, or --zk-ssl-client-auth=none`,
+      `${clientAuth} (the default is need, as ZooKeeper's ssl.clientAuth) checks client certificates against --${ca}: give one, or --zk-ssl-client-auth=none`,
     );
   }
   const superUser = input.zkX509Superuser;
-  return {clientAuth, x509SuperUser: superUser === '' ? undefined : superUser};
+  return {settings, clientAuth, x509SuperUser: superUser === '' ? undefined : superUser};
 }
 
 /**

@@ -6,8 +6,11 @@ import type tls from 'node:tls';
  * the same with `--peer-` in front for peers.
  */
 export interface TlsSettings {
-  /** `client` for the client port's flags, `peer` for the peer port's. */
-  readonly side: 'client' | 'peer';
+  /**
+   * `client` for the client port's flags, `peer` for the peer port's, `zk` for the ZooKeeper
+   * TLS port's own (`--zk-cert-file`, ...).
+   */
+  readonly side: 'client' | 'peer' | 'zk';
   /** PEM certificate this member presents (`--cert-file`). */
   readonly certFile: string | undefined;
   /** PEM private key of that certificate (`--key-file`). */
@@ -40,6 +43,7 @@ export function tlsFlag(
   side: TlsSettings['side'],
   setting: 'cert' | 'key' | 'ca' | 'crl' | 'client-cert-auth' | 'allowed-hostname' | 'allowed-cn',
 ): string {
+  if (side === 'zk') return zkTlsFlags[setting];
   const peer = side === 'peer' ? 'peer-' : '';
   switch (setting) {
     case 'cert':
@@ -58,6 +62,17 @@ export function tlsFlag(
       return 'peer-cert-allowed-cn';
   }
 }
+
+/** The ZooKeeper TLS port's flags; it has no allowed host name or CN of its own. */
+const zkTlsFlags = {
+  cert: 'zk-cert-file',
+  key: 'zk-key-file',
+  ca: 'zk-trusted-ca-file',
+  crl: 'zk-crl-file',
+  'client-cert-auth': 'zk-ssl-client-auth',
+  'allowed-hostname': 'client-cert-allowed-hostname',
+  'allowed-cn': 'peer-cert-allowed-cn',
+} as const;
 
 /**
  * Go's names for the TLS 1.2 cipher suites etcd's `--cipher-suites` takes, with OpenSSL's

@@ -24,7 +24,8 @@ import {kazooPython, killClients, runZkCli} from './support/real-clients.js';
  * ZooKeeper's secure client port and the x509 scheme, Synod against ZooKeeper 3.8: the oracle
  * runs Netty with `secureClientPort`, PEM key and trust stores made from the test PKI and
  * `ssl.clientAuth=need`; Synod serves `https://` on `--listen-zk-urls` with the same
- * certificates. Each serves a plain port beside the secure one. The scenarios run on the
+ * certificates, given as `--zk-cert-file`, `--zk-key-file` and `--zk-trusted-ca-file` (the
+ * client port's certificates serve it in zk-tls-client-auth.test.ts). Each serves a plain port beside the secure one. The scenarios run on the
  * secure port; `plain` clients connect to the plain port of the same server.
  */
 
@@ -80,9 +81,10 @@ describe.skipIf(skip !== undefined)(
         startSynod({
           extraArgs: [
             `--listen-zk-urls=http://${host}:${synodPlain},https://${host}:${synodSecure}`,
-            `--cert-file=${pki.server.cert}`,
-            `--key-file=${pki.server.key}`,
-            `--trusted-ca-file=${pki.ca}`,
+            // ZooKeeper's key and trust stores; the etcd client port stays plain.
+            `--zk-cert-file=${pki.server.cert}`,
+            `--zk-key-file=${pki.server.key}`,
+            `--zk-trusted-ca-file=${pki.ca}`,
             `--zk-x509-superuser=${ADMIN_DN}`,
           ],
         }),
