@@ -52,7 +52,7 @@ describe('web console of a three-member cluster', () => {
   beforeAll(async () => {
     const [, started, browser] = await Promise.all([
       ensureBundle(),
-      startSynod({members: 3}),
+      startSynod({members: 3, extraArgs: ['--metrics=extensive']}),
       startBrowser(),
     ]);
     cluster = started;
@@ -137,6 +137,25 @@ describe('web console of a three-member cluster', () => {
     expect(await electionRow.locator('td').nth(1).textContent()).toContain(hex(candidate));
     expect(await electionRow.locator('td').nth(2).textContent()).toBe('worker-7');
     await screenshot(page, 'locks');
+  });
+
+  it("charts the member's requests, latency, fsyncs and commits from its /metrics", async () => {
+    await openView(page, 'charts');
+    const charts = page.locator('[data-testid="chart"]');
+    await expect.poll(() => charts.count(), within).toBe(4);
+    // Traffic while the charts scrape, so each has points to draw.
+    for (let i = 0; i < 30; i++) {
+      await gatewayCall(served.clientUrl, 'kv/put', {
+        key: base64(`/load/${i}`),
+        value: base64('x'),
+      });
+      if (i % 10 === 9) await page.waitForTimeout(1000);
+    }
+    for (let i = 0; i < 4; i++) {
+      await expect.poll(() => charts.nth(i).locator('canvas').count(), within).toBe(1);
+    }
+    expect(await page.locator('[data-testid="chart"] p.muted').count()).toBe(0);
+    await screenshot(page, 'charts');
   });
 
   it('shows the new leader after the leader is killed, and the old one as unreachable', async () => {
