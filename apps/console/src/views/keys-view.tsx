@@ -55,7 +55,9 @@ export function KeysView({gateway}: {readonly gateway: EtcdGateway}) {
           class="row"
           onSubmit={event => {
             event.preventDefault();
-            setPrefix(prefixInput);
+            // Listing the same prefix again reads it again.
+            if (prefixInput === prefix) keys.refresh();
+            else setPrefix(prefixInput);
             setSelected(undefined);
           }}
         >
