@@ -43,6 +43,8 @@ export interface EtcdClusterOptions {
   readonly electionTimeoutMs?: number;
   /** Extra flags passed to every member. */
   readonly extraArgs?: readonly string[];
+  /** Extra flags for one member, by its name (`m0`, `m1`, ...), such as its own port. */
+  readonly memberArgs?: (memberName: string) => readonly string[];
   /** How long to wait for the cluster to become healthy, 20 s by default. */
   readonly startTimeoutMs?: number;
   /**
@@ -341,6 +343,7 @@ export function memberFlags(
     `--heartbeat-interval=${options.heartbeatIntervalMs ?? 50}`,
     `--election-timeout=${options.electionTimeoutMs ?? 500}`,
     ...(options.extraArgs ?? []),
+    ...(options.memberArgs?.(spec.name) ?? []),
   ];
 }
 

@@ -65,3 +65,12 @@ export {
   openAcl,
 } from './zookeeper-jute.js';
 export type {Acl, Stat} from './zookeeper-jute.js';
+export {compileCuratorChecks, curatorSkipReason, runCurator} from './curator/curator-program.js';
+export type {
+  CuratorCheck,
+  CuratorResult,
+  CuratorRun,
+  CuratorRunOptions,
+} from './curator/curator-program.js';
+export {startZkCluster} from './curator/zk-cluster.js';
+export type {ZkCluster} from './curator/zk-cluster.js';
