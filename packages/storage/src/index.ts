@@ -72,8 +72,10 @@ export {BboltBucket, BboltReader} from './bbolt/bbolt-reader.js';
 export type {BboltCheckResult, BboltEntry, BboltOpenOptions} from './bbolt/bbolt-reader.js';
 export {writeBboltFile} from './bbolt/bbolt-writer.js';
 export type {
+  BboltFill,
   BboltItem,
   BboltItems,
+  BboltSink,
   BboltWriteOptions,
   BboltWriteResult,
 } from './bbolt/bbolt-writer.js';

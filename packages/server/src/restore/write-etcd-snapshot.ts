@@ -1,8 +1,9 @@
 import {User, Role} from '@synod/proto';
 import type {Backend, BboltItem, BboltItems, BboltWriteResult} from '@synod/storage';
-import {decodeRecord, encodeEtcdKeyValue, writeBboltFile} from '@synod/storage';
+import {writeBboltFile} from '@synod/storage';
 
 import {Membership} from '../member/membership.js';
+import {fillEtcdRevisions} from './etcd-revision-writer.js';
 import type {EtcdBucket} from './etcd-schema.js';
 import {
   CLUSTER_VERSION,
@@ -11,7 +12,6 @@ import {
   encodeEtcdMember,
   ETCD_BUCKETS,
   etcdRevisionKey,
-  etcdRevisionKeyOfSynod,
   META_CONSISTENT_INDEX,
   META_FINISHED_COMPACT,
   META_SCHEDULED_COMPACT,
@@ -33,13 +33,14 @@ const EMPTY = new Uint8Array(0);
  * does): the `key` bucket is streamed into the file rather than read into memory.
  */
 export async function writeEtcdSnapshot(backend: Backend, file: string): Promise<BboltWriteResult> {
-  const buckets: Record<EtcdBucket, BboltItems> = {
+  // The key bucket is read from LMDB itself: what is buffered must be there.
+  await backend.commit();
+  const buckets: Record<Exclude<EtcdBucket, 'key'>, BboltItems> = {
     alarm: copyBucket(backend, 'alarm'),
     auth: copyBucket(backend, 'auth'),
     authRoles: byName(backend, 'authRoles', v => Role.decode(v).name),
     authUsers: byName(backend, 'authUsers', v => User.decode(v).name),
     cluster: [{key: Buffer.from('clusterVersion'), value: Buffer.from(CLUSTER_VERSION)}],
-    key: revisions(backend),
     lease: leases(backend),
     members: members(backend),
     members_removed: removedMembers(backend),
@@ -47,7 +48,11 @@ export async function writeEtcdSnapshot(backend: Backend, file: string): Promise
   };
   return writeBboltFile(
     file,
-    ETCD_BUCKETS.map(name => ({key: Buffer.from(name), bucket: buckets[name]})),
+    ETCD_BUCKETS.map(name =>
+      name === 'key'
+        ? {key: Buffer.from(name), fill: fillEtcdRevisions(backend.committedRange('key'))}
+        : {key: Buffer.from(name), bucket: buckets[name]},
+    ),
   );
 }
 
@@ -63,21 +68,6 @@ function byName(
 ): BboltItem[] {
   const items = [...backend.range(bucket, EMPTY)].map(({value}) => ({key: nameOf(value), value}));
   return items.sort((a, b) => Buffer.compare(a.key, b.key));
-}
-
-/** The `key` bucket: Synod's revision order is etcd's, so the records stream across. */
-function* revisions(backend: Backend): Generator<BboltItem> {
-  for (const {key, value} of backend.range('key', EMPTY)) {
-    const {kv, tombstone} = decodeRecord(value);
-    yield {
-      key: etcdRevisionKeyOfSynod(key, tombstone),
-      value: encodeEtcdKeyValue(
-        tombstone
-          ? {key: kv.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n}
-          : kv,
-      ),
-    };
-  }
 }
 
 function* leases(backend: Backend): Generator<BboltItem> {

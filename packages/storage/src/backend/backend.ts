@@ -243,6 +243,15 @@ export class Backend {
   }
 
   /**
+   * Every committed entry of `bucket` in key order, straight from LMDB, without the merge
+   * with buffered writes that {@link range} does (a string per key): for reading a whole
+   * bucket of a backend nothing writes to, such as the copy a snapshot is made from.
+   */
+  committedRange(bucket: Bucket): Iterable<BackendEntry> {
+    return this.db(bucket).getRange({});
+  }
+
+  /**
    * The committed entry with the highest key of `bucket`, or undefined when it has none:
    * one read from the end of the B+tree. Buffered writes are not looked at (commit first).
    */

@@ -16,10 +16,47 @@ import {
   writePageHeader,
 } from './bbolt-layout.js';
 
-/** A key with a value, or a key naming a nested bucket with its own items. */
+/**
+ * A key with a value, or a key naming a nested bucket: with its own items, or with a `fill`
+ * that writes its entries straight into the pages.
+ */
 export type BboltItem =
-  | {readonly key: Uint8Array; readonly value: Uint8Array; readonly bucket?: undefined}
-  | {readonly key: Uint8Array; readonly bucket: BboltItems; readonly value?: undefined};
+  | {
+      readonly key: Uint8Array;
+      readonly value: Uint8Array;
+      readonly bucket?: undefined;
+      readonly fill?: undefined;
+    }
+  | {
+      readonly key: Uint8Array;
+      readonly bucket: BboltItems;
+      readonly value?: undefined;
+      readonly fill?: undefined;
+    }
+  | {
+      readonly key: Uint8Array;
+      readonly fill: BboltFill;
+      readonly value?: undefined;
+      readonly bucket?: undefined;
+    };
+
+/**
+ * Writes a bucket of plain values without an object per entry: for each entry, in ascending
+ * key order, `sink.entry(keyBytes, valueBytes)` returns where in `sink.bytes` the key goes,
+ * the value right after it; the caller writes them there before its next call. Awaiting
+ * `sink.flush()` now and then lets finished pages go to the file.
+ */
+export type BboltFill = (sink: BboltSink) => Promise<void> | void;
+
+/** What a {@link BboltFill} writes into. */
+export interface BboltSink {
+  /** Room for one entry; returns the offset of its key in {@link bytes}. */
+  entry(keyBytes: number, valueBytes: number): number;
+  /** The buffer the last {@link entry} call's offset is in (it may change at each call). */
+  readonly bytes: Buffer;
+  /** Writes out the pages finished so far, when enough of them are waiting. */
+  flush(): Promise<void>;
+}
 
 /** A bucket's items in strictly ascending key (byte) order. */
 export type BboltItems = Iterable<BboltItem> | AsyncIterable<BboltItem>;
@@ -49,13 +86,7 @@ export interface BboltWriteResult {
  */
 const WRITE_CHUNK_BYTES = 256 * 1024;
 
-interface Element {
-  readonly flags: number;
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-}
-
-/** A finished child page of a branch: its first key and id. */
+/** A branch element: a child page's first key and id. */
 interface Child {
   readonly key: Uint8Array;
   readonly pgid: number;
@@ -98,7 +129,7 @@ export async function writeBboltFile(
     const freelistPgid = out.allocate(1);
     const freelist = Buffer.alloc(pageSize);
     writePageHeader(freelist, freelistPgid, FREELIST_PAGE, 0, 0);
-    await out.append(freelist);
+    out.append(freelist);
     await out.flush();
     const pages = out.nextPgid;
     for (const pgid of [0, 1] as const) {
@@ -142,10 +173,14 @@ class PageOutput {
     return pgid;
   }
 
-  /** Appends the next page run (allocated in order, a whole number of pages). */
-  async append(page: Buffer): Promise<void> {
+  /** Queues the next page run (allocated in order, a whole number of pages). */
+  append(page: Buffer): void {
     this.buffered.push(page);
     this.bufferedBytes += page.length;
+  }
+
+  /** Writes the queued pages once there are {@link WRITE_CHUNK_BYTES} of them. */
+  async flushIfFull(): Promise<void> {
     if (this.bufferedBytes >= WRITE_CHUNK_BYTES) await this.flush();
   }
 
@@ -172,9 +207,9 @@ class PageOutput {
 /** Builds bucket trees bottom-up onto a {@link PageOutput}. */
 class TreeBuilder {
   constructor(
-    private readonly out: PageOutput,
+    readonly out: PageOutput,
     /** A page is closed once the next element would take it past this many bytes. */
-    private readonly thresholdBytes: number,
+    readonly thresholdBytes: number,
   ) {}
 
   /** Writes the root bucket's tree (never inline) and returns its root page id. */
@@ -188,86 +223,64 @@ class TreeBuilder {
    * Writes one bucket. Returns its root page id, or, when `inlineAllowed` and the bucket is
    * small and has no nested buckets, the bytes of its inline page.
    */
-  private async writeBucket(
+  async writeBucket(
     items: BboltItems,
     inlineAllowed: boolean,
     name: string,
   ): Promise<number | Buffer> {
-    const pageSize = this.out.pageSize;
-    let current: Element[] = [];
-    let currentBytes = PAGE_HEADER_BYTES;
-    let hasBucket = false;
-    const children: Child[] = [];
-    let last: Uint8Array | undefined;
-    let splitting = false;
-    /** Adds an element, closing the current page first if it would go past the threshold. */
-    const add = async (e: Element): Promise<void> => {
-      const eBytes = ELEMENT_BYTES + e.key.length + e.value.length;
-      if (current.length >= MIN_KEYS_PER_PAGE && currentBytes + eBytes > this.thresholdBytes) {
-        children.push(await this.writeNode(LEAF_PAGE, current));
-        current = [];
-        currentBytes = PAGE_HEADER_BYTES;
-      }
-      current.push(e);
-      currentBytes += eBytes;
-    };
+    const leaves = new LeafBuilder(this, name);
     for await (const item of items) {
-      checkKey(item.key, last, name);
-      last = item.key;
-      let element: Element;
-      if (item.bucket !== undefined) {
-        const child = await this.writeBucket(
-          item.bucket,
-          true,
-          `${name}/${Buffer.from(item.key).toString('latin1')}`,
-        );
-        element = {flags: BUCKET_LEAF_FLAG, key: item.key, value: bucketValue(child)};
-        hasBucket = true;
-      } else {
-        if (name === '(root)')
+      let flags = 0;
+      let value: Uint8Array;
+      if (item.value !== undefined) {
+        if (name === '(root)') {
           throw new Error(
             `bbolt root holds buckets only, but got a value for key ${hex(item.key)}`,
           );
+        }
         if (item.value.length > MAX_VALUE_BYTES) {
           throw new RangeError(
             `bucket ${name}: value of ${item.value.length} bytes is over bbolt's limit`,
           );
         }
-        element = {flags: 0, key: item.key, value: item.value};
-      }
-      const bytes = ELEMENT_BYTES + element.key.length + element.value.length;
-      if (!splitting && currentBytes + bytes > pageSize) {
-        // bbolt splits only a node bigger than a page, so a bucket that fits one page stays
-        // one page; past that, what is buffered is packed at the threshold like the rest.
-        splitting = true;
-        const pending = current;
-        current = [];
-        currentBytes = PAGE_HEADER_BYTES;
-        for (const e of pending) await add(e);
-      }
-      if (splitting) {
-        await add(element);
+        value = item.value;
       } else {
-        current.push(element);
-        currentBytes += bytes;
+        const childName = `${name}/${Buffer.from(item.key).toString('latin1')}`;
+        const child =
+          item.bucket !== undefined
+            ? await this.writeBucket(item.bucket, true, childName)
+            : await this.fillBucket(item.fill, childName);
+        flags = BUCKET_LEAF_FLAG;
+        value = bucketValue(child);
       }
+      const at = leaves.entry(flags, item.key.length, value.length);
+      leaves.bytes.set(item.key, at);
+      leaves.bytes.set(value, at + item.key.length);
+      await this.out.flushIfFull();
     }
-    if (children.length === 0) {
-      if (inlineAllowed && !hasBucket && currentBytes <= pageSize / 4) {
-        return encodeNode(LEAF_PAGE, current, 0, currentBytes);
-      }
-      return (await this.writeNode(LEAF_PAGE, current)).pgid;
-    }
-    if (current.length > 0) children.push(await this.writeNode(LEAF_PAGE, current));
-    return this.writeBranches(children);
+    return leaves.finish(inlineAllowed);
+  }
+
+  /** Writes a bucket whose entries `fill` writes in place (inline when small). */
+  private async fillBucket(fill: BboltFill, name: string): Promise<number | Buffer> {
+    const leaves = new LeafBuilder(this, name);
+    const out = this.out;
+    await fill({
+      entry: (keyBytes, valueBytes) => leaves.entry(0, keyBytes, valueBytes),
+      get bytes() {
+        return leaves.bytes;
+      },
+      flush: () => out.flushIfFull(),
+    });
+    return leaves.finish(true);
   }
 
   /** Writes branch levels over `children` until one page is left; returns its id. */
-  private async writeBranches(children: Child[]): Promise<number> {
+  writeBranches(children: Child[]): number {
     let level = children;
     while (level.length > 1) {
       const next: Child[] = [];
-      let current: Element[] = [];
+      let current: Child[] = [];
       let currentBytes = PAGE_HEADER_BYTES;
       const fitsOnePage =
         level.reduce((n, c) => n + ELEMENT_BYTES + c.key.length, PAGE_HEADER_BYTES) <=
@@ -279,69 +292,255 @@ class TreeBuilder {
           current.length >= MIN_KEYS_PER_PAGE &&
           currentBytes + bytes > this.thresholdBytes
         ) {
-          next.push(await this.writeNode(BRANCH_PAGE, current));
+          next.push(this.writeBranch(current, currentBytes));
           current = [];
           currentBytes = PAGE_HEADER_BYTES;
         }
-        current.push({flags: 0, key: child.key, value: pgidBytes(child.pgid)});
+        current.push(child);
         currentBytes += bytes;
       }
-      next.push(await this.writeNode(BRANCH_PAGE, current));
+      next.push(this.writeBranch(current, currentBytes));
       level = next;
     }
     return (level[0] as Child).pgid;
   }
 
-  private async writeNode(kind: number, elements: Element[]): Promise<Child> {
-    const size = elements.reduce(
-      (n, e) => n + ELEMENT_BYTES + e.key.length + (kind === LEAF_PAGE ? e.value.length : 0),
-      PAGE_HEADER_BYTES,
-    );
-    const pages = Math.max(1, Math.ceil(size / this.out.pageSize));
+  /** One branch page (run) over `children`, whose elements and keys take `bytes`. */
+  private writeBranch(children: readonly Child[], bytes: number): Child {
+    const pageSize = this.out.pageSize;
+    const pages = Math.max(1, Math.ceil(bytes / pageSize));
     const pgid = this.out.allocate(pages);
-    const page = encodeNode(kind, elements, pgid, pages * this.out.pageSize);
-    page.writeUInt32LE(pages - 1, 12);
-    await this.out.append(page);
-    const first = elements[0];
-    if (first === undefined) return {key: new Uint8Array(0), pgid};
-    return {key: first.key, pgid};
+    const page = Buffer.alloc(pages * pageSize);
+    writePageHeader(page, pgid, BRANCH_PAGE, children.length, pages - 1);
+    let data = PAGE_HEADER_BYTES + children.length * ELEMENT_BYTES;
+    children.forEach((c, i) => {
+      const el = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
+      page.writeUInt32LE(data - el, el);
+      page.writeUInt32LE(c.key.length, el + 4);
+      page.writeBigUInt64LE(BigInt(c.pgid), el + 8);
+      page.set(c.key, data);
+      data += c.key.length;
+    });
+    this.out.append(page);
+    return {key: (children[0] as Child).key, pgid};
   }
 }
 
 /**
- * A leaf or branch page of `bytes` bytes (a page run, or an inline page's exact size). A
- * branch element's `value` is its child's page id (8 bytes), stored in the element.
+ * The leaves of one bucket, written as its entries arrive. The entries of the page being
+ * filled lie in one scratch buffer (key then value, entry after entry) with their sizes
+ * beside it, so a page is one copy of the scratch behind its element headers, and an entry
+ * costs no object.
+ *
+ * Invariants: `count` entries are pending, entry i's key starts at `starts[i]`; they take
+ * `pendingBytes` of a page (header included); every pending entry but the last has been
+ * checked to come after the one before it (and the first after `lastKey`).
  */
-function encodeNode(
-  kind: number,
-  elements: readonly Element[],
-  pgid: number,
-  bytes: number,
-): Buffer {
-  if (elements.length > 0xffff)
-    throw new Error(`internal: ${elements.length} elements on one page`);
-  const page = Buffer.alloc(bytes);
-  writePageHeader(page, pgid, kind, elements.length, 0);
-  let data = PAGE_HEADER_BYTES + elements.length * ELEMENT_BYTES;
-  elements.forEach((e, i) => {
-    const el = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
-    if (kind === LEAF_PAGE) {
-      page.writeUInt32LE(e.flags, el);
-      page.writeUInt32LE(data - el, el + 4);
-      page.writeUInt32LE(e.key.length, el + 8);
-      page.writeUInt32LE(e.value.length, el + 12);
-      page.set(e.key, data);
-      page.set(e.value, data + e.key.length);
-      data += e.key.length + e.value.length;
-    } else {
-      page.writeUInt32LE(data - el, el);
-      page.writeUInt32LE(e.key.length, el + 4);
-      page.set(e.value, el + 8);
-      page.set(e.key, data);
-      data += e.key.length;
+class LeafBuilder {
+  bytes: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private used = 0;
+  private count = 0;
+  private flags = new Uint32Array(256);
+  private starts = new Uint32Array(256);
+  private keyLengths = new Uint32Array(256);
+  private valueLengths = new Uint32Array(256);
+  private pendingBytes = PAGE_HEADER_BYTES;
+  /** Set once the bucket outgrows one page: from then on pages close at the threshold. */
+  private splitting = false;
+  private hasBucket = false;
+  /** The last key of the pages already written. */
+  private lastKey: Buffer | undefined;
+  private readonly children: Child[] = [];
+
+  constructor(
+    private readonly tree: TreeBuilder,
+    private readonly name: string,
+  ) {}
+
+  /** Makes room for the next entry; returns the offset of its key in {@link bytes}. */
+  entry(flags: number, keyBytes: number, valueBytes: number): number {
+    if (keyBytes === 0) throw new RangeError(`bucket ${this.name}: empty key`);
+    if (keyBytes > MAX_KEY_BYTES) {
+      throw new RangeError(
+        `bucket ${this.name}: key of ${keyBytes} bytes is over bbolt's ${MAX_KEY_BYTES}`,
+      );
     }
-  });
-  return page;
+    if (this.count > 0) this.checkOrder(this.count - 1);
+    const elementBytes = ELEMENT_BYTES + keyBytes + valueBytes;
+    const pageSize = this.tree.out.pageSize;
+    if (!this.splitting && this.pendingBytes + elementBytes > pageSize) {
+      // bbolt splits only a node bigger than a page, so a bucket that fits one page stays
+      // one page; past that, what is pending is packed at the threshold like the rest.
+      this.splitting = true;
+      this.repack();
+    }
+    if (
+      this.splitting &&
+      this.count >= MIN_KEYS_PER_PAGE &&
+      this.pendingBytes + elementBytes > this.tree.thresholdBytes
+    ) {
+      this.writeLeaves(this.count);
+    }
+    const i = this.count++;
+    if (i >= this.starts.length) this.growEntries();
+    if (this.used + keyBytes + valueBytes > this.bytes.length) {
+      this.growBytes(keyBytes + valueBytes);
+    }
+    this.flags[i] = flags;
+    this.starts[i] = this.used;
+    this.keyLengths[i] = keyBytes;
+    this.valueLengths[i] = valueBytes;
+    this.used += keyBytes + valueBytes;
+    this.pendingBytes += elementBytes;
+    if (flags === BUCKET_LEAF_FLAG) this.hasBucket = true;
+    return this.used - keyBytes - valueBytes;
+  }
+
+  /** Writes what is pending; returns the bucket's root page id, or its inline page. */
+  finish(inlineAllowed: boolean): number | Buffer {
+    if (this.count > 0) this.checkOrder(this.count - 1);
+    const pageSize = this.tree.out.pageSize;
+    if (this.children.length === 0) {
+      if (inlineAllowed && !this.hasBucket && this.pendingBytes <= pageSize / 4) {
+        return this.encodeLeaf(0, this.count, 0, this.pendingBytes);
+      }
+      this.writeLeaves(this.count);
+      return (this.children[0] as Child).pgid;
+    }
+    if (this.count > 0) this.writeLeaves(this.count);
+    return this.tree.writeBranches(this.children);
+  }
+
+  /** Packs the pending entries into pages at the threshold, keeping the last page's open. */
+  private repack(): void {
+    let bytes = PAGE_HEADER_BYTES;
+    let first = 0;
+    for (let i = 0; i < this.count; i++) {
+      const e = this.elementBytes(i);
+      if (i - first >= MIN_KEYS_PER_PAGE && bytes + e > this.tree.thresholdBytes) {
+        this.writePage(first, i);
+        first = i;
+        bytes = PAGE_HEADER_BYTES;
+      }
+      bytes += e;
+    }
+    this.dropWritten(first);
+  }
+
+  /** Writes pending entries [0, end) as one page and drops them from the scratch. */
+  private writeLeaves(end: number): void {
+    this.writePage(0, end);
+    this.dropWritten(end);
+  }
+
+  private writePage(from: number, to: number): void {
+    let bytes = PAGE_HEADER_BYTES;
+    for (let i = from; i < to; i++) bytes += this.elementBytes(i);
+    const pageSize = this.tree.out.pageSize;
+    const pages = Math.max(1, Math.ceil(bytes / pageSize));
+    const pgid = this.tree.out.allocate(pages);
+    const page = this.encodeLeaf(from, to, pgid, pages * pageSize);
+    page.writeUInt32LE(pages - 1, 12);
+    this.tree.out.append(page);
+    const start = this.starts[from] ?? 0;
+    const key =
+      to > from
+        ? Buffer.from(this.bytes.subarray(start, start + (this.keyLengths[from] ?? 0)))
+        : Buffer.alloc(0);
+    this.children.push({key, pgid});
+    if (to > from) {
+      const last = to - 1;
+      const lastStart = this.starts[last] ?? 0;
+      this.lastKey = Buffer.from(
+        this.bytes.subarray(lastStart, lastStart + (this.keyLengths[last] ?? 0)),
+      );
+    }
+  }
+
+  /** Moves pending entries [from, count) to the front of the scratch. */
+  private dropWritten(from: number): void {
+    const base = from < this.count ? (this.starts[from] ?? 0) : this.used;
+    this.bytes.copyWithin(0, base, this.used);
+    this.used -= base;
+    let bytes = PAGE_HEADER_BYTES;
+    for (let i = from; i < this.count; i++) {
+      const j = i - from;
+      this.flags[j] = this.flags[i] ?? 0;
+      this.starts[j] = (this.starts[i] ?? 0) - base;
+      this.keyLengths[j] = this.keyLengths[i] ?? 0;
+      this.valueLengths[j] = this.valueLengths[i] ?? 0;
+      bytes += this.elementBytes(j);
+    }
+    this.count -= from;
+    this.pendingBytes = bytes;
+  }
+
+  /** A leaf page of `size` bytes (a page run, or an inline page's exact size). */
+  private encodeLeaf(from: number, to: number, pgid: number, size: number): Buffer {
+    const count = to - from;
+    if (count > 0xffff) throw new Error(`internal: ${count} elements on one page`);
+    const page = Buffer.alloc(size);
+    writePageHeader(page, pgid, LEAF_PAGE, count, 0);
+    const dataAt = PAGE_HEADER_BYTES + count * ELEMENT_BYTES;
+    const base = this.starts[from] ?? 0;
+    for (let i = from; i < to; i++) {
+      const el = PAGE_HEADER_BYTES + (i - from) * ELEMENT_BYTES;
+      page.writeUInt32LE(this.flags[i] ?? 0, el);
+      page.writeUInt32LE(dataAt + (this.starts[i] ?? 0) - base - el, el + 4);
+      page.writeUInt32LE(this.keyLengths[i] ?? 0, el + 8);
+      page.writeUInt32LE(this.valueLengths[i] ?? 0, el + 12);
+    }
+    const end = to > from ? (this.starts[to - 1] ?? 0) + this.entryBytes(to - 1) : base;
+    this.bytes.copy(page, dataAt, base, end);
+    return page;
+  }
+
+  /** Checks that pending entry `i` comes after the one before it. */
+  private checkOrder(i: number): void {
+    const start = this.starts[i] ?? 0;
+    const end = start + (this.keyLengths[i] ?? 0);
+    let previous: Buffer | undefined;
+    if (i > 0) {
+      const p = this.starts[i - 1] ?? 0;
+      previous = this.bytes.subarray(p, p + (this.keyLengths[i - 1] ?? 0));
+    } else {
+      previous = this.lastKey;
+    }
+    if (
+      previous !== undefined &&
+      this.bytes.compare(previous, 0, previous.length, start, end) <= 0
+    ) {
+      throw new RangeError(
+        `bucket ${this.name}: key ${this.bytes.toString('hex', start, end)} does not come after ${previous.toString('hex')}; items must be in ascending key order`,
+      );
+    }
+  }
+
+  private entryBytes(i: number): number {
+    return (this.keyLengths[i] ?? 0) + (this.valueLengths[i] ?? 0);
+  }
+
+  private elementBytes(i: number): number {
+    return ELEMENT_BYTES + this.entryBytes(i);
+  }
+
+  private growEntries(): void {
+    const grow = (a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.flags = grow(this.flags);
+    this.starts = grow(this.starts);
+    this.keyLengths = grow(this.keyLengths);
+    this.valueLengths = grow(this.valueLengths);
+  }
+
+  private growBytes(more: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + more));
+    this.bytes.copy(next, 0, 0, this.used);
+    this.bytes = next;
+  }
 }
 
 /** A nested bucket's value: header {root, sequence 0}, and the inline page if inline. */
@@ -352,26 +551,6 @@ function bucketValue(child: number | Buffer): Buffer {
     return header;
   }
   return Buffer.concat([header, child]);
-}
-
-function pgidBytes(pgid: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(pgid));
-  return b;
-}
-
-function checkKey(key: Uint8Array, last: Uint8Array | undefined, bucket: string): void {
-  if (key.length === 0) throw new RangeError(`bucket ${bucket}: empty key`);
-  if (key.length > MAX_KEY_BYTES) {
-    throw new RangeError(
-      `bucket ${bucket}: key of ${key.length} bytes is over bbolt's ${MAX_KEY_BYTES}`,
-    );
-  }
-  if (last !== undefined && Buffer.compare(last, key) >= 0) {
-    throw new RangeError(
-      `bucket ${bucket}: key ${hex(key)} does not come after ${hex(last)}; items must be in ascending key order`,
-    );
-  }
 }
 
 function hex(key: Uint8Array): string {
