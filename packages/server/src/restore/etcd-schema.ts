@@ -6,12 +6,15 @@
  *                    revision (u64 BE), '_', the sub revision (u64 BE); a deletion
  *                    (tombstone) has an 18th byte 't' and a KeyValue holding only the key.
  *   meta             consistent_index -> u64 BE; scheduledCompactRev, finishedCompactRev ->
- *                    a 17-byte revision key (sub 0); 3.5 adds term (u64 BE) and confState
- *                    (JSON), which a restore into a new cluster does not need.
+ *                    a 17-byte revision key (sub 0); 3.5 adds term (u64 BE, the raft term
+ *                    of the consistent index) and confState (Go's JSON of raftpb.ConfState,
+ *                    `{"voters":[...],"auto_leave":false}`), 3.6 storageVersion ("3.6.0"):
+ *                    the old cluster's log, which a restore into a new cluster leaves.
  *   lease            lease id (u64 BE) -> leasepb.Lease {ID = 1, TTL = 2, RemainingTTL = 3}
  *   members          member id in hex, no padding -> JSON {id, peerURLs, isLearner?,
  *                    name?, clientURLs?}; members_removed: hex id -> "removed"
- *   cluster          clusterVersion -> "3.4.0"
+ *   cluster          clusterVersion -> "3.4.0"; 3.5 adds downgrade -> JSON
+ *                    `{"target-version":"","enabled":false}`
  *   alarm            marshalled AlarmMember -> empty
  *   auth             authEnabled -> 1 byte (1 on), authRevision -> u64 BE
  *   authUsers        name -> authpb.User; authRoles: name -> authpb.Role
@@ -41,6 +44,12 @@ export type EtcdBucket = (typeof ETCD_BUCKETS)[number];
 export const META_CONSISTENT_INDEX = 'consistent_index';
 export const META_SCHEDULED_COMPACT = 'scheduledCompactRev';
 export const META_FINISHED_COMPACT = 'finishedCompactRev';
+/** etcd 3.5's raft term of the consistent index, u64 BE. */
+export const META_TERM = 'term';
+/** etcd 3.5's membership at the consistent index: Go's JSON of `raftpb.ConfState`. */
+export const META_CONF_STATE = 'confState';
+/** etcd 3.5's downgrade state in the `cluster` bucket: JSON `{"target-version", "enabled"}`. */
+export const CLUSTER_DOWNGRADE = 'downgrade';
 /** The cluster version a Synod snapshot claims: the etcd API it serves. */
 export const CLUSTER_VERSION = '3.4.0';
 

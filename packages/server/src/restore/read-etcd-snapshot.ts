@@ -7,9 +7,12 @@ import type {EtcdBucket} from './etcd-schema.js';
 import {
   decodeEtcdLease,
   encodeSynodLease,
+  CLUSTER_DOWNGRADE,
   ETCD_BUCKETS,
+  META_CONF_STATE,
   META_FINISHED_COMPACT,
   META_SCHEDULED_COMPACT,
+  META_TERM,
   parseEtcdRevisionKey,
   SYNOD_META_FINISHED_COMPACT,
   SYNOD_META_SCHEDULED_COMPACT,
@@ -96,13 +99,20 @@ export async function readEtcdSnapshot(
       case 'meta':
         for (const {key, value} of values(bucket, fail)) {
           const k = key.toString('latin1');
+          if (k === META_TERM || k === META_CONF_STATE) {
+            // etcd 3.5's raft term and membership: the old cluster's log, which a restore
+            // leaves, as it leaves consistent_index. Checked all the same.
+            const problem = k === META_TERM ? checkU64(value) : checkConfState(value);
+            if (problem !== undefined) fail(key, problem);
+            continue;
+          }
           const synodKey =
             k === META_SCHEDULED_COMPACT
               ? SYNOD_META_SCHEDULED_COMPACT
               : k === META_FINISHED_COMPACT
                 ? SYNOD_META_FINISHED_COMPACT
                 : undefined;
-          // consistent_index, term, confState: the old cluster's log, which a restore leaves.
+          // consistent_index, and what a newer etcd adds (3.6's storageVersion).
           if (synodKey === undefined) continue;
           const rev = parseEtcdRevisionKey(value);
           if (typeof rev === 'string') fail(key, `value: ${rev}`);
@@ -151,9 +161,17 @@ export async function readEtcdSnapshot(
         for (const {key, value} of values(bucket, fail))
           await put(name as 'auth' | 'alarm', key, value);
         break;
+      case 'cluster':
+        // The old cluster's version and (etcd 3.5) downgrade state: a restore starts a new
+        // cluster at Synod's version. A downgrade record is checked all the same.
+        for (const {key, value} of values(bucket, fail)) {
+          if (key.toString('latin1') !== CLUSTER_DOWNGRADE) continue;
+          const problem = checkDowngrade(value);
+          if (problem !== undefined) fail(key, problem);
+        }
+        break;
       case 'members':
       case 'members_removed':
-      case 'cluster':
         // The old cluster's membership: a restore replaces it. Read through all the same, so
         // that a damaged page anywhere in the file is found.
         readThrough(bucket);
@@ -162,6 +180,44 @@ export async function readEtcdSnapshot(
   }
   await backend.commit();
   return result;
+}
+
+/** etcd 3.5's `term`: a u64 BE. */
+function checkU64(value: Buffer): string | undefined {
+  return value.length === 8 ? undefined : `a raft term is 8 bytes, not ${value.length}`;
+}
+
+/** etcd 3.5's `confState`: Go's JSON of raftpb.ConfState, voters a list of member ids. */
+function checkConfState(value: Buffer): string | undefined {
+  const json = parseJson(value);
+  if (typeof json === 'string') return `not a raftpb.ConfState in JSON: ${json}`;
+  const voters = (json as {voters?: unknown}).voters;
+  if (voters !== undefined && !Array.isArray(voters)) {
+    return 'not a raftpb.ConfState in JSON: voters is not a list';
+  }
+  return undefined;
+}
+
+/** etcd 3.5's `downgrade`: JSON {"target-version": string, "enabled": bool}. */
+function checkDowngrade(value: Buffer): string | undefined {
+  const json = parseJson(value);
+  if (typeof json === 'string') return `not etcd's downgrade info in JSON: ${json}`;
+  const enabled = (json as {enabled?: unknown}).enabled;
+  if (enabled !== undefined && typeof enabled !== 'boolean') {
+    return "not etcd's downgrade info in JSON: enabled is not true or false";
+  }
+  return undefined;
+}
+
+/** A JSON object, or why the bytes are not one. */
+function parseJson(value: Buffer): object | string {
+  try {
+    const json: unknown = JSON.parse(value.toString('utf8'));
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'not an object';
+    return json;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** Reads every entry of `bucket`, for the checks the reader makes on the way; counts them. */
