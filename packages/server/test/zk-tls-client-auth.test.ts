@@ -33,6 +33,7 @@ describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want
           keyFile: pki.server.key,
           trustedCaFile: pki.ca,
           zkSslClientAuth: mode,
+          ...(mode === 'want' ? {clientCrlFile: pki.crl} : {}),
         }),
       );
     }
@@ -69,10 +70,11 @@ describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want
     return who.value.clientInfo.map(i => `${i.authScheme}:${i.user}`).sort();
   }
 
-  it('want: serves a client without a certificate with no x509 id, refuses an untrusted one', async () => {
+  it('want: serves a client without a certificate with no x509 id, refuses an untrusted or revoked one', async () => {
     expect(await idsOf(ports.want, undefined)).toEqual(['ip:127.0.0.1']);
     expect(await idsOf(ports.want, pki.client('alice'))).toEqual(['ip:127.0.0.1', 'x509:CN=alice']);
     expect(await idsOf(ports.want, pki.untrusted)).toBe('refused');
+    expect(await idsOf(ports.want, pki.revoked)).toBe('refused');
   });
 
   it('none: asks for no certificate, so a connection has no x509 id', async () => {
