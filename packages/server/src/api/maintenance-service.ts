@@ -116,7 +116,8 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
     /**
      * Streams the store as etcd's backend file (bbolt, etcd 3.4's buckets and
      * encodings) in 1 MiB chunks, then its SHA-256 as a last 32-byte chunk, as
-     * etcd does (in 32 KiB chunks): `etcdctl snapshot save` writes the stream to a file that
+     * etcd does (in 32 KiB chunks), with no response header, as etcd 3.4 sends none:
+     * `etcdctl snapshot save` writes the stream to a file that
      * `etcdctl snapshot status` and `snapshot restore` (and `synod snapshot
      * restore`) read. The file is built from a consistent LMDB copy of the
      * backend, so the member keeps applying while it is converted.
@@ -142,19 +143,9 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
           if (context.signal.aborted) return;
           hash.update(chunk);
           remaining -= chunk.length;
-          yield {
-            header: member.header(),
-            remainingBytes: BigInt(remaining),
-            blob: chunk,
-            version: '',
-          };
+          yield {header: undefined, remainingBytes: BigInt(remaining), blob: chunk, version: ''};
         }
-        yield {
-          header: member.header(),
-          remainingBytes: 0n,
-          blob: hash.digest(),
-          version: etcdApiVersion,
-        };
+        yield {header: undefined, remainingBytes: 0n, blob: hash.digest(), version: etcdApiVersion};
       } finally {
         await rm(dir, {recursive: true, force: true});
       }
