@@ -40,7 +40,8 @@ const DEFAULT_PAGE_SIZE = 4096;
 const META_READ_BYTES = PAGE_HEADER_BYTES + 64;
 /**
  * Pages are read ahead in windows of up to this many bytes: one read per megabyte instead of
- * two per page (header, then the page run) took converting a million-key file from ... to ...
+ * two per page (header, then the page run), and one Buffer per window instead of two per
+ * page. A million keys of 256 B are 358 MiB, about 360 reads instead of 180,000.
  */
 const MAX_WINDOW_BYTES = 1024 * 1024;
 
