@@ -8,12 +8,14 @@ import type {CertFiles, TestPki} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {Member} from '../src/index.js';
-import {freePort, startSoloMember} from './support/in-process-cluster.js';
+import type {InProcessCluster} from './support/in-process-cluster.js';
+import {freePort, startInProcessCluster, startSoloMember} from './support/in-process-cluster.js';
 
 /**
  * `--zk-ssl-client-auth=want` and `none` on a member's ZooKeeper TLS port (`need`, the
  * default, is compared with ZooKeeper in zookeeper/tls.test.ts): which clients are served, and
- * with which ids.
+ * with which ids; and x509 ids in a three-member cluster, where a follower's writes carry them
+ * to the leader and every member checks reads against them.
  */
 describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want and none', () => {
   let dir: string;
@@ -39,7 +41,10 @@ describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want
     }
   }, 30_000);
 
+  let cluster: InProcessCluster | undefined;
+
   afterAll(async () => {
+    await cluster?.close();
     for (const member of members) await member.close();
     pki.remove();
     rmSync(dir, {recursive: true, force: true});
@@ -81,4 +86,47 @@ describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want
     expect(await idsOf(ports.none, undefined)).toEqual(['ip:127.0.0.1']);
     expect(await idsOf(ports.none, pki.client('alice'))).toEqual(['ip:127.0.0.1']);
   });
+
+  it('three members: an x509 ACL written through a follower lets its subject in on every member and no one else', async () => {
+    cluster = await startInProcessCluster(3, {
+      listenZkUrls: 'https://127.0.0.1:0',
+      certFile: pki.server.cert,
+      keyFile: pki.server.key,
+      trustedCaFile: pki.ca,
+    });
+    const leader = await cluster.leader();
+    const followers = cluster.members.filter(m => m !== undefined && m !== leader) as Member[];
+    const portOf = (m: Member | undefined): number => Number(m?.zkAddresses[0]?.split(':').pop());
+    const connect = (m: Member | undefined, who: CertFiles) =>
+      ZooKeeperClient.connect({
+        host: '127.0.0.1',
+        port: portOf(m),
+        keepAlive: false,
+        tls: {ca: readFileSync(pki.ca), cert: readFileSync(who.cert), key: readFileSync(who.key)},
+      });
+    const alice = await connect(followers[0], pki.client('alice'));
+    const created = await alice.create('/hers', 'secret', 0, [
+      {perms: 31, scheme: 'x509', id: 'CN=alice'},
+    ]);
+    expect(created).toMatchObject({kind: 'reply', err: 0});
+    const aliceElsewhere = await connect(followers[1], pki.client('alice'));
+    const bobOnLeader = await connect(leader, pki.client('bob'));
+    await aliceElsewhere.sync('/hers');
+    await bobOnLeader.sync('/hers');
+    expect(await aliceElsewhere.getData('/hers')).toMatchObject({kind: 'reply', err: 0});
+    expect(await bobOnLeader.getData('/hers')).toMatchObject({kind: 'reply', err: -102});
+    expect(await bobOnLeader.setData('/hers', 'bob was here')).toMatchObject({
+      kind: 'reply',
+      err: -102,
+    });
+    // `auth` through a follower becomes alice's x509 id, checked by the leader's apply.
+    expect(
+      await alice.create('/hers/auth', '', 0, [{perms: 31, scheme: 'auth', id: ''}]),
+    ).toMatchObject({kind: 'reply', err: 0});
+    const acl = await aliceElsewhere.getACL('/hers/auth');
+    expect(acl.kind === 'reply' ? acl.value?.acl : acl).toEqual([
+      {perms: 31, scheme: 'x509', id: 'CN=alice'},
+    ]);
+    for (const c of [alice, aliceElsewhere, bobOnLeader]) c.disconnect();
+  }, 30_000);
 });
