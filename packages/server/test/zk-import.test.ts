@@ -23,7 +23,7 @@ import {
   zkListing,
   zookeeperSkipReason,
 } from '@synod/testing';
-import type {Acl, EtcdMember, ZooKeeperEnsemble} from '@synod/testing';
+import type {Acl, EtcdMember, SynodCommandResult, ZooKeeperEnsemble} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {importZooKeeper} from '../src/zk-import/import-zookeeper.js';
@@ -44,6 +44,11 @@ const SUPER = 'super:secret';
 const ALICE: Acl = {perms: 31, scheme: 'digest', id: digest('alice:pw')};
 const READ_ONLY: Acl = {perms: 1, scheme: 'world', id: 'anyone'};
 const LOCAL_ONLY: Acl = {perms: 31, scheme: 'ip', id: '127.0.0.1'};
+
+/** ZooKeeper file names, newest first: `snapshot.<zxid in hex>`. */
+function byZxidDescending(a: string, b: string): number {
+  return Number.parseInt(b.split('.')[1] ?? '', 16) - Number.parseInt(a.split('.')[1] ?? '', 16);
+}
 
 function ok<T>(reply: {kind: string; err?: number; value?: T}, what: string): T | undefined {
   if (reply.kind !== 'reply' || reply.err !== 0) {
@@ -133,10 +138,13 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
     let work: string;
     let copied: string;
     let synodZkPort: number;
+    let refused: SynodCommandResult;
+    let cliRefusedDir: string;
     const superDigest = digest(SUPER);
 
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'synod-zk-import-'));
+      cliRefusedDir = join(work, 'cli-out', 'x.synod');
       zk = await startZooKeeper({
         superDigest,
         // A snapshot every 10 to 20 transactions; small preallocated logs.
@@ -160,6 +168,13 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         dataDir: join(work, 'imported.synod'),
       };
       const cluster = {cluster: `imported=${spec.peerUrl}`, token: 'zk-import'};
+      // A copy with a cut snapshot, imported on the command line alongside the good one.
+      const cut = join(work, 'cli-bad');
+      cpSync(copied, cut, {recursive: true});
+      const snapshots = readdirSync(join(cut, 'version-2')).filter(f => f.startsWith('snapshot.'));
+      const newestSnapshot = join(cut, 'version-2', snapshots.sort(byZxidDescending)[0] ?? '');
+      writeFileSync(newestSnapshot, readFileSync(newestSnapshot).subarray(0, 40));
+      const refusedRun = runSynodCommand(['zk', 'import', cut, '--data-dir', cliRefusedDir]);
       const imported = await runSynodCommand([
         'zk',
         'import',
@@ -181,13 +196,15 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       expect(imported.stdout).toMatch(
         /1 session\(s\) ended: 3 ephemeral\(s\) and 1 empty container/,
       );
-      synod = await startRestoredMember('synod', spec, cluster, {
+      refused = await refusedRun;
+      const synodStarted = startRestoredMember('synod', spec, cluster, {
         extraArgs: [
           `--listen-zk-urls=http://127.0.0.1:${synodZkPort}`,
           `--zk-super-digest=${superDigest}`,
         ],
       });
       await zk.resume();
+      synod = await synodStarted;
     }, 120_000);
 
     afterAll(async () => {
@@ -254,16 +271,13 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         change(join(dir, 'version-2'));
         return dir;
       };
-      const newest = (dir: string, prefix: string): string => {
-        const files = readdirSync(dir)
-          .filter(f => f.startsWith(`${prefix}.`))
-          .sort(
-            (a, b) =>
-              Number.parseInt(b.split('.')[1] ?? '', 16) -
-              Number.parseInt(a.split('.')[1] ?? '', 16),
-          );
-        return join(dir, files[0] ?? '');
-      };
+      const newest = (dir: string, prefix: string): string =>
+        join(
+          dir,
+          readdirSync(dir)
+            .filter(f => f.startsWith(`${prefix}.`))
+            .sort(byZxidDescending)[0] ?? '',
+        );
       const refuse = async (zkDataDir: string, message: RegExp): Promise<void> => {
         const dataDir = join(work, `out-${Math.random().toString(36).slice(2)}`, 'member.synod');
         await expect(importZooKeeper({...cluster(), zkDataDir, dataDir})).rejects.toThrow(message);
@@ -330,16 +344,10 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await refuse(empty, /nothing to import/);
       });
 
-      it('on the command line: one line on stderr, exit code 1', async () => {
-        const dir = variant('cli-bad', v => {
-          const file = newest(v, 'snapshot');
-          writeFileSync(file, readFileSync(file).subarray(0, 40));
-        });
-        const dataDir = join(work, 'cli-out', 'x.synod');
-        const r = await runSynodCommand(['zk', 'import', dir, '--data-dir', dataDir]);
-        expect(r.code).toBe(1);
-        expect(r.stderr).toMatch(/^Error: \S+snapshot\.[0-9a-f]+: offset \d+: [^\n]+\n$/);
-        expect(existsSync(dataDir)).toBe(false);
+      it('on the command line: one line on stderr, exit code 1', () => {
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(/^Error: \S+snapshot\.[0-9a-f]+: offset \d+: [^\n]+\n$/);
+        expect(existsSync(cliRefusedDir)).toBe(false);
       });
     });
   },

@@ -8,7 +8,7 @@ import type {
   TxnBody,
   TxnHeader,
 } from './zk-data-files.js';
-import {ZkDataFileError, ownerKind} from './zk-data-files.js';
+import {CONTAINER_OWNER, ZkDataFileError, ownerKind} from './zk-data-files.js';
 
 /** A znode of the tree being rebuilt, with ZooKeeper's persisted Stat. */
 export interface ImportedNode {
@@ -47,6 +47,8 @@ export class ZkImportTree {
   /** Keyed by ZooKeeper path, the root as `/`. */
   readonly nodes = new Map<string, ImportedNode>();
   readonly sessions = new Map<bigint, number>();
+  /** Container paths, as `DataTree.containers`. */
+  private readonly containers = new Set<string>();
   /** The ephemerals of each session, as `DataTree.ephemerals`. */
   private readonly ephemerals = new Map<bigint, Set<string>>();
   /** The highest zxid in the tree: the snapshot's, then each replayed transaction's. */
@@ -216,7 +218,8 @@ export class ZkImportTree {
     if (zxid > parent.stat.pzxid) parent.stat.pzxid = zxid;
     if (node === undefined) throw new KeeperError(NO_NODE);
     this.nodes.delete(path);
-    if (ownerKind(node.stat.ephemeralOwner).kind === 'session') {
+    if (node.stat.ephemeralOwner === CONTAINER_OWNER) this.containers.delete(path);
+    else if (ownerKind(node.stat.ephemeralOwner).kind === 'session') {
       this.ephemerals.get(node.stat.ephemeralOwner)?.delete(path);
     }
   }
@@ -243,6 +246,11 @@ export class ZkImportTree {
   }
 
   private trackEphemeral(path: string, owner: bigint): void {
+    if (owner === 0n) return;
+    if (owner === CONTAINER_OWNER) {
+      this.containers.add(path);
+      return;
+    }
     if (ownerKind(owner).kind !== 'session') return;
     let set = this.ephemerals.get(owner);
     if (set === undefined) {
@@ -276,14 +284,11 @@ export class ZkImportTree {
     this.ephemerals.clear();
     this.sessions.clear();
     let containers = 0;
-    const queue = [...this.nodes]
-      .filter(([, n]) => ownerKind(n.stat.ephemeralOwner).kind === 'container')
-      .map(([p]) => p)
-      .sort();
+    const queue = [...this.containers].sort();
     for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
       const n = this.nodes.get(p);
       if (n === undefined || n.numChildren > 0 || n.stat.cversion <= 0) continue;
-      if (ownerKind(n.stat.ephemeralOwner).kind !== 'container') continue;
+      if (n.stat.ephemeralOwner !== CONTAINER_OWNER) continue;
       this.deleteNodes([p], ++this.lastZxid);
       containers++;
       queue.push(parentOf(p));
