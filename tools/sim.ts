@@ -1,10 +1,18 @@
 /**
  * Simulation runner: replays one seed with its trace, or sweeps many seeds and lists failures.
+ * By default it runs the shipped member code (tools/sim-members.ts); `--raft-only` runs the
+ * faster model cluster around the raft core alone.
  *
- *   node --conditions=@synod/source --import tsx tools/sim.ts --seed 42
- *   node --conditions=@synod/source --import tsx tools/sim.ts --runs 10000 --from 1
+ *   npm run sim -- --seed 42                   real members, one seed (--trace for the trace)
+ *   npm run sim -- --runs 10000 --from 1       real members, a sweep
+ *   npm run sim -- --raft-only --runs 10000    the raft-only model
  *
- * Options:
+ * Real-member options: --seed N, --runs N, --from N, --nodes N, --fault-ms N, --trace,
+ *   --max-failures N, --member-options JSON (as a failure prints it), --no-crash,
+ *   --no-crash-all, --no-partition, --no-network-faults, and --bug NAME (repeatable) with a
+ *   name from packages/server/src/member/injected-bugs.ts.
+ *
+ * Raft-only options:
  *   --seed N           run one seed and print its trace summary
  *   --options JSON     run exactly these options (as printed by a failure) and print the trace
  *   --runs N           run N seeds, from --from (default 1)
@@ -21,6 +29,7 @@
 // The lint rule's own message allows tools to import the simulator; the config has no
 // override for tools/ yet.
 import {describeFailure, runSimulation, swarmOptions} from '@synod/simulator';
+import {runMembers} from './sim-members.js';
 import type {SimOptions, SimOverrides, SimResult} from '@synod/simulator';
 
 interface Args {
@@ -163,8 +172,8 @@ function summarize(r: SimResult): string {
   ].join('\n');
 }
 
-function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+function main(argv: readonly string[]): void {
+  const args = parseArgs(argv);
   if (args.seed !== undefined || args.exact !== undefined) {
     const options = args.exact ?? swarmOptions(args.seed ?? 0, args.overrides);
     const result = runSimulation(options);
@@ -217,4 +226,7 @@ function main(): void {
   }
 }
 
-main();
+const argv = process.argv.slice(2);
+if (argv.includes('--raft-only')) main(argv.filter(a => a !== '--raft-only'));
+else if (argv.includes('--help') || argv.includes('-h')) main(argv);
+else await runMembers(argv);

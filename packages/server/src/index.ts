@@ -28,3 +28,10 @@ export {RaftLoop} from './member/raft-loop.js';
 export type {RaftLoopHandlers} from './member/raft-loop.js';
 export type {Clock, RandomSource, TimerHandle} from './member/clock.js';
 export {nodeClock, nodeRandom} from './util/node-clock.js';
+/** @internal The whole member core, its storage seam and its injectable bugs, for the simulator. */
+export {MemberCore} from './member/member.js';
+export type {MemberEnvironment} from './member/member.js';
+export {nodeMemberStorage} from './member/member-storage.js';
+export type {MemberStorage} from './member/member-storage.js';
+export {injectedBugs, isInjectedBug} from './member/injected-bugs.js';
+export type {InjectedBug} from './member/injected-bugs.js';

@@ -27,6 +27,9 @@ const settleHops = 64;
  * await clock.runUntil(2000); // twenty ticks, and every Ready they caused, in virtual time
  */
 export class SimMemberClock implements Clock {
+  /** Real I/O the members await, in the order they started it (see {@link awaitIo}). */
+  private readonly io: {readonly settled: Promise<void>; readonly release: () => void}[] = [];
+
   constructor(
     private readonly sim: SimClock,
     /** What {@link nowMs} reads at virtual time 0. */
@@ -78,19 +81,55 @@ export class SimMemberClock implements Clock {
   }
 
   /**
+   * Hands `io`, real work a member awaits (an LMDB commit, copy or close), back to the member
+   * only once virtual time has stopped for it: {@link runUntil} runs no further event until
+   * it settled, and hands results back in the order the work was started, whatever order the
+   * operating system finished it in. So a run replays exactly, even with a real backend.
+   */
+  awaitIo<T>(io: Promise<T>): Promise<T> {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    this.io.push({
+      settled: io.then(
+        () => undefined,
+        () => undefined,
+      ),
+      release,
+    });
+    return gate.then(() => io);
+  }
+
+  /** Whether a member awaits real I/O that {@link drainIo} has not handed back yet. */
+  get ioInFlight(): number {
+    return this.io.length;
+  }
+
+  /** Waits for every real I/O in flight, handing each back in order and letting its chain run. */
+  async drainIo(): Promise<void> {
+    await settle();
+    for (let first = this.io.shift(); first !== undefined; first = this.io.shift()) {
+      await first.settled;
+      first.release();
+      await settle();
+    }
+  }
+
+  /**
    * Runs every event due at or before `timeMs`, letting the promise chains each one starts
-   * settle before the next, as Node drains microtasks after each callback; then sets the
-   * clock to `timeMs`.
+   * settle before the next, as Node drains microtasks after each callback, and any real I/O
+   * they await complete (see {@link awaitIo}); then sets the clock to `timeMs`.
    */
   async runUntil(timeMs: number): Promise<void> {
     for (;;) {
-      await settle();
+      await this.drainIo();
       const next = this.sim.nextEventMs();
       if (next === undefined || next > timeMs) break;
       this.sim.step();
     }
     this.sim.runUntil(timeMs);
-    await settle();
+    await this.drainIo();
   }
 }
 

@@ -19,8 +19,8 @@ export function describeFailure(result: SimResult, traceLines = 40): string {
   return [
     `SEED=${result.seed}: ${f.invariant} violated in the ${f.phase} phase at ${f.atMs}ms`,
     `  ${f.detail}`,
-    `  replay: node --conditions=@synod/source --import tsx tools/sim.ts --seed ${result.seed}` +
-      " (with the same option flags), or exactly: tools/sim.ts --options '<options below>'",
+    `  replay: node --conditions=@synod/source --import tsx tools/sim.ts --raft-only --seed ${result.seed}` +
+      " (with the same option flags), or exactly: tools/sim.ts --raft-only --options '<options below>'",
     `  options: ${JSON.stringify(result.options)}`,
     `  last ${tail.length} trace lines:`,
     ...tail.map(l => `    ${l}`),

@@ -47,6 +47,9 @@ import {fromRecord, Membership, toRecord} from './membership.js';
 import {LeaseTimers} from './lease-timers.js';
 import type {MemberObserver} from './member-observer.js';
 import {timeBackendCommit, unobserved} from './member-observer.js';
+import type {MemberStorage} from './member-storage.js';
+import {nodeMemberStorage} from './member-storage.js';
+import type {InjectedBug} from './injected-bugs.js';
 import {refusalOfConfChange} from './conf-change-refusal.js';
 import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
@@ -81,6 +84,10 @@ export interface MemberEnvironment {
   readonly random: RandomSource;
   /** Told of fsyncs, commits and failed proposals, for metrics; nobody by default. */
   readonly observer?: MemberObserver;
+  /** The member's files and how it awaits their I/O; Node's file system by default. */
+  readonly storage?: MemberStorage;
+  /** Known-wrong orders to follow, for the simulator to find (see {@link InjectedBug}); none by default. */
+  readonly bugs?: ReadonlySet<InjectedBug>;
 }
 
 /**
@@ -171,6 +178,8 @@ export class MemberCore {
     private readonly logger: MemberLogger,
     private readonly clock: Clock,
     private readonly observer: MemberObserver = unobserved,
+    private readonly storage: MemberStorage = nodeMemberStorage,
+    private readonly bugs: ReadonlySet<InjectedBug> = new Set(),
   ) {
     this.wal = parts.wal;
     this.raftStorage = parts.raftStorage;
@@ -190,7 +199,7 @@ export class MemberCore {
     this.backendCommits = new BackendCommitBatcher(
       () => ({
         pendingWrites: () => this.state.kv.backend.pendingWrites,
-        commit: () => this.state.store.commit(),
+        commit: () => this.storage.awaitIo(this.state.store.commit()),
       }),
       clock,
       config.backendBatchIntervalMs,
@@ -282,7 +291,12 @@ export class MemberCore {
     const snapDir = join(memberDir, 'snap');
     const dbDir = join(memberDir, 'db');
     mkdirSync(dbDir, {recursive: true});
-    const snapshotter = new Snapshotter(snapDir);
+    const storage = env.storage ?? nodeMemberStorage;
+    const walOptions = {
+      fs: storage.fs,
+      ...(storage.walSegmentBytes === undefined ? {} : {segmentBytes: storage.walSegmentBytes}),
+    };
+    const snapshotter = new Snapshotter(snapDir, storage.fs);
     const raftStorage = new MemoryStorage();
 
     let wal: Wal;
@@ -290,8 +304,8 @@ export class MemberCore {
     let bootstrapPeers: {id: number; context: Uint8Array}[] | undefined;
     let applied = 0;
     let confState: ConfState = {voters: [], learners: []};
-    if (Wal.exists(walDir)) {
-      const opened = Wal.open(walDir);
+    if (Wal.exists(walDir, walOptions)) {
+      const opened = Wal.open(walDir, walOptions);
       wal = opened.wal;
       identity = JSON.parse(Buffer.from(opened.replay.metadata).toString('utf8')) as WalIdentity;
       const snap = snapshotter.loadNewest();
@@ -325,7 +339,7 @@ export class MemberCore {
       // A joining member starts with an empty log and no configuration: the leader
       // sends it the log (or a snapshot), which carries the membership.
       identity = {memberId: joining.memberId, clusterId: joining.clusterId, name: config.name};
-      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)));
+      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)), walOptions);
       logger.info(
         {
           memberId: identity.memberId.toString(16),
@@ -348,7 +362,7 @@ export class MemberCore {
       if (self === undefined) throw new Error(`--initial-cluster does not name ${config.name}`);
       const clusterId = clusterIdFor(members.map(m => m.id));
       identity = {memberId: self.id, clusterId, name: config.name};
-      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)));
+      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)), walOptions);
       bootstrapPeers = members
         .sort((a, b) => a.id - b.id)
         .map(m => ({
@@ -412,6 +426,8 @@ export class MemberCore {
       logger,
       env.clock,
       env.observer,
+      storage,
+      env.bugs,
     );
     if (core.membership.isRemoved(core.memberId)) {
       void core.close();
@@ -495,6 +511,7 @@ export class MemberCore {
       onBackendCommit: landed => {
         timeBackendCommit(this.observer, clock, landed);
       },
+      syncBackendCommits: this.storage.syncBackendCommits,
     });
     lessor.restore(kv.backend);
     const store = new WatchableStore(kv, {
@@ -878,9 +895,10 @@ export class MemberCore {
     const writtenMs = this.clock.monotonicMs();
     // Inline, the fsync costs the member less CPU and a put less time than handing it to
     // libuv's threadpool and waking the loop when it is done (docs/performance.md, change 10).
-    if (this.config.walFsync === 'inline') this.wal.save(hardState, entries, mustSync);
-    else await this.wal.saveAsync(hardState, entries, mustSync);
-    if (mustSync) this.observer.walSynced(this.clock.monotonicMs() - writtenMs);
+    const sync = mustSync && !this.bugs.has('ack-before-wal-fsync');
+    if (this.config.walFsync === 'inline') this.wal.save(hardState, entries, sync);
+    else await this.wal.saveAsync(hardState, entries, sync);
+    if (sync) this.observer.walSynced(this.clock.monotonicMs() - writtenMs);
     if (hardState !== undefined) this.raftStorage.setHardState(hardState);
     if (entries.length > 0) this.raftStorage.append(entries);
   }
@@ -927,15 +945,15 @@ export class MemberCore {
     if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
     const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${this.clock.nowMs()}.mdb`);
     try {
-      await this.state.kv.backend.copyTo(file, true);
-      const data = await readFile(file);
+      await this.storage.awaitIo(this.state.kv.backend.copyTo(file, true));
+      const data = await this.storage.awaitIo(readFile(file));
       this.logger.info(
         {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
         'sending a snapshot',
       );
       return {...m, snapshot: {...snapshot, data}};
     } finally {
-      await rm(file, {force: true});
+      await this.storage.awaitIo(rm(file, {force: true}));
     }
   }
 
@@ -949,25 +967,26 @@ export class MemberCore {
     const index = snapshot.metadata?.index ?? 0;
     if (index <= this.state.store.consistentIndex()) return;
     const incoming = join(this.dbDir, 'incoming.mdb');
-    const handle = await open(incoming, 'w');
+    const io = this.storage.awaitIo.bind(this.storage);
+    const handle = await io(open(incoming, 'w'));
     try {
       const writtenMs = this.clock.monotonicMs();
-      await handle.writeFile(snapshot.data);
+      await io(handle.writeFile(snapshot.data));
       const syncedMs = this.clock.monotonicMs();
-      await handle.datasync();
+      await io(handle.datasync());
       const nowMs = this.clock.monotonicMs();
       this.observer.snapshotDbSaved(nowMs - writtenMs, nowMs - syncedMs);
     } finally {
-      await handle.close();
+      await io(handle.close());
     }
-    await this.state.store.close();
-    await rename(incoming, join(this.dbDir, BACKEND_FILE));
-    await rm(join(this.dbDir, `${BACKEND_FILE}-lock`), {force: true});
-    const dir = await open(this.dbDir, 'r');
+    await io(this.state.store.close());
+    await io(rename(incoming, join(this.dbDir, BACKEND_FILE)));
+    await io(rm(join(this.dbDir, `${BACKEND_FILE}-lock`), {force: true}));
+    const dir = await io(open(this.dbDir, 'r'));
     try {
-      await dir.sync();
+      await io(dir.sync());
     } finally {
-      await dir.close();
+      await io(dir.close());
     }
     this.state = this.openState();
     this.snapshotsInstalled++;
@@ -980,7 +999,9 @@ export class MemberCore {
   }
 
   private applyCommitted(entries: readonly Entry[]): void {
-    const results = this.state.applier.applyEntries(entries);
+    const results = this.bugs.has('drop-applied-index')
+      ? this.applyDroppingAppliedIndex(entries)
+      : this.state.applier.applyEntries(entries);
     this.backendCommits.commitSoon();
     for (const {id, result} of results) this.waiters.resolve(id, result);
     const last = entries[entries.length - 1];
@@ -995,6 +1016,18 @@ export class MemberCore {
     }
   }
 
+  /** The injected bug 'drop-applied-index': the batch's applied-index write never reaches the backend. */
+  private applyDroppingAppliedIndex(
+    entries: readonly Entry[],
+  ): ReturnType<Applier['applyEntries']> {
+    const backend = this.state.kv.backend;
+    const key = Buffer.from('consistent_index');
+    const before = backend.get('meta', key);
+    const results = this.state.applier.applyEntries(entries);
+    if (before !== undefined) backend.put('meta', key, before);
+    return results;
+  }
+
   /**
    * Takes a raft snapshot at `index` once the backend's copy of everything up to `index` is
    * on disk: the snapshot lets the WAL behind it go, and a restart resumes applying after
@@ -1004,7 +1037,10 @@ export class MemberCore {
     this.snapshotPending = true;
     this.appliedSinceSnapshot = 0;
     const state = this.state;
-    void this.backendCommits.commitNow().then(() => {
+    const durable = this.bugs.has('snapshot-before-backend-commit')
+      ? Promise.resolve()
+      : this.backendCommits.commitNow();
+    void durable.then(() => {
       // Between passes of the raft loop: no WAL write is in flight, raft's log may shrink.
       this.loop.runBetweenPasses(() => {
         this.snapshotPending = false;

@@ -85,6 +85,12 @@ export interface BackendOptions {
    * reads no clock.
    */
   readonly onCommit?: (landed: Promise<unknown>) => void;
+  /**
+   * Commit in one synchronous LMDB transaction, on disk when {@link Backend.commit} returns,
+   * instead of on lmdb-js's write thread: for the simulator, whose virtual time cannot wait
+   * for another thread. Slower per commit; off by default.
+   */
+  readonly syncCommits?: boolean;
 }
 
 export class Backend {
@@ -273,7 +279,7 @@ export class Backend {
     const writes = this.pending;
     this.pending = new Map();
     this.pendingCount = 0;
-    const landed = this.env.batch(() => {
+    const write = (): void => {
       for (const [bucket, bucketWrites] of writes) {
         const db = this.db(bucket);
         for (const w of bucketWrites.values()) {
@@ -282,7 +288,9 @@ export class Backend {
           else void db.put(k, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
         }
       }
-    });
+    };
+    const landed =
+      this.options.syncCommits === true ? this.commitSync(write) : this.env.batch(write);
     const entry = {
       writes,
       done: landed.then(
@@ -300,6 +308,15 @@ export class Backend {
     this.inflight.push(entry);
     this.options.onCommit?.(landed);
     return entry.done;
+  }
+
+  private commitSync(write: () => void): Promise<void> {
+    try {
+      this.env.transactionSync(write);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** Resolves when every commit so far is on disk. */

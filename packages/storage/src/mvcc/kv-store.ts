@@ -32,6 +32,8 @@ export interface KvStoreOptions {
   readonly compactionBatch?: number;
   /** Told of every backend commit (the backend's `onCommit` option). */
   readonly onBackendCommit?: (landed: Promise<unknown>) => void;
+  /** Commit the backend synchronously (see `BackendOptions.syncCommits`): for the simulator. */
+  readonly syncBackendCommits?: boolean;
 }
 
 const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
@@ -132,10 +134,10 @@ export class KvStore implements KV {
   /** Opens the store in `dir`, rebuilding the index from the backend. */
   static open(dir: string, options: KvStoreOptions = {}): KvStore {
     const store = new KvStore(
-      Backend.open(
-        dir,
-        options.onBackendCommit === undefined ? {} : {onCommit: options.onBackendCommit},
-      ),
+      Backend.open(dir, {
+        ...(options.onBackendCommit === undefined ? {} : {onCommit: options.onBackendCommit}),
+        syncCommits: options.syncBackendCommits === true,
+      }),
       options,
     );
     store.restore();

@@ -1,0 +1,46 @@
+import type {InjectedBug} from '@synod/server';
+import {describe, expect, it} from 'vitest';
+
+import {memberSwarmOptions, runMemberSimulation} from '../src/index.js';
+
+/**
+ * Each known-wrong order the member can be told to follow must be found by a short seed
+ * sweep of real members: the checks are only worth what they catch. Sweeps stop at the first
+ * failing seed; the budget is the most seeds a bug may take. The same seeds pass without the
+ * bug (real-members.test.ts and the last case here).
+ */
+/** Crashes often, with backend batches that stay pending long: ordering bugs show fast. */
+const crashHeavy = {crashProbability: 0.15, backendBatchIntervalMs: 200} as const;
+
+async function firstFailure(bug: InjectedBug, budget: number): Promise<string | undefined> {
+  for (let seed = 1; seed <= budget; seed++) {
+    const result = await runMemberSimulation(
+      memberSwarmOptions(seed, {bugs: [bug], ...crashHeavy}),
+    );
+    if (result.failure !== undefined) return `seed ${seed}: ${result.failure.check}`;
+  }
+  return undefined;
+}
+
+describe('bugs injected into the shipped member are found', () => {
+  it('acknowledging entries without their WAL fsync', async () => {
+    expect(await firstFailure('ack-before-wal-fsync', 5)).toBeDefined();
+  }, 60_000);
+
+  it('taking a raft snapshot before the backend commit it covers', async () => {
+    expect(await firstFailure('snapshot-before-backend-commit', 5)).toBeDefined();
+  }, 60_000);
+
+  it("dropping the backend's applied-index write", async () => {
+    expect(await firstFailure('drop-applied-index', 5)).toMatch(
+      /replicas-diverged|acked-write-lost|linearizability/,
+    );
+  }, 60_000);
+
+  it('the same crash-heavy seeds pass without a bug', async () => {
+    for (let seed = 1; seed <= 5; seed++) {
+      const result = await runMemberSimulation(memberSwarmOptions(seed, crashHeavy));
+      expect(result.failure).toBeUndefined();
+    }
+  }, 60_000);
+});
