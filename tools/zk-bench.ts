@@ -342,6 +342,23 @@ async function closeSessions(sessions: readonly ZkSession[]): Promise<void> {
 }
 
 const NODE_DATA_CHANGED = 3;
+const NO_NODE = -101;
+
+/**
+ * Leaves a data watch on `path`. A session on a follower may not see a node the leader has
+ * just made (ZooKeeper promises each session its own order, not everyone's): it asks again.
+ */
+async function watchOnceVisible(session: ZkSession, path: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await session.getData(path, true);
+      return;
+    } catch (error) {
+      if (!(error instanceof ZkReplyError && error.code === NO_NODE) || attempt >= 200) throw error;
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+  }
+}
 
 /**
  * Watch fan-out: `--watchers` sessions over every member watch one node (getData with a
@@ -372,7 +389,7 @@ async function measureFanOut(service: Service, rep: number): Promise<Run> {
     const value = Buffer.alloc(256, 'w');
     const round = async (): Promise<number> => {
       heard = 0;
-      await Promise.all(sessions.map(s => s.getData(path, true)));
+      await Promise.all(sessions.map(s => watchOnceVisible(s, path)));
       const everyone = new Promise<void>((resolve, reject) => {
         allHeard = resolve;
         setTimeout(() => {
