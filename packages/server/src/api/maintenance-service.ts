@@ -131,7 +131,8 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
         const copy = Backend.open(copyDir);
         const file = join(dir, 'snapshot.db');
         try {
-          await writeEtcdSnapshot(copy, file);
+          // Read back at once and deleted: no need to wait for the disk.
+          await writeEtcdSnapshot(copy, file, {sync: false});
         } finally {
           await copy.close();
         }

@@ -30,9 +30,14 @@ const EMPTY = new Uint8Array(0);
  * apply, entries skipped by an operator) is left out: it belongs to Synod's own log.
  *
  * `backend` must not change while this runs (give it a copy, as `Maintenance.Snapshot`
- * does): the `key` bucket is streamed into the file rather than read into memory.
+ * does): the `key` bucket is streamed into the file rather than read into memory. The file
+ * is fsynced unless `sync` is false.
  */
-export async function writeEtcdSnapshot(backend: Backend, file: string): Promise<BboltWriteResult> {
+export async function writeEtcdSnapshot(
+  backend: Backend,
+  file: string,
+  options: {readonly sync?: boolean} = {},
+): Promise<BboltWriteResult> {
   // The key bucket is read from LMDB itself: what is buffered must be there.
   await backend.commit();
   const buckets: Record<Exclude<EtcdBucket, 'key'>, BboltItems> = {
@@ -53,6 +58,7 @@ export async function writeEtcdSnapshot(backend: Backend, file: string): Promise
         ? {key: Buffer.from(name), fill: fillEtcdRevisions(backend.committedRange('key'))}
         : {key: Buffer.from(name), bucket: buckets[name]},
     ),
+    options.sync === false ? {sync: false} : {},
   );
 }
 

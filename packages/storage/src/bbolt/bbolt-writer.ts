@@ -70,6 +70,11 @@ export interface BboltWriteOptions {
    * 0.9 by default: what etcd's defragmentation uses; bbolt's own default is 0.5.
    */
   readonly fillPercent?: number;
+  /**
+   * Whether the file is fsynced before the promise resolves; true by default. A file that is
+   * read back at once and deleted (a snapshot being streamed) need not wait for the disk.
+   */
+  readonly sync?: boolean;
 }
 
 /** What {@link writeBboltFile} wrote. */
@@ -80,11 +85,13 @@ export interface BboltWriteResult {
 }
 
 /**
- * Output is gathered into writes of about this size. Each write is awaited, which is where a
- * member converting its store gives its event loop back: at roughly 15 µs per record, 256 KiB
- * of pages holds the loop for about 15 ms.
+ * Output is gathered into writes of about this size, and the event loop is given a turn after
+ * each: a member converting its store at about 3 µs per record of 256 B holds its loop for
+ * about 10 ms per MiB. The write runs while the next chunk is converted; awaiting each
+ * write of 256 KiB instead made a save of a million keys take 17 s of wall time for 5 s of
+ * CPU on a loaded machine, each write waiting for a threadpool thread.
  */
-const WRITE_CHUNK_BYTES = 256 * 1024;
+const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 /** A branch element: a child page's first key and id. */
 interface Child {
@@ -96,7 +103,8 @@ interface Child {
  * Writes a bbolt file at `path` (replacing any file there) holding `buckets`, the top-level
  * buckets: every item of it must be a bucket, as in bbolt's root. The file is compact: no
  * free pages, leaves filled to `fillPercent`, branch levels as needed, values bigger than a
- * page on overflow runs, a (empty) freelist page, and both meta pages. It is fsynced before
+ * page on overflow runs, a (empty) freelist page, and both meta pages. It is fsynced (unless
+ * `sync` is false) before
  * the promise resolves.
  *
  * Pages are written bottom-up as the items arrive: a bucket's leaves first, then its branch
@@ -122,8 +130,8 @@ export async function writeBboltFile(
   }
   const fill = Math.min(1, Math.max(0.1, options.fillPercent ?? 0.9));
   const handle = await open(path, 'w', 0o600);
+  const out = new PageOutput(handle, pageSize);
   try {
-    const out = new PageOutput(handle, pageSize);
     const builder = new TreeBuilder(out, Math.floor(pageSize * fill));
     const rootPgid = await builder.writeRoot(buckets);
     const freelistPgid = out.allocate(1);
@@ -147,9 +155,10 @@ export async function writeBboltFile(
       );
       await handle.write(meta, 0, pageSize, pgid * pageSize);
     }
-    await handle.sync();
+    if (options.sync !== false) await handle.sync();
     return {sizeBytes: pages * pageSize, pages};
   } finally {
+    await out.settled();
     await handle.close();
   }
 }
@@ -161,6 +170,8 @@ class PageOutput {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private writtenPgid = 2;
+  /** The write under way, if any; at most one at a time, in file order. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly handle: FileHandle,
@@ -179,12 +190,32 @@ class PageOutput {
     this.bufferedBytes += page.length;
   }
 
-  /** Writes the queued pages once there are {@link WRITE_CHUNK_BYTES} of them. */
+  /**
+   * Once {@link WRITE_CHUNK_BYTES} of pages are queued, starts writing them (after the
+   * previous write has finished) and gives the event loop a turn.
+   */
   async flushIfFull(): Promise<void> {
-    if (this.bufferedBytes >= WRITE_CHUNK_BYTES) await this.flush();
+    if (this.bufferedBytes < WRITE_CHUNK_BYTES) return;
+    await this.writing;
+    this.writing = this.writeQueued();
+    // A failed write is reported by the next await of `writing`, not as unhandled.
+    this.writing.catch(() => undefined);
+    await new Promise(resolve => setImmediate(resolve));
   }
 
+  /** Resolves once no write is under way, whether it succeeded or not. */
+  async settled(): Promise<void> {
+    await this.writing.catch(() => undefined);
+  }
+
+  /** Writes everything queued and waits until it is written. */
   async flush(): Promise<void> {
+    await this.writing;
+    this.writing = this.writeQueued();
+    await this.writing;
+  }
+
+  private async writeQueued(): Promise<void> {
     if (this.bufferedBytes === 0) return;
     const chunk = Buffer.concat(this.buffered, this.bufferedBytes);
     const position = this.writtenPgid * this.pageSize;
