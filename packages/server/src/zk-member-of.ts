@@ -2,9 +2,8 @@ import type {LeaderForwarder} from './api/leader-forwarder.js';
 import type {MemberCore} from './member/member.js';
 import {AlarmType} from '@synod/proto';
 import {EtcdDomainError} from './errors/etcd-domain-error.js';
-import type {ZkRequest} from '@synod/proto/synodpb';
 import type {ZkApplied, ZkOpResult} from './zookeeper/zk-state-machine.js';
-import type {ZkMember, ZkProposed} from './zookeeper/zk-member.js';
+import type {ZkMember, ZkProposal, ZkProposed} from './zookeeper/zk-member.js';
 
 /** The {@link ZkMember} of a member core, forwarding renewals to the leader as lease keep-alives are. */
 export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMember {
@@ -15,7 +14,10 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     propose: async request => {
       const refused = refusedForSpace(core, request);
       if (refused !== undefined) return refused;
-      const result = await core.propose({$case: 'zookeeper', value: request});
+      const result = await core.propose({
+        $case: 'zookeeper',
+        value: {...request, memberId: BigInt(core.memberId)},
+      });
       if (!result.ok) throw new Error(result.error.message);
       const applied = result.response as ZkApplied;
       const zxid = applied.kind === 'txn' ? (applied.zxid ?? result.revision) : result.revision;
@@ -53,7 +55,7 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
  * as ZooKeeper reports a failed multi). Once the alarm is applied, writes are proposed and
  * every member refuses those that add data at apply time, where ZooKeeper checks its quotas.
  */
-function refusedForSpace(core: MemberCore, request: ZkRequest): ZkProposed | undefined {
+function refusedForSpace(core: MemberCore, request: ZkProposal): ZkProposed | undefined {
   const r = request.request;
   if (r?.$case !== 'txn') return undefined;
   const ops = r.value.ops;

@@ -86,6 +86,27 @@ describe('ZooKeeper clients on three members: one tree, sessions that move', () 
     expect(events.map(e => [e.type, e.path])).toEqual([[NODE_DELETED, '/mover']]);
   });
 
+  it('a write on the old connection of a session that moved to another member closes it unanswered (SessionMoved)', async () => {
+    const old = await open(0, {sessionTimeoutMs: 8000});
+    expect(await old.create('/moved', 'before')).toMatchObject({err: 0});
+    const moved = await open(1, {
+      sessionId: old.session.sessionId,
+      password: old.session.password,
+    });
+    expect(moved.session.sessionId).toBe(old.session.sessionId);
+    // ZooKeeper's leader refuses the old server's request with SessionMoved, and that server
+    // closes the connection without a reply (FinalRequestProcessor).
+    expect(await old.setData('/moved', 'from the old connection')).toEqual({kind: 'closed'});
+    expect(await moved.setData('/moved', 'from the new one')).toMatchObject({err: 0});
+    const got = await moved.getData('/moved');
+    expect(got.kind === 'reply' && got.value?.data?.toString()).toBe('from the new one');
+    expect(got).toMatchObject({value: {stat: {version: 1}}});
+    // Back on the first member, the session is served there again.
+    moved.disconnect();
+    const back = await open(0, {sessionId: old.session.sessionId, password: old.session.password});
+    expect(await back.setData('/moved', 'back', 1)).toMatchObject({err: 0});
+  });
+
   it('a session that pings a follower outlives its timeout (renewals reach the leader)', async () => {
     const leader = await cluster.leader();
     const follower = cluster.members.findIndex(m => m !== undefined && m !== leader);

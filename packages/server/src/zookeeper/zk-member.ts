@@ -8,6 +8,9 @@ import type {ZkApplied, ZkStateMachine} from './zk-state-machine.js';
 /** A ZooKeeper write's outcome with the revision (zxid) after it. */
 export type ZkProposed = ZkApplied & {readonly zxid: number};
 
+/** A ZooKeeper request as the front end proposes it: the member adds its own id. */
+export type ZkProposal = Omit<ZkRequest, 'memberId'>;
+
 /**
  * What the ZooKeeper front end needs of its member: a narrow door onto the core,
  * so the front end depends on no transport and no more than it uses.
@@ -17,7 +20,7 @@ export interface ZkMember {
   state(): ZkStateMachine;
   store(): WatchableStore;
   /** Replicates a ZooKeeper write and resolves with its result once applied here. */
-  propose(request: ZkRequest): Promise<ZkProposed>;
+  propose(request: ZkProposal): Promise<ZkProposed>;
   /** Resolves once everything committed before the call is applied here (ReadIndex). */
   linearizableRead(): Promise<void>;
   /** Tells the leader the session is alive (a lease keep-alive). */

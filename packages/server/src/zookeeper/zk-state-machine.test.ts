@@ -135,6 +135,47 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     });
   });
 
+  it('refuses a write proposed by a member that no longer owns the session (SessionMoved)', () => {
+    zk.apply({
+      sessionId: 0x20n,
+      timeMs: 0n,
+      request: {
+        $case: 'createSession',
+        value: {timeoutMs: 4000, secretCandidate: Buffer.alloc(32)},
+      },
+      auth: [],
+      memberId: 1n,
+    });
+    const write = (memberId: bigint, path: string) =>
+      zk.apply({
+        sessionId: 0x20n,
+        timeMs: 0n,
+        request: {$case: 'txn', value: {ops: [create(path)], multi: false}},
+        auth: [],
+        memberId,
+      });
+    expect(zk.reader().sessionOwner(0x20n)).toBe(1n);
+    expect(write(1n, '/owned')).toMatchObject({kind: 'txn', results: [{path: '/owned'}]});
+    expect(write(2n, '/elsewhere')).toEqual({kind: 'failed', error: 'sessionMoved'});
+    const move = (memberId: bigint) =>
+      zk.apply({
+        sessionId: 0x20n,
+        timeMs: 0n,
+        request: {$case: 'moveSession', value: {}},
+        auth: [],
+        memberId,
+      });
+    expect(move(2n)).toEqual({kind: 'session', sessionId: 0x20n, timeoutMs: 4000});
+    expect(write(1n, '/stale')).toEqual({kind: 'failed', error: 'sessionMoved'});
+    expect(write(2n, '/moved')).toMatchObject({kind: 'txn', results: [{path: '/moved'}]});
+    // Requests of the cluster itself (no member id) are not fenced.
+    expect(write(0n, '/cluster')).toMatchObject({kind: 'txn', results: [{path: '/cluster'}]});
+    expect(zk.reader().sessionTimeoutMs(0x20n)).toBe(4000);
+    expect(move(3n)).toMatchObject({kind: 'session'});
+    close(0x20n);
+    expect(move(2n)).toEqual({kind: 'failed', error: 'sessionExpired'});
+  });
+
   it('names sequential nodes from the count of child creates at apply time, deletes not', () => {
     session(1n);
     txn(1n, [create('/q')]);

@@ -38,6 +38,9 @@ export interface ZkRequest {
      * and childless at apply time.
      */
     { $case: "expireTtl"; value: ZkExpireTtl }
+    | //
+    /** The session's client reconnected to the proposing member, which now owns it. */
+    { $case: "moveSession"; value: ZkMoveSession }
     | undefined;
   /**
    * The identities of the connection that sent a txn (its ip, its digest users,
@@ -46,6 +49,12 @@ export interface ZkRequest {
    * member decides NoAuth and InvalidACL alike, whatever its own flags.
    */
   auth: ZkAuthId[];
+  /**
+   * The member whose connection sent the request. A session belongs to the member its
+   * client last connected to (ZooKeeper's session owner); a txn proposed through another
+   * member is refused with SessionMoved. 0: no owner check (requests of the cluster itself).
+   */
+  memberId: bigint;
 }
 
 /** ZooKeeper's Id: a scheme and an id within it. */
@@ -139,12 +148,15 @@ export interface ZkCreateSession {
 export interface ZkCloseSession {
 }
 
+export interface ZkMoveSession {
+}
+
 export interface ZkExpireTtl {
   paths: string[];
 }
 
 function createBaseZkRequest(): ZkRequest {
-  return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [] };
+  return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [], memberId: 0n };
 }
 
 export const ZkRequest: MessageFns<ZkRequest> = {
@@ -174,9 +186,18 @@ export const ZkRequest: MessageFns<ZkRequest> = {
       case "expireTtl":
         ZkExpireTtl.encode(message.request.value, writer.uint32(50).fork()).join();
         break;
+      case "moveSession":
+        ZkMoveSession.encode(message.request.value, writer.uint32(74).fork()).join();
+        break;
     }
     for (const v of message.auth) {
       ZkAuthId.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.memberId !== 0n) {
+      if (BigInt.asUintN(64, message.memberId) !== message.memberId) {
+        throw new globalThis.Error("value provided for field message.memberId of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.memberId);
     }
     return writer;
   },
@@ -242,12 +263,28 @@ export const ZkRequest: MessageFns<ZkRequest> = {
             message.request = { $case: "expireTtl", value: ZkExpireTtl.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.request = { $case: "moveSession", value: ZkMoveSession.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
             }
 
             message.auth.push(ZkAuthId.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.memberId = reader.uint64() as bigint;
             continue;
           }
         }
@@ -294,8 +331,15 @@ export const ZkRequest: MessageFns<ZkRequest> = {
         }
         break;
       }
+      case "moveSession": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "moveSession", value: ZkMoveSession.fromPartial(object.request.value) };
+        }
+        break;
+      }
     }
     message.auth = object.auth?.map((e) => ZkAuthId.fromPartial(e)) || [];
+    message.memberId = (object.memberId !== undefined && object.memberId !== null) ? BigInt(object.memberId) : 0n;
     return message;
   },
 };
@@ -1185,6 +1229,49 @@ export const ZkCloseSession: MessageFns<ZkCloseSession> = {
   },
   fromPartial(_: DeepPartial<ZkCloseSession>): ZkCloseSession {
     const message = createBaseZkCloseSession();
+    return message;
+  },
+};
+
+function createBaseZkMoveSession(): ZkMoveSession {
+  return {};
+}
+
+export const ZkMoveSession: MessageFns<ZkMoveSession> = {
+  encode(_: ZkMoveSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ZkMoveSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseZkMoveSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ZkMoveSession>): ZkMoveSession {
+    return ZkMoveSession.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ZkMoveSession>): ZkMoveSession {
+    const message = createBaseZkMoveSession();
     return message;
   },
 };
