@@ -28,7 +28,15 @@ export class JuteWriter {
 
   long(v: bigint | number): this {
     this.room(8);
-    this.buf.writeBigInt64BE(BigInt(v), this.pos);
+    if (typeof v === 'number' && Number.isSafeInteger(v)) {
+      // Every zxid, time and count in a reply is a safe integer: two 32-bit halves spare the
+      // BigInt a conversion would allocate for each. floor() keeps a negative's high half.
+      const high = Math.floor(v / 0x1_0000_0000);
+      this.buf.writeInt32BE(high, this.pos);
+      this.buf.writeUInt32BE(v - high * 0x1_0000_0000, this.pos + 4);
+    } else {
+      this.buf.writeBigInt64BE(BigInt(v), this.pos);
+    }
     this.pos += 8;
     return this;
   }

@@ -2,12 +2,14 @@ import type {KvEvent, WatchStream, WatchableStore} from '@synod/storage';
 
 import {ZkKeys, prefixEnd} from './zk-keys.js';
 import type {ZkChange} from './zk-watch-table.js';
-import {decodeZnode} from './znode-record.js';
+import {znodeMzxid} from './znode-record.js';
 
 /** What the hub tells each connection. */
 export interface ZkWatchListener {
   /** The changes of one revision, in order. */
   changes(revision: number, changes: readonly ZkChange[]): void;
+  /** Whether any watch is set: the hub turns events into changes only for such listeners. */
+  readonly watching: boolean;
   /** A session ended (closed, expired, revoked) on this member's applied state. */
   sessionEnded(sessionId: bigint): void;
 }
@@ -61,6 +63,14 @@ export class ZkWatchHub {
   }
 
   private dispatch(events: readonly KvEvent[]): void {
+    // With no watch set anywhere (a write-heavy load usually), only session ends matter.
+    let watching = false;
+    for (const l of this.listeners) {
+      if (l.watching) {
+        watching = true;
+        break;
+      }
+    }
     let rev = -1;
     let batch: ZkChange[] = [];
     const flush = () => {
@@ -73,6 +83,7 @@ export class ZkWatchHub {
         flush();
         rev = e.kv.modRevision;
       }
+      if (!watching && !(e.type === 'delete' && isSessionKey(e.kv.key))) continue;
       const key = Buffer.from(e.kv.key).toString('utf8');
       if (key.startsWith(ZkKeys.sessionPrefix)) {
         if (e.type !== 'delete') continue;
@@ -88,18 +99,22 @@ export class ZkWatchHub {
   }
 }
 
+const sessionPrefixBytes = Buffer.from(ZkKeys.sessionPrefix);
+
+function isSessionKey(key: Uint8Array): boolean {
+  if (key.length < sessionPrefixBytes.length) return false;
+  for (let i = 0; i < sessionPrefixBytes.length; i++) {
+    if (key[i] !== sessionPrefixBytes[i]) return false;
+  }
+  return true;
+}
+
 function toChange(e: KvEvent): ZkChange | undefined {
   const path = ZkKeys.pathOfNode(e.kv.key);
   if (path === undefined) return undefined;
   if (e.type === 'delete') return {type: 'deleted', path};
   if (e.kv.createRevision === e.kv.modRevision) return {type: 'created', path};
-  try {
-    // A setACL rewrites the record without moving mzxid: no data event.
-    return decodeZnode(e.kv.value).mzxid === e.kv.modRevision
-      ? {type: 'dataChanged', path}
-      : undefined;
-  } catch {
-    // Written there by an etcd client: not a znode record.
-    return undefined;
-  }
+  // A setACL rewrites the record without moving mzxid: no data event. A value an etcd client
+  // wrote there is no znode record, and no event either.
+  return znodeMzxid(e.kv.value) === e.kv.modRevision ? {type: 'dataChanged', path} : undefined;
 }

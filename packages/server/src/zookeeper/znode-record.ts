@@ -80,6 +80,21 @@ export function encodeZnode(r: ZnodeRecord): Buffer {
   return w.bytes();
 }
 
+/** Where a format-1 record holds mzxid: after format, flags, version, aversion, owner, times. */
+const MZXID_OFFSET = 4 * 4 + 3 * 8;
+
+/**
+ * A record's mzxid, read in place: what the watch hub needs of every changed node, without
+ * decoding its ACL and data. Undefined when the value is no format-1 record (an etcd client
+ * may write anything under the prefix).
+ */
+export function znodeMzxid(value: Uint8Array): number | undefined {
+  if (value.byteLength < MZXID_OFFSET + 8) return undefined;
+  const view = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (view.readInt32BE(0) !== FORMAT) return undefined;
+  return view.readInt32BE(MZXID_OFFSET) * 0x1_0000_0000 + view.readUInt32BE(MZXID_OFFSET + 4);
+}
+
 export function decodeZnode(value: Uint8Array): ZnodeRecord {
   const r = new JuteReader(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   const format = r.int();
