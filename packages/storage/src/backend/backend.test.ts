@@ -21,6 +21,30 @@ const keys = (be: Backend, start = '', end?: string): string[] =>
   );
 
 describe('Backend', () => {
+  it("loads sorted entries in bulk, reusing the caller's buffers, and aborts it all on a key out of order", async () => {
+    const dir = tmp();
+    const be = Backend.open(dir);
+    const key = Buffer.alloc(2);
+    const value = Buffer.alloc(3);
+    be.loadSync(append => {
+      for (const k of ['a1', 'a2', 'a3']) {
+        key.write(k);
+        value.write(`v${k}`);
+        append('key', key, value);
+      }
+    });
+    expect(keys(be)).toEqual(['a1', 'a2', 'a3']);
+    expect(Buffer.from(be.lastCommitted('key')?.value ?? []).toString()).toBe('va3');
+    expect(() => {
+      be.loadSync(append => {
+        append('key', b('b1'), b('x'));
+        append('key', b('a9'), b('x'));
+      });
+    }).toThrow();
+    expect(keys(be)).toEqual(['a1', 'a2', 'a3']);
+    await be.close();
+  });
+
   it('refuses a key it could not commit when it is written, and stays usable', async () => {
     const dir = tmp();
     const be = Backend.open(dir);

@@ -211,6 +211,82 @@ describe('writeBboltFile and BboltReader', () => {
   });
 });
 
+describe('the per-entry fast paths', () => {
+  it('writes the same file through a fill as through items, and forEachValue reads it as entries() does', async () => {
+    // Values of growing size: small pages, pages split at the threshold, an overflow run.
+    const n = 3000;
+    const keyOf = (i: number): Buffer => b(`k/${pad(i)}`);
+    const valueOf = (i: number): Buffer => Buffer.alloc(i === 1500 ? 9000 : i % 97, i % 251);
+    const viaItems = tmpFile('items.db');
+    await writeBboltFile(viaItems, [
+      {
+        key: b('key'),
+        bucket: Array.from({length: n}, (_, i) => ({key: keyOf(i), value: valueOf(i)})),
+      },
+      {key: b('small'), bucket: [{key: b('a'), value: b('1')}]},
+    ]);
+    const viaFill = tmpFile('fill.db');
+    await writeBboltFile(viaFill, [
+      {
+        key: b('key'),
+        fill: async sink => {
+          for (let i = 0; i < n; i++) {
+            const key = keyOf(i);
+            const value = valueOf(i);
+            const at = sink.entry(key.length, value.length);
+            key.copy(sink.bytes, at);
+            value.copy(sink.bytes, at + key.length);
+            if (i % 100 === 0) await sink.flush();
+          }
+        },
+      },
+      {
+        key: b('small'),
+        fill: sink => {
+          const at = sink.entry(1, 1);
+          sink.bytes.write('a1', at, 'latin1');
+        },
+      },
+    ]);
+    expect(fs.readFileSync(viaFill).equals(fs.readFileSync(viaItems))).toBe(true);
+
+    const reader = BboltReader.open(viaFill);
+    try {
+      const bucket = reader.root().bucket(b('key'));
+      const seen: string[] = [];
+      const count = bucket?.forEachValue('values', (page, keyStart, keyEnd, valueEnd) => {
+        seen.push(
+          `${page.toString('latin1', keyStart, keyEnd)}=${page.toString('hex', keyEnd, valueEnd)}`,
+        );
+      });
+      expect(count).toBe(n);
+      expect(seen).toEqual(
+        [...(bucket?.entries() ?? [])].map(
+          e => `${e.key.toString('latin1')}=${e.value?.toString('hex')}`,
+        ),
+      );
+      expect(() => reader.root().forEachValue('values', () => undefined)).toThrow(
+        /leaf element 0 of bucket \(root\) is a nested bucket, where values were expected/,
+      );
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('refuses a fill whose keys are out of order', async () => {
+    await expect(
+      writeBboltFile(tmpFile(), [
+        {
+          key: b('k'),
+          fill: sink => {
+            for (const key of ['b', 'a']) sink.bytes.write(key, sink.entry(1, 0), 'latin1');
+          },
+        },
+      ]),
+    ).rejects.toThrow('bucket (root)/k: key 61 does not come after 62');
+  });
+});
+
 describe('BboltReader refuses a damaged file with one line naming the file, offset and fault', () => {
   async function sample(): Promise<string> {
     const file = tmpFile('sample.db');
