@@ -1,13 +1,13 @@
 import type {Socket} from 'node:net';
 
-import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
+import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
 
 import {JuteDecodeError, JuteReader} from './jute-reader.js';
 import {JuteWriter} from './jute-writer.js';
 import {PacketFramer} from './packet-framer.js';
 import type {ZkAuthId} from './zk-auth.js';
 import {ZkAuth} from './zk-auth.js';
-import type {ZkMember} from './zk-member.js';
+import type {ZkMember, ZkProposal} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
 import {zkPathError} from './zk-path.js';
 import type {ZkServerStats} from './zk-server-stats.js';
@@ -417,6 +417,18 @@ export class ZkConnection implements ZkWatchListener {
       this.write(w);
       throw new CloseConnection();
     }
+    // This member owns the session from now on (ZooKeeper's revalidation with its leader):
+    // writes another member proposes for it, such as those still in flight on the client's
+    // old connection, get SessionMoved. Applying it changes nothing if the owner stays.
+    const moved = await m
+      .propose({
+        sessionId,
+        timeMs: BigInt(m.nowMs()),
+        request: {$case: 'moveSession', value: {}},
+        auth: [],
+      })
+      .catch(() => undefined);
+    if (moved?.kind !== 'session') throw new CloseConnection();
     this.open(sessionId, found, passwd, hasReadOnly);
     this.lastRenewMs = 0;
     this.maybeRenew();
@@ -685,14 +697,15 @@ export class ZkConnection implements ZkWatchListener {
 
   private async propose(ops: ZkOp[], multi: boolean) {
     const m = this.host.member;
-    const request: ZkRequest = {
+    const request: ZkProposal = {
       sessionId: this.sessionId,
       timeMs: BigInt(m.nowMs()),
       request: {$case: 'txn', value: {ops, multi}},
       auth: this.auth,
     };
+    let applied;
     try {
-      return await m.propose(request);
+      applied = await m.propose(request);
     } catch (error) {
       // No leader, or the write timed out: its outcome is unknown. ZooKeeper's client
       // learns that as a lost connection, and so it does here.
@@ -702,6 +715,12 @@ export class ZkConnection implements ZkWatchListener {
       });
       throw new CloseConnection();
     }
+    // The session's client has since connected to another member: ZooKeeper closes this
+    // connection, without a reply (FinalRequestProcessor's SessionMovedException).
+    if (applied.kind === 'failed' && applied.error === 'sessionMoved') {
+      throw new CloseConnection();
+    }
+    return applied;
   }
 
   private async write1(xid: number, op: ZkOp): Promise<() => void> {

@@ -56,6 +56,23 @@ export interface ZkStateHost {
   readonly noSpace?: () => boolean;
 }
 
+/**
+ * A ZooKeeper request as the state machine applies it; `memberId` (the proposing member, for
+ * the session owner check) may be left out by requests of the cluster itself and by tests.
+ */
+export type ZkApplyRequest = Omit<ZkRequest, 'memberId'> & {readonly memberId?: bigint};
+
+/**
+ * A session key's value: `int timeoutMs, long owner` (the member its client last connected
+ * to). Keys written before owners were recorded hold the timeout alone.
+ */
+function encodeSession(timeoutMs: number, owner: bigint): Buffer {
+  const v = Buffer.alloc(12);
+  v.writeInt32BE(timeoutMs);
+  v.writeBigUInt64BE(owner, 4);
+  return v;
+}
+
 /** Called after a session ended (closed, expired, or its lease revoked). */
 export type SessionEndListener = (sessionId: bigint) => void;
 
@@ -200,12 +217,20 @@ export class ZkStateMachine {
     return new ZkTreeReader(this.host.store);
   }
 
-  apply(req: ZkRequest): ZkApplied {
+  apply(req: ZkApplyRequest): ZkApplied {
     const r = req.request;
     const timeMs = Number(req.timeMs);
+    const memberId = req.memberId ?? 0n;
     switch (r?.$case) {
       case 'createSession':
-        return this.createSession(req.sessionId, r.value.timeoutMs, r.value.secretCandidate);
+        return this.createSession(
+          req.sessionId,
+          r.value.timeoutMs,
+          r.value.secretCandidate,
+          memberId,
+        );
+      case 'moveSession':
+        return this.moveSession(req.sessionId, memberId);
       case 'closeSession':
         if (!this.reader().sessionExists(req.sessionId)) {
           return {kind: 'failed', error: 'sessionExpired'};
@@ -213,7 +238,7 @@ export class ZkStateMachine {
         this.endSession(req.sessionId, true);
         return {kind: 'closed'};
       case 'txn':
-        return this.applyTxn(req.sessionId, timeMs, r.value, req.auth);
+        return this.applyTxn(req.sessionId, timeMs, r.value, req.auth, memberId);
       case 'expireTtl':
         this.expireTtl(r.value.paths, timeMs);
         return {kind: 'closed'};
@@ -232,7 +257,12 @@ export class ZkStateMachine {
     this.endSession(id, false);
   }
 
-  private createSession(id: bigint, timeoutMs: number, secret: Uint8Array): ZkApplied {
+  private createSession(
+    id: bigint,
+    timeoutMs: number,
+    secret: Uint8Array,
+    owner: bigint,
+  ): ZkApplied {
     if (this.host.meta.get(SECRET_KEY) === undefined && secret.length > 0) {
       this.host.meta.put(SECRET_KEY, secret);
     }
@@ -241,11 +271,29 @@ export class ZkStateMachine {
     const tw = this.host.store.write();
     try {
       this.ensureSystemNodes(tw);
-      const v = Buffer.alloc(4);
-      v.writeInt32BE(timeoutMs);
-      tw.put(ZkKeys.session(id), v, id);
+      tw.put(ZkKeys.session(id), encodeSession(timeoutMs, owner), id);
     } finally {
       tw.end();
+    }
+    return {kind: 'session', sessionId: id, timeoutMs};
+  }
+
+  /**
+   * The session's client reconnected to member `owner`, which owns the session from now on:
+   * writes that other members propose for it are refused with SessionMoved, as ZooKeeper's
+   * leader refuses a request whose session is owned by another server.
+   */
+  private moveSession(id: bigint, owner: bigint): ZkApplied {
+    const reader = this.reader();
+    const timeoutMs = reader.sessionTimeoutMs(id);
+    if (timeoutMs === undefined) return {kind: 'failed', error: 'sessionExpired'};
+    if (reader.sessionOwner(id) !== owner) {
+      const tw = this.host.store.write();
+      try {
+        tw.put(ZkKeys.session(id), encodeSession(timeoutMs, owner), id);
+      } finally {
+        tw.end();
+      }
     }
     return {kind: 'session', sessionId: id, timeoutMs};
   }
@@ -281,8 +329,9 @@ export class ZkStateMachine {
     timeMs: number,
     txn: ZkTxn,
     auth: readonly ZkAuthId[],
+    memberId: bigint,
   ): ZkApplied {
-    const applied = this.applyTxnAt(sessionId, timeMs, txn, auth);
+    const applied = this.applyTxnAt(sessionId, timeMs, txn, auth, memberId);
     if (applied.emptied.length > 0) this.removeEmptiedContainers(applied.emptied);
     return applied.result;
   }
@@ -315,6 +364,7 @@ export class ZkStateMachine {
     timeMs: number,
     txn: ZkTxn,
     auth: readonly ZkAuthId[],
+    memberId: bigint,
   ): {result: ZkApplied; emptied: readonly string[]} {
     const none: readonly string[] = [];
     const tw = this.host.store.write();
@@ -323,6 +373,13 @@ export class ZkStateMachine {
       const reader = new ZkTreeReader(tw);
       if (sessionId !== 0n && !reader.sessionExists(sessionId)) {
         return {result: {kind: 'failed', error: 'sessionExpired'}, emptied: none};
+      }
+      if (sessionId !== 0n && memberId !== 0n) {
+        // Sessions written before owners were recorded have owner 0: any member may write.
+        const owner = reader.sessionOwner(sessionId);
+        if (owner !== 0n && owner !== memberId) {
+          return {result: {kind: 'failed', error: 'sessionMoved'}, emptied: none};
+        }
       }
       const overlay = new TxnOverlay(reader, tw.rev() + 1);
       const results: ZkOpResult[] = [];

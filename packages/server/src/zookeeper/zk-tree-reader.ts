@@ -77,4 +77,11 @@ export class ZkTreeReader {
     if (kv === undefined) return undefined;
     return Buffer.from(kv.value).readInt32BE(0);
   }
+
+  /** The member a live session belongs to (its client's last connection), 0 when unknown. */
+  sessionOwner(id: bigint): bigint {
+    const kv = this.view.range(ZkKeys.session(id), undefined).kvs[0];
+    if (kv === undefined || kv.value.length < 12) return 0n;
+    return Buffer.from(kv.value).readBigUInt64BE(4);
+  }
 }
