@@ -16,6 +16,8 @@ export type {RestoreSnapshotOptions, RestoreSnapshotResult} from './restore/rest
 export {snapshotStatus} from './restore/snapshot-status.js';
 export {importZooKeeper} from './zk-import/import-zookeeper.js';
 export type {ZkImportOptions, ZkImportResult} from './zk-import/import-zookeeper.js';
+/** @internal A ZooKeeper data dir writer for the import benchmark and its tests. */
+export {generateZkDataDir} from './zk-import/zk-data-generator.js';
 export type {SnapshotStatus} from './restore/snapshot-status.js';
 export {startMember} from './start-member.js';
 export type {Member, StartMemberOptions} from './start-member.js';
