@@ -8,7 +8,8 @@ import {afterAll, describe, expect, it} from 'vitest';
  * and checks their guarantees, and both servers must pass every check. What each server
  * answered about containers and `/zookeeper/config` (the `FACT` lines) must be the same.
  *
- * Three scenario groups per server, one JVM each (plus the killed holder):
+ * The two servers are tested side by side; on each, three scenario groups, one JVM each (plus
+ * the killed holder):
  * - recipes: InterProcessMutex, InterProcessSemaphoreV2, LeaderLatch, LeaderSelector,
  *   DistributedAtomicLong, CuratorCache, PersistentNode, container parents, /zookeeper/config;
  * - a client killed by pid while it holds a mutex and leads a LeaderLatch: another client gets
@@ -18,6 +19,7 @@ import {afterAll, describe, expect, it} from 'vitest';
  */
 
 const servers = ['zookeeper', 'synod'] as const;
+type Server = (typeof servers)[number];
 
 function failed(result: CuratorResult): string {
   const bad = result.checks.filter(c => !c.ok).map(c => `${c.name}: ${c.detail}`);
@@ -37,11 +39,10 @@ describe.skipIf(zookeeperSkipReason !== undefined || curatorSkipReason !== undef
   'Curator recipes, unchanged, on ZooKeeper 3.8 and on Synod',
   () => {
     const clusters = new Map<string, Promise<ZkCluster>>();
-    const facts = new Map<string, ReadonlyMap<string, string>>();
     afterAll(async () => {
       for (const cluster of clusters.values()) await (await cluster.catch(() => undefined))?.stop();
     });
-    const cluster = (name: (typeof servers)[number]): Promise<ZkCluster> => {
+    const cluster = (name: Server): Promise<ZkCluster> => {
       let started = clusters.get(name);
       if (started === undefined) {
         started = startZkCluster(name, 3);
@@ -49,57 +50,101 @@ describe.skipIf(zookeeperSkipReason !== undefined || curatorSkipReason !== undef
       }
       return started;
     };
+    // The two servers run side by side (most of the time goes in waiting: sessions time out,
+    // clusters elect), each server's groups one after the other: the server kill comes last.
+    const recipesDone = new Map(
+      servers.map(name => [name, deferred<ReadonlyMap<string, string>>()]),
+    );
 
-    describe.each(servers)('%s', name => {
-      it('recipes keep their guarantees, and a killed client hands over its mutex and leadership', async () => {
-        const {connectString} = await cluster(name);
-        // The holder, then the recipes alongside while the takeover waits out the session.
-        const holder = await runCurator('hold', connectString, '/takeover');
-        await holder.waitForLine(/^STATE held/);
-        const taker = await runCurator('takeover', connectString, '/takeover');
-        await taker.waitForLine(/^STATE waiting/);
-        const recipes = await runCurator('recipes', connectString, '/curator');
-        await holder.kill();
-        taker.tell('killed');
-        const handedOver = await taker.result(60_000);
-        expectAllPassed(handedOver, 3);
-        // The session timeout is 4 s: nothing may come before it, and it must come soon after.
-        for (const time of ['takeover-mutex', 'takeover-latch']) {
-          expect(handedOver.times.get(time), failed(handedOver)).toBeGreaterThanOrEqual(3000);
-          expect(handedOver.times.get(time), failed(handedOver)).toBeLessThan(20_000);
-        }
-        const result = await recipes.result(90_000);
-        expectAllPassed(result, 22);
-        facts.set(name, result.facts);
-        if (name === 'synod') {
-          // A ZooKeeper ensemble's /zookeeper/config lists its servers (without client
-          // addresses here); Synod's is empty, as a standalone ZooKeeper's. Curator's
-          // ensemble tracker takes neither (no client address): its view and its connect
-          // string stay the same on both (docs/zookeeper.md).
-          const zookeeper = new Map(facts.get('zookeeper'));
-          expect(zookeeper.get('config-data')).toMatch(/^'server\.1=.*version=0'$/);
-          expect(result.facts.get('config-data')).toBe("''");
-          expect(result.facts.get('config-stat')).toBe(
-            'version=0 aversion=-1 cversion=0 numChildren=0 ephemeralOwner=0 dataLength=0',
-          );
-          const synod = new Map(result.facts);
-          for (const differs of ['config-data', 'config-stat']) {
-            zookeeper.delete(differs);
-            synod.delete(differs);
+    for (const name of servers) {
+      it.concurrent(
+        `${name}: recipes keep their guarantees, and a killed client hands over its mutex and leadership`,
+        async () => {
+          const done = recipesDone.get(name);
+          try {
+            const facts = await recipesAndClientKill(await cluster(name));
+            done?.resolve(facts);
+          } catch (error) {
+            done?.reject(error);
+            throw error;
           }
-          expect(Object.fromEntries(synod)).toEqual(Object.fromEntries(zookeeper));
-        }
-      }, 120_000);
+          if (name === 'synod') {
+            const zookeeper = new Map(await recipesDone.get('zookeeper')?.promise);
+            const synod = new Map(await done?.promise);
+            // A ZooKeeper ensemble's /zookeeper/config lists its servers (without client
+            // addresses here); Synod's is empty, as a standalone ZooKeeper's. Curator's
+            // ensemble tracker takes neither (no client address): its view and its connect
+            // string stay the same on both (docs/zookeeper.md).
+            expect(zookeeper.get('config-data')).toMatch(/^'server\.1=.*version=0'$/);
+            expect(synod.get('config-data')).toBe("''");
+            expect(synod.get('config-stat')).toBe(
+              'version=0 aversion=-1 cversion=0 numChildren=0 ephemeralOwner=0 dataLength=0',
+            );
+            for (const differs of ['config-data', 'config-stat']) {
+              zookeeper.delete(differs);
+              synod.delete(differs);
+            }
+            expect(Object.fromEntries(synod)).toEqual(Object.fromEntries(zookeeper));
+          }
+        },
+        150_000,
+      );
 
-      it('clients fail over when the leader server is killed, and the guarantees hold', async () => {
-        const started = await cluster(name);
-        const run = await runCurator('faults', started.connectString, '/faults', {args: ['2000']});
-        await run.waitForLine(/^STATE running/);
-        await started.kill(await started.leaderIndex());
-        run.tell('killed');
-        const result = await run.result(90_000);
-        expectAllPassed(result, 5);
-      }, 120_000);
-    });
+      it.concurrent(
+        `${name}: clients fail over when the leader server is killed, and the guarantees hold`,
+        async () => {
+          await recipesDone.get(name)?.promise.catch(() => undefined);
+          const started = await cluster(name);
+          const run = await runCurator('faults', started.connectString, '/faults', {
+            args: ['2000'],
+          });
+          await run.waitForLine(/^STATE running/);
+          await started.kill(await started.leaderIndex());
+          run.tell('killed');
+          const result = await run.result(90_000);
+          expectAllPassed(result, 5);
+        },
+        240_000,
+      );
+    }
   },
 );
+
+/** Runs the recipes beside a client killed while it holds a mutex and leads; returns the facts. */
+async function recipesAndClientKill(started: ZkCluster): Promise<ReadonlyMap<string, string>> {
+  const {connectString} = started;
+  // The holder, then the recipes alongside while the takeover waits out the session.
+  const holder = await runCurator('hold', connectString, '/takeover');
+  await holder.waitForLine(/^STATE held/);
+  const taker = await runCurator('takeover', connectString, '/takeover');
+  await taker.waitForLine(/^STATE waiting/);
+  const recipes = await runCurator('recipes', connectString, '/curator');
+  await holder.kill();
+  taker.tell('killed');
+  const handedOver = await taker.result(60_000);
+  expectAllPassed(handedOver, 3);
+  // The session timeout is 4 s: nothing may come long before it, and it must come soon after.
+  for (const time of ['takeover-mutex', 'takeover-latch']) {
+    expect(handedOver.times.get(time), failed(handedOver)).toBeGreaterThanOrEqual(3000);
+    expect(handedOver.times.get(time), failed(handedOver)).toBeLessThan(20_000);
+  }
+  const result = await recipes.result(90_000);
+  expectAllPassed(result, 22);
+  return result.facts;
+}
+
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+} {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  // A failure is reported by the test that met it; the others only wait on it.
+  promise.catch(() => undefined);
+  return {promise, resolve, reject};
+}
