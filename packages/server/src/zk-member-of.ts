@@ -2,8 +2,8 @@ import type {LeaderForwarder} from './api/leader-forwarder.js';
 import type {MemberCore} from './member/member.js';
 import {AlarmType} from '@synod/proto';
 import {EtcdDomainError} from './errors/etcd-domain-error.js';
-import type {ZkApplied, ZkOpResult} from './zookeeper/zk-state-machine.js';
-import type {ZkMember, ZkProposal, ZkProposed} from './zookeeper/zk-member.js';
+import type {ZkApplied} from './zookeeper/zk-state-machine.js';
+import type {ZkMember, ZkProposal} from './zookeeper/zk-member.js';
 
 /** The {@link ZkMember} of a member core, forwarding renewals to the leader as lease keep-alives are. */
 export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMember {
@@ -12,11 +12,10 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     state: () => core.zookeeper,
     store: () => core.store,
     propose: async request => {
-      const refused = refusedForSpace(core, request);
-      if (refused !== undefined) return refused;
+      maybeRaiseNoSpace(core, request);
       const result = await core.propose({
         $case: 'zookeeper',
-        value: {...request, memberId: BigInt(core.memberId)},
+        value: {connectionId: 0n, seq: 0, ...request, memberId: BigInt(core.memberId)},
       });
       if (!result.ok) throw new Error(result.error.message);
       const applied = result.response as ZkApplied;
@@ -49,30 +48,18 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
 
 /**
  * etcd's quota check before a proposal, for a ZooKeeper write that adds data (a create or a
- * setData): past `--quota-backend-bytes` it raises the NOSPACE alarm, as an etcd put does, and
- * the write that found the backend too big is answered QuotaExceeded without being proposed (a
- * multi: its first such operation fails, the ones before it are ok and the rest rolled back,
- * as ZooKeeper reports a failed multi). Once the alarm is applied, writes are proposed and
- * every member refuses those that add data at apply time, where ZooKeeper checks its quotas.
+ * setData): past `--quota-backend-bytes` it raises the NOSPACE alarm, as an etcd put does. The
+ * write is proposed all the same, after the alarm, so that it takes its turn in its
+ * connection's order; every member then refuses it, and every later write that adds data, at
+ * apply time with QuotaExceeded, where ZooKeeper checks its quotas.
  */
-function refusedForSpace(core: MemberCore, request: ZkProposal): ZkProposed | undefined {
+function maybeRaiseNoSpace(core: MemberCore, request: ZkProposal): void {
   const r = request.request;
-  if (r?.$case !== 'txn') return undefined;
-  const ops = r.value.ops;
-  const first = ops.findIndex(op => op.op?.$case === 'create' || op.op?.$case === 'setData');
-  // Once the alarm is raised, the apply refuses, in ZooKeeper's order of checks.
-  if (first < 0 || core.alarms.has(AlarmType.NOSPACE)) return undefined;
+  if (r?.$case !== 'txn' || core.alarms.has(AlarmType.NOSPACE)) return;
+  if (!r.value.ops.some(op => op.op?.$case === 'create' || op.op?.$case === 'setData')) return;
   try {
     core.checkQuota();
-    return undefined;
   } catch (error) {
     if (!(error instanceof EtcdDomainError) || error.id !== 'noSpace') throw error;
   }
-  const zxid = core.store.rev();
-  if (!r.value.multi) return {kind: 'txn', results: [], error: 'quotaExceeded', zxid};
-  const results: ZkOpResult[] = ops.map((_, i) => ({
-    type: 'error',
-    error: i < first ? 'ok' : i === first ? 'quotaExceeded' : 'runtimeInconsistency',
-  }));
-  return {kind: 'txn', results, error: 'quotaExceeded', zxid};
 }

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto';
 import type {Socket} from 'node:net';
 
 import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
@@ -119,6 +120,9 @@ export class ZkConnection implements ZkWatchListener {
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
   private lastRenewMs = 0;
+  /** This connection's id in its txns' order check, and the number of its last txn. */
+  private readonly connectionId = randomBytes(8).readBigUInt64BE() || 1n;
+  private txnSeq = 0;
   readonly watches = new ZkWatchTable();
   /**
    * Who the connection is (ZooKeeper's `authInfo`): its address, then what `addauth` added.
@@ -702,6 +706,8 @@ export class ZkConnection implements ZkWatchListener {
       timeMs: BigInt(m.nowMs()),
       request: {$case: 'txn', value: {ops, multi}},
       auth: this.auth,
+      connectionId: this.connectionId,
+      seq: ++this.txnSeq,
     };
     let applied;
     try {
@@ -717,7 +723,12 @@ export class ZkConnection implements ZkWatchListener {
     }
     // The session's client has since connected to another member: ZooKeeper closes this
     // connection, without a reply (FinalRequestProcessor's SessionMovedException).
-    if (applied.kind === 'failed' && applied.error === 'sessionMoved') {
+    // Or an earlier write of this connection was lost on its way to the leader, and this one
+    // was refused so as not to apply before it: the connection goes, as a lost one does.
+    if (
+      applied.kind === 'failed' &&
+      (applied.error === 'sessionMoved' || applied.error === 'connectionLoss')
+    ) {
       throw new CloseConnection();
     }
     return applied;

@@ -8,8 +8,14 @@ import type {ZkApplied, ZkStateMachine} from './zk-state-machine.js';
 /** A ZooKeeper write's outcome with the revision (zxid) after it. */
 export type ZkProposed = ZkApplied & {readonly zxid: number};
 
-/** A ZooKeeper request as the front end proposes it: the member adds its own id. */
-export type ZkProposal = Omit<ZkRequest, 'memberId'>;
+/**
+ * A ZooKeeper request as the front end proposes it: the member adds its own id; a txn of a
+ * connection also carries its place in the connection's order.
+ */
+export type ZkProposal = Omit<ZkRequest, 'memberId' | 'connectionId' | 'seq'> & {
+  readonly connectionId?: bigint;
+  readonly seq?: number;
+};
 
 /**
  * What the ZooKeeper front end needs of its member: a narrow door onto the core,

@@ -176,6 +176,32 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(move(2n)).toEqual({kind: 'failed', error: 'sessionExpired'});
   });
 
+  it("applies a connection's txns only in the order it sent them: a lost one takes the later ones with it", () => {
+    session(0x30n);
+    const write = (connectionId: bigint, seq: number, path: string) =>
+      zk.apply({
+        sessionId: 0x30n,
+        timeMs: 0n,
+        request: {$case: 'txn', value: {ops: [create(path)], multi: false}},
+        auth: [],
+        connectionId,
+        seq,
+      });
+    expect(write(7n, 1, '/o1')).toMatchObject({kind: 'txn', results: [{path: '/o1'}]});
+    // A failed write takes its turn too.
+    expect(write(7n, 2, '/missing/x')).toMatchObject({kind: 'txn', error: 'noNode'});
+    // Seq 3 was lost on its way: 4 must not apply without it, nor 3 after 4's refusal and more.
+    expect(write(7n, 4, '/o4')).toEqual({kind: 'failed', error: 'connectionLoss'});
+    expect(zk.reader().node('/o4')).toBeUndefined();
+    expect(write(7n, 3, '/o3')).toMatchObject({kind: 'txn', results: [{path: '/o3'}]});
+    // A new connection of the session starts again at 1; the old one's stragglers are out.
+    expect(write(8n, 2, '/n2')).toEqual({kind: 'failed', error: 'connectionLoss'});
+    expect(write(8n, 1, '/n1')).toMatchObject({kind: 'txn', results: [{path: '/n1'}]});
+    expect(write(7n, 4, '/o4')).toEqual({kind: 'failed', error: 'connectionLoss'});
+    // Without a place in an order (requests of the cluster itself), nothing is checked.
+    expect(write(0n, 0, '/free')).toMatchObject({kind: 'txn', results: [{path: '/free'}]});
+  });
+
   it('names sequential nodes from the count of child creates at apply time, deletes not', () => {
     session(1n);
     txn(1n, [create('/q')]);

@@ -55,6 +55,15 @@ export interface ZkRequest {
    * member is refused with SessionMoved. 0: no owner check (requests of the cluster itself).
    */
   memberId: bigint;
+  /**
+   * A txn's place in its connection's order: a random id of the connection and the
+   * txn's number among the connection's txns, from 1. A txn applies only right after
+   * the one before it of the same connection (or first, for a new connection), so a
+   * write lost on its way to the leader takes the later ones of its connection with
+   * it, as ZooKeeper keeps a session's requests in order. 0: no order check.
+   */
+  connectionId: bigint;
+  seq: number;
 }
 
 /** ZooKeeper's Id: a scheme and an id within it. */
@@ -156,7 +165,7 @@ export interface ZkExpireTtl {
 }
 
 function createBaseZkRequest(): ZkRequest {
-  return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [], memberId: 0n };
+  return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [], memberId: 0n, connectionId: 0n, seq: 0 };
 }
 
 export const ZkRequest: MessageFns<ZkRequest> = {
@@ -198,6 +207,15 @@ export const ZkRequest: MessageFns<ZkRequest> = {
         throw new globalThis.Error("value provided for field message.memberId of type uint64 too large");
       }
       writer.uint32(64).uint64(message.memberId);
+    }
+    if (message.connectionId !== 0n) {
+      if (BigInt.asUintN(64, message.connectionId) !== message.connectionId) {
+        throw new globalThis.Error("value provided for field message.connectionId of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.connectionId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(88).uint32(message.seq);
     }
     return writer;
   },
@@ -287,6 +305,22 @@ export const ZkRequest: MessageFns<ZkRequest> = {
             message.memberId = reader.uint64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.connectionId = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.seq = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -340,6 +374,10 @@ export const ZkRequest: MessageFns<ZkRequest> = {
     }
     message.auth = object.auth?.map((e) => ZkAuthId.fromPartial(e)) || [];
     message.memberId = (object.memberId !== undefined && object.memberId !== null) ? BigInt(object.memberId) : 0n;
+    message.connectionId = (object.connectionId !== undefined && object.connectionId !== null)
+      ? BigInt(object.connectionId)
+      : 0n;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
