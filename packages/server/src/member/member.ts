@@ -1,37 +1,18 @@
-import {mkdirSync} from 'node:fs';
-import {open, readFile, rename, rm} from 'node:fs/promises';
-import {join} from 'node:path';
-
 import type {ResponseHeader} from '@synod/proto';
 import {AlarmRequest_AlarmAction, AlarmType, EtcdErrors} from '@synod/proto';
 import type {ConfState, Entry, Message, Snapshot} from '@synod/proto/raftpb';
 import {ConfChange, ConfChangeType, MessageType} from '@synod/proto/raftpb';
 import {ConfChangeContext, InternalRequest} from '@synod/proto/synodpb';
-import type {SoftState} from '@synod/raft';
-import {
-  ConfChangeRefusedError,
-  MemoryStorage,
-  ProposalDroppedError,
-  RawNode,
-  SeededRng,
-} from '@synod/raft';
-import type {Backend} from '@synod/storage';
-import {
-  BACKEND_FILE,
-  KvExecutor,
-  KvStore,
-  Lessor,
-  Snapshotter,
-  Wal,
-  WatchableStore,
-} from '@synod/storage';
+import type {MemoryStorage, RawNode, SoftState} from '@synod/raft';
+import {ConfChangeRefusedError, ProposalDroppedError} from '@synod/raft';
+import type {Backend, Snapshotter, Wal} from '@synod/storage';
+import {KvExecutor, KvStore, Lessor, WatchableStore} from '@synod/storage';
 
 import {AuthStore, anonymous} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
 import {createTokenProvider} from '../auth/create-token-provider.js';
 import type {TokenProvider} from '../auth/token-provider.js';
 import type {MemberConfig} from '../config/member-config.js';
-import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import {EtcdDomainError} from '../errors/etcd-domain-error.js';
 import {ZkStateMachine} from '../zookeeper/zk-state-machine.js';
 import type {ApplyResult} from './apply-result.js';
@@ -40,7 +21,7 @@ import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
 import {BackendCommitBatcher} from './backend-commit-batcher.js';
 import {BackendQuota} from './backend-quota.js';
-import type {Clock, RandomSource, TimerHandle} from './clock.js';
+import type {Clock, TimerHandle} from './clock.js';
 import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
 import {fromRecord, Membership, toRecord} from './membership.js';
@@ -55,52 +36,16 @@ import {MemberRemovedError, memberRemovedMessage} from './member-removed.js';
 import {RaftLoop} from './raft-loop.js';
 import {ReadIndexBatcher} from './read-index-batcher.js';
 import {RequestIds} from './request-ids.js';
+import {openDataDir} from './bootstrap.js';
+import {BackendImages} from './backend-images.js';
+import type {JoinInfo, MemberEnvironment, MemberLogger} from './member-environment.js';
 import {readSkippedEntries} from './skipped-entries.js';
 import {UnappliableEntryError} from './unappliable-entry-error.js';
 import {Waiters} from './waiters.js';
 
-/** What a member writes into its WAL's metadata: who it is, in which cluster. */
-interface WalIdentity {
-  readonly memberId: number;
-  readonly clusterId: number;
-  readonly name: string;
-}
-
-/** Logs what happens to a member; `apps/server` passes a pino logger. */
-export interface MemberLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 export type InternalRequestBody = NonNullable<InternalRequest['request']>;
 
-/**
- * What varies between a member in production and one in the simulator, handed in rather
- * than reached for: `startMember` passes Node's clock and randomness.
- */
-export interface MemberEnvironment {
-  readonly clock: Clock;
-  readonly random: RandomSource;
-  /** Told of fsyncs, commits and failed proposals, for metrics; nobody by default. */
-  readonly observer?: MemberObserver;
-  /** The member's files and how it awaits their I/O; Node's file system by default. */
-  readonly storage?: MemberStorage;
-  /** Known-wrong orders to follow, for the simulator to find (see {@link InjectedBug}); none by default. */
-  readonly bugs?: ReadonlySet<InjectedBug>;
-}
-
-/**
- * What a member joining a running cluster (`--initial-cluster-state existing`)
- * learned from the cluster's members before it opened its data directory.
- */
-export interface JoinInfo {
-  readonly clusterId: number;
-  /** This member's id, as `member add` recorded it. */
-  readonly memberId: number;
-  /** The members the cluster has now: the peers to talk to until the log says otherwise. */
-  readonly members: readonly MemberInfo[];
-}
+export type {JoinInfo, MemberEnvironment, MemberLogger} from './member-environment.js';
 
 /**
  * One member's replicated state and the machinery that keeps it: the raft node
@@ -162,6 +107,7 @@ export class MemberCore {
   /** Stops a member removed from the cluster, once the others have heard of the commit. */
   private removalTimer: TimerHandle | undefined;
   private readonly compactor: AutoCompactor;
+  private readonly images: BackendImages;
 
   private constructor(
     readonly config: MemberConfig,
@@ -186,6 +132,7 @@ export class MemberCore {
     this.snapshotter = parts.snapshotter;
     this.confState = parts.confState;
     this.dbDir = parts.dbDir;
+    this.images = new BackendImages(parts.dbDir, storage, clock, observer);
     this.authTokens = createTokenProvider(config);
     this.state = this.openState();
     this.requestIds = new RequestIds(memberId, clock.nowMs());
@@ -286,138 +233,12 @@ export class MemberCore {
     env: MemberEnvironment,
     joining?: JoinInfo,
   ): MemberCore {
-    const memberDir = join(config.dataDir, 'member');
-    const walDir = join(memberDir, 'wal');
-    const snapDir = join(memberDir, 'snap');
-    const dbDir = join(memberDir, 'db');
-    mkdirSync(dbDir, {recursive: true});
-    const storage = env.storage ?? nodeMemberStorage;
-    const walOptions = {
-      fs: storage.fs,
-      ...(storage.walSegmentBytes === undefined ? {} : {segmentBytes: storage.walSegmentBytes}),
-    };
-    const snapshotter = new Snapshotter(snapDir, storage.fs);
-    const raftStorage = new MemoryStorage();
-
-    let wal: Wal;
-    let identity: WalIdentity;
-    let bootstrapPeers: {id: number; context: Uint8Array}[] | undefined;
-    let applied = 0;
-    let confState: ConfState = {voters: [], learners: []};
-    if (Wal.exists(walDir, walOptions)) {
-      const opened = Wal.open(walDir, walOptions);
-      wal = opened.wal;
-      identity = JSON.parse(Buffer.from(opened.replay.metadata).toString('utf8')) as WalIdentity;
-      const snap = snapshotter.loadNewest();
-      if (snap !== undefined) {
-        raftStorage.applySnapshot({
-          data: snap.data,
-          metadata: {index: snap.index, term: snap.term, confState: snap.confState},
-        });
-        applied = snap.index;
-        confState = snap.confState;
-      }
-      const hs = opened.replay.hardState;
-      if (hs !== undefined) {
-        // A crash after a snapshot was saved but before the hard state that followed
-        // it leaves a commit index behind the snapshot; the snapshot itself is committed.
-        raftStorage.setHardState({...hs, commit: Math.max(hs.commit, applied)});
-      }
-      // A crash between writing a snapshot file and its WAL marker leaves entries the
-      // snapshot already covers; the log continues after the snapshot.
-      raftStorage.append(opened.replay.entries.filter(e => e.index > applied));
-      logger.info(
-        {memberId: identity.memberId.toString(16), entries: opened.replay.entries.length, applied},
-        'member recovered from its WAL',
-      );
-    } else if (config.initialClusterState === 'existing') {
-      if (joining === undefined) {
-        throw new Error(
-          '--initial-cluster-state existing needs the cluster members, asked of the peers first',
-        );
-      }
-      // A joining member starts with an empty log and no configuration: the leader
-      // sends it the log (or a snapshot), which carries the membership.
-      identity = {memberId: joining.memberId, clusterId: joining.clusterId, name: config.name};
-      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)), walOptions);
-      logger.info(
-        {
-          memberId: identity.memberId.toString(16),
-          clusterId: identity.clusterId.toString(16),
-          members: joining.members.length,
-        },
-        'joining an existing cluster',
-      );
-    } else {
-      const members: MemberInfo[] = [...config.initialCluster].map(([name, urls]) => ({
-        id: memberIdFor(urls, config.initialClusterToken),
-        name,
-        peerUrls: urls.map(u => u.origin),
-        // Every member must write the same bootstrap entries: client URLs are
-        // published by each member through the log once it runs.
-        clientUrls: [],
-        isLearner: false,
-      }));
-      const self = members.find(m => m.name === config.name);
-      if (self === undefined) throw new Error(`--initial-cluster does not name ${config.name}`);
-      const clusterId = clusterIdFor(members.map(m => m.id));
-      identity = {memberId: self.id, clusterId, name: config.name};
-      wal = Wal.create(walDir, Buffer.from(JSON.stringify(identity)), walOptions);
-      bootstrapPeers = members
-        .sort((a, b) => a.id - b.id)
-        .map(m => ({
-          id: m.id,
-          context: ConfChangeContext.encode({
-            member: {
-              id: BigInt(m.id),
-              name: m.name,
-              peerUrls: [...m.peerUrls],
-              clientUrls: [...m.clientUrls],
-              isLearner: false,
-            },
-            promote: false,
-            requestId: 0n,
-          }).finish(),
-        }));
-      logger.info(
-        {
-          memberId: identity.memberId.toString(16),
-          clusterId: clusterId.toString(16),
-          members: members.length,
-        },
-        'bootstrapping a new cluster',
-      );
-    }
-    const electionTick = Math.max(
-      2,
-      Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs),
+    const {identity, wal, raftStorage, snapshotter, dbDir, node, confState, storage} = openDataDir(
+      config,
+      logger,
+      env,
+      joining,
     );
-    const node = new RawNode({
-      id: identity.memberId,
-      electionTick,
-      heartbeatTick: 1,
-      storage: raftStorage,
-      applied,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 512,
-      checkQuorum: true,
-      preVote: true,
-      rng: new SeededRng(env.random.int(2 ** 31)),
-      // Raft's own sentences, at the member's levels; its debug chatter is left out.
-      logger: {
-        debug: () => undefined,
-        info: msg => {
-          logger.info({component: 'raft'}, msg);
-        },
-        warn: msg => {
-          logger.warn({component: 'raft'}, msg);
-        },
-        error: msg => {
-          logger.error({component: 'raft'}, msg);
-        },
-      },
-    });
-    if (bootstrapPeers !== undefined) node.bootstrap(bootstrapPeers);
     const core = new MemberCore(
       config,
       identity.memberId,
@@ -943,18 +764,12 @@ export class MemberCore {
   private async fillSnapshot(m: Message): Promise<Message> {
     const snapshot = m.snapshot;
     if (snapshot === undefined) throw new Error('MsgSnap without a snapshot');
-    const file = join(this.dbDir, `outgoing-${m.to.toString(16)}-${this.clock.nowMs()}.mdb`);
-    try {
-      await this.storage.awaitIo(this.state.kv.backend.copyTo(file, true));
-      const data = await this.storage.awaitIo(readFile(file));
-      this.logger.info(
-        {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
-        'sending a snapshot',
-      );
-      return {...m, snapshot: {...snapshot, data}};
-    } finally {
-      await this.storage.awaitIo(rm(file, {force: true}));
-    }
+    const data = await this.images.copyOut(this.state.kv.backend, m.to);
+    this.logger.info(
+      {to: m.to.toString(16), index: snapshot.metadata?.index, bytes: data.length},
+      'sending a snapshot',
+    );
+    return {...m, snapshot: {...snapshot, data}};
   }
 
   /**
@@ -966,28 +781,7 @@ export class MemberCore {
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata?.index ?? 0;
     if (index <= this.state.store.consistentIndex()) return;
-    const incoming = join(this.dbDir, 'incoming.mdb');
-    const io = this.storage.awaitIo.bind(this.storage);
-    const handle = await io(open(incoming, 'w'));
-    try {
-      const writtenMs = this.clock.monotonicMs();
-      await io(handle.writeFile(snapshot.data));
-      const syncedMs = this.clock.monotonicMs();
-      await io(handle.datasync());
-      const nowMs = this.clock.monotonicMs();
-      this.observer.snapshotDbSaved(nowMs - writtenMs, nowMs - syncedMs);
-    } finally {
-      await io(handle.close());
-    }
-    await io(this.state.store.close());
-    await io(rename(incoming, join(this.dbDir, BACKEND_FILE)));
-    await io(rm(join(this.dbDir, `${BACKEND_FILE}-lock`), {force: true}));
-    const dir = await io(open(this.dbDir, 'r'));
-    try {
-      await io(dir.sync());
-    } finally {
-      await io(dir.close());
-    }
+    await this.images.install(snapshot.data, () => this.state.store.close());
     this.state = this.openState();
     this.snapshotsInstalled++;
     if (this.isLeader) this.lessor.promote(this.config.electionTimeoutMs);
