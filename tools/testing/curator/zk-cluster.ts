@@ -31,9 +31,17 @@ export async function startZkCluster(
   name: 'zookeeper' | 'synod',
   members: 1 | 3,
 ): Promise<ZkCluster> {
-  return name === 'zookeeper'
-    ? fromEnsemble(await startZooKeeper({servers: members}))
-    : synod(members);
+  // Free ports are found by binding port 0 and letting go: a server started at the same time
+  // (another cluster of this file, another test file) may take one first. Start again then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return name === 'zookeeper'
+        ? fromEnsemble(await startZooKeeper({servers: members}))
+        : await synod(members);
+    } catch (error) {
+      if (attempt === 3 || !/EADDRINUSE|Address already in use/.test(String(error))) throw error;
+    }
+  }
 }
 
 function fromEnsemble(ensemble: ZooKeeperEnsemble): ZkCluster {
