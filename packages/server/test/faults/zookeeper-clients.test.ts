@@ -228,7 +228,7 @@ describe.skipIf(skipReason !== undefined)('ZooKeeper clients on Synod members un
     for (const w of writers) w.start();
     const lockRun = startKazoo([
       'lock',
-      '24',
+      '20',
       '/fz/lock-test',
       hostList(0),
       hostList(1),
@@ -288,7 +288,7 @@ describe.skipIf(skipReason !== undefined)('ZooKeeper clients on Synod members un
       c.members.filter(m => m !== leader),
       10_000,
     );
-    await sleep(1500);
+    await sleep(1000);
     await leader.restart();
 
     // Fault 2: a paused follower, longer than an election timeout.
@@ -296,9 +296,9 @@ describe.skipIf(skipReason !== undefined)('ZooKeeper clients on Synod members un
     const paused = c.members.find(m => m !== leader2);
     if (paused === undefined) throw new Error('no follower');
     await paused.kill('SIGSTOP');
-    await sleep(3000);
+    await sleep(2000);
     await paused.kill('SIGCONT');
-    await sleep(1000);
+    await sleep(500);
 
     // Fault 3: the leader cut off from both followers.
     const leader3 = await waitForLeader(c.members, 15_000);
@@ -307,7 +307,7 @@ describe.skipIf(skipReason !== undefined)('ZooKeeper clients on Synod members un
       c.members.filter(m => m !== leader3),
       10_000,
     );
-    await sleep(2500);
+    await sleep(1500);
     c.heal();
     await waitForLeader(c.members, 15_000);
 
