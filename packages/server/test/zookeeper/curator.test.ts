@@ -123,9 +123,10 @@ async function recipesAndClientKill(started: ZkCluster): Promise<ReadonlyMap<str
   taker.tell('killed');
   const handedOver = await taker.result(60_000);
   expectAllPassed(handedOver, 3);
-  // The session timeout is 4 s: nothing may come long before it, and it must come soon after.
+  // The session timeout is 4 s and the dead client last pinged up to a third of it before the
+  // kill: the hand-over comes no sooner than 2/3 of the timeout, and soon after the timeout.
   for (const time of ['takeover-mutex', 'takeover-latch']) {
-    expect(handedOver.times.get(time), failed(handedOver)).toBeGreaterThanOrEqual(3000);
+    expect(handedOver.times.get(time), failed(handedOver)).toBeGreaterThanOrEqual(2500);
     expect(handedOver.times.get(time), failed(handedOver)).toBeLessThan(20_000);
   }
   const result = await recipes.result(90_000);
