@@ -49,7 +49,7 @@ export interface MemberSimResult {
 }
 
 /** How long a client waits for an answer before it gives up on the operation. */
-const clientPatienceMs = 300;
+const clientPatienceMs = 1000;
 
 /** Virtual time allowed, after the faults stop, for every member to reach the same applied index. */
 const settleBudgetMs = 10_000;
