@@ -94,8 +94,11 @@ describe('ZooKeeper clients on three members: one tree, sessions that move', () 
       password: old.session.password,
     });
     expect(moved.session.sessionId).toBe(old.session.sessionId);
-    // ZooKeeper's leader refuses the old server's request with SessionMoved, and that server
-    // closes the connection without a reply (FinalRequestProcessor).
+    // As on a ZooKeeper 3.8 ensemble (checked by hand): reads and sync on the old connection
+    // are still served; its write is refused by the leader with SessionMoved, and the old
+    // server closes the connection without a reply (FinalRequestProcessor).
+    expect(await old.getData('/moved')).toMatchObject({err: 0});
+    expect(await old.sync('/moved')).toMatchObject({err: 0});
     expect(await old.setData('/moved', 'from the old connection')).toEqual({kind: 'closed'});
     expect(await moved.setData('/moved', 'from the new one')).toMatchObject({err: 0});
     const got = await moved.getData('/moved');
