@@ -1,9 +1,8 @@
-import {readdir, readFile, stat} from 'node:fs/promises';
+import {readdir, readFile, rm, stat} from 'node:fs/promises';
 import {basename, join} from 'node:path';
 import {gunzipSync} from 'node:zlib';
 
 import {Backend, BACKEND_FILE, encodeRecord, revisionKey} from '@synod/storage';
-import {rm} from 'node:fs/promises';
 
 import type {NewClusterOptions, RestoreSnapshotResult} from '../restore/restore-snapshot.js';
 import {createMemberDataDir} from '../restore/restore-snapshot.js';
