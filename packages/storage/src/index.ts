@@ -63,6 +63,7 @@ export type {WatchableKV, WatchableStoreOptions} from './mvcc/watchable-store.js
 /** @internal the backend's record formats, for converting snapshots to and from etcd's. */
 export {decodeRecord, encodeRecord} from './mvcc/key-value.js';
 export {encodeEtcdKeyValue} from './mvcc/encode-etcd-key-value.js';
+export {bytesFieldSize, numberFieldSize, varintSize, writeVarint} from './mvcc/protobuf-varint.js';
 export {parseRevisionKey, revisionKey} from './mvcc/revision.js';
 
 export {Lessor, MAX_LEASE_TTL_SECONDS} from './lease/lessor.js';

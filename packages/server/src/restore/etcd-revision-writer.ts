@@ -1,4 +1,5 @@
 import type {BackendEntry, BboltFill} from '@synod/storage';
+import {bytesFieldSize, numberFieldSize, varintSize, writeVarint} from '@synod/storage';
 
 /**
  * The `key` bucket of an etcd backend written from Synod's (16-byte revision key -> Synod
@@ -103,32 +104,10 @@ function readU64(b: Buffer, at: number): number {
   return b.readUInt32BE(at) * 0x100000000 + b.readUInt32BE(at + 4);
 }
 
-/** Bytes of the varint of `n`, a whole number below 2^53. */
-function varintSize(n: number): number {
-  let bytes = 1;
-  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
-  return bytes;
-}
-
-const numberFieldSize = (n: number): number => (n === 0 ? 0 : 1 + varintSize(n));
-const bytesFieldSize = (length: number): number =>
-  length === 0 ? 0 : 1 + varintSize(length) + length;
-
 function numberField(out: Buffer, at: number, tag: number, n: number): number {
   if (n === 0) return at;
   out[at] = tag;
   return writeVarint(out, at + 1, n);
-}
-
-function writeVarint(out: Buffer, at: number, n: number): number {
-  let v = n;
-  let i = at;
-  while (v >= 0x80) {
-    out[i++] = v % 0x80 | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[i++] = v;
-  return i;
 }
 
 /** Bytes of the varint of the u64 `high * 2^32 + low`. */

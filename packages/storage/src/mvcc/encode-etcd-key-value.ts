@@ -1,4 +1,5 @@
 import type {KeyValue} from './key-value.js';
+import {bytesFieldSize, numberFieldSize, writeCheckedVarint} from './protobuf-varint.js';
 
 const KEY_TAG = 0x0a;
 const CREATE_REVISION_TAG = 0x10;
@@ -35,14 +36,14 @@ export function encodeEtcdKeyValue(kv: KeyValue): Buffer {
   const bytes = (tag: number, b: Uint8Array): void => {
     if (b.length === 0) return;
     out[at++] = tag;
-    at = writeVarint(out, at, b.length);
+    at = writeCheckedVarint(out, at, b.length);
     out.set(b, at);
     at += b.length;
   };
   const number = (tag: number, n: number): void => {
     if (n === 0) return;
     out[at++] = tag;
-    at = writeVarint(out, at, n);
+    at = writeCheckedVarint(out, at, n);
   };
   bytes(KEY_TAG, kv.key);
   number(CREATE_REVISION_TAG, kv.createRevision);
@@ -62,33 +63,8 @@ export function encodeEtcdKeyValue(kv: KeyValue): Buffer {
   return out;
 }
 
-/** Bytes of the varint of `n`, a whole number below 2^53 (revisions and lengths are). */
-function varintSize(n: number): number {
-  let bytes = 1;
-  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
-  return bytes;
-}
-
 function bigintVarintSize(n: bigint): number {
   let bytes = 1;
   for (let v = n; v >= 0x80n; v >>= 7n) bytes++;
   return bytes;
-}
-
-const numberFieldSize = (n: number): number => (n === 0 ? 0 : 1 + varintSize(n));
-const bytesFieldSize = (length: number): number =>
-  length === 0 ? 0 : 1 + varintSize(length) + length;
-
-function writeVarint(out: Buffer, at: number, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${n} is not a whole number below 2^53 and cannot be a revision`);
-  }
-  let v = n;
-  let i = at;
-  while (v >= 0x80) {
-    out[i++] = v % 0x80 | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[i++] = v;
-  return i;
 }
