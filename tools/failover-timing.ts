@@ -13,6 +13,7 @@ import {KVDefinition, MaintenanceDefinition} from '@synod/proto';
 import type {EtcdCluster, EtcdMember} from '@synod/testing';
 import {sleep, startEtcd, startSynod} from '@synod/testing';
 import {createChannel, createClient} from 'nice-grpc';
+import {median} from './side-by-side.js';
 
 function flag(name: string, fallback: number): number {
   const found = process.argv.find(a => a.startsWith(`--${name}=`));
@@ -115,14 +116,6 @@ async function measureFailover(cluster: EtcdCluster, run: number): Promise<numbe
   await findLeader(cluster);
   await sleep(500);
   return failoverMs;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? 0)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 const results: Record<string, number[]> = {};

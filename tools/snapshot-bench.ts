@@ -29,7 +29,7 @@ import {createChannel, createClient} from 'nice-grpc';
 
 import {BenchCluster, cpuSeconds, killOnExit} from './bench-cluster.js';
 import type {ServerKind, SynodBuild} from './bench-cluster.js';
-import {describeMachine, spread} from './side-by-side.js';
+import {describeMachine, spread, wholeNumber} from './side-by-side.js';
 
 const usage = `Usage: npm run bench:snapshot -- [flags]
 
@@ -62,12 +62,6 @@ const {values: args} = parseArgs({
 if (args.help === true) {
   process.stdout.write(usage);
   process.exit(0);
-}
-
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}=${text}: expected a whole number`);
-  return n;
 }
 
 const keyCount = wholeNumber('keys', args.keys ?? '1000000');

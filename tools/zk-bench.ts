@@ -34,7 +34,15 @@ import type {ZooKeeperEnsemble} from '@synod/testing';
 
 import {BenchCluster, cpuPerOperation, cpuSnapshot} from './bench-cluster.js';
 import type {CpuPerOperation} from './bench-cluster.js';
-import {describeMachine, median} from './side-by-side.js';
+import type {Spread} from './side-by-side.js';
+import {
+  describeMachine,
+  formatNumber,
+  formatSpread,
+  median,
+  spreadOf,
+  wholeNumber,
+} from './side-by-side.js';
 
 const usage = `Usage: npm run bench:zk -- [flags]
 
@@ -83,14 +91,6 @@ const {values: args} = parseArgs({
 if (args.help) {
   process.stdout.write(usage);
   process.exit(0);
-}
-
-function wholeNumber(flag: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${flag} must be a whole number of at least ${min}, not "${text}"`);
-  }
-  return n;
 }
 
 const reps = wholeNumber('reps', args.reps);
@@ -440,20 +440,6 @@ async function warmUp(service: Service): Promise<void> {
   }
 }
 
-/** Median, least and greatest of a figure's values over the repetitions. */
-interface Spread {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly values: readonly number[];
-}
-
-function spreadOf(values: readonly number[]): Spread | undefined {
-  const xs = values.filter(Number.isFinite);
-  if (xs.length === 0) return undefined;
-  return {median: median(xs), min: Math.min(...xs), max: Math.max(...xs), values: xs};
-}
-
 interface FigureSummary {
   readonly name: string;
   readonly unit: string;
@@ -508,15 +494,6 @@ function summariseRuns(name: string, runs: readonly Run[]): Report {
     }
   }
   return {name, figures, runs, warnings};
-}
-
-const formatNumber = (x: number): string =>
-  Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
-
-function formatSpread(s: Spread | undefined, digits?: number): string {
-  if (s === undefined) return '-';
-  const f = digits === undefined ? formatNumber : (x: number) => x.toFixed(digits);
-  return s.values.length === 1 ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 }
 
 function formatReport(members: number, report: Report): string {
