@@ -199,6 +199,7 @@ export class MemberCore {
       Math.min(500, config.electionTimeoutMs),
       () => EtcdDomainError.of('timeout'),
       clock,
+      () => this.requestIds.next(),
     );
     this.loop = new RaftLoop(
       parts.node,

@@ -45,6 +45,12 @@ export class ReadIndexBatcher {
     private readonly retryMs: number,
     private readonly timeoutError: () => Error,
     private readonly clock: Clock,
+    /**
+     * A fresh id for each read's context. The leader keeps one pending read per context and
+     * drops a second with the same bytes, so contexts must differ across members, not only
+     * within one: the member passes its cluster-unique request ids. A local counter otherwise.
+     */
+    private readonly nextId: () => bigint = () => (this.counter += 1n),
   ) {}
 
   /** Resolves when a read that starts now may be served from this member's state. */
@@ -104,9 +110,8 @@ export class ReadIndexBatcher {
   private flush(): void {
     this.flushScheduled = false;
     if (this.next.length === 0) return;
-    this.counter += 1n;
     const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, this.counter);
+    new DataView(ctx.buffer).setBigUint64(0, this.nextId());
     const batch: Batch = {
       ctx,
       key: Buffer.from(ctx).toString('hex'),
