@@ -32,6 +32,7 @@ export type {
 export {
   fourLetterWord,
   startZooKeeper,
+  TEST_CONTAINER_CHECK_INTERVAL_MS,
   zkCliPath,
   zookeeperJava,
   zookeeperSkipReason,

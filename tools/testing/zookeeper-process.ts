@@ -82,6 +82,13 @@ export function zookeeperJava(): {readonly java: string; readonly classpath: str
 }
 
 /** Options for {@link startZooKeeper}. */
+/**
+ * How often the oracle's container manager runs unless told otherwise: tests start Synod with
+ * the same `--zk-container-check-interval-ms`, so both delete empty containers and expired
+ * TTL nodes on the same clock.
+ */
+export const TEST_CONTAINER_CHECK_INTERVAL_MS = 200;
+
 export interface ZooKeeperOptions {
   /** 1 (standalone, the default) or 3 (an ensemble with an elected leader). */
   readonly servers?: 1 | 3;
@@ -267,7 +274,7 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
       ...(options.jvmFlags ?? ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1']),
       '-Djava.net.preferIPv4Stack=true',
       '-Dzookeeper.extendedTypesEnabled=true',
-      `-Dznode.container.checkIntervalMs=${options.containerCheckIntervalMs ?? 200}`,
+      `-Dznode.container.checkIntervalMs=${options.containerCheckIntervalMs ?? TEST_CONTAINER_CHECK_INTERVAL_MS}`,
       ...(options.superDigest === undefined
         ? []
         : [`-Dzookeeper.DigestAuthenticationProvider.superDigest=${options.superDigest}`]),

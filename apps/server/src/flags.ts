@@ -153,6 +153,14 @@ const flagSpecs = {
     kind: 'string',
     help: "ZooKeeper super user as user:base64(sha1(user:password)), ZooKeeper's zookeeper.DigestAuthenticationProvider.superDigest (default: none)",
   },
+  'zk-container-check-interval-ms': {
+    kind: 'int',
+    help: "how often the leader deletes empty containers and expired TTL nodes, ZooKeeper's znode.container.checkIntervalMs (default: 60000)",
+  },
+  'zk-container-max-per-minute': {
+    kind: 'int',
+    help: "container and TTL node deletions a minute at most, ZooKeeper's znode.container.maxPerMinute (default: 10000)",
+  },
   'zk-ssl-client-auth': {
     kind: 'string',
     help: "client certificates on the https:// --listen-zk-urls, ZooKeeper's ssl.clientAuth: need (default), want or none",
@@ -483,6 +491,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     listenMetricsUrls: str('listen-metrics-urls'),
     listenZkUrls: str('listen-zk-urls'),
     zkSuperDigest: str('zk-super-digest'),
+    zkContainerCheckIntervalMs: int('zk-container-check-interval-ms'),
+    zkContainerMaxPerMinute: int('zk-container-max-per-minute'),
     zkSslClientAuth: str('zk-ssl-client-auth'),
     zkX509Superuser: str('zk-x509-superuser'),
     zkCertFile: str('zk-cert-file'),

@@ -285,6 +285,8 @@ export async function startMember(
     if (config.listenZkUrls.length > 0) {
       zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
         superDigest: config.zkSuperDigest,
+        containerCheckIntervalMs: config.zkContainerCheckIntervalMs,
+        containerMaxPerMinute: config.zkContainerMaxPerMinute,
         ...(config.zkTls !== undefined && zkTls !== undefined
           ? {tls: {...config.zkTls, ...zkTls}}
           : {}),

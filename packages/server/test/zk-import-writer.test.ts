@@ -7,6 +7,7 @@ import {
   freePorts,
   startRestoredMember,
   startZooKeeper,
+  TEST_CONTAINER_CHECK_INTERVAL_MS,
   zkListing,
   zookeeperSkipReason,
 } from '@synod/testing';
@@ -74,6 +75,7 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       const synodStarted = startRestoredMember('synod', spec, cluster, {
         extraArgs: [
           `--listen-zk-urls=http://127.0.0.1:${synodZkPort}`,
+          `--zk-container-check-interval-ms=${TEST_CONTAINER_CHECK_INTERVAL_MS}`,
           `--zk-super-digest=${superDigest}`,
         ],
       });

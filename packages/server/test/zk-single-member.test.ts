@@ -54,6 +54,7 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     port = await freePort();
     member = await startSoloMember(join(dir, 'solo.synod'), {
       listenZkUrls: `http://127.0.0.1:${port}`,
+      zkContainerCheckIntervalMs: 100,
     });
   });
 
@@ -148,12 +149,23 @@ describe('a member speaking ZooKeeper 3.8 on its ZooKeeper port', () => {
     expect(await other.exists('/eph-parent')).toMatchObject({value: {stat: {cversion: 2}}});
   });
 
-  it('removes a container once its last child is deleted', async () => {
+  it('removes a container at the next sweep after its last child is deleted', async () => {
     const zk = await open();
     expect(await zk.createContainer('/box', '')).toMatchObject({err: 0});
+    expect(await zk.createContainer('/never-used', '')).toMatchObject({err: 0});
     await zk.create('/box/item', '', PERSISTENT);
     await zk.delete('/box/item');
+    const deadline = Date.now() + 10_000;
+    const present = async () => {
+      const r = await zk.exists('/box');
+      return r.kind === 'reply' && r.err === 0;
+    };
+    while ((await present()) && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
     expect(await zk.exists('/box')).toMatchObject({err: NO_NODE});
+    // A container that never had a child is not the sweep's, as in ZooKeeper.
+    expect(await zk.exists('/never-used')).toMatchObject({err: 0});
   });
 
   it('runs a multi all-or-nothing at one zxid, with per-op results and errors', async () => {

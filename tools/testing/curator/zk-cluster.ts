@@ -1,7 +1,11 @@
 import {freePorts, startSynod} from '../etcd-process.js';
 import type {EtcdCluster} from '../etcd-process.js';
 import {ZooKeeperClient} from '../zookeeper-client.js';
-import {fourLetterWord, startZooKeeper} from '../zookeeper-process.js';
+import {
+  fourLetterWord,
+  startZooKeeper,
+  TEST_CONTAINER_CHECK_INTERVAL_MS,
+} from '../zookeeper-process.js';
 import type {ZooKeeperEnsemble} from '../zookeeper-process.js';
 
 /**
@@ -71,6 +75,8 @@ async function synod(members: 1 | 3): Promise<ZkCluster> {
     startTimeoutMs: 60_000,
     memberArgs: memberName => [
       `--listen-zk-urls=http://${addresses[Number(memberName.slice(1))] ?? ''}`,
+      // Empty containers go on the ZooKeeper ensemble's clock.
+      `--zk-container-check-interval-ms=${TEST_CONTAINER_CHECK_INTERVAL_MS}`,
     ],
   });
   try {

@@ -121,6 +121,21 @@ describe('member and cluster ids', () => {
     );
   });
 
+  it("sweeps containers and TTL nodes on ZooKeeper's default clock unless told otherwise", () => {
+    const defaults = resolveMemberConfig({});
+    expect(defaults.zkContainerCheckIntervalMs).toBe(60_000);
+    expect(defaults.zkContainerMaxPerMinute).toBe(10_000);
+    expect(resolveMemberConfig({zkContainerCheckIntervalMs: 200}).zkContainerCheckIntervalMs).toBe(
+      200,
+    );
+    expect(() => resolveMemberConfig({zkContainerCheckIntervalMs: 0})).toThrow(
+      'zk-container-check-interval-ms',
+    );
+    expect(() => resolveMemberConfig({zkContainerMaxPerMinute: -1})).toThrow(
+      'zk-container-max-per-minute',
+    );
+  });
+
   it('serves ZooKeeper over TLS on https:// zk URLs with the client certificates', () => {
     const certs = {certFile: 'cert.pem', keyFile: 'key.pem'};
     const zk = 'http://127.0.0.1:2181,https://127.0.0.1:2281';

@@ -117,6 +117,17 @@ export interface MemberConfig {
    */
   readonly zkSuperDigest: string | undefined;
   /**
+   * How often the leader deletes empty containers and expired TTL nodes
+   * (`--zk-container-check-interval-ms`, ZooKeeper's `znode.container.checkIntervalMs`):
+   * 60,000 by default, as in ZooKeeper.
+   */
+  readonly zkContainerCheckIntervalMs: number;
+  /**
+   * Deletions a minute at most (`--zk-container-max-per-minute`, ZooKeeper's
+   * `znode.container.maxPerMinute`): 10,000 by default.
+   */
+  readonly zkContainerMaxPerMinute: number;
+  /**
    * The certificates of the `https://` URLs of `--listen-zk-urls` (ZooKeeper's
    * `secureClientPort`) and how they treat client certificates. Undefined when there is no
    * such URL.
@@ -219,6 +230,10 @@ export interface MemberConfigInput {
   listenZkUrls?: string | readonly string[];
   /** `user:base64(sha1(user:password))` of the ZooKeeper super user; none by default. */
   zkSuperDigest?: string;
+  /** Milliseconds between the leader's sweeps for empty containers and expired TTL nodes. */
+  zkContainerCheckIntervalMs?: number;
+  /** Container and TTL node deletions a minute at most. */
+  zkContainerMaxPerMinute?: number;
   /** `need` (default), `want` or `none`: client certificates on the ZooKeeper TLS URLs. */
   zkSslClientAuth?: string;
   /** Subject name of the client certificate that is the ZooKeeper super user. */
@@ -529,6 +544,14 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     ui: input.ui ?? true,
     listenZkUrls: resolveZkUrls(input.listenZkUrls),
     zkSuperDigest: resolveSuperDigest(input.zkSuperDigest),
+    zkContainerCheckIntervalMs: positiveInt(
+      'zk-container-check-interval-ms',
+      input.zkContainerCheckIntervalMs ?? 60_000,
+    ),
+    zkContainerMaxPerMinute: positiveInt(
+      'zk-container-max-per-minute',
+      input.zkContainerMaxPerMinute ?? 10_000,
+    ),
     zkTls: resolveZkTls(input, clientTls),
   };
 }

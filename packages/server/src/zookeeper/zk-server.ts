@@ -23,8 +23,13 @@ export interface ZkServerOptions {
   readonly maxBufferBytes?: number;
   /** Connections accepted from one IP address (ZooKeeper's `maxClientCnxns`). */
   readonly maxConnectionsPerIp?: number;
-  /** How often the leader looks for expired TTL nodes. */
-  readonly ttlCheckIntervalMs?: number;
+  /**
+   * How often the leader looks for empty containers and expired TTL nodes to delete:
+   * ZooKeeper's container manager, `znode.container.checkIntervalMs` (60 s by default).
+   */
+  readonly containerCheckIntervalMs?: number;
+  /** Deletions the sweep proposes per minute at most: `znode.container.maxPerMinute`. */
+  readonly containerMaxPerMinute?: number;
   /**
    * ZooKeeper's `zookeeper.DigestAuthenticationProvider.superDigest` (`--zk-super-digest`):
    * `user:base64(sha1(user:password))` of the super user, who passes every ACL check.
@@ -58,7 +63,8 @@ export interface ZkTlsOptions {
 /**
  * A member's ZooKeeper port(s): accepts clients on the `--listen-zk-urls`, runs a
  * {@link ZkConnection} for each, shares one {@link ZkWatchHub} among them, answers
- * four-letter words, and on the leader deletes expired TTL nodes through Raft.
+ * four-letter words, and on the leader deletes expired TTL nodes and empty containers through
+ * Raft, as ZooKeeper's container manager does.
  */
 export class ZkServer {
   private readonly connections = new Set<ZkConnection>();
@@ -69,8 +75,8 @@ export class ZkServer {
   private readonly fourLetterWords: FourLetterWords;
   /** What `mntr` reports and `/metrics` exports as `synod_zk_*`. */
   readonly stats: ZkServerStats;
-  private ttlTimer: NodeJS.Timeout | undefined;
-  private ttlSweeping = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   private constructor(
     private readonly servers: Server[],
@@ -141,7 +147,7 @@ export class ZkServer {
       await zk.close();
       throw error;
     }
-    zk.startTtlSweeper();
+    zk.startContainerSweeper();
     return zk;
   }
 
@@ -222,39 +228,56 @@ export class ZkServer {
     this.connections.add(new ZkConnection(socket, this.host, certificateIds));
   }
 
-  /** The leader proposes the deletion of TTL nodes past their TTL; apply checks again. */
-  private startTtlSweeper(): void {
-    this.ttlTimer = setInterval(() => {
+  /**
+   * ZooKeeper's container manager, on the leader: every check interval it proposes the
+   * deletion of TTL nodes past their TTL and of containers left empty after having had
+   * children, at most `maxPerMinute` a minute; apply checks each again.
+   */
+  private startContainerSweeper(): void {
+    const intervalMs = this.options.containerCheckIntervalMs ?? 60_000;
+    const perSweep = Math.max(
+      1,
+      Math.floor(((this.options.containerMaxPerMinute ?? 10_000) * intervalMs) / 60_000),
+    );
+    this.sweepTimer = setInterval(() => {
       // A snapshot from the leader replaces the member's store: watch the new one.
       this.hub.follow();
-      if (this.ttlSweeping || this.member.mode() === 'follower') return;
+      if (this.sweeping || this.member.mode() === 'follower') return;
       const now = this.member.nowMs();
-      const due = this.member
-        .state()
+      const state = this.member.state();
+      const ttls = state
         .ttlNodes()
         .filter(n => n.deadlineMs <= now)
-        .map(n => n.path);
-      if (due.length === 0) return;
-      this.ttlSweeping = true;
-      this.member
-        .propose({
-          sessionId: 0n,
-          timeMs: BigInt(now),
-          request: {$case: 'expireTtl', value: {paths: due}},
-          auth: [],
-        })
+        .map(n => n.path)
+        .slice(0, perSweep);
+      const containers = state.emptyContainers().slice(0, perSweep - ttls.length);
+      const proposals = [
+        ...(ttls.length > 0 ? [{$case: 'expireTtl' as const, value: {paths: ttls}}] : []),
+        ...(containers.length > 0
+          ? [{$case: 'deleteContainers' as const, value: {paths: containers}}]
+          : []),
+      ];
+      if (proposals.length === 0) return;
+      this.sweeping = true;
+      Promise.all(
+        proposals.map(request =>
+          this.member.propose({sessionId: 0n, timeMs: BigInt(now), request, auth: []}),
+        ),
+      )
         .catch((error: unknown) => {
-          this.host.warn('could not expire TTL nodes', {error: String(error)});
+          this.host.warn('could not delete expired TTL nodes or empty containers', {
+            error: String(error),
+          });
         })
         .finally(() => {
-          this.ttlSweeping = false;
+          this.sweeping = false;
         });
-    }, this.options.ttlCheckIntervalMs ?? 500);
-    this.ttlTimer.unref();
+    }, intervalMs);
+    this.sweepTimer.unref();
   }
 
   async close(): Promise<void> {
-    clearInterval(this.ttlTimer);
+    clearInterval(this.sweepTimer);
     for (const c of this.connections) c.close();
     this.hub.close();
     await Promise.all(

@@ -284,31 +284,53 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(zk.reader().sessionTimeoutMs(1n)).toBeUndefined();
   });
 
-  it('removes a container when its last child goes, in the next revision', () => {
+  it('leaves an emptied container to the sweep, which deletes it in a revision of its own', () => {
     session(1n);
-    txn(1n, [
-      {
-        op: {
-          $case: 'create',
-          value: {
-            path: '/box',
-            data: Buffer.alloc(0),
-            acl: openAcl,
-            mode: 4,
-            ttlMs: 0n,
-            opcode: 19,
-            dataNull: false,
-          },
-        },
-      },
-    ]);
+    const container = (path: string): ZkOp => {
+      const op = create(path);
+      if (op.op?.$case === 'create') op.op.value.mode = 4;
+      return op;
+    };
+    txn(1n, [container('/box')]);
+    txn(1n, [container('/unused')]);
     txn(1n, [create('/box/a')]);
+    expect(zk.emptyContainers()).toEqual([]);
+    txn(1n, [del('/box/a')]);
+    // As in ZooKeeper: the container outlives its last child until the container manager
+    // runs, and one that never had a child is not the sweep's to delete.
+    expect(zk.reader().node('/box')).toBeDefined();
+    expect(zk.emptyContainers()).toEqual(['/box']);
     const rev = store.rev();
-    expect(txn(1n, [del('/box/a')])).toMatchObject({zxid: rev + 1});
-    // Like ZooKeeper's container manager, the container goes in a transaction of its own.
+    zk.apply({
+      sessionId: 0n,
+      timeMs: 2000n,
+      request: {$case: 'deleteContainers', value: {paths: ['/box', '/unused', '/nope']}},
+      auth: [],
+    });
+    // '/unused' is a container without children: ZooKeeper's deleteContainer takes it too
+    // when asked; '/nope' is not there. One revision per deleted container.
     expect(store.rev()).toBe(rev + 2);
     expect(zk.reader().node('/box')).toBeUndefined();
+    expect(zk.reader().node('/unused')).toBeUndefined();
     expect(zk.reader().node('/')?.stat.pzxid).toBe(rev + 2);
+    expect(zk.emptyContainers()).toEqual([]);
+  });
+
+  it('keeps a container that has a child again when its deletion applies', () => {
+    session(1n);
+    const op = create('/box');
+    if (op.op?.$case === 'create') op.op.value.mode = 4;
+    txn(1n, [op]);
+    txn(1n, [create('/box/a')]);
+    txn(1n, [del('/box/a')]);
+    txn(1n, [create('/box/b')]);
+    zk.apply({
+      sessionId: 0n,
+      timeMs: 2000n,
+      request: {$case: 'deleteContainers', value: {paths: ['/box']}},
+      auth: [],
+    });
+    expect(zk.reader().node('/box')?.stat.numChildren).toBe(1);
   });
 
   it('keeps a parent’s child counters in their own small key', () => {

@@ -27,7 +27,7 @@ export type ZkApplied =
       readonly kind: 'txn';
       readonly results: readonly ZkOpResult[];
       readonly error?: ZkError;
-      /** The revision the operations were written at (containers they emptied go after). */
+      /** The revision the operations were written at. */
       readonly zxid?: number;
     }
   | {readonly kind: 'session'; readonly sessionId: bigint; readonly timeoutMs: number}
@@ -188,8 +188,6 @@ class TxnOverlay {
 
   readonly changed = new Set<string>();
   readonly countersChanged = new Set<string>();
-  /** Containers whose last child this transaction deleted. */
-  readonly emptiedContainers: string[] = [];
 }
 
 /**
@@ -253,6 +251,9 @@ export class ZkStateMachine {
         return this.applyTxn(req.sessionId, timeMs, r.value, req.auth, memberId);
       case 'expireTtl':
         this.expireTtl(r.value.paths, timeMs);
+        return {kind: 'closed'};
+      case 'deleteContainers':
+        this.deleteContainers(r.value.paths);
         return {kind: 'closed'};
       default:
         return {kind: 'failed', error: 'unimplemented'};
@@ -364,7 +365,6 @@ export class ZkStateMachine {
     // as 0 bytes (its key, ~30 bytes, per session that wrote through a connection).
     if (this.host.meta.get(orderKey(id)) !== undefined)
       this.host.meta.put(orderKey(id), new Uint8Array(0));
-    this.removeEmptiedContainers(overlay.emptiedContainers);
     if (revokeLease && this.host.lessor.exists(id)) this.host.lessor.revoke(id, this.host.store);
     for (const l of this.sessionEndListeners) l(id);
   }
@@ -376,19 +376,17 @@ export class ZkStateMachine {
     auth: readonly ZkAuthId[],
     memberId: bigint,
   ): ZkApplied {
-    const applied = this.applyTxnAt(sessionId, timeMs, txn, auth, memberId);
-    if (applied.emptied.length > 0) this.removeEmptiedContainers(applied.emptied);
-    return applied.result;
+    return this.applyTxnAt(sessionId, timeMs, txn, auth, memberId);
   }
 
   /**
-   * Deletes containers left without children, each in a revision of its own after the
-   * write that emptied it, as ZooKeeper's container manager deletes each with its own
-   * transaction (so the grandparent's pzxid is the container's deletion, not the child's).
+   * Deletes the containers the leader's sweep found empty (ZooKeeper's container manager),
+   * each in a revision of its own as ZooKeeper deletes each with its own transaction, if it
+   * is still a container without children: ZooKeeper's deleteContainer checks just that.
    */
-  private removeEmptiedContainers(paths: readonly string[]): void {
-    const queue = [...paths];
-    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+  private deleteContainers(paths: readonly string[]): void {
+    for (const path of paths) {
+      if (SPECIAL_PATHS.has(path)) continue;
       const tw = this.host.store.write();
       try {
         const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
@@ -397,7 +395,6 @@ export class ZkStateMachine {
         if (o.childCounters(path, node.czxid).numChildren > 0) continue;
         this.deleteNode(o, path);
         o.flush(tw);
-        queue.push(...o.emptiedContainers);
       } finally {
         tw.end();
       }
@@ -410,20 +407,19 @@ export class ZkStateMachine {
     txn: ZkTxn,
     auth: readonly ZkAuthId[],
     memberId: bigint,
-  ): {result: ZkApplied; emptied: readonly string[]} {
-    const none: readonly string[] = [];
+  ): ZkApplied {
     const tw = this.host.store.write();
     try {
       this.ensureSystemNodes(tw);
       const reader = new ZkTreeReader(tw);
       if (sessionId !== 0n && !reader.sessionExists(sessionId)) {
-        return {result: {kind: 'failed', error: 'sessionExpired'}, emptied: none};
+        return {kind: 'failed', error: 'sessionExpired'};
       }
       if (sessionId !== 0n && memberId !== 0n) {
         // Sessions written before owners were recorded have owner 0: any member may write.
         const owner = reader.sessionOwner(sessionId);
         if (owner !== 0n && owner !== memberId) {
-          return {result: {kind: 'failed', error: 'sessionMoved'}, emptied: none};
+          return {kind: 'failed', error: 'sessionMoved'};
         }
       }
       const overlay = new TxnOverlay(reader, tw.rev() + 1);
@@ -441,20 +437,17 @@ export class ZkStateMachine {
         }
       }
       if (failure !== undefined) {
-        if (!txn.multi) return {result: {kind: 'txn', results: [], error: failure}, emptied: none};
+        if (!txn.multi) return {kind: 'txn', results: [], error: failure};
         // ZooKeeper reports a failed multi as: ok up to the failing op, its error, then
         // runtimeInconsistency for the ops it never ran.
         const errs: ZkOpResult[] = txn.ops.map((_, i) => ({
           type: 'error',
           error: i < failedAt ? 'ok' : i === failedAt ? failure : 'runtimeInconsistency',
         }));
-        return {result: {kind: 'txn', results: errs, error: failure}, emptied: none};
+        return {kind: 'txn', results: errs, error: failure};
       }
       overlay.flush(tw);
-      return {
-        result: {kind: 'txn', results, zxid: overlay.zxid},
-        emptied: overlay.emptiedContainers,
-      };
+      return {kind: 'txn', results, zxid: overlay.zxid};
     } finally {
       tw.end();
     }
@@ -596,15 +589,15 @@ export class ZkStateMachine {
     };
     o.setNode(path, {czxid: o.zxid, record, created: true});
     if (ttl) this.ttlIndex?.add(path);
+    if (record.container) this.containerIndex?.add(path);
     o.setCounters(path, {cversion: 0, pzxid: o.zxid, numChildren: 0});
     o.countersChanged.delete(path);
     return {type: 'create', opcode: c.opcode, path, stat: o.stat(path)};
   }
 
   /**
-   * Deletes a checked node: the parent's cversion and pzxid move, and a container
-   * left without children goes too (ZooKeeper's container manager deletes it
-   * later; Synod does it in the same revision, so every member agrees when).
+   * Deletes a checked node: the parent's cversion and pzxid move. A container it leaves
+   * without children stays until the leader's container sweep, as in ZooKeeper.
    */
   private deleteNode(o: TxnOverlay, path: string): void {
     o.setNode(path, null);
@@ -624,14 +617,10 @@ export class ZkStateMachine {
     };
     o.setCounters(parentPath, next);
     o.countersChanged.add(parentPath);
-    if (parent.record.container && next.numChildren === 0 && !SPECIAL_PATHS.has(parentPath)) {
-      o.emptiedContainers.push(parentPath);
-    }
   }
 
   /** Deletes TTL nodes that are still childless and unchanged for their TTL at `nowMs`. */
   private expireTtl(paths: readonly string[], nowMs: number): void {
-    let emptied: readonly string[] = [];
     const tw = this.host.store.write();
     try {
       const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
@@ -643,11 +632,9 @@ export class ZkStateMachine {
         this.deleteNode(o, path);
       }
       o.flush(tw);
-      emptied = o.emptiedContainers;
     } finally {
       tw.end();
     }
-    this.removeEmptiedContainers(emptied);
   }
 
   /** `/`, `/zookeeper`, `/zookeeper/config` and `/zookeeper/quota`, made with the first write. */
@@ -714,6 +701,36 @@ export class ZkStateMachine {
       }
       if (n.counters.numChildren > 0) continue;
       out.push({path, deadlineMs: n.record.mtimeMs + n.record.ttlMs});
+    }
+    return out;
+  }
+  /** Containers that may exist, as {@link ttlIndex} keeps TTL nodes. */
+  private containerIndex: Set<string> | undefined;
+
+  /**
+   * The containers the leader's sweep deletes, as ZooKeeper's container manager picks them:
+   * without children, after having had some (a cversion above 0; one never used stays).
+   */
+  emptyContainers(): string[] {
+    if (this.containerIndex === undefined) {
+      this.containerIndex = new Set();
+      const start = Buffer.from(ZkKeys.nodePrefix);
+      for (const kv of this.host.store.range(start, prefixEnd(start)).kvs) {
+        // The flags int sits at bytes 4..8 of the record.
+        if ((Buffer.from(kv.value).readInt32BE(4) & 1) === 0) continue;
+        const path = ZkKeys.pathOfNode(kv.key);
+        if (path !== undefined) this.containerIndex.add(path);
+      }
+    }
+    const out: string[] = [];
+    const reader = this.reader();
+    for (const path of this.containerIndex) {
+      const n = reader.node(path);
+      if (n === undefined || !n.record.container) {
+        this.containerIndex.delete(path);
+        continue;
+      }
+      if (n.counters.numChildren === 0 && n.counters.cversion > 0) out.push(path);
     }
     return out;
   }

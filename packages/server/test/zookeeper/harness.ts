@@ -7,6 +7,7 @@ import {
   freePorts,
   startSynod,
   startZooKeeper,
+  TEST_CONTAINER_CHECK_INTERVAL_MS,
 } from '@synod/testing';
 import type {
   ConnectOptions,
@@ -125,6 +126,8 @@ async function startSynodWithZooKeeperPort(
   const cluster = await startSynod({
     extraArgs: [
       `--listen-zk-urls=http://127.0.0.1:${port}`,
+      // The oracle's container manager runs this often: containers and TTL nodes go alike.
+      `--zk-container-check-interval-ms=${TEST_CONTAINER_CHECK_INTERVAL_MS}`,
       ...(options.superDigest === undefined ? [] : [`--zk-super-digest=${options.superDigest}`]),
     ],
   });

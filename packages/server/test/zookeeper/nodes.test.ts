@@ -1,4 +1,4 @@
-import {CreateMode, zookeeperSkipReason} from '@synod/testing';
+import {CreateMode, TEST_CONTAINER_CHECK_INTERVAL_MS, zookeeperSkipReason} from '@synod/testing';
 import {describe, expect} from 'vitest';
 
 import {scenario, useServers} from './harness.js';
@@ -182,6 +182,8 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
           quiet => quiet.exists(s.path('/short')),
           r => r.kind === 'reply' && r.err !== 0,
         );
+        // The sequential one expires a moment after: past two more sweeps, both have gone.
+        await new Promise(resolve => setTimeout(resolve, 3 * TEST_CONTAINER_CHECK_INTERVAL_MS));
         await a.getChildren(s.path());
       },
     );

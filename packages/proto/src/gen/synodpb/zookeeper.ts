@@ -41,6 +41,13 @@ export interface ZkRequest {
     | //
     /** The session's client reconnected to the proposing member, which now owns it. */
     { $case: "moveSession"; value: ZkMoveSession }
+    | //
+    /**
+     * Deletes containers the leader's sweep found empty after having had children
+     * (ZooKeeper's container manager), each in a revision of its own, if they are
+     * still so at apply time.
+     */
+    { $case: "deleteContainers"; value: ZkDeleteContainers }
     | undefined;
   /**
    * The identities of the connection that sent a txn (its ip, its digest users,
@@ -164,6 +171,10 @@ export interface ZkExpireTtl {
   paths: string[];
 }
 
+export interface ZkDeleteContainers {
+  paths: string[];
+}
+
 function createBaseZkRequest(): ZkRequest {
   return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [], memberId: 0n, connectionId: 0n, seq: 0 };
 }
@@ -197,6 +208,9 @@ export const ZkRequest: MessageFns<ZkRequest> = {
         break;
       case "moveSession":
         ZkMoveSession.encode(message.request.value, writer.uint32(74).fork()).join();
+        break;
+      case "deleteContainers":
+        ZkDeleteContainers.encode(message.request.value, writer.uint32(98).fork()).join();
         break;
     }
     for (const v of message.auth) {
@@ -289,6 +303,14 @@ export const ZkRequest: MessageFns<ZkRequest> = {
             message.request = { $case: "moveSession", value: ZkMoveSession.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.request = { $case: "deleteContainers", value: ZkDeleteContainers.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -368,6 +390,12 @@ export const ZkRequest: MessageFns<ZkRequest> = {
       case "moveSession": {
         if (object.request?.value !== undefined && object.request?.value !== null) {
           message.request = { $case: "moveSession", value: ZkMoveSession.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "deleteContainers": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "deleteContainers", value: ZkDeleteContainers.fromPartial(object.request.value) };
         }
         break;
       }
@@ -1364,6 +1392,61 @@ export const ZkExpireTtl: MessageFns<ZkExpireTtl> = {
   },
   fromPartial(object: DeepPartial<ZkExpireTtl>): ZkExpireTtl {
     const message = createBaseZkExpireTtl();
+    message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseZkDeleteContainers(): ZkDeleteContainers {
+  return { paths: [] };
+}
+
+export const ZkDeleteContainers: MessageFns<ZkDeleteContainers> = {
+  encode(message: ZkDeleteContainers, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.paths) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ZkDeleteContainers {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseZkDeleteContainers();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ZkDeleteContainers>): ZkDeleteContainers {
+    return ZkDeleteContainers.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ZkDeleteContainers>): ZkDeleteContainers {
+    const message = createBaseZkDeleteContainers();
     message.paths = object.paths?.map((e) => e) || [];
     return message;
   },
