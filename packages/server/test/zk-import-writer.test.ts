@@ -3,19 +3,13 @@ import {mkdtempSync, readdirSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import {
-  freePorts,
-  startRestoredMember,
-  startZooKeeper,
-  TEST_CONTAINER_CHECK_INTERVAL_MS,
-  zkListing,
-  zookeeperSkipReason,
-} from '@synod/testing';
+import {startZooKeeper, zkListing, zookeeperSkipReason} from '@synod/testing';
 import type {EtcdMember, ZooKeeperEnsemble} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {importZooKeeper} from '../src/zk-import/import-zookeeper.js';
 import {generateZkDataDir} from '../src/zk-import/zk-data-generator.js';
+import {planImportedMember, startImportedMember} from './support/imported-member.js';
 
 /**
  * The import benchmark (`npm run bench:zk-import`) writes its million-znode ZooKeeper data dir
@@ -54,15 +48,9 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         'snapshot.100000192',
       ]);
 
-      const [clientPort, peerPort, zkPort] = await freePorts(3);
-      synodZkPort = zkPort ?? 0;
-      const spec = {
-        name: 'generated',
-        clientUrl: `http://127.0.0.1:${clientPort ?? 0}`,
-        peerUrl: `http://127.0.0.1:${peerPort ?? 0}`,
-        dataDir: join(work, 'generated.synod'),
-      };
-      const cluster = {cluster: `generated=${spec.peerUrl}`, token: 'zk-writer'};
+      const plan = await planImportedMember(work, 'generated', 'zk-writer');
+      const {spec, cluster} = plan;
+      synodZkPort = plan.zkPort;
       const result = await importZooKeeper({
         zkDataDir: zkData,
         dataDir: spec.dataDir,
@@ -72,13 +60,7 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       });
       expect(result.transactions).toBe(90);
       expect(result.droppedEphemerals).toBe(2);
-      const synodStarted = startRestoredMember('synod', spec, cluster, {
-        extraArgs: [
-          `--listen-zk-urls=http://127.0.0.1:${synodZkPort}`,
-          `--zk-container-check-interval-ms=${TEST_CONTAINER_CHECK_INTERVAL_MS}`,
-          `--zk-super-digest=${superDigest}`,
-        ],
-      });
+      const synodStarted = startImportedMember(plan, superDigest);
       await zk.resume();
       synod = await synodStarted;
     }, 120_000);

@@ -14,12 +14,9 @@ import {join} from 'node:path';
 
 import {
   CreateMode,
-  freePorts,
   openAcl,
   runSynodCommand,
-  startRestoredMember,
   startZooKeeper,
-  TEST_CONTAINER_CHECK_INTERVAL_MS,
   ZooKeeperClient,
   zkListing,
   zookeeperSkipReason,
@@ -28,6 +25,7 @@ import type {Acl, EtcdMember, SynodCommandResult, ZooKeeperEnsemble} from '@syno
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {importZooKeeper} from '../src/zk-import/import-zookeeper.js';
+import {planImportedMember, startImportedMember} from './support/imported-member.js';
 
 /**
  * `synod zk import` against the real ZooKeeper 3.8: ZooKeeper runs a scripted workload with a
@@ -160,15 +158,9 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       copied = join(work, 'zookeeper-copy');
       cpSync(join(server.dir, 'data'), copied, {recursive: true});
 
-      const [clientPort, peerPort, zkPort] = await freePorts(3);
-      synodZkPort = zkPort ?? 0;
-      const spec = {
-        name: 'imported',
-        clientUrl: `http://127.0.0.1:${clientPort ?? 0}`,
-        peerUrl: `http://127.0.0.1:${peerPort ?? 0}`,
-        dataDir: join(work, 'imported.synod'),
-      };
-      const cluster = {cluster: `imported=${spec.peerUrl}`, token: 'zk-import'};
+      const plan = await planImportedMember(work, 'imported', 'zk-import');
+      const {spec, cluster} = plan;
+      synodZkPort = plan.zkPort;
       // A copy with a cut snapshot, imported on the command line alongside the good one.
       const cut = join(work, 'cli-bad');
       cpSync(copied, cut, {recursive: true});
@@ -198,13 +190,7 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         /1 session\(s\) ended: 3 ephemeral\(s\) and 1 empty container/,
       );
       refused = await refusedRun;
-      const synodStarted = startRestoredMember('synod', spec, cluster, {
-        extraArgs: [
-          `--listen-zk-urls=http://127.0.0.1:${synodZkPort}`,
-          `--zk-container-check-interval-ms=${TEST_CONTAINER_CHECK_INTERVAL_MS}`,
-          `--zk-super-digest=${superDigest}`,
-        ],
-      });
+      const synodStarted = startImportedMember(plan, superDigest);
       await zk.resume();
       synod = await synodStarted;
     }, 120_000);
