@@ -119,8 +119,54 @@ export interface EtcdCluster {
   startAdded(spec: NewMemberSpec, initialCluster: string): Promise<EtcdMember>;
 }
 
-/** Finds `count` distinct free loopback ports by binding port 0 and releasing it. */
+/**
+ * Ports below the kernel's ephemeral range (32768–60999 on Linux), cut into one slice per
+ * vitest worker. A port the kernel hands out for port 0 is free only until the next outgoing
+ * connection or the next test worker takes it: with three test files running at once, a
+ * member told to listen on such a port sometimes found it taken (EADDRINUSE). A port in this
+ * worker's own slice is never handed out as an ephemeral port nor picked by another worker.
+ */
+const portSliceBase = 12_000;
+const portSliceSize = 2_500;
+const portSliceCount = 8;
+/** Where this process continues in its slice: its pid spreads child processes of one worker. */
+let nextPortOffset = (process.pid * 7_919) % portSliceSize;
+
+/**
+ * Finds `count` distinct loopback ports nothing listens on: from this vitest worker's slice
+ * (each one checked by binding it), or the kernel's choice outside vitest.
+ */
 export async function freePorts(count: number): Promise<number[]> {
+  const poolId = Number(process.env.VITEST_POOL_ID);
+  if (!Number.isInteger(poolId) || poolId < 1) return kernelChosenPorts(count);
+  const sliceStart = portSliceBase + ((poolId - 1) % portSliceCount) * portSliceSize;
+  const ports: number[] = [];
+  for (let tried = 0; ports.length < count; tried++) {
+    if (tried === portSliceSize) {
+      throw new Error(`no free port left in ${sliceStart}–${sliceStart + portSliceSize - 1}`);
+    }
+    const port = sliceStart + nextPortOffset;
+    nextPortOffset = (nextPortOffset + 1) % portSliceSize;
+    if (await canListen(port)) ports.push(port);
+  }
+  return ports;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const server = createServer();
+    server.once('error', () => {
+      resolve(false);
+    });
+    server.listen(port, '127.0.0.1', () => {
+      server.close(() => {
+        resolve(true);
+      });
+    });
+  });
+}
+
+async function kernelChosenPorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       {length: count},

@@ -1,8 +1,8 @@
 import {mkdtempSync, rmSync} from 'node:fs';
-import {createServer} from 'node:net';
-import type {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+
+import {freePorts} from '@synod/testing';
 
 import type {Member, MemberConfigInput, MemberLogger} from '../../src/index.js';
 import {startMember} from '../../src/index.js';
@@ -24,18 +24,11 @@ const recordingLogger: MemberLogger = {
   error: () => undefined,
 };
 
-/** A port nothing listens on right now, found by binding port 0 on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const {port} = server.address() as AddressInfo;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
+/** A loopback port nothing listens on right now (see `freePorts`). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no free port');
+  return port;
 }
 
 export interface InProcessCluster {
