@@ -29,7 +29,7 @@ describe('freePorts', () => {
     expect(ports.every(p => p > 0 && p < 65536)).toBe(true);
   });
 
-  it('inside vitest, takes ports below the ephemeral range, from this worker\'s own slice', async () => {
+  it("inside vitest, takes ports below the ephemeral range, from this worker's own slice", async () => {
     const ports = await freePorts(3);
     expect(process.env.VITEST_POOL_ID).toMatch(/^[1-9]/);
     expect(ports.every(p => p >= 12_000 && p < 32_000)).toBe(true);
