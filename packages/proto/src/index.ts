@@ -16,6 +16,12 @@
  * The Raft protocol has its own entry point, `@synod/proto/raftpb`.
  */
 
+import {keepBytesInProtobufStrings} from './byte-preserving-utf8.js';
+
+// etcd's strings are Go strings: bytes, valid UTF-8 or not. Every message of this package
+// keeps them byte for byte (see byte-preserving-utf8.ts).
+keepBytesInProtobufStrings();
+
 // etcdserverpb: the core services KV, Watch, Lease, Cluster, Maintenance, Auth.
 export {
   AlarmMember,
@@ -213,3 +219,6 @@ export type {EtcdErrorName, EtcdErrorSpec} from './etcd-errors.js';
 // ZooKeeper 3.8's wire constants, for Synod's ZooKeeper port and the tools that talk to it.
 export {ZkErrorCode, ZkProtocol} from './zookeeper-protocol.js';
 export type {ZkError} from './zookeeper-protocol.js';
+
+// The UTF-8 codec of every string field, for code that turns such strings into bytes itself.
+export {decodeUtf8KeepingBytes, encodeUtf8KeepingBytes} from './byte-preserving-utf8.js';

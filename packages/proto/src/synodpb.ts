@@ -2,6 +2,12 @@
  * Synod's internal replicated requests and member-to-member services. Only the
  * server uses these; clients speak the etcd API.
  */
+import {keepBytesInProtobufStrings} from './byte-preserving-utf8.js';
+
+// etcd's strings are Go strings: bytes, valid UTF-8 or not. Every message of this package
+// keeps them byte for byte (see byte-preserving-utf8.ts).
+keepBytesInProtobufStrings();
+
 export {
   ConfChangeContext,
   InternalRequest,

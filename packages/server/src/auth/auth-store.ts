@@ -9,7 +9,14 @@ import type {
   PutRequest,
   TxnRequest,
 } from '@synod/proto';
-import {EtcdErrors, Permission_Type, Role, User} from '@synod/proto';
+import {
+  EtcdErrors,
+  Permission_Type,
+  Role,
+  User,
+  decodeUtf8KeepingBytes,
+  encodeUtf8KeepingBytes,
+} from '@synod/proto';
 import type {Backend} from '@synod/storage';
 import bcrypt from 'bcryptjs';
 
@@ -88,11 +95,11 @@ export class AuthStore {
   ) {
     for (const {value} of backend.range('authUsers', Buffer.alloc(0))) {
       const user = User.decode(value);
-      this.users.set(user.name.toString('utf8'), user);
+      this.users.set(nameText(user.name), user);
     }
     for (const {value} of backend.range('authRoles', Buffer.alloc(0))) {
       const role = Role.decode(value);
-      this.roles.set(role.name.toString('utf8'), role);
+      this.roles.set(nameText(role.name), role);
     }
     const flag = backend.get('auth', enabledKey);
     this.enabled = flag !== undefined && flag[0] === 1;
@@ -270,7 +277,7 @@ export class AuthStore {
     if (this.users.has(r.name)) fail(EtcdErrors.userAlreadyExist);
     const noPassword = r.options?.noPassword ?? false;
     this.saveUser({
-      name: Buffer.from(r.name),
+      name: nameBytes(r.name),
       password: noPassword ? Buffer.alloc(0) : Buffer.from(r.hashedPassword, 'base64'),
       roles: [],
       options: {noPassword},
@@ -282,7 +289,7 @@ export class AuthStore {
     if (this.enabled && name === rootName) fail(EtcdErrors.invalidAuthMgmt);
     if (!this.users.has(name)) fail(EtcdErrors.userNotFound);
     this.users.delete(name);
-    this.backend.delete('authUsers', authBucketKey(Buffer.from(name)));
+    this.backend.delete('authUsers', authBucketKey(nameBytes(name)));
     this.bump();
     this.tokens.invalidateUser(name);
   }
@@ -316,7 +323,7 @@ export class AuthStore {
   roleAdd(name: string): void {
     if (name === '') fail(EtcdErrors.roleEmpty);
     if (this.roles.has(name)) fail(EtcdErrors.roleAlreadyExist);
-    this.saveRole({name: Buffer.from(name), keyPermission: []});
+    this.saveRole({name: nameBytes(name), keyPermission: []});
     this.bump();
   }
 
@@ -324,7 +331,7 @@ export class AuthStore {
     if (this.enabled && name === rootName) fail(EtcdErrors.invalidAuthMgmt);
     if (!this.roles.has(name)) fail(EtcdErrors.roleNotFound);
     this.roles.delete(name);
-    this.backend.delete('authRoles', authBucketKey(Buffer.from(name)));
+    this.backend.delete('authRoles', authBucketKey(nameBytes(name)));
     for (const user of [...this.users.values()]) {
       if (user.roles.includes(name)) {
         this.saveUser({...user, roles: user.roles.filter(r => r !== name)});
@@ -360,13 +367,13 @@ export class AuthStore {
   }
 
   private saveUser(user: User): void {
-    const name = user.name.toString('utf8');
+    const name = nameText(user.name);
     this.users.set(name, user);
     this.backend.put('authUsers', authBucketKey(user.name), User.encode(user).finish());
   }
 
   private saveRole(role: Role): void {
-    this.roles.set(role.name.toString('utf8'), role);
+    this.roles.set(nameText(role.name), role);
     this.backend.put('authRoles', authBucketKey(role.name), Role.encode(role).finish());
   }
 
@@ -379,7 +386,7 @@ export class AuthStore {
   }
 
   private grantsOf(user: User): Grants {
-    const name = user.name.toString('utf8');
+    const name = nameText(user.name);
     const cached = this.grantsCache.get(name);
     if (cached !== undefined) return cached;
     const grants: Grants = {read: [], write: []};
@@ -393,4 +400,19 @@ export class AuthStore {
     this.grantsCache.set(name, grants);
     return grants;
   }
+}
+
+/**
+ * The bytes of a user or role name. Names are Go strings in etcd, any bytes: the request's
+ * string keeps bytes that are not UTF-8 as escapes (see `decodeUtf8KeepingBytes`), and this
+ * gives them back, so two names that differ only there stay two names.
+ */
+function nameBytes(name: string): Buffer {
+  const bytes = encodeUtf8KeepingBytes(name);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A stored name as the string requests carry it. */
+function nameText(name: Uint8Array): string {
+  return decodeUtf8KeepingBytes(name);
 }

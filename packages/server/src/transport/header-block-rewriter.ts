@@ -90,6 +90,11 @@ const authorityOctets = new Set(
 /** What a refused `:authority` octet, or an empty or missing `:authority`, becomes. */
 const substituteOctet = 0x5f; // '_'
 const slashOctet = 0x2f;
+/**
+ * Added, as `1`, to a request whose `:path` was given its leading slash here: the gRPC
+ * server quotes a malformed method name as the client sent it, as grpc-go does.
+ */
+export const pathSlashAddedHeader = 'synod-path-slash-added';
 
 /**
  * A `:scheme` nghttp2 accepts: RFC 3986's `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, as
@@ -109,6 +114,7 @@ interface LiteralKind {
 const withIncrementalIndexing: LiteralKind = {prefixBits: 6, pattern: 0x40, indexes: true};
 const withoutIndexing: LiteralKind = {prefixBits: 4, pattern: 0x00, indexes: false};
 const neverIndexed: LiteralKind = {prefixBits: 4, pattern: 0x10, indexes: false};
+const pathSlashAddedField = encodeLiteralField(pathSlashAddedHeader);
 
 /** What a block is to the stream it belongs to. */
 export type HeaderBlockRole = 'request' | 'trailers';
@@ -131,6 +137,8 @@ interface BlockWalk {
   fieldSeen: boolean;
   hasAuthority: boolean;
   hasScheme: boolean;
+  /** Whether the request's `:path` is given a leading slash it lacked. */
+  pathSlashAdded: boolean;
 }
 
 /**
@@ -207,6 +215,7 @@ export class HeaderBlockRewriter {
       fieldSeen: false,
       hasAuthority: false,
       hasScheme: false,
+      pathSlashAdded: false,
     };
     const edits: BlockEdit[] = [];
     while (!cursor.atEnd) {
@@ -217,6 +226,10 @@ export class HeaderBlockRewriter {
     const added = role === 'request' ? this.missingFields(walk) : [];
     if (added.length > 0) {
       edits.unshift({start: walk.fieldsStart, end: walk.fieldsStart, octets: Buffer.concat(added)});
+    }
+    // A regular field, so after every pseudo-header field (RFC 9113 §8.3): at the end.
+    if (role === 'request' && walk.pathSlashAdded) {
+      edits.push({start: block.length, end: block.length, octets: pathSlashAddedField});
     }
     return edits.length === 0 ? block : applyEdits(block, edits);
   }
@@ -270,6 +283,9 @@ export class HeaderBlockRewriter {
     const dynamicIndex = index - staticTableNames.length;
     const entry = this.table.entry(dynamicIndex);
     noteName(walk, entry.name);
+    if (entry.name.equals(pathName) && entry.serverValue !== entry.clientValue) {
+      walk.pathSlashAdded = true;
+    }
     if (this.table.serverHolds(dynamicIndex)) return undefined;
     // The server evicted it earlier than the client: send it in full, touching no table.
     return encodeLiteral(withoutIndexing, 0, entry.name, entry.serverValue);
@@ -303,6 +319,7 @@ export class HeaderBlockRewriter {
     const serverValue = mayChange ? this.serverValue(name, clientValue) : clientValue;
     if (kind.indexes) this.table.insert({name, clientValue, serverValue});
     const valueChanged = serverValue !== clientValue;
+    if (valueChanged && name.equals(pathName)) walk.pathSlashAdded = true;
     if (!valueChanged && !serverLacksName) return undefined;
 
     const namePart = serverLacksName
@@ -387,6 +404,11 @@ function acceptableAuthority(value: Buffer): Buffer {
 }
 
 /** A literal field: name by index (`nameIndex` > 0) or as a raw string, value raw. */
+/** A literal field without indexing, new name, value `1`: it touches neither table. */
+function encodeLiteralField(name: string): Buffer {
+  return encodeLiteral(withoutIndexing, 0, Buffer.from(name, 'latin1'), Buffer.from('1', 'latin1'));
+}
+
 function encodeLiteral(
   kind: LiteralKind,
   nameIndex: number,

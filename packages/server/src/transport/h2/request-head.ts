@@ -1,3 +1,4 @@
+import {pathSlashAddedHeader} from '../header-block-rewriter.js';
 import type {HeaderFields} from './hpack-decoder.js';
 
 /** Header fields HTTP/2 forbids, being HTTP/1's hop-by-hop ones (RFC 9113 §8.2.2). */
@@ -19,7 +20,8 @@ const pseudoHeaders = new Set([':method', ':scheme', ':path', ':authority']);
  * fields, `te` other than `trailers`, no `:method`. On plaintext, etcd 3.4 reads requests
  * with grpc-go's own server, which needs none of `:scheme`, `:authority` and the leading
  * slash of `:path` (it strips an optional one): a path without it gets one here, so the call
- * routes where etcd routes it. Over TLS, Go's `net/http` server reads them, which resets a
+ * routes where etcd routes it, and the request is marked (`synod-path-slash-added: 1`) so
+ * that a malformed method name is quoted as sent. Over TLS, Go's `net/http` server reads them, which resets a
  * `:path` without its slash and a `:scheme` missing or other than `http` and `https`. Any
  * `:authority` is served (etcdctl 3.4 sends its endpoint URL).
  *
@@ -54,7 +56,10 @@ export function checkRequestHead(fields: HeaderFields, secure: boolean): boolean
     if (scheme !== 'http' && scheme !== 'https') return false;
     return path.startsWith('/') || (path === '*' && method === 'OPTIONS');
   }
-  if (!path.startsWith('/')) fields[pathAt] = `/${path}`;
+  if (!path.startsWith('/')) {
+    fields[pathAt] = `/${path}`;
+    fields.push(pathSlashAddedHeader, '1');
+  }
   return true;
 }
 
