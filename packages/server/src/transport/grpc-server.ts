@@ -7,6 +7,7 @@ import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js'
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {GrpcMessageReader} from './grpc-message-reader.js';
+import {pathSlashAddedHeader} from './header-block-rewriter.js';
 import {decodeRequest, encodeResponse, UndecodableRequest} from './grpc-service.js';
 import type {GrpcStream} from './grpc-stream.js';
 import {LazyCallContext} from './lazy-call-context.js';
@@ -69,7 +70,8 @@ export class GrpcServer {
     const path = stream.path;
     const served = this.methods.get(path);
     if (served === undefined) {
-      const {code, message} = unknownMethod(path, this.methods);
+      const asSent = stream.header(pathSlashAddedHeader) === '1' ? path.slice(1) : path;
+      const {code, message} = unknownMethod(asSent, this.methods);
       stream.sendTrailersOnly(code, message);
       return;
     }
