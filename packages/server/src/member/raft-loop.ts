@@ -3,6 +3,7 @@ import {MessageType} from '@synod/proto/raftpb';
 import type {RawNode, Ready, SoftState} from '@synod/raft';
 
 import type {Clock, TimerHandle} from './clock.js';
+import {RepeatedProposals} from './repeated-proposals.js';
 
 /** What the loop needs from the rest of the member. */
 export interface RaftLoopHandlers {
@@ -64,6 +65,8 @@ export class RaftLoop {
    * later Ready may rewrite some of them (a follower's log conflict), and says so in `entries`.
    */
   private durableIndex = 0;
+  /** Forwarded proposals already taken: a copy delivered twice is dropped, not appended twice. */
+  private readonly repeatedProposals = new RepeatedProposals();
 
   constructor(
     readonly node: RawNode,
@@ -98,6 +101,7 @@ export class RaftLoop {
   /** Feeds the node a message from a peer. */
   step(message: Message): void {
     if (this.stopped) return;
+    if (message.type === MessageType.MsgProp && this.repeatedProposals.isRepeat(message)) return;
     this.node.step(message);
     this.schedule();
   }

@@ -54,3 +54,40 @@ export function checkAckedPuts(
   }
   return undefined;
 }
+
+/**
+ * Every request is applied once: clients put a value no other put writes, so a value at two
+ * revisions of a key is one put applied twice (a proposal appended twice, say). Walks each
+ * key's versions back from the newest on every replica. A put applied twice right after
+ * itself changes no read, which is why linearizability alone misses most of them.
+ */
+export function checkAppliedOnce(
+  cluster: SimMemberCluster,
+  keys: readonly string[],
+): string | undefined {
+  for (const [i, core] of cluster.cores().entries()) {
+    if (core === undefined) continue;
+    for (const key of keys) {
+      const writtenAt = new Map<string, number>();
+      let rev = core.store.rev();
+      while (rev > 0) {
+        let kv;
+        try {
+          kv = core.store.range(Buffer.from(key), undefined, {rev}).kvs[0];
+        } catch {
+          // Compacted below this revision: nothing older to compare.
+          break;
+        }
+        if (kv === undefined) break;
+        const value = Buffer.from(kv.value).toString('utf8');
+        const later = writtenAt.get(value);
+        if (later !== undefined) {
+          return `m${i + 1} applied the put ${key}=${value} twice: at revisions ${kv.modRevision} and ${later}`;
+        }
+        writtenAt.set(value, kv.modRevision);
+        rev = kv.modRevision - 1;
+      }
+    }
+  }
+  return undefined;
+}

@@ -13,7 +13,7 @@ import {SimClock} from '../sim-clock.js';
 import {SimMemberClock} from '../sim-member-clock.js';
 import {reliableNetwork} from '../sim-network.js';
 import type {AckedPut} from './member-checks.js';
-import {checkAckedPuts, checkConverged} from './member-checks.js';
+import {checkAckedPuts, checkAppliedOnce, checkConverged} from './member-checks.js';
 import type {MemberSimOptions} from './member-sim-options.js';
 import {SimMemberCluster} from './sim-member-cluster.js';
 
@@ -22,6 +22,7 @@ export interface MemberSimFailure {
   readonly check:
     | 'linearizability'
     | 'acked-write-lost'
+    | 'applied-twice'
     | 'replicas-diverged'
     | 'member-stopped'
     | 'no-progress';
@@ -64,8 +65,8 @@ function scratchRoot(): string {
  * choose, while clients put and read; then heals everything and checks that the history is
  * linearizable, that every acknowledged put is still in every replica's history at the
  * revision it was acknowledged with, that all replicas hold the same state at the same
- * applied index, and that no member stopped on an error. Deterministic: the same options
- * give the same trace and history.
+ * applied index, that no put was applied twice, and that no member stopped on an error.
+ * Deterministic: the same options give the same trace and history.
  */
 export async function runMemberSimulation(options: MemberSimOptions): Promise<MemberSimResult> {
   const root = mkdtempSync(join(scratchRoot(), 'synod-sim-'));
@@ -285,6 +286,8 @@ async function runIn(root: string, options: MemberSimOptions): Promise<MemberSim
     if (diverged !== undefined) fail('replicas-diverged', diverged);
     const lost = checkAckedPuts(cluster, acked);
     if (lost !== undefined) fail('acked-write-lost', lost);
+    const twice = checkAppliedOnce(cluster, keys);
+    if (twice !== undefined) fail('applied-twice', twice);
   }
   stats.snapshotsSent = cluster.snapshotsSent;
   await cluster.closeAll();
