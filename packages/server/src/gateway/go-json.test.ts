@@ -49,6 +49,8 @@ describe('Go-compatible JSON reading', () => {
     expect(goQuoteChar('\n')).toBe("'\\n'");
     expect(goQuoteChar('\x01')).toBe("'\\x01'");
     expect(goJsonString('<a&b>\u2028"\\')).toBe('"\\u003ca\\u0026b\\u003e\\u2028\\"\\\\"');
+    // Role name bytes c0 80 (not UTF-8, kept as escapes): one U+FFFD per byte, as Go.
+    expect(goJsonString('r\udcc0\udc80😀')).toBe('"r\\ufffd\\ufffd😀"');
   });
 });
 

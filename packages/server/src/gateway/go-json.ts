@@ -295,7 +295,11 @@ export function parseGoJson(text: string): GoJsonValue {
   return value;
 }
 
-/** Go's `json.Marshal` of a string: HTML-safe, with `<`, `>`, `&`, U+2028 and U+2029 escaped. */
+/**
+ * Go's `json.Marshal` of a string: HTML-safe, with `<`, `>`, `&`, U+2028 and U+2029 escaped.
+ * A byte that was not UTF-8 (held as a lone surrogate, see `decodeUtf8KeepingBytes`) is
+ * `\ufffd`, as Go writes each invalid byte.
+ */
 export function goJsonString(value: string): string {
   let out = '"';
   for (const c of value) {
@@ -314,7 +318,8 @@ export function goJsonString(value: string): string {
       code === 0x2029
     ) {
       out += `\\u${code.toString(16).padStart(4, '0')}`;
-    } else out += c;
+    } else if (code >= 0xd800 && code <= 0xdfff) out += '\\ufffd';
+    else out += c;
   }
   return `${out}"`;
 }

@@ -1,3 +1,5 @@
+import {decodeUtf8KeepingBytes} from '@synod/proto';
+
 import {decodeGoBase64, GoBase64Error} from './go-base64.js';
 import {GoJsonError, goJsonString, parseGoJson} from './go-json.js';
 import type {GoJsonValue} from './go-json.js';
@@ -336,7 +338,8 @@ export class JsonTranscoder {
             ? this.readMessage(field.typeName ?? '', bytes, at, at + length)
             : field.type === 'bytes'
               ? `"${Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString('base64')}"`
-              : goJsonString(Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString()),
+              : // Each byte that is not UTF-8 is one U+FFFD, as Go writes it.
+                goJsonString(decodeUtf8KeepingBytes(bytes.subarray(at, at + length))),
         );
       } else {
         const raw = reader.varint();

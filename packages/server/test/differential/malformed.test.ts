@@ -14,6 +14,7 @@ import type {RawGrpcOptions, RawGrpcResult, TestPki} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import type {Pair, Side} from './harness.js';
+import {sameHttp} from './gateway-harness.js';
 import {align, normalise, startPair} from './harness.js';
 
 /**
@@ -270,6 +271,10 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
       await same('role c0 80 again', '/etcdserverpb.Auth/RoleAdd', grpcFrame(hex('0a03c080ff')));
       await same('role get fe fe', '/etcdserverpb.Auth/RoleGet', grpcFrame(hex('0a03fefeff')));
       await same('role list', '/etcdserverpb.Auth/RoleList', grpcFrame(Buffer.alloc(0)));
+      // A sequence cut short: Go's JSON has one U+FFFD per bad byte (two here, then `a`),
+      // where a WHATWG decoder would give one for both.
+      await same('role e2 82 61', '/etcdserverpb.Auth/RoleAdd', grpcFrame(hex('0a03e28261')));
+      await sameHttp(pair, '/v3/auth/role/list', '{}');
     });
   });
 
