@@ -11,6 +11,7 @@ import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {JoinInfo, MemberEnvironment, MemberLogger} from './member-environment.js';
 import type {MemberStorage} from './member-storage.js';
 import {nodeMemberStorage} from './member-storage.js';
+import {unsyncedFileSystem} from './unsynced-file-system.js';
 import type {MemberInfo} from './membership.js';
 
 /** What a member writes into its WAL's metadata: who it is, in which cluster. */
@@ -55,7 +56,10 @@ export function openDataDir(
     fs: storage.fs,
     ...(storage.walSegmentBytes === undefined ? {} : {segmentBytes: storage.walSegmentBytes}),
   };
-  const snapshotter = new Snapshotter(snapDir, storage.fs);
+  const snapshotter = new Snapshotter(
+    snapDir,
+    env.bugs?.has('snapshot-before-fsync') === true ? unsyncedFileSystem(storage.fs) : storage.fs,
+  );
   const raftStorage = new MemoryStorage();
 
   let wal: Wal;

@@ -20,6 +20,13 @@ export const injectedBugs = [
    * entries the backend already holds a second time.
    */
   'drop-applied-index',
+  /**
+   * A raft snapshot's file is written without its fsync, or its directory's: raft sends the
+   * snapshot to lagging followers, a follower acknowledges one it received, and the WAL behind
+   * it is released, all before the snapshot is durable. A crash loses the file and leaves a
+   * WAL that starts after the newest snapshot left on disk.
+   */
+  'snapshot-before-fsync',
 ] as const;
 
 export type InjectedBug = (typeof injectedBugs)[number];
