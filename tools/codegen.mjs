@@ -65,6 +65,32 @@ const runs = [
   },
 ];
 
+/**
+ * How deep ts-proto's decoders may nest messages. Its own limit, 100, refused a txn nested 50
+ * levels deep (a TxnRequest and a RequestOp per level) that etcd decodes and checks: etcd's
+ * op budget (128, less each level's ops) refuses nesting past 129 levels with `too many
+ * operations in txn request`, after decoding. 1,000 decodes 499 levels, past any etcd takes,
+ * and far below what Node's stack holds; deeper requests are refused by the server.
+ */
+const decodeDepthLimit = 1000;
+const decodeDepthCheck = 'if (previousRecursionDepth >= 100) {';
+
+function raiseDecodeDepthLimit(outDir) {
+  let raised = 0;
+  for (const file of listFiles(outDir)) {
+    const path = join(outDir, file);
+    const source = readFileSync(path, 'utf8');
+    const count = source.split(decodeDepthCheck).length - 1;
+    if (count === 0) continue;
+    raised += count;
+    writeFileSync(
+      path,
+      source.replaceAll(decodeDepthCheck, `if (previousRecursionDepth >= ${decodeDepthLimit}) {`),
+    );
+  }
+  if (raised === 0) throw new Error(`codegen: ts-proto no longer writes "${decodeDepthCheck}"`);
+}
+
 function generate(outDir) {
   for (const run of runs) {
     const template = JSON.stringify({
@@ -77,6 +103,7 @@ function generate(outDir) {
       stdio: 'inherit',
     });
   }
+  raiseDecodeDepthLimit(outDir);
 }
 
 function listFiles(dir) {

@@ -2,6 +2,7 @@ import {once} from 'node:events';
 import type {PeerCertificate} from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
+import {EtcdErrors} from '@synod/proto';
 import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
@@ -117,15 +118,21 @@ const strictValidators = WireValidator.forMethods(etcdWireSchema);
  * message; the handler turns it into etcd's status instead.
  */
 export class UndecodableRequest {
-  constructor(readonly reason: string) {}
+  /** @param refusal etcd's answer when it is not a decoding error (the request decodes there). */
+  constructor(
+    readonly reason: string,
+    private readonly refusal?: ServerError,
+  ) {}
 
   /** grpc-go's status for a unary call's request (`processUnaryRPC`). */
   unaryError(): ServerError {
+    if (this.refusal !== undefined) return this.refusal;
     return new ServerError(Status.INTERNAL, `grpc: error unmarshalling request: ${this.reason}`);
   }
 
   /** grpc-go's status for a message read from a stream (`RecvMsg`), without a colon. */
   streamError(): ServerError {
+    if (this.refusal !== undefined) return this.refusal;
     return new ServerError(
       Status.INTERNAL,
       `grpc: failed to unmarshal the received message ${this.reason}`,
@@ -140,8 +147,21 @@ export class UndecodableRequest {
 export function decodeRequest(method: AnyMethod, path: string, bytes: Uint8Array): unknown {
   const validator = strictValidators.get(path);
   const reason = validator?.check(bytes);
-  return reason === undefined ? method.requestType.decode(bytes) : new UndecodableRequest(reason);
+  if (reason !== undefined) return new UndecodableRequest(reason);
+  try {
+    return method.requestType.decode(bytes);
+  } catch (error) {
+    // Well-formed bytes nested deeper than the decoders go (see tools/codegen.mjs). Only a txn
+    // nests; etcd decodes it and refuses it for its op budget, which runs out by level 130.
+    if (path === txnPath) {
+      const {code, message} = EtcdErrors.tooManyOps;
+      return new UndecodableRequest('', new ServerError(code, message));
+    }
+    return new UndecodableRequest(error instanceof Error ? error.message : String(error));
+  }
 }
+
+const txnPath = '/etcdserverpb.KV/Txn';
 
 function methodDefinition(
   path: string,

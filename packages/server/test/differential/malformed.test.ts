@@ -1,7 +1,14 @@
 import {readFileSync} from 'node:fs';
 import {gzipSync} from 'node:zlib';
 
-import {PutRequest, RangeResponse, TxnResponse, WatchRequest, WatchResponse} from '@synod/proto';
+import {
+  PutRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+  WatchRequest,
+  WatchResponse,
+} from '@synod/proto';
 import {
   etcdSkipReason,
   grpcFrame,
@@ -262,6 +269,29 @@ describe.skipIf(etcdSkipReason !== undefined)('malformed requests: etcd and Syno
         await same(label, '/etcdserverpb.KV/Txn', grpcFrame(body), TxnResponse);
       }
     });
+  });
+
+  describe('deep nesting', () => {
+    // etcd decodes any depth and spends its op budget (128) down the levels: 129 levels of one
+    // op each pass, 130 do not. ts-proto's decoders stopped at 100 messages (50 levels).
+    it.each([60, 129, 130, 600])(
+      'takes a txn nested %i levels deep as etcd 3.4 does',
+      async depth => {
+        let txn = TxnRequest.fromPartial({
+          success: [{request: {$case: 'requestPut', value: {key: Buffer.from('malformed/deep')}}}],
+        });
+        for (let level = 1; level < depth; level++) {
+          txn = TxnRequest.fromPartial({success: [{request: {$case: 'requestTxn', value: txn}}]});
+        }
+        await align(pair);
+        await same(
+          '150 levels',
+          '/etcdserverpb.KV/Txn',
+          grpcFrame(Buffer.from(TxnRequest.encode(txn).finish())),
+          TxnResponse,
+        );
+      },
+    );
   });
 
   describe('string fields with invalid UTF-8', () => {
