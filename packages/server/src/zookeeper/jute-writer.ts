@@ -1,15 +1,21 @@
+/** Room kept at the start of the buffer for the packet's length. */
+const LENGTH_BYTES = 4;
+
 /**
  * Writes ZooKeeper's jute binary encoding (`BinaryOutputArchive`): int as 4 bytes
  * and long as 8 bytes big-endian, boolean as one byte, a buffer or string as an int
  * length (-1 for null) and its bytes, a vector as an int count and its elements.
  * A record is its fields in declaration order; nothing is tagged.
+ *
+ * The first 4 bytes of the buffer are kept for a packet's length, so {@link packet} hands
+ * out the bytes written without copying them: one allocation and no copy per reply.
  */
 export class JuteWriter {
   private buf: Buffer;
-  private pos = 0;
+  private pos = LENGTH_BYTES;
 
   constructor(initialBytes = 256) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.buf = Buffer.allocUnsafe(LENGTH_BYTES + initialBytes);
   }
 
   private room(n: number): void {
@@ -68,14 +74,15 @@ export class JuteWriter {
 
   /** The bytes written so far. */
   bytes(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    return this.buf.subarray(LENGTH_BYTES, this.pos);
   }
 
-  /** The bytes written so far behind their 4-byte length: one packet on the wire. */
+  /**
+   * The bytes written so far behind their 4-byte length: one packet on the wire. It shares
+   * the writer's memory: write nothing more once it is taken.
+   */
   packet(): Buffer {
-    const out = Buffer.allocUnsafe(4 + this.pos);
-    out.writeInt32BE(this.pos, 0);
-    this.buf.copy(out, 4, 0, this.pos);
-    return out;
+    this.buf.writeInt32BE(this.pos - LENGTH_BYTES, 0);
+    return this.buf.subarray(0, this.pos);
   }
 }

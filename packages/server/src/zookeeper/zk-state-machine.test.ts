@@ -2,7 +2,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
-import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
+import type {ZkAcl, ZkOp, ZkRequest} from '@synod/proto/synodpb';
 import {KvStore, Lessor, WatchableStore} from '@synod/storage';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 
@@ -341,6 +341,127 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(store.range(ZkKeys.node('/big'), undefined).kvs[0]?.modRevision).toBe(bigRev);
     expect(zk.reader().node('/big')?.stat.numChildren).toBe(1);
     expect(zk.reader().countDescendants('/')).toBe(5);
+  });
+
+  describe('a batch of txns proposed as one entry', () => {
+    const inBatch = (
+      sessionId: bigint,
+      ops: ZkOp[],
+      connectionId = 0n,
+      seq = 0,
+      timeMs = 5000n,
+    ): ZkRequest => ({
+      sessionId,
+      timeMs,
+      request: {$case: 'txn', value: {ops, multi: false}},
+      auth: [],
+      memberId: 0n,
+      connectionId,
+      seq,
+    });
+    const batch = (requests: ZkRequest[]) =>
+      zk.apply({sessionId: 0n, timeMs: 0n, request: {$case: 'batch', value: {requests}}, auth: []});
+
+    it('applies its txns in order, each at a revision of its own, as if proposed alone', () => {
+      session(1n);
+      session(2n);
+      const before = store.rev();
+      const r = batch([
+        inBatch(1n, [create('/a', 0, 'one')]),
+        inBatch(2n, [create('/a/s-', 2)]),
+        inBatch(1n, [setData('/a', 'two', 0)], 0n, 0, 6000n),
+        inBatch(2n, [create('/a/s-', 2)]),
+      ]);
+      expect(r).toMatchObject({
+        kind: 'batch',
+        items: [
+          {applied: {kind: 'txn', zxid: before + 1}, revision: before + 1},
+          {applied: {results: [{path: '/a/s-0000000000'}]}, revision: before + 2},
+          {applied: {results: [{type: 'setData', stat: {version: 1, mzxid: before + 3}}]}},
+          {applied: {results: [{path: '/a/s-0000000001'}]}, revision: before + 4},
+        ],
+      });
+      expect(zk.reader().node('/a')?.stat).toMatchObject({
+        czxid: before + 1,
+        mzxid: before + 3,
+        mtime: 6000,
+        cversion: 2,
+        numChildren: 2,
+        pzxid: before + 4,
+      });
+    });
+
+    it('lets an error in the middle touch only its own txn', () => {
+      session(1n);
+      session(2n);
+      txn(1n, [create('/a', 0, 'x')]);
+      const before = store.rev();
+      const r = batch([
+        inBatch(1n, [create('/a/b')]),
+        inBatch(2n, [create('/a/b')]),
+        inBatch(2n, [setData('/a', 'y', 7)]),
+        inBatch(3n, [create('/a/c')]),
+        inBatch(1n, [setData('/a', 'z', 0)]),
+      ]);
+      expect(r).toMatchObject({
+        kind: 'batch',
+        items: [
+          {applied: {kind: 'txn', zxid: before + 1}, revision: before + 1},
+          {applied: {kind: 'txn', results: [], error: 'nodeExists'}, revision: before + 1},
+          {applied: {kind: 'txn', results: [], error: 'badVersion'}, revision: before + 1},
+          {applied: {kind: 'failed', error: 'sessionExpired'}, revision: before + 1},
+          {applied: {kind: 'txn', zxid: before + 2}, revision: before + 2},
+        ],
+      });
+      expect(zk.reader().children('/a')).toEqual(['b']);
+      expect(zk.reader().node('/a')?.stat).toMatchObject({version: 1, numChildren: 1});
+    });
+
+    it("keeps each connection's turns across and within batches", () => {
+      session(1n);
+      session(2n);
+      const r = batch([
+        inBatch(1n, [create('/x')], 7n, 1),
+        inBatch(2n, [create('/y')], 8n, 1),
+        inBatch(1n, [create('/z')], 7n, 2),
+        // 7's third write was lost on its way: its fourth is out of turn.
+        inBatch(1n, [create('/w')], 7n, 4),
+        inBatch(2n, [create('/v')], 8n, 2),
+      ]);
+      expect(r.kind === 'batch' && r.items.map(i => i.applied)).toMatchObject([
+        {kind: 'txn'},
+        {kind: 'txn'},
+        {kind: 'txn'},
+        {kind: 'failed', error: 'connectionLoss'},
+        {kind: 'txn'},
+      ]);
+      // The client reconnects (connection 9) and goes on; 8 goes on in the next batch.
+      expect(
+        batch([inBatch(1n, [create('/u')], 9n, 1), inBatch(2n, [create('/t')], 8n, 3)]),
+      ).toMatchObject({items: [{applied: {kind: 'txn'}}, {applied: {kind: 'txn'}}]});
+      expect(zk.reader().children('/').sort()).toEqual(['t', 'u', 'v', 'x', 'y', 'z', 'zookeeper']);
+    });
+
+    it('refuses anything but a txn inside a batch, and changes nothing for it', () => {
+      const before = store.rev();
+      const r = batch([
+        {
+          sessionId: 9n,
+          timeMs: 0n,
+          request: {
+            $case: 'createSession',
+            value: {timeoutMs: 4000, secretCandidate: Buffer.alloc(0)},
+          },
+          auth: [],
+          memberId: 0n,
+          connectionId: 0n,
+          seq: 0,
+        },
+      ]);
+      expect(r).toMatchObject({items: [{applied: {kind: 'failed', error: 'unimplemented'}}]});
+      expect(lessor.exists(9n)).toBe(false);
+      expect(store.rev()).toBe(before);
+    });
   });
 
   it('checks ACLs against the ids the request carries, so every member decides alike', () => {

@@ -32,7 +32,15 @@ export type ZkApplied =
     }
   | {readonly kind: 'session'; readonly sessionId: bigint; readonly timeoutMs: number}
   | {readonly kind: 'closed'}
-  | {readonly kind: 'failed'; readonly error: ZkError};
+  | {readonly kind: 'failed'; readonly error: ZkError}
+  /** A batch's txns, in the order proposed: each one's outcome as if it had been alone. */
+  | {readonly kind: 'batch'; readonly items: readonly ZkBatchItem[]};
+
+/** One txn of a batch: its outcome and the store's revision right after it (its zxid). */
+export interface ZkBatchItem {
+  readonly applied: ZkApplied;
+  readonly revision: number;
+}
 
 /** What the state machine changes besides the keyspace. */
 export interface ZkStateHost {
@@ -255,6 +263,8 @@ export class ZkStateMachine {
       case 'deleteContainers':
         this.deleteContainers(r.value.paths);
         return {kind: 'closed'};
+      case 'batch':
+        return {kind: 'batch', items: this.applyBatch(r.value.requests)};
       default:
         return {kind: 'failed', error: 'unimplemented'};
     }
@@ -369,6 +379,25 @@ export class ZkStateMachine {
     for (const l of this.sessionEndListeners) l(id);
   }
 
+  /**
+   * The txns of a batch, one after another, each in a write transaction (and so a revision)
+   * of its own, with its own session, order and ACL checks: one that fails changes nothing
+   * and leaves the others as they would be without it. Only txns may be batched.
+   *
+   * Example: [create /a, create /a, setData /a] from one connection at revision 10: the
+   * first makes /a at 11, the second fails with NodeExists (no revision), the third sets
+   * /a at 12; the items carry revisions 11, 11 and 12.
+   */
+  private applyBatch(requests: readonly ZkRequest[]): ZkBatchItem[] {
+    const items: ZkBatchItem[] = [];
+    for (const req of requests) {
+      const applied: ZkApplied =
+        req.request?.$case === 'txn' ? this.apply(req) : {kind: 'failed', error: 'unimplemented'};
+      items.push({applied, revision: this.host.store.rev()});
+    }
+    return items;
+  }
+
   private applyTxn(
     sessionId: bigint,
     timeMs: number,
@@ -412,13 +441,12 @@ export class ZkStateMachine {
     try {
       this.ensureSystemNodes(tw);
       const reader = new ZkTreeReader(tw);
-      if (sessionId !== 0n && !reader.sessionExists(sessionId)) {
-        return {kind: 'failed', error: 'sessionExpired'};
-      }
-      if (sessionId !== 0n && memberId !== 0n) {
+      if (sessionId !== 0n) {
+        // One read of the session key answers both checks.
+        const owner = reader.liveSessionOwner(sessionId);
+        if (owner === undefined) return {kind: 'failed', error: 'sessionExpired'};
         // Sessions written before owners were recorded have owner 0: any member may write.
-        const owner = reader.sessionOwner(sessionId);
-        if (owner !== 0n && owner !== memberId) {
+        if (memberId !== 0n && owner !== 0n && owner !== memberId) {
           return {kind: 'failed', error: 'sessionMoved'};
         }
       }

@@ -78,6 +78,17 @@ export class ZkTreeReader {
     return Buffer.from(kv.value).readInt32BE(0);
   }
 
+  /**
+   * The member a session belongs to, as {@link sessionOwner}, or undefined when the session is
+   * not live: a write's two session checks in one read of the key.
+   */
+  liveSessionOwner(id: bigint): bigint | undefined {
+    const kv = this.view.range(ZkKeys.session(id), undefined).kvs[0];
+    if (kv === undefined) return undefined;
+    if (kv.value.length < 12) return 0n;
+    return Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.length).readBigUInt64BE(4);
+  }
+
   /** The member a live session belongs to (its client's last connection), 0 when unknown. */
   sessionOwner(id: bigint): bigint {
     const kv = this.view.range(ZkKeys.session(id), undefined).kvs[0];

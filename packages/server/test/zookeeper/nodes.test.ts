@@ -71,6 +71,54 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
       },
     );
 
+    scenario(
+      servers,
+      // Synod proposes the writes its connections send in one event-loop turn as one entry:
+      // each must still apply in its session's order, with its own result and zxid.
+      'pipelined writes of two sessions: order, sequential names and errors each their own',
+      async s => {
+        const a = await s.connect('a');
+        const b = await s.connectQuietly('b');
+        await a.create(s.path(), '');
+        await a.create(s.path('/b'), '');
+        await a.create(s.path('/n'), 'first');
+        // Later writes to /n must show an mtime after its ctime, on either server.
+        await new Promise(resolve => setTimeout(resolve, 5));
+        // b's writes go out with a's, under their own parent, and are looked at afterwards.
+        const theirs = Promise.all([
+          b.create(s.path('/b/x'), '1'),
+          b.create(s.path('/b/x'), 'again'),
+          b.setData(s.path('/b/x'), '2', 0),
+          b.create(s.path('/b/q-'), '', CreateMode.persistentSequential),
+          b.delete(s.path('/b/none')),
+          b.create(s.path('/b/q-'), '', CreateMode.persistentSequential),
+        ]);
+        await Promise.all([
+          a.create(s.path('/n/s-'), '', CreateMode.persistentSequential),
+          a.create(s.path('/n'), 'exists'),
+          a.setData(s.path('/n'), 'second', 0),
+          a.setData(s.path('/n'), 'stale', 0),
+          a.create(s.path('/n/s-'), '', CreateMode.ephemeralSequential),
+          a.delete(s.path('/n/s-0000000000'), 0),
+          a.delete(s.path('/n/s-0000000000')),
+          a.setData(s.path('/n'), 'third', 1),
+        ]);
+        // Only b's outcomes are noted: its zxids fall between a's differently on each server.
+        s.note(
+          'b: error codes',
+          (await theirs).map(r => (r.kind === 'reply' ? r.err : r.kind)),
+        );
+        const x = await b.getData(s.path('/b/x'));
+        s.note(
+          'b: /b/x',
+          x.kind === 'reply' ? [x.value?.data?.toString(), x.value?.stat.version] : x,
+        );
+        await a.getData(s.path('/n'));
+        await a.getChildren2(s.path('/n'));
+        await a.getChildren(s.path('/b'));
+      },
+    );
+
     scenario(servers, 'delete: NoNode, NotEmpty, BadVersion, then the right version', async s => {
       const a = await s.connect('a');
       await a.create(s.path(), '');

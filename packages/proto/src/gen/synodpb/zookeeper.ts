@@ -48,6 +48,13 @@ export interface ZkRequest {
      * still so at apply time.
      */
     { $case: "deleteContainers"; value: ZkDeleteContainers }
+    | //
+    /**
+     * The txns a member's connections sent in one event-loop turn, proposed as one
+     * entry: one encoding, WAL record, raft append and waiter instead of one each.
+     * Each applies as if proposed alone, in the order given, at a revision of its own.
+     */
+    { $case: "batch"; value: ZkBatch }
     | undefined;
   /**
    * The identities of the connection that sent a txn (its ip, its digest users,
@@ -175,6 +182,14 @@ export interface ZkDeleteContainers {
   paths: string[];
 }
 
+/**
+ * ZooKeeper txns proposed together (see ZkRequest.batch). A batch holds only txns, never
+ * another batch; its own session_id, time_ms and auth are unused.
+ */
+export interface ZkBatch {
+  requests: ZkRequest[];
+}
+
 function createBaseZkRequest(): ZkRequest {
   return { sessionId: 0n, timeMs: 0n, request: undefined, auth: [], memberId: 0n, connectionId: 0n, seq: 0 };
 }
@@ -211,6 +226,9 @@ export const ZkRequest: MessageFns<ZkRequest> = {
         break;
       case "deleteContainers":
         ZkDeleteContainers.encode(message.request.value, writer.uint32(98).fork()).join();
+        break;
+      case "batch":
+        ZkBatch.encode(message.request.value, writer.uint32(106).fork()).join();
         break;
     }
     for (const v of message.auth) {
@@ -311,6 +329,14 @@ export const ZkRequest: MessageFns<ZkRequest> = {
             message.request = { $case: "deleteContainers", value: ZkDeleteContainers.decode(reader, reader.uint32()) };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.request = { $case: "batch", value: ZkBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -396,6 +422,12 @@ export const ZkRequest: MessageFns<ZkRequest> = {
       case "deleteContainers": {
         if (object.request?.value !== undefined && object.request?.value !== null) {
           message.request = { $case: "deleteContainers", value: ZkDeleteContainers.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "batch": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "batch", value: ZkBatch.fromPartial(object.request.value) };
         }
         break;
       }
@@ -1448,6 +1480,61 @@ export const ZkDeleteContainers: MessageFns<ZkDeleteContainers> = {
   fromPartial(object: DeepPartial<ZkDeleteContainers>): ZkDeleteContainers {
     const message = createBaseZkDeleteContainers();
     message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseZkBatch(): ZkBatch {
+  return { requests: [] };
+}
+
+export const ZkBatch: MessageFns<ZkBatch> = {
+  encode(message: ZkBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      ZkRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ZkBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 1000) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseZkBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(ZkRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ZkBatch>): ZkBatch {
+    return ZkBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ZkBatch>): ZkBatch {
+    const message = createBaseZkBatch();
+    message.requests = object.requests?.map((e) => ZkRequest.fromPartial(e)) || [];
     return message;
   },
 };
