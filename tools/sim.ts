@@ -22,7 +22,8 @@
  *   --no-crash --no-torn --no-crash-all --no-partition --no-pause --no-membership
  *   --no-transfer --no-drop --no-duplicate --no-reorder     switch a fault class off
  *   --silent-loss      the transport does not report lost messages to raft (harsher)
- *   --bug ack-before-commit|lose-synced-tail|local-reads     inject a bug (checker demo)
+ *   --bug ack-before-commit|lose-synced-tail|local-reads|commit-earlier-term-by-count
+ *                      inject a bug (checker demo)
  *   --trace            print the whole trace of a failing run (sweeps print the last lines)
  *   --max-failures N   stop a sweep after N failures (default 20)
  */
@@ -130,6 +131,7 @@ function parseArgs(argv: readonly string[]): Args {
         if (b === 'ack-before-commit') bugs.ackBeforeCommit = true;
         else if (b === 'lose-synced-tail') bugs.loseSyncedTailOnCrash = true;
         else if (b === 'local-reads') bugs.localReads = true;
+        else if (b === 'commit-earlier-term-by-count') bugs.commitEarlierTermByCount = true;
         else throw new Error(`unknown --bug ${String(b)}`);
         break;
       }

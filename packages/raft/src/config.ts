@@ -52,6 +52,12 @@ export interface Config {
   readonly logger?: Logger;
   /** Followers drop proposals instead of forwarding them to the leader. */
   readonly disableProposalForwarding?: boolean;
+  /**
+   * A deliberate bug, for simulations that must show they find it: the leader also commits an
+   * entry of an earlier term once a quorum holds it (Raft §5.4.2, Figure 8), which lets a later
+   * leader overwrite a committed entry. Never set it elsewhere.
+   */
+  readonly unsafeCommitEarlierTermByCount?: boolean;
 }
 
 /** ResolvedConfig is a validated {@link Config} with defaults filled in. */
@@ -116,5 +122,6 @@ export function validateConfig(c: Config): ResolvedConfig {
     rng: c.rng,
     logger: c.logger,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
+    unsafeCommitEarlierTermByCount: c.unsafeCommitEarlierTermByCount ?? false,
   };
 }

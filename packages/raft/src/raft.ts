@@ -389,7 +389,11 @@ export class Raft {
    * entry of the current term (Raft §5.4.2: counting replicas of older entries is unsafe).
    */
   private maybeCommit(): boolean {
-    if (!this.raftLog.maybeCommit(this.trk.committed(), this.term)) {
+    const index = this.trk.committed();
+    const term = this.cfg.unsafeCommitEarlierTermByCount
+      ? this.raftLog.termOrZero(index)
+      : this.term;
+    if (!this.raftLog.maybeCommit(index, term)) {
       return false;
     }
     this.releasePendingReadIndexMessages();

@@ -157,6 +157,7 @@ export class SimCluster {
       maxInflightMsgs: this.options.maxInflightMsgs,
       rng: node.prng.fork(`raft-${node.incarnation}`),
       logger: silentLogger,
+      unsafeCommitEarlierTermByCount: this.options.bugs.commitEarlierTermByCount === true,
     });
     if (node.id <= this.options.nodes && node.storage.lastIndex() === 0) {
       // A founding member whose disk is empty (first start, or it crashed before persisting

@@ -32,6 +32,8 @@ export interface InjectedBugs {
   readonly loseSyncedTailOnCrash?: boolean;
   /** Every member answers reads from its own applied state, skipping ReadIndex. */
   readonly localReads?: boolean;
+  /** The leader commits an entry of an earlier term once a quorum holds it (Raft Figure 8). */
+  readonly commitEarlierTermByCount?: boolean;
 }
 
 /** Everything that shapes one simulated run. A run is a pure function of these options. */

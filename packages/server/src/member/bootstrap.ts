@@ -166,6 +166,7 @@ export function openDataDir(
     checkQuorum: true,
     preVote: true,
     rng: new SeededRng(env.random.int(2 ** 31)),
+    unsafeCommitEarlierTermByCount: env.bugs?.has('commit-earlier-term-by-count') === true,
     // Raft's own sentences, at the member's levels; its debug chatter is left out.
     logger: {
       debug: () => undefined,

@@ -27,6 +27,12 @@ export const injectedBugs = [
    * WAL that starts after the newest snapshot left on disk.
    */
   'snapshot-before-fsync',
+  /**
+   * The leader commits an entry of an earlier term as soon as a quorum holds it, instead of only
+   * through an entry of its own term (Raft §5.4.2, Figure 8): a later leader whose log lacks the
+   * entry may still be elected and overwrite it.
+   */
+  'commit-earlier-term-by-count',
 ] as const;
 
 export type InjectedBug = (typeof injectedBugs)[number];
