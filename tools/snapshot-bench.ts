@@ -11,8 +11,8 @@
  *   member's peak resident memory while it served the snapshot (VmHWM from /proc/<pid>/status,
  *   its high-water mark reset through /proc/<pid>/clear_refs just before), and the file's size;
  * - the restore of that file by the server's own tool, `etcdctl snapshot restore` for etcd's
- *   file and `synod snapshot restore` for Synod's: wall time and the restore process's peak
- *   resident memory (`/usr/bin/time -v`).
+ *   file and `synod snapshot restore` for Synod's: wall time, the restore process's CPU time
+ *   (user + system) and its peak resident memory (`/usr/bin/time -v`).
  *
  * Every figure is printed for both servers as median (min–max) over repetitions, and as the
  * ratio Synod ÷ etcd taken within each repetition. `--help` lists the flags.
@@ -189,6 +189,16 @@ function maxResidentMiB(timeOutput: string): number {
   return Number(kib) / 1024;
 }
 
+/** `/usr/bin/time -v`'s user and system time together, in seconds. */
+function cpuTimeSeconds(timeOutput: string): number {
+  const user = /User time \(seconds\): ([\d.]+)/.exec(timeOutput)?.[1];
+  const system = /System time \(seconds\): ([\d.]+)/.exec(timeOutput)?.[1];
+  if (user === undefined || system === undefined) {
+    throw new Error(`no user or system time in:\n${timeOutput}`);
+  }
+  return Number(user) + Number(system);
+}
+
 /** One figure of one run. Lower is better for each. */
 interface Figure {
   readonly name: string;
@@ -257,6 +267,7 @@ async function measure(cluster: BenchCluster, rep: number, dir: string): Promise
       {name: 'save, member RSS before', unit: 'MiB', value: residentBeforeMiB},
       {name: 'snapshot file size', unit: 'MiB', value: sizeMiB},
       {name: 'restore, wall time', unit: 's', value: restore.wallMs / 1000},
+      {name: 'restore, CPU', unit: 's', value: cpuTimeSeconds(restore.stderr)},
       {name: 'restore, peak RSS', unit: 'MiB', value: maxResidentMiB(restore.stderr)},
     ],
   };

@@ -13,7 +13,7 @@ export type {SnapshotFile} from './snap/snapshotter.js';
 
 export {Backend, BACKEND_FILE, BackendKeyError} from './backend/backend.js';
 export type {BackendOptions} from './backend/backend.js';
-export type {BackendEntry, Bucket} from './backend/backend.js';
+export type {BackendEntry, BackendReadView, Bucket} from './backend/backend.js';
 
 export type {KeyValue, KvEvent} from './mvcc/key-value.js';
 export type {
@@ -71,12 +71,13 @@ export type {LeaseInfo, LessorOptions} from './lease/lessor.js';
 
 export {BboltBucket, BboltReader} from './bbolt/bbolt-reader.js';
 export type {BboltCheckResult, BboltEntry, BboltOpenOptions} from './bbolt/bbolt-reader.js';
-export {writeBboltFile} from './bbolt/bbolt-writer.js';
+export {streamBboltFile, writeBboltFile} from './bbolt/bbolt-writer.js';
 export type {
   BboltFill,
   BboltItem,
   BboltItems,
   BboltSink,
+  BboltStreamOptions,
   BboltWriteOptions,
   BboltWriteResult,
 } from './bbolt/bbolt-writer.js';

@@ -119,7 +119,7 @@ export interface MaintenanceBackend extends HeaderSource, Proposer, LeaderView, 
   readonly store: Pick<WatchableStore, 'hashKV'>;
   readonly backend: Pick<
     Backend,
-    'sizeBytes' | 'sizeInUseBytes' | 'defragment' | 'hash' | 'copyTo'
+    'sizeBytes' | 'sizeInUseBytes' | 'defragment' | 'hash' | 'readView'
   >;
   transferLeadership(target: number): Promise<void>;
 }

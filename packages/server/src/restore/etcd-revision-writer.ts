@@ -13,6 +13,9 @@ import {bytesFieldSize, numberFieldSize, varintSize, writeVarint} from '@synod/s
  * Example: Synod's `00..07 00..00` holding flags 0, create 2, mod 7, version 3, lease 0,
  * key `a`, value `v` becomes etcd's `00..07 5f 00..00` holding `0a 01 61 10 02 18 07 20 03
  * 2a 01 76`.
+ *
+ * Each entry is read before the next is asked for, so `entries` may reuse one buffer for
+ * every value (`BackendReadView.transientRange`). It is iterated once per call of the fill.
  */
 export function fillEtcdRevisions(entries: Iterable<BackendEntry>): BboltFill {
   return async sink => {
@@ -49,6 +52,7 @@ export function fillEtcdRevisions(entries: Iterable<BackendEntry>): BboltFill {
         (hasLease ? 1 + u64VarintSize(leaseHigh, leaseLow) : 0);
       const etcdKeyBytes = tombstone ? ETCD_REVISION_KEY_BYTES + 1 : ETCD_REVISION_KEY_BYTES;
       let at = sink.entry(etcdKeyBytes, kvBytes);
+      if (sink.measuring) continue;
       const out = sink.bytes;
       for (let i = 0; i < 8; i++) {
         out[at + i] = key[i] as number;

@@ -1,6 +1,6 @@
 import {User, Role} from '@synod/proto';
-import type {Backend, BboltItem, BboltItems, BboltWriteResult} from '@synod/storage';
-import {writeBboltFile} from '@synod/storage';
+import type {Backend, BackendReadView, BboltItem, BboltWriteResult, Bucket} from '@synod/storage';
+import {streamBboltFile, writeBboltFile} from '@synod/storage';
 
 import {Membership} from '../member/membership.js';
 import {fillEtcdRevisions} from './etcd-revision-writer.js';
@@ -19,99 +19,145 @@ import {
   SYNOD_META_SCHEDULED_COMPACT,
 } from './etcd-schema.js';
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * Writes Synod's backend as the bbolt file etcd 3.4 keeps, at `file`: the database that
- * `etcdctl snapshot save` stores (the caller appends the SHA-256). Every revision of every
- * key with its create and mod revision, version and lease; the compaction revisions and
- * the consistent index; leases with their TTLs; members and removed members; alarms; the
- * auth flag and revision, users and roles. What only Synod keeps (conf changes refused at
- * apply, entries skipped by an operator) is left out: it belongs to Synod's own log.
- *
- * `backend` must not change while this runs (give it a copy, as `Maintenance.Snapshot`
- * does): the `key` bucket is streamed into the file rather than read into memory. The file
- * is fsynced unless `sync` is false.
+ * `etcdctl snapshot save` stores (the caller appends the SHA-256); see
+ * {@link streamEtcdSnapshot}. The file is fsynced unless `sync` is false.
  */
 export async function writeEtcdSnapshot(
-  backend: Backend,
+  backend: Pick<Backend, 'readView'>,
   file: string,
   options: {readonly sync?: boolean} = {},
 ): Promise<BboltWriteResult> {
-  // The key bucket is read from LMDB itself: what is buffered must be there.
-  await backend.commit();
-  const buckets: Record<Exclude<EtcdBucket, 'key'>, BboltItems> = {
-    alarm: copyBucket(backend, 'alarm'),
-    auth: copyBucket(backend, 'auth'),
-    authRoles: byName(backend, 'authRoles', v => Role.decode(v).name),
-    authUsers: byName(backend, 'authUsers', v => User.decode(v).name),
+  const view = await backend.readView();
+  try {
+    return await writeBboltFile(
+      file,
+      etcdBuckets(view),
+      options.sync === false ? {sync: false} : {},
+    );
+  } finally {
+    view.close();
+  }
+}
+
+/**
+ * Synod's backend as the bbolt file etcd 3.4 keeps, in chunks of about 1 MiB, built as they
+ * are taken from one read transaction of the live backend, so the member keeps applying
+ * meanwhile: the database that `Maintenance.Snapshot` sends and `etcdctl snapshot save`
+ * stores (the caller appends the SHA-256). Every revision of every key with its create and mod
+ * revision, version and lease; the compaction revisions and the consistent index; leases
+ * with their TTLs; members and removed members; alarms; the auth flag and revision, users and
+ * roles. What only Synod keeps (conf changes refused at apply, entries skipped by an
+ * operator) is left out: it belongs to Synod's own log.
+ *
+ * The `key` bucket is read twice (once to measure the pages, once to write them) and never
+ * held in memory; the others are read into memory first. The read transaction ends when the
+ * file is built, when the iteration is stopped, or when the backend closes (the iteration
+ * then throws). `onMeasured` is told the file's size before the first chunk.
+ */
+export async function* streamEtcdSnapshot(
+  backend: Pick<Backend, 'readView'>,
+  onMeasured?: (file: BboltWriteResult) => void,
+): AsyncGenerator<Buffer, BboltWriteResult> {
+  const view = await backend.readView();
+  let buckets: BboltItem[];
+  try {
+    buckets = etcdBuckets(view);
+  } catch (error) {
+    view.close();
+    throw error;
+  }
+  return yield* streamBboltFile(buckets, {
+    signal: view.signal,
+    onBuilt: () => {
+      view.close();
+    },
+    ...(onMeasured === undefined ? {} : {onMeasured}),
+  });
+}
+
+/** What a snapshot is read from: a read view of the backend. */
+type Source = Pick<BackendReadView, 'range' | 'transientRange' | 'get'>;
+
+/** etcd's top-level buckets, in order, read from `source`. */
+function etcdBuckets(source: Source): BboltItem[] {
+  const buckets: Record<Exclude<EtcdBucket, 'key'>, BboltItem[]> = {
+    alarm: copyBucket(source, 'alarm'),
+    auth: copyBucket(source, 'auth'),
+    authRoles: byName(source, 'authRoles', v => Role.decode(v).name),
+    authUsers: byName(source, 'authUsers', v => User.decode(v).name),
     cluster: [{key: Buffer.from('clusterVersion'), value: Buffer.from(CLUSTER_VERSION)}],
-    lease: leases(backend),
-    members: members(backend),
-    members_removed: removedMembers(backend),
-    meta: meta(backend),
+    lease: leases(source),
+    members: members(source),
+    members_removed: removedMembers(source),
+    meta: meta(source),
   };
-  return writeBboltFile(
-    file,
-    ETCD_BUCKETS.map(name =>
-      name === 'key'
-        ? {key: Buffer.from(name), fill: fillEtcdRevisions(backend.committedRange('key'))}
-        : {key: Buffer.from(name), bucket: buckets[name]},
-    ),
-    options.sync === false ? {sync: false} : {},
+  return ETCD_BUCKETS.map(name =>
+    name === 'key'
+      ? {key: Buffer.from(name), fill: fillEtcdRevisions(source.transientRange('key'))}
+      : {key: Buffer.from(name), bucket: buckets[name]},
   );
 }
 
-function* copyBucket(backend: Backend, bucket: 'alarm' | 'auth'): Generator<BboltItem> {
-  for (const {key, value} of backend.range(bucket, EMPTY)) yield {key, value};
+function copyBucket(source: Source, bucket: 'alarm' | 'auth'): BboltItem[] {
+  return [...source.range(bucket)].map(({key, value}) => ({key, value}));
 }
 
 /** Users or roles keyed by their full names, as etcd keys them. */
 function byName(
-  backend: Backend,
+  source: Source,
   bucket: 'authUsers' | 'authRoles',
   nameOf: (value: Uint8Array) => Buffer,
 ): BboltItem[] {
-  const items = [...backend.range(bucket, EMPTY)].map(({value}) => ({key: nameOf(value), value}));
+  const items = [...source.range(bucket)].map(({value}) => ({key: nameOf(value), value}));
   return items.sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
-function* leases(backend: Backend): Generator<BboltItem> {
-  for (const {key, value} of backend.range('lease', EMPTY)) {
+function leases(source: Source): BboltItem[] {
+  return [...source.range('lease')].map(({key, value}) => {
     const id = Buffer.from(key).readBigInt64BE(0);
     const {ttlSeconds, remainingTtlSeconds} = decodeSynodLease(value);
-    yield {key, value: encodeEtcdLease({id, ttlSeconds, remainingTtlSeconds})};
-  }
+    return {key, value: encodeEtcdLease({id, ttlSeconds, remainingTtlSeconds})};
+  });
 }
 
-function members(backend: Backend): BboltItem[] {
-  const items = new Membership(backend).list().map(m => ({
-    key: Buffer.from(m.id.toString(16)),
-    value: encodeEtcdMember({
-      id: m.id,
-      peerUrls: m.peerUrls,
-      isLearner: m.isLearner,
-      name: m.name,
-      clientUrls: m.clientUrls,
-    }),
-  }));
+/** Membership reads the members bucket through `range` only. */
+function membership(source: Source): Membership {
+  const reader = {range: (bucket: Bucket) => source.range(bucket)};
+  return new Membership(reader as unknown as Backend);
+}
+
+function members(source: Source): BboltItem[] {
+  const items = membership(source)
+    .list()
+    .map(m => ({
+      key: Buffer.from(m.id.toString(16)),
+      value: encodeEtcdMember({
+        id: m.id,
+        peerUrls: m.peerUrls,
+        isLearner: m.isLearner,
+        name: m.name,
+        clientUrls: m.clientUrls,
+      }),
+    }));
   return items.sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
-function removedMembers(backend: Backend): BboltItem[] {
-  const items = new Membership(backend)
+function removedMembers(source: Source): BboltItem[] {
+  const items = membership(source)
     .removedIds()
     .map(id => ({key: Buffer.from(id.toString(16)), value: Buffer.from('removed')}));
   return items.sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
 /** consistent_index, finishedCompactRev, scheduledCompactRev: already in byte order. */
-function meta(backend: Backend): BboltItem[] {
+function meta(source: Source): BboltItem[] {
   const items: BboltItem[] = [];
-  const index = backend.get('meta', Buffer.from(META_CONSISTENT_INDEX));
+  const index = source.get('meta', Buffer.from(META_CONSISTENT_INDEX));
   if (index !== undefined) items.push({key: Buffer.from(META_CONSISTENT_INDEX), value: index});
   const compaction = (synodKey: string, etcdKey: string): void => {
-    const v = backend.get('meta', Buffer.from(synodKey));
+    const v = source.get('meta', Buffer.from(synodKey));
     if (v === undefined) return;
     const main = Number(Buffer.from(v).readBigUInt64BE(0));
     items.push({key: Buffer.from(etcdKey), value: etcdRevisionKey(main, 0, false)});

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {open} from 'lmdb';
-import type {Database, RootDatabase} from 'lmdb';
+import type {Database, DatabaseOptions, RootDatabase, RootDatabaseOptions} from 'lmdb';
 import {crc32c} from '../wal/crc32c.js';
 import {latin1Key} from '../latin1-key.js';
 
@@ -49,6 +49,30 @@ export class BackendKeyError extends Error {
 export interface BackendEntry {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
+}
+
+/**
+ * A read-only view of a backend's committed state as it was when the view was opened: one
+ * LMDB read transaction, so a member keeps writing while a snapshot is read from the view.
+ */
+export interface BackendReadView {
+  /** Every entry of `bucket` in key order; each iteration starts from the first again. */
+  range(bucket: Bucket): Iterable<BackendEntry>;
+  /**
+   * {@link range} without a copy of each value: an entry's value is a view of a buffer that
+   * the next entry is read into, valid only until the iteration moves on (the key is a copy).
+   * For reading a big bucket at a fraction of the cost: a copy is a new ArrayBuffer per value
+   * (a million-revision snapshot took 3.5 s of CPU with copies, 2.0 s without).
+   */
+  transientRange(bucket: Bucket): Iterable<BackendEntry>;
+  get(bucket: Bucket, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * Aborted when the backend closes, which waits for the view: stop reading (at the next
+   * turn of the event loop at the latest) and close it.
+   */
+  readonly signal: AbortSignal;
+  /** Ends the read transaction. Nothing read from the view may be used after. */
+  close(): void;
 }
 
 interface PendingWrite {
@@ -100,6 +124,10 @@ export class Backend {
   /** Committed but not yet landed write sets, oldest first, with their commit promises. */
   private inflight: {writes: Map<Bucket, Map<string, PendingWrite>>; done: Promise<void>}[] = [];
   private failure: unknown;
+  /** Handles whose reads hand out LMDB's own value buffer, for {@link BackendReadView.transientRange}. */
+  private transientDbs: Map<Bucket, Database<Buffer, Buffer>> | undefined;
+  /** Read views still open, each settling when closed, with what asks it to stop. */
+  private readonly views = new Map<Promise<void>, AbortController>();
 
   private constructor(
     private readonly dir: string,
@@ -131,6 +159,29 @@ export class Backend {
     for (const b of BUCKETS) {
       dbs.set(b, env.openDB<Buffer, Buffer>(b, {encoding: 'binary', keyEncoding: 'binary'}));
     }
+    return dbs;
+  }
+
+  /**
+   * The buckets again, read through a decoder that returns the buffer lmdb-js reads each value
+   * into (its own, reused for the next read) instead of a copy.
+   */
+  private static openTransientBuckets(env: RootDatabase): Map<Bucket, Database<Buffer, Buffer>> {
+    const encoder = {
+      // A view, not a copy: lmdb-js sets the read buffer's own `length` to the value's.
+      decode: (bytes: Buffer) => bytes.subarray(0, bytes.length),
+      encode: () => {
+        throw new Error('internal: a transient backend handle is for reading');
+      },
+    };
+    // lmdb-js takes a database's own encoder, though its typings list it for the root only.
+    const options: DatabaseOptions & Pick<RootDatabaseOptions, 'encoder'> = {
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      encoder,
+    };
+    const dbs = new Map<Bucket, Database<Buffer, Buffer>>();
+    for (const b of BUCKETS) dbs.set(b, env.openDB<Buffer, Buffer>(b, options));
     return dbs;
   }
 
@@ -258,6 +309,34 @@ export class Backend {
   }
 
   /**
+   * Commits what is buffered and opens a {@link BackendReadView} of the result. LMDB keeps the
+   * pages the view reads until it is closed (the file may grow meanwhile), and
+   * {@link defragment} waits for it: close it as soon as it has been read.
+   */
+  async readView(): Promise<BackendReadView> {
+    await this.commit();
+    // Opened before the transaction: opening a database ends lmdb-js's current read transaction.
+    const transient = (this.transientDbs ??= Backend.openTransientBuckets(this.env));
+    const transaction = this.env.useReadTransaction();
+    let closed!: () => void;
+    const done = new Promise<void>(resolve => (closed = resolve));
+    const stop = new AbortController();
+    this.views.set(done, stop);
+    return {
+      range: bucket => this.db(bucket).getRange({transaction}),
+      transientRange: bucket =>
+        (transient.get(bucket) as Database<Buffer, Buffer>).getRange({transaction}),
+      get: (bucket, key) => this.db(bucket).get(asBuffer(key), {transaction}),
+      signal: stop.signal,
+      close: () => {
+        if (!this.views.delete(done)) return;
+        transaction.done();
+        closed();
+      },
+    };
+  }
+
+  /**
    * The committed entry with the highest key of `bucket`, or undefined when it has none:
    * one read from the end of the B+tree. Buffered writes are not looked at (commit first).
    */
@@ -343,6 +422,8 @@ export class Backend {
    * rename and reopens.
    */
   async defragment(): Promise<void> {
+    // The environment is reopened below: no read view may hold a transaction of the old one.
+    while (this.views.size > 0) await Promise.all(this.views.keys());
     await this.commit();
     const file = path.join(this.dir, BACKEND_FILE);
     const tmp = path.join(this.dir, `${BACKEND_FILE}.defrag.tmp`);
@@ -358,6 +439,7 @@ export class Backend {
     fs.fsyncSync(dirFd);
     fs.closeSync(dirFd);
     this.env = Backend.openEnv(file);
+    this.transientDbs = undefined;
     const dbs = Backend.openBuckets(this.env);
     for (const [b, db] of dbs) this.dbs.set(b, db);
   }
@@ -386,6 +468,9 @@ export class Backend {
 
   async close(): Promise<void> {
     await this.commit();
+    // A transaction must end before its environment closes.
+    for (const stop of this.views.values()) stop.abort();
+    while (this.views.size > 0) await Promise.all(this.views.keys());
     await this.env.close();
   }
 

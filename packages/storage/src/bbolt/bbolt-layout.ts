@@ -90,18 +90,21 @@ export function readPgid(buf: Buffer, offset: number): number | undefined {
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
 }
 
-/** Writes a page header at the start of `page`. */
+/** Writes a page header at `at` (the page's start) in `page`. */
 export function writePageHeader(
   page: Buffer,
   pgid: number,
   flags: number,
   count: number,
   overflow: number,
+  at = 0,
 ): void {
-  page.writeBigUInt64LE(BigInt(pgid), 0);
-  page.writeUInt16LE(flags, 8);
-  page.writeUInt16LE(count, 10);
-  page.writeUInt32LE(overflow, 12);
+  // A page id is below 2^53: two u32 halves, no bigint.
+  page.writeUInt32LE(pgid % 0x100000000, at);
+  page.writeUInt32LE(Math.floor(pgid / 0x100000000), at + 4);
+  page.writeUInt16LE(flags, at + 8);
+  page.writeUInt16LE(count, at + 10);
+  page.writeUInt32LE(overflow, at + 12);
 }
 
 /** One page (`meta.pageSize` bytes) holding `meta`, with id `pgid` (0 or 1). */

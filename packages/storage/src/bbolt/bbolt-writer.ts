@@ -1,5 +1,4 @@
 import {open} from 'node:fs/promises';
-import type {FileHandle} from 'node:fs/promises';
 
 import {
   BRANCH_PAGE,
@@ -44,7 +43,12 @@ export type BboltItem =
  * Writes a bucket of plain values without an object per entry: for each entry, in ascending
  * key order, `sink.entry(keyBytes, valueBytes)` returns where in `sink.bytes` the key goes,
  * the value right after it; the caller writes them there before its next call. Awaiting
- * `sink.flush()` now and then lets finished pages go to the file.
+ * `sink.flush()` now and then lets finished pages go out.
+ *
+ * A fill is called twice, and must give the same entries both times: first to measure
+ * (`sink.measuring` is true, and the bytes need not be written: only the sizes count), so that
+ * the meta pages, which come first in the file, can say where the root is and how many pages
+ * there are before any other page is written; then to write.
  */
 export type BboltFill = (sink: BboltSink) => Promise<void> | void;
 
@@ -54,14 +58,16 @@ export interface BboltSink {
   entry(keyBytes: number, valueBytes: number): number;
   /** The buffer the last {@link entry} call's offset is in (it may change at each call). */
   readonly bytes: Buffer;
-  /** Writes out the pages finished so far, when enough of them are waiting. */
+  /** Hands out the pages finished so far, when enough of them are waiting. */
   flush(): Promise<void>;
+  /** True in the call that only measures: what is written into {@link bytes} is ignored. */
+  readonly measuring: boolean;
 }
 
 /** A bucket's items in strictly ascending key (byte) order. */
 export type BboltItems = Iterable<BboltItem> | AsyncIterable<BboltItem>;
 
-/** Options of {@link writeBboltFile}. */
+/** Options of {@link writeBboltFile} and {@link streamBboltFile}. */
 export interface BboltWriteOptions {
   /** 4096 by default, Linux's page size, which bbolt uses. */
   readonly pageSize?: number;
@@ -72,9 +78,22 @@ export interface BboltWriteOptions {
   readonly fillPercent?: number;
   /**
    * Whether the file is fsynced before the promise resolves; true by default. A file that is
-   * read back at once and deleted (a snapshot being streamed) need not wait for the disk.
+   * read back at once and deleted need not wait for the disk.
    */
   readonly sync?: boolean;
+}
+
+/** Options of {@link streamBboltFile}. */
+export interface BboltStreamOptions extends BboltWriteOptions {
+  /** Stops the building (the iteration then throws), as the reader stopping it does. */
+  readonly signal?: AbortSignal;
+  /**
+   * Called once the building is over, whether the file was built or the building stopped,
+   * before the last chunk is taken: where what the items are read from can be released.
+   */
+  readonly onBuilt?: () => void;
+  /** Told the file's size once it is measured, before the first chunk is handed out. */
+  readonly onMeasured?: (file: BboltWriteResult) => void;
 }
 
 /** What {@link writeBboltFile} wrote. */
@@ -85,13 +104,12 @@ export interface BboltWriteResult {
 }
 
 /**
- * Output is gathered into writes of about this size, and the event loop is given a turn after
- * each: a member converting its store at about 3 µs per record of 256 B holds its loop for
- * about 10 ms per MiB. The write runs while the next chunk is converted; awaiting each
- * write of 256 KiB instead made a save of a million keys take 17 s of wall time for 5 s of
- * CPU on a loaded machine, each write waiting for a threadpool thread.
+ * Pages are handed out in chunks of about this size (a page run bigger than it makes a chunk
+ * of its own), and the event loop is given a turn after each: a member converting its store
+ * at about 1 µs per record of 256 B holds its loop for a few ms per chunk. The chunks are the
+ * messages of a streamed snapshot, and the writes of a file.
  */
-const WRITE_CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
 /** A branch element: a child page's first key and id. */
 interface Child {
@@ -101,17 +119,59 @@ interface Child {
 
 /**
  * Writes a bbolt file at `path` (replacing any file there) holding `buckets`, the top-level
- * buckets: every item of it must be a bucket, as in bbolt's root. The file is compact: no
- * free pages, leaves filled to `fillPercent`, branch levels as needed, values bigger than a
- * page on overflow runs, a (empty) freelist page, and both meta pages. It is fsynced (unless
- * `sync` is false) before
- * the promise resolves.
+ * buckets: every item of it must be a bucket, as in bbolt's root. The pages are those of
+ * {@link streamBboltFile}, written in order. The file is fsynced (unless `sync` is false)
+ * before the promise resolves.
+ */
+export async function writeBboltFile(
+  path: string,
+  buckets: BboltItems,
+  options: BboltWriteOptions = {},
+): Promise<BboltWriteResult> {
+  const handle = await open(path, 'w', 0o600);
+  let position = 0;
+  /** The write under way, if any: one at a time, in file order, while the next chunk is built. */
+  let writing: Promise<void> = Promise.resolve();
+  const writeAll = async (chunk: Buffer, at: number): Promise<void> => {
+    for (let done = 0; done < chunk.length; ) {
+      const {bytesWritten} = await handle.write(chunk, done, chunk.length - done, at + done);
+      done += bytesWritten;
+    }
+  };
+  try {
+    const result = await buildBbolt(buckets, options, async chunk => {
+      await writing;
+      writing = writeAll(chunk, position);
+      // A failed write is reported by the next await of `writing`, not as unhandled.
+      writing.catch(() => undefined);
+      position += chunk.length;
+    });
+    await writing;
+    if (options.sync !== false) await handle.sync();
+    return result;
+  } finally {
+    await writing.catch(() => undefined);
+    await handle.close();
+  }
+}
+
+/**
+ * The bbolt file holding `buckets` (see {@link writeBboltFile}), as chunks of about 1 MiB in
+ * file order, built as they are taken: no file, and no more than two chunks waiting. Stopping
+ * the iteration early stops the building. Returns what {@link writeBboltFile} returns.
+ *
+ * The file is compact: no free pages, leaves filled to `fillPercent`, branch levels as needed,
+ * values bigger than a page on overflow runs, an (empty) freelist page. The two meta pages
+ * come first, so the buckets are walked twice: once to measure where every page goes (a
+ * {@link BboltFill} is told so, and need not write its bytes), and once to write the pages
+ * in order. The walks must see the same entries; a difference is an error.
  *
  * Pages are written bottom-up as the items arrive: a bucket's leaves first, then its branch
  * levels, and a nested bucket's pages before the leaf of its parent that points at them.
  * Memory holds one leaf per open bucket and one first key per leaf page, so a million-key
  * bucket costs only its branch keys. Small buckets without nested buckets are stored inline
- * in their parent, as bbolt does (up to a quarter of a page).
+ * in their parent, as bbolt does (up to a quarter of a page). A bucket given as a one-shot
+ * iterable (a generator) is kept in memory between the walks; give big buckets as a fill.
  *
  * Example: one bucket `k` of three small keys makes a file of 4 pages: 0 and 1 the metas
  * (txid 0 and 1, root 2, freelist 3, high-water mark 4), 2 the root leaf with the single
@@ -119,119 +179,181 @@ interface Child {
  * `k`, `k` gets its own leaves (pages 2 to n), then branch pages over them, then the root
  * leaf pointing at the top branch page, then the freelist.
  */
-export async function writeBboltFile(
-  path: string,
+export async function* streamBboltFile(
   buckets: BboltItems,
-  options: BboltWriteOptions = {},
+  options: BboltStreamOptions = {},
+): AsyncGenerator<Buffer, BboltWriteResult> {
+  const queue: Buffer[] = [];
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
+  let stopped = false;
+  const signal = options.signal;
+  const onAbort = (): void => wakeProducer?.();
+  signal?.addEventListener('abort', onAbort);
+  let outcome: {result: BboltWriteResult} | {error: unknown} | undefined;
+  const checkGoing = (): void => {
+    if (stopped) throw new Error('bbolt stream stopped by its reader');
+    signal?.throwIfAborted();
+  };
+  const producer = (async () => {
+    try {
+      checkGoing();
+      return await buildBbolt(buckets, options, async chunk => {
+        checkGoing();
+        queue.push(chunk);
+        wakeConsumer?.();
+        if (queue.length >= 2) await new Promise<void>(resolve => (wakeProducer = resolve));
+        checkGoing();
+      });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      options.onBuilt?.();
+    }
+  })().then(
+    result => {
+      outcome = {result};
+      wakeConsumer?.();
+    },
+    (error: unknown) => {
+      outcome = {error};
+      wakeConsumer?.();
+    },
+  );
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        wakeProducer?.();
+        wakeProducer = undefined;
+        yield chunk;
+        continue;
+      }
+      if (outcome !== undefined) {
+        if ('error' in outcome) throw outcome.error;
+        return outcome.result;
+      }
+      await new Promise<void>(resolve => (wakeConsumer = resolve));
+      wakeConsumer = undefined;
+    }
+  } finally {
+    stopped = true;
+    wakeProducer?.();
+    await producer;
+  }
+}
+
+/**
+ * Measures, then builds, the file, handing its chunks in order to `emit`, which may hold the
+ * builder back by not resolving.
+ */
+async function buildBbolt(
+  buckets: BboltItems,
+  options: BboltStreamOptions,
+  emit: (chunk: Buffer) => Promise<void>,
 ): Promise<BboltWriteResult> {
   const pageSize = options.pageSize ?? 4096;
   if (pageSize < 1024 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
     throw new RangeError(`bbolt page size ${pageSize} is not a power of two from 1024 to 65536`);
   }
   const fill = Math.min(1, Math.max(0.1, options.fillPercent ?? 0.9));
-  const handle = await open(path, 'w', 0o600);
-  const out = new PageOutput(handle, pageSize);
-  try {
-    const builder = new TreeBuilder(out, Math.floor(pageSize * fill));
-    const rootPgid = await builder.writeRoot(buckets);
-    const freelistPgid = out.allocate(1);
-    const freelist = Buffer.alloc(pageSize);
-    writePageHeader(freelist, freelistPgid, FREELIST_PAGE, 0, 0);
-    out.append(freelist);
-    await out.flush();
-    const pages = out.nextPgid;
-    for (const pgid of [0, 1] as const) {
-      const meta = encodeMetaPage(
-        {
-          pageSize,
-          flags: 0,
-          rootPgid,
-          rootSequence: 0n,
-          freelistPgid,
-          highWaterPgid: pages,
-          txid: BigInt(pgid),
-        },
-        pgid,
-      );
-      await handle.write(meta, 0, pageSize, pgid * pageSize);
-    }
-    if (options.sync !== false) await handle.sync();
-    return {sizeBytes: pages * pageSize, pages};
-  } finally {
-    await out.settled();
-    await handle.close();
+  const thresholdBytes = Math.floor(pageSize * fill);
+  const replay = new Map<BboltItems, BboltItem[]>();
+
+  const measured = new PageOutput(pageSize, undefined);
+  const measuredRoot = await new TreeBuilder(measured, thresholdBytes, replay).writeRoot(buckets);
+  const freelistPgid = measured.allocate(1);
+  const pages = measured.nextPgid;
+  options.onMeasured?.({sizeBytes: pages * pageSize, pages});
+
+  const metas = [0, 1].map(pgid =>
+    encodeMetaPage(
+      {
+        pageSize,
+        flags: 0,
+        rootPgid: measuredRoot,
+        rootSequence: 0n,
+        freelistPgid,
+        highWaterPgid: pages,
+        txid: BigInt(pgid),
+      },
+      pgid as 0 | 1,
+    ),
+  );
+  const out = new PageOutput(pageSize, emit, Buffer.concat(metas));
+  const rootPgid = await new TreeBuilder(out, thresholdBytes, replay).writeRoot(buckets);
+  const freelistAt = out.allocate(1);
+  writePageHeader(out.bytes, freelistAt, FREELIST_PAGE, 0, 0, out.at);
+  if (rootPgid !== measuredRoot || freelistAt !== freelistPgid || out.nextPgid !== pages) {
+    throw new Error(
+      `bbolt: the buckets changed between measuring and writing (root page ${measuredRoot}, ` +
+        `${pages} pages measured; root page ${rootPgid}, ${out.nextPgid} pages written)`,
+    );
   }
+  await out.finish();
+  return {sizeBytes: pages * pageSize, pages};
 }
 
-/** Hands out page ids in order and writes pages sequentially from page 2. */
+/**
+ * Hands out page ids in order and, unless it only measures, the bytes of each page run, in
+ * chunks that go to `emit` in file order.
+ */
 class PageOutput {
-  /** Invariant: every page below it is in `buffered` or on disk. */
+  /** Invariant: every page below it is in a chunk already emitted, waiting, or being filled. */
   nextPgid = 2;
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
-  private writtenPgid = 2;
-  /** The write under way, if any; at most one at a time, in file order. */
-  private writing: Promise<void> = Promise.resolve();
+  /** The chunk being filled; the last {@link allocate}d run is at {@link at} in it. */
+  bytes: Buffer;
+  at = 0;
+  private used: number;
+  private readonly ready: Buffer[] = [];
 
   constructor(
-    private readonly handle: FileHandle,
     readonly pageSize: number,
-  ) {}
-
-  allocate(pages: number): number {
-    const pgid = this.nextPgid;
-    this.nextPgid += pages;
-    return pgid;
+    /** undefined: measure only; no page is written. */
+    private readonly emit: ((chunk: Buffer) => Promise<void>) | undefined,
+    head?: Buffer,
+  ) {
+    this.bytes = emit === undefined ? Buffer.alloc(0) : Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = head === undefined ? 0 : head.copy(this.bytes, 0);
   }
 
-  /** Queues the next page run (allocated in order, a whole number of pages). */
-  append(page: Buffer): void {
-    this.buffered.push(page);
-    this.bufferedBytes += page.length;
+  get measuring(): boolean {
+    return this.emit === undefined;
   }
 
   /**
-   * Once {@link WRITE_CHUNK_BYTES} of pages are queued, starts writing them (after the
-   * previous write has finished) and gives the event loop a turn.
+   * Allocates the next run of `pages` pages and returns its id; unless measuring, its bytes
+   * are zeros at {@link at} in {@link bytes}, for the caller to fill before the next call.
    */
-  async flushIfFull(): Promise<void> {
-    if (this.bufferedBytes < WRITE_CHUNK_BYTES) return;
-    await this.writing;
-    this.writing = this.writeQueued();
-    // A failed write is reported by the next await of `writing`, not as unhandled.
-    this.writing.catch(() => undefined);
-    await new Promise(resolve => setImmediate(resolve));
-  }
-
-  /** Resolves once no write is under way, whether it succeeded or not. */
-  async settled(): Promise<void> {
-    await this.writing.catch(() => undefined);
-  }
-
-  /** Writes everything queued and waits until it is written. */
-  async flush(): Promise<void> {
-    await this.writing;
-    this.writing = this.writeQueued();
-    await this.writing;
-  }
-
-  private async writeQueued(): Promise<void> {
-    if (this.bufferedBytes === 0) return;
-    const chunk = Buffer.concat(this.buffered, this.bufferedBytes);
-    const position = this.writtenPgid * this.pageSize;
-    this.writtenPgid += chunk.length / this.pageSize;
-    this.buffered = [];
-    this.bufferedBytes = 0;
-    let done = 0;
-    while (done < chunk.length) {
-      const {bytesWritten} = await this.handle.write(
-        chunk,
-        done,
-        chunk.length - done,
-        position + done,
-      );
-      done += bytesWritten;
+  allocate(pages: number): number {
+    const pgid = this.nextPgid;
+    this.nextPgid += pages;
+    if (this.emit === undefined) return pgid;
+    const size = pages * this.pageSize;
+    if (this.used + size > this.bytes.length) {
+      if (this.used > 0) this.ready.push(this.bytes.subarray(0, this.used));
+      this.bytes = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size));
+      this.used = 0;
     }
+    this.at = this.used;
+    this.used += size;
+    this.bytes.fill(0, this.at, this.used);
+    return pgid;
+  }
+
+  /** Hands out the chunks that are full, and gives the event loop a turn after each. */
+  async flushIfFull(): Promise<void> {
+    if (this.emit === undefined) return;
+    while (this.ready.length > 0) {
+      await this.emit(this.ready.shift() as Buffer);
+      await new Promise(resolve => setImmediate(resolve));
+    }
+  }
+
+  /** Hands out everything, the chunk being filled included. */
+  async finish(): Promise<void> {
+    if (this.used > 0) this.ready.push(this.bytes.subarray(0, this.used));
+    this.used = 0;
+    await this.flushIfFull();
   }
 }
 
@@ -241,6 +363,8 @@ class TreeBuilder {
     readonly out: PageOutput,
     /** A page is closed once the next element would take it past this many bytes. */
     readonly thresholdBytes: number,
+    /** One-shot iterables met while measuring, kept for the walk that writes. */
+    private readonly replay: Map<BboltItems, BboltItem[]>,
   ) {}
 
   /** Writes the root bucket's tree (never inline) and returns its root page id. */
@@ -255,12 +379,17 @@ class TreeBuilder {
    * small and has no nested buckets, the bytes of its inline page.
    */
   async writeBucket(
-    items: BboltItems,
+    given: BboltItems,
     inlineAllowed: boolean,
     name: string,
   ): Promise<number | Buffer> {
     const leaves = new LeafBuilder(this, name);
+    const items = this.replay.get(given) ?? given;
+    const kept: BboltItem[] | undefined =
+      this.out.measuring && !Array.isArray(items) ? [] : undefined;
+    if (kept !== undefined) this.replay.set(given, kept);
     for await (const item of items) {
+      kept?.push(item);
       let flags = 0;
       let value: Uint8Array;
       if (item.value !== undefined) {
@@ -302,6 +431,7 @@ class TreeBuilder {
         return leaves.bytes;
       },
       flush: () => out.flushIfFull(),
+      measuring: out.measuring,
     });
     return leaves.finish(true);
   }
@@ -338,22 +468,26 @@ class TreeBuilder {
 
   /** One branch page (run) over `children`, whose elements and keys take `bytes`. */
   private writeBranch(children: readonly Child[], bytes: number): Child {
-    const pageSize = this.out.pageSize;
-    const pages = Math.max(1, Math.ceil(bytes / pageSize));
-    const pgid = this.out.allocate(pages);
-    const page = Buffer.alloc(pages * pageSize);
-    writePageHeader(page, pgid, BRANCH_PAGE, children.length, pages - 1);
-    let data = PAGE_HEADER_BYTES + children.length * ELEMENT_BYTES;
-    children.forEach((c, i) => {
-      const el = PAGE_HEADER_BYTES + i * ELEMENT_BYTES;
+    const out = this.out;
+    const pages = Math.max(1, Math.ceil(bytes / out.pageSize));
+    const pgid = out.allocate(pages);
+    const first = (children[0] as Child).key;
+    if (out.measuring) return {key: first, pgid};
+    const page = out.bytes;
+    const start = out.at;
+    writePageHeader(page, pgid, BRANCH_PAGE, children.length, pages - 1, start);
+    let data = start + PAGE_HEADER_BYTES + children.length * ELEMENT_BYTES;
+    let el = start + PAGE_HEADER_BYTES;
+    for (const c of children) {
       page.writeUInt32LE(data - el, el);
       page.writeUInt32LE(c.key.length, el + 4);
-      page.writeBigUInt64LE(BigInt(c.pgid), el + 8);
+      page.writeUInt32LE(c.pgid % 0x100000000, el + 8);
+      page.writeUInt32LE(Math.floor(c.pgid / 0x100000000), el + 12);
       page.set(c.key, data);
       data += c.key.length;
-    });
-    this.out.append(page);
-    return {key: (children[0] as Child).key, pgid};
+      el += ELEMENT_BYTES;
+    }
+    return {key: first, pgid};
   }
 }
 
@@ -433,7 +567,9 @@ class LeafBuilder {
     const pageSize = this.tree.out.pageSize;
     if (this.children.length === 0) {
       if (inlineAllowed && !this.hasBucket && this.pendingBytes <= pageSize / 4) {
-        return this.encodeLeaf(0, this.count, 0, this.pendingBytes);
+        const page = Buffer.alloc(this.pendingBytes);
+        this.encodeLeaf(0, this.count, 0, 0, page, 0);
+        return page;
       }
       this.writeLeaves(this.count);
       return (this.children[0] as Child).pgid;
@@ -467,18 +603,18 @@ class LeafBuilder {
   private writePage(from: number, to: number): void {
     let bytes = PAGE_HEADER_BYTES;
     for (let i = from; i < to; i++) bytes += this.elementBytes(i);
-    const pageSize = this.tree.out.pageSize;
-    const pages = Math.max(1, Math.ceil(bytes / pageSize));
-    const pgid = this.tree.out.allocate(pages);
-    const page = this.encodeLeaf(from, to, pgid, pages * pageSize);
-    page.writeUInt32LE(pages - 1, 12);
-    this.tree.out.append(page);
+    const out = this.tree.out;
+    const pages = Math.max(1, Math.ceil(bytes / out.pageSize));
+    const pgid = out.allocate(pages);
     const start = this.starts[from] ?? 0;
-    const key =
-      to > from
-        ? Buffer.from(this.bytes.subarray(start, start + (this.keyLengths[from] ?? 0)))
-        : Buffer.alloc(0);
-    this.children.push({key, pgid});
+    const keyBytes = to > from ? (this.keyLengths[from] ?? 0) : 0;
+    if (out.measuring) {
+      // Only the first key's length counts when measuring (a branch element's size).
+      this.children.push({key: new Uint8Array(keyBytes), pgid});
+      return;
+    }
+    this.encodeLeaf(from, to, pgid, pages - 1, out.bytes, out.at);
+    this.children.push({key: Buffer.from(this.bytes.subarray(start, start + keyBytes)), pgid});
     if (to > from) {
       const last = to - 1;
       const lastStart = this.starts[last] ?? 0;
@@ -506,43 +642,59 @@ class LeafBuilder {
     this.pendingBytes = bytes;
   }
 
-  /** A leaf page of `size` bytes (a page run, or an inline page's exact size). */
-  private encodeLeaf(from: number, to: number, pgid: number, size: number): Buffer {
+  /**
+   * Writes pending entries [from, to) as a leaf page at `at` in `page`, whose bytes there are
+   * zeros: a page run, or an inline page's exact size.
+   */
+  private encodeLeaf(
+    from: number,
+    to: number,
+    pgid: number,
+    overflow: number,
+    page: Buffer,
+    at: number,
+  ): void {
     const count = to - from;
     if (count > 0xffff) throw new Error(`internal: ${count} elements on one page`);
-    const page = Buffer.alloc(size);
-    writePageHeader(page, pgid, LEAF_PAGE, count, 0);
+    writePageHeader(page, pgid, LEAF_PAGE, count, overflow, at);
     const dataAt = PAGE_HEADER_BYTES + count * ELEMENT_BYTES;
     const base = this.starts[from] ?? 0;
-    for (let i = from; i < to; i++) {
-      const el = PAGE_HEADER_BYTES + (i - from) * ELEMENT_BYTES;
-      page.writeUInt32LE(this.flags[i] ?? 0, el);
-      page.writeUInt32LE(dataAt + (this.starts[i] ?? 0) - base - el, el + 4);
-      page.writeUInt32LE(this.keyLengths[i] ?? 0, el + 8);
-      page.writeUInt32LE(this.valueLengths[i] ?? 0, el + 12);
+    let el = PAGE_HEADER_BYTES;
+    for (let i = from; i < to; i++, el += ELEMENT_BYTES) {
+      page.writeUInt32LE(this.flags[i] ?? 0, at + el);
+      page.writeUInt32LE(dataAt + (this.starts[i] ?? 0) - base - el, at + el + 4);
+      page.writeUInt32LE(this.keyLengths[i] ?? 0, at + el + 8);
+      page.writeUInt32LE(this.valueLengths[i] ?? 0, at + el + 12);
     }
     const end = to > from ? (this.starts[to - 1] ?? 0) + this.entryBytes(to - 1) : base;
-    this.bytes.copy(page, dataAt, base, end);
-    return page;
+    this.bytes.copy(page, at + dataAt, base, end);
   }
 
-  /** Checks that pending entry `i` comes after the one before it. */
+  /**
+   * Checks that pending entry `i` comes after the one before it. Not while measuring: the
+   * bytes may not have been written then.
+   */
   private checkOrder(i: number): void {
+    if (this.tree.out.measuring) return;
     const start = this.starts[i] ?? 0;
     const end = start + (this.keyLengths[i] ?? 0);
-    let previous: Buffer | undefined;
+    let after: boolean;
     if (i > 0) {
       const p = this.starts[i - 1] ?? 0;
-      previous = this.bytes.subarray(p, p + (this.keyLengths[i - 1] ?? 0));
+      after = this.bytes.compare(this.bytes, p, p + (this.keyLengths[i - 1] ?? 0), start, end) > 0;
     } else {
-      previous = this.lastKey;
+      after =
+        this.lastKey === undefined ||
+        this.bytes.compare(this.lastKey, 0, this.lastKey.length, start, end) > 0;
     }
-    if (
-      previous !== undefined &&
-      this.bytes.compare(previous, 0, previous.length, start, end) <= 0
-    ) {
+    if (!after) {
+      const p = i > 0 ? (this.starts[i - 1] ?? 0) : 0;
+      const previous =
+        i > 0
+          ? this.bytes.toString('hex', p, p + (this.keyLengths[i - 1] ?? 0))
+          : (this.lastKey as Buffer).toString('hex');
       throw new RangeError(
-        `bucket ${this.name}: key ${this.bytes.toString('hex', start, end)} does not come after ${previous.toString('hex')}; items must be in ascending key order`,
+        `bucket ${this.name}: key ${this.bytes.toString('hex', start, end)} does not come after ${previous}; items must be in ascending key order`,
       );
     }
   }

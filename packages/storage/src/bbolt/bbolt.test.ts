@@ -8,8 +8,8 @@ import {BboltFormatError} from './bbolt-format-error.js';
 import {BUCKET_LEAF_FLAG, decodeMeta, encodeMetaPage, fnv1a64} from './bbolt-layout.js';
 import type {BboltBucket} from './bbolt-reader.js';
 import {BboltReader} from './bbolt-reader.js';
-import type {BboltItem} from './bbolt-writer.js';
-import {writeBboltFile} from './bbolt-writer.js';
+import type {BboltFill, BboltItem} from './bbolt-writer.js';
+import {streamBboltFile, writeBboltFile} from './bbolt-writer.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const dirs: string[] = [];
@@ -284,6 +284,104 @@ describe('the per-entry fast paths', () => {
         },
       ]),
     ).rejects.toThrow('bucket (root)/k: key 61 does not come after 62');
+  });
+});
+
+describe('streamBboltFile', () => {
+  /** A bucket of `n` keys written through a fill, counting the entries it was asked for. */
+  function counted(n: number): {fill: BboltFill; entries: () => number} {
+    let entries = 0;
+    const fill: BboltFill = async sink => {
+      for (let i = 0; i < n; i++) {
+        const key = b(`k/${pad(i)}`);
+        const at = sink.entry(key.length, 100);
+        entries++;
+        if (!sink.measuring) {
+          key.copy(sink.bytes, at);
+          sink.bytes.fill(i % 251, at + key.length, at + key.length + 100);
+        }
+        if (i % 100 === 0) await sink.flush();
+      }
+    };
+    return {fill, entries: () => entries};
+  }
+
+  it('hands out the file writeBboltFile writes, metas first, measuring before writing', async () => {
+    const file = tmpFile();
+    await writeBboltFile(file, [
+      {key: b('key'), fill: counted(30_000).fill},
+      {key: b('meta'), bucket: [{key: b('consistent_index'), value: Buffer.alloc(8, 1)}]},
+    ]);
+    const {fill, entries} = counted(30_000);
+    let measured = 0;
+    const chunks: Buffer[] = [];
+    const stream = streamBboltFile(
+      [
+        {key: b('key'), fill},
+        {key: b('meta'), bucket: [{key: b('consistent_index'), value: Buffer.alloc(8, 1)}]},
+      ],
+      {
+        onMeasured: ({sizeBytes}) => {
+          measured = sizeBytes;
+          expect(entries()).toBe(30_000);
+          expect(chunks).toEqual([]);
+        },
+      },
+    );
+    let next = await stream.next();
+    for (; !next.done; next = await stream.next()) chunks.push(next.value);
+    const whole = Buffer.concat(chunks);
+    expect(whole.equals(fs.readFileSync(file))).toBe(true);
+    expect(next.value.sizeBytes).toBe(whole.length);
+    expect(measured).toBe(whole.length);
+    expect(entries()).toBe(60_000);
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(decodeMeta(whole.subarray(0, 4096))).toMatchObject({txid: 0n});
+  });
+
+  it('stops building when its reader stops, or when its signal aborts, and says so once', async () => {
+    const {fill, entries} = counted(100_000);
+    let built = 0;
+    const stream = streamBboltFile([{key: b('key'), fill}], {onBuilt: () => built++});
+    await stream.next();
+    await stream.return(undefined as never);
+    expect(built).toBe(1);
+    // Measured all, then no more than the chunks that were asked for (and the two waiting).
+    expect(entries()).toBeLessThan(100_000 + 30_000);
+
+    const stop = new AbortController();
+    const aborted = streamBboltFile([{key: b('key'), fill: counted(100_000).fill}], {
+      signal: stop.signal,
+      onBuilt: () => built++,
+    });
+    await aborted.next();
+    stop.abort(new Error('the backend is closing'));
+    await expect(
+      (async () => {
+        for await (const chunk of aborted) expect(chunk.length).toBeGreaterThan(0);
+      })(),
+    ).rejects.toThrow('the backend is closing');
+    expect(built).toBe(2);
+  });
+
+  it('refuses a bucket that changed between measuring and writing', async () => {
+    let calls = 0;
+    const stream = streamBboltFile([
+      {
+        key: b('key'),
+        fill: sink => {
+          // The metas name only the root page and the page count: a change that moves no page
+          // still makes a whole file, one that moves pages must be refused.
+          const n = ++calls === 1 ? 2000 : 4000;
+          for (let i = 0; i < n; i++) b(`k/${pad(i)}`).copy(sink.bytes, sink.entry(10, 0));
+        },
+      },
+    ]);
+    await expect(
+      (async () => {
+        for await (const chunk of stream) expect(chunk.length).toBeGreaterThan(0);
+      })(),
+    ).rejects.toThrow(/bbolt: the buckets changed between measuring and writing \(root page \d+/);
   });
 });
 
