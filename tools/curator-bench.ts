@@ -75,6 +75,9 @@ async function startZooKeeperService(): Promise<Service> {
     // The heap zkServer.sh gives ZooKeeper; GC and JIT as the JVM's own.
     jvmFlags: ['-Xmx1000m'],
     extraConfig: ['maxClientCnxns=0'],
+    // As Synod's /zookeeper/config does, name the client addresses: Curator's ensemble tracker
+    // then takes its connect string from the config on both.
+    clientAddressesInConfig: true,
   });
   return {
     connectString: ensemble.connectString,

@@ -110,6 +110,11 @@ export interface ZooKeeperOptions {
    * (128 MB of heap, serial GC, C1 only); `[]` runs the JVM's defaults, as a benchmark must.
    */
   readonly jvmFlags?: readonly string[];
+  /**
+   * Give each `server.N` line its client address (`...:participant;127.0.0.1:<clientPort>`),
+   * so that `/zookeeper/config` lists it and Curator's ensemble tracker follows it.
+   */
+  readonly clientAddressesInConfig?: boolean;
 }
 
 /** One server of the oracle. */
@@ -244,7 +249,11 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
       ? []
       : Array.from(
           {length: count},
-          (_, i) => `server.${i + 1}=127.0.0.1:${ports[3 * i + 1] ?? 0}:${ports[3 * i + 2] ?? 0}`,
+          (_, i) =>
+            `server.${i + 1}=127.0.0.1:${ports[3 * i + 1] ?? 0}:${ports[3 * i + 2] ?? 0}` +
+            (options.clientAddressesInConfig === true
+              ? `:participant;127.0.0.1:${ports[3 * i] ?? 0}`
+              : ''),
         );
   const servers = Array.from({length: count}, (_, i) => {
     const id = i + 1;

@@ -169,7 +169,10 @@ export async function startMember(
     metrics.observeSends(messages, core.term, clock.monotonicMs());
     transport.send(messages);
   });
-  core.onMembershipChange(followMembership);
+  core.onMembershipChange(() => {
+    followMembership();
+    zkServer?.membershipChanged();
+  });
 
   let peerServer: PeerServer | undefined;
   let clientListener: ClientListener | undefined;
@@ -308,7 +311,10 @@ export async function startMember(
 
   followMembership();
   core.start();
-  void core.publishAttributes(config.advertiseClientUrls.map(u => u.origin));
+  void core.publishAttributes(
+    config.advertiseClientUrls.map(u => u.origin),
+    zkServer?.plainClientAddress ?? '',
+  );
   const peerPorts = peerServer.ports;
   const listener = clientListener;
   const stopPeers = peerServer;

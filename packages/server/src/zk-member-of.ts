@@ -89,6 +89,17 @@ export function zkMemberOf(core: MemberCore, forwarder: LeaderForwarder): ZkMemb
     },
     nowMs: () => Date.now(),
     mode: () => (core.voters.length <= 1 ? 'standalone' : core.isLeader ? 'leader' : 'follower'),
+    ensemble: () => ({
+      version: core.membership.version,
+      members: core.membership.list().map(m => ({
+        id: m.id,
+        peerUrl: m.peerUrls[0] ?? '',
+        isLearner: m.isLearner,
+        ...(m.zkClientAddress === undefined || m.zkClientAddress === ''
+          ? {}
+          : {zkClientAddress: m.zkClientAddress}),
+      })),
+    }),
   };
 }
 

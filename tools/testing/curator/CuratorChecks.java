@@ -511,8 +511,9 @@ public final class CuratorChecks {
     Stat stat = new Stat();
     byte[] data = client.getConfig().storingStatIn(stat).forEnsemble();
     fact("config-data", "'" + new String(data, StandardCharsets.UTF_8).replace("\n", "\\n") + "'");
-    fact("config-stat", String.format(Locale.ROOT, "version=%d aversion=%d cversion=%d numChildren=%d ephemeralOwner=%d dataLength=%d",
-        stat.getVersion(), stat.getAversion(), stat.getCversion(), stat.getNumChildren(), stat.getEphemeralOwner(), stat.getDataLength()));
+    fact("config-stat", String.format(Locale.ROOT, "version=%d aversion=%d cversion=%d numChildren=%d ephemeralOwner=%d dataLength=%s",
+        stat.getVersion(), stat.getAversion(), stat.getCversion(), stat.getNumChildren(), stat.getEphemeralOwner(),
+        data != null && stat.getDataLength() == data.length ? "<data's length>" : String.valueOf(stat.getDataLength())));
     List<String> acl = new ArrayList<>();
     for (org.apache.zookeeper.data.ACL entry : client.getACL().forPath("/zookeeper/config")) {
       acl.add(entry.getId().getScheme() + ":" + entry.getId().getId() + ":" + entry.getPerms());
@@ -531,10 +532,19 @@ public final class CuratorChecks {
     CountDownLatch never = new CountDownLatch(1);
     client.getConfig().usingWatcher((Watcher) event -> never.countDown()).forEnsemble();
     fact("config-watch-set", true);
-    // Curator's EnsembleTracker reads the same node: a config naming no client addresses
-    // leaves the connect string as it was given.
-    fact("ensemble-connect-string-kept", client.getZookeeperClient().getCurrentConnectionString().equals(connectString));
+    // Curator's EnsembleTracker reads the same node and, as its server lines name client
+    // addresses, makes its connect string of them (in the config's order, which may not be the
+    // one it was given): the same servers, and the client still works on it.
+    boolean tracked = waitUntil(() -> client.getCurrentConfig().getAllMembers().size() == 3, 10_000);
     fact("curator-config-servers", client.getCurrentConfig().getAllMembers().size());
+    java.util.function.Function<String, java.util.Set<String>> servers =
+        s -> new java.util.TreeSet<>(java.util.Arrays.asList(s.split(",")));
+    String current = client.getZookeeperClient().getCurrentConnectionString();
+    fact("ensemble-connect-string-same-servers", servers.apply(current).equals(servers.apply(connectString)));
+    String probe = client.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL).forPath("/config-probe-", new byte[0]);
+    client.delete().forPath(probe);
+    fact("works-on-tracked-connect-string", true);
+    check("config-tracked", tracked, "Curator's ensemble tracker took the config: " + client.getCurrentConfig() + ", connect string " + current);
     check("config-readable", data != null, "getConfig().forEnsemble() answered " + (data == null ? "null" : data.length + " bytes"));
   }
 

@@ -20,6 +20,8 @@ export interface ZkCluster {
   readonly connectString: string;
   /** `host:port` of each server, in server order. */
   readonly addresses: readonly string[];
+  /** Synod's etcd client URLs (for `member add` and the like); none for ZooKeeper. */
+  readonly etcdEndpoints: readonly string[];
   /** Pid of each server, undefined once it was killed. */
   pids(): readonly (number | undefined)[];
   /** The index of the server whose `srvr` says `Mode: leader` (or the only one). */
@@ -30,17 +32,22 @@ export interface ZkCluster {
   stop(): Promise<void>;
 }
 
-/** Starts `members` servers of `name` and waits until each serves ZooKeeper clients. */
+/**
+ * Starts `members` servers of `name` and waits until each serves ZooKeeper clients. A ZooKeeper
+ * ensemble writes each server's client address in its `server.N` lines (so its
+ * `/zookeeper/config` names them, as Synod's does) unless `clientAddressesInConfig` is false.
+ */
 export async function startZkCluster(
   name: 'zookeeper' | 'synod',
   members: 1 | 3,
+  {clientAddressesInConfig = true}: {readonly clientAddressesInConfig?: boolean} = {},
 ): Promise<ZkCluster> {
   // Free ports are found by binding port 0 and letting go: a server started at the same time
   // (another cluster of this file, another test file) may take one first. Start again then.
   for (let attempt = 1; ; attempt++) {
     try {
       return name === 'zookeeper'
-        ? fromEnsemble(await startZooKeeper({servers: members}))
+        ? fromEnsemble(await startZooKeeper({servers: members, clientAddressesInConfig}))
         : await synod(members);
     } catch (error) {
       if (attempt === 3 || !/EADDRINUSE|Address already in use/.test(String(error))) throw error;
@@ -54,6 +61,7 @@ function fromEnsemble(ensemble: ZooKeeperEnsemble): ZkCluster {
     name: 'zookeeper',
     connectString: ensemble.connectString,
     addresses,
+    etcdEndpoints: [],
     pids: () => ensemble.servers.map(s => s.pid),
     leaderIndex: () => leaderOf(addresses),
     async kill(index) {
@@ -90,6 +98,7 @@ async function synod(members: 1 | 3): Promise<ZkCluster> {
     name: 'synod',
     connectString: addresses.join(','),
     addresses,
+    etcdEndpoints: cluster.endpoints,
     pids: () => cluster.members.map(m => m.pid),
     leaderIndex: () => leaderOf(addresses),
     async kill(index) {

@@ -41,7 +41,7 @@ export interface ApplyTargets {
    */
   applyConfChange(entry: Entry): void;
   /** Records the name and client URLs a member published about itself. */
-  publishAttributes(member: MemberRecord): void;
+  publishAttributes(member: MemberRecord, index: number): void;
   /** Waits for compactions that asked for `physical` to reach the backend. */
   onCompaction(done: Promise<void>): void;
   /** ZooKeeper's tree and sessions on the same store (see zookeeper/zk-state-machine.ts). */
@@ -177,7 +177,7 @@ export class Applier {
           return {ok: true, response, revision: this.t.store.rev()};
         }
         case 'memberAttributes':
-          this.t.publishAttributes(r.value);
+          this.t.publishAttributes(r.value, index);
           return {ok: true, response: {}, revision: this.t.store.rev()};
         case 'authenticate':
           // The proposer checked the password; `password` carries the token's random part.

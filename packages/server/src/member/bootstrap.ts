@@ -137,6 +137,7 @@ export function openDataDir(
             peerUrls: [...m.peerUrls],
             clientUrls: [...m.clientUrls],
             isLearner: false,
+            zkClientAddress: '',
           },
           promote: false,
           requestId: 0n,

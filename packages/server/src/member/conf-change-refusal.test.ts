@@ -29,7 +29,14 @@ describe('conf changes refused when applied', () => {
   });
 
   const ctx = (id: number, url: string) => ({
-    member: {id: BigInt(id), name: '', peerUrls: [url], clientUrls: [], isLearner: false},
+    member: {
+      id: BigInt(id),
+      name: '',
+      peerUrls: [url],
+      clientUrls: [],
+      isLearner: false,
+      zkClientAddress: '',
+    },
     promote: false,
     requestId: 1n,
   });

@@ -371,10 +371,16 @@ export class MemberCore {
         applyConfChange: entry => {
           this.applyConfChange(entry);
         },
-        publishAttributes: record => {
+        publishAttributes: (record, index) => {
           const existing = membership.get(Number(record.id));
           if (existing === undefined) return;
-          membership.set({...existing, name: record.name, clientUrls: [...record.clientUrls]});
+          membership.set({
+            ...existing,
+            name: record.name,
+            clientUrls: [...record.clientUrls],
+            zkClientAddress: record.zkClientAddress,
+          });
+          membership.recordChange(index);
           this.membershipListener();
         },
         onCompaction: done => {
@@ -644,13 +650,14 @@ export class MemberCore {
 
   private published = false;
 
-  async publishAttributes(clientUrls: readonly string[]): Promise<void> {
+  async publishAttributes(clientUrls: readonly string[], zkClientAddress = ''): Promise<void> {
     while (!this.stopped && this.fatal === undefined) {
       const current = this.membership.get(this.memberId);
       if (
         current !== undefined &&
         sameList(current.clientUrls, clientUrls) &&
-        current.name === this.config.name
+        current.name === this.config.name &&
+        (current.zkClientAddress ?? '') === zkClientAddress
       ) {
         this.published = true;
         return;
@@ -665,6 +672,7 @@ export class MemberCore {
               peerUrls: [...(current?.peerUrls ?? [])],
               clientUrls: [...clientUrls],
               isLearner: current?.isLearner ?? false,
+              zkClientAddress,
             },
           });
           this.published = true;
@@ -914,6 +922,7 @@ export class MemberCore {
           // A member's name and client URLs are published by the member itself.
           name: existing?.name ?? base.name,
           clientUrls: existing?.clientUrls ?? base.clientUrls,
+          zkClientAddress: existing?.zkClientAddress ?? '',
           isLearner:
             cc.type === ConfChangeType.ConfChangeUpdateNode
               ? (existing?.isLearner ?? false)
@@ -927,6 +936,7 @@ export class MemberCore {
       default:
         break;
     }
+    this.membership.recordChange(entry.index);
     if (
       cc.type === ConfChangeType.ConfChangeAddNode ||
       cc.type === ConfChangeType.ConfChangeAddLearnerNode

@@ -9,6 +9,8 @@ import type {Backend} from '@synod/storage';
  */
 const removedTag = 0x72; // 'r'
 const refusedTag = 0x78; // 'x'
+/** 'v' -> the raft index of the last entry that changed a member: the config's version. */
+const versionKey = Buffer.from('v');
 
 function memberKey(id: number): Buffer {
   const k = Buffer.allocUnsafe(8);
@@ -31,6 +33,8 @@ export interface MemberInfo {
   readonly peerUrls: readonly string[];
   readonly clientUrls: readonly string[];
   readonly isLearner: boolean;
+  /** `host:port` of the member's first plain ZooKeeper listener, once it has published it. */
+  readonly zkClientAddress?: string;
 }
 
 export function toRecord(m: MemberInfo): MemberRecord {
@@ -40,6 +44,7 @@ export function toRecord(m: MemberInfo): MemberRecord {
     peerUrls: [...m.peerUrls],
     clientUrls: [...m.clientUrls],
     isLearner: m.isLearner,
+    zkClientAddress: m.zkClientAddress ?? '',
   };
 }
 
@@ -50,6 +55,7 @@ export function fromRecord(r: MemberRecord): MemberInfo {
     peerUrls: r.peerUrls,
     clientUrls: r.clientUrls,
     isLearner: r.isLearner,
+    ...(r.zkClientAddress === '' ? {} : {zkClientAddress: r.zkClientAddress}),
   };
 }
 
@@ -67,6 +73,7 @@ export class Membership {
   private readonly members = new Map<number, MemberInfo>();
   private readonly removed = new Set<number>();
   private readonly refused = new Set<number>();
+  private changedAtIndex = 0;
 
   constructor(private readonly backend: Backend) {
     for (const {key, value} of backend.range('members', Buffer.alloc(0))) {
@@ -78,6 +85,8 @@ export class Membership {
         this.removed.add(Number(k.readBigUInt64BE(1)));
       } else if (k.length === 9 && k[0] === refusedTag) {
         this.refused.add(Number(k.readBigUInt64BE(1)));
+      } else if (k.equals(versionKey) && value.length === 8) {
+        this.changedAtIndex = Number(Buffer.from(value).readBigUInt64BE(0));
       }
     }
   }
@@ -144,5 +153,23 @@ export class Membership {
 
   wasRefused(index: number): boolean {
     return this.refused.has(index);
+  }
+
+  /**
+   * The raft index of the last applied entry that added, changed or removed a member (0 for
+   * the membership a cluster was bootstrapped with): every member computes the same number,
+   * and it grows with each change, as the `version` of ZooKeeper's `/zookeeper/config`.
+   */
+  get version(): number {
+    return this.changedAtIndex;
+  }
+
+  /** Records that the entry at raft index `index` changed the membership. */
+  recordChange(index: number): void {
+    if (index <= this.changedAtIndex) return;
+    this.changedAtIndex = index;
+    const v = Buffer.alloc(8);
+    v.writeBigUInt64BE(BigInt(index));
+    this.backend.put('members', versionKey, v);
   }
 }

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 
-import type {ZkAcl} from '@synod/proto/synodpb';
+import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
 
 import {ZkProtocol} from '@synod/proto';
 
@@ -14,6 +14,9 @@ export interface ZkAuthId {
 
 /** Why {@link ZkAuth.fixupAcl} refused an ACL list. */
 export const INVALID_ACL = 'invalidACL';
+
+/** An `x509` id that is no X.500 name (an empty attribute type): InvalidACL on every member. */
+const NO_X509_PROVIDER = '=no x509 provider';
 
 /**
  * ZooKeeper 3.8's built-in authentication without TLS or SASL: the `world`, `ip` and `digest`
@@ -100,6 +103,27 @@ export const ZkAuth = {
       }
     }
     return fixed;
+  },
+
+  /**
+   * The ops of a write proposed by a member without ZooKeeper's x509 provider (no secure
+   * port): each `x509` ACL entry's id is replaced by one no X.500 name parser accepts, so that
+   * every member's {@link ZkAuth.fixupAcl} finds the ACL invalid (InvalidACL) at exactly the
+   * point ZooKeeper's does, in a multi too, whatever the applying member's own listeners.
+   */
+  withoutX509Provider(ops: readonly ZkOp[]): ZkOp[] {
+    const refuse = (acl: readonly ZkAcl[]): ZkAcl[] =>
+      acl.map(a => (a.scheme === 'x509' ? {...a, id: NO_X509_PROVIDER} : a));
+    return ops.map(o => {
+      const op = o.op;
+      if (op?.$case === 'create' && op.value.acl.some(a => a.scheme === 'x509')) {
+        return {...o, op: {...op, value: {...op.value, acl: refuse(op.value.acl)}}};
+      }
+      if (op?.$case === 'setAcl' && op.value.acl.some(a => a.scheme === 'x509')) {
+        return {...o, op: {...op, value: {...op.value, acl: refuse(op.value.acl)}}};
+      }
+      return o;
+    });
   },
 
   /**

@@ -8,6 +8,7 @@ import {JuteWriter} from './jute-writer.js';
 import {PacketFramer} from './packet-framer.js';
 import type {ZkAuthId} from './zk-auth.js';
 import {ZkAuth} from './zk-auth.js';
+import type {ZkConfigNode} from './zk-ensemble-config.js';
 import type {ZkMember, ZkProposal} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
 import {zkPathError} from './zk-path.js';
@@ -24,11 +25,14 @@ const OP = ZkProtocol.op;
 const MAX_QUEUED_REQUESTS = 1000;
 const RESUME_QUEUED_REQUESTS = 100;
 const XID = ZkProtocol.xid;
+const CONFIG_PATH = '/zookeeper/config';
 
 /** What every connection of a member's ZooKeeper listener shares. */
 export interface ZkConnectionHost {
   readonly member: ZkMember;
   readonly hub: ZkWatchHub;
+  /** `/zookeeper/config` as reads see it: the cluster's members. */
+  readonly configNode: ZkConfigNode;
   /** `jute.maxbuffer`: the largest packet accepted. */
   readonly maxBufferBytes: number;
   readonly tickTimeMs: number;
@@ -41,6 +45,12 @@ export interface ZkConnectionHost {
    * that authenticates as it gets ZooKeeper's `super` id, which passes every ACL check.
    */
   readonly superDigest: string | undefined;
+  /**
+   * Whether this member has ZooKeeper's x509 authentication provider, which a ZooKeeper server
+   * has once it has a secure client port: here, an `https://` ZooKeeper URL. Without it an
+   * `x509` ACL is InvalidACL.
+   */
+  readonly x509Provider: boolean;
   /** Answers a four-letter word sent in place of the first packet, or undefined if unknown. */
   fourLetterWord(word: string): string | undefined;
   closed(connection: ZkConnection): void;
@@ -696,7 +706,8 @@ export class ZkConnection implements ZkWatchListener {
     // ZooKeeper's tree also knows the root as "".
     if (path === '') return this.host.member.state().reader().node('/');
     if (zkPathError(path) !== undefined) return undefined;
-    return this.host.member.state().reader().node(path);
+    const node = this.host.member.state().reader().node(path);
+    return path === CONFIG_PATH && node !== undefined ? this.host.configNode.serve(node) : node;
   }
 
   private async propose(ops: ZkOp[], multi: boolean) {
@@ -704,7 +715,10 @@ export class ZkConnection implements ZkWatchListener {
     const request: ZkProposal = {
       sessionId: this.sessionId,
       timeMs: BigInt(m.nowMs()),
-      request: {$case: 'txn', value: {ops, multi}},
+      request: {
+        $case: 'txn',
+        value: {ops: this.host.x509Provider ? ops : ZkAuth.withoutX509Provider(ops), multi},
+      },
       auth: this.auth,
       connectionId: this.connectionId,
       seq: ++this.txnSeq,

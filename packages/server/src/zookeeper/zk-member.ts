@@ -3,6 +3,7 @@ import {createHmac, randomBytes} from 'node:crypto';
 import type {ZkRequest} from '@synod/proto/synodpb';
 import type {WatchableStore} from '@synod/storage';
 
+import type {ZkEnsemble} from './zk-ensemble-config.js';
 import type {ZkApplied, ZkStateMachine} from './zk-state-machine.js';
 
 /** A ZooKeeper write's outcome with the revision (zxid) after it. */
@@ -34,6 +35,8 @@ export interface ZkMember {
   newSessionId(): bigint;
   nowMs(): number;
   mode(): 'standalone' | 'leader' | 'follower';
+  /** The members and the version of their configuration, for `/zookeeper/config`. */
+  ensemble(): ZkEnsemble;
 }
 
 /** The session password: 16 bytes of an HMAC of the session id under the cluster's secret. */

@@ -11,6 +11,7 @@ import type {ZkAuthId} from './zk-auth.js';
 
 import type {ZkConnectionHost} from './zk-connection.js';
 import {ZkConnection} from './zk-connection.js';
+import {ZkConfigNode, zkClientAddressOf} from './zk-ensemble-config.js';
 import {FourLetterWords} from './four-letter-words.js';
 import {ZkServerStats} from './zk-server-stats.js';
 import type {ZkMember} from './zk-member.js';
@@ -71,6 +72,9 @@ export class ZkServer {
   private readonly perIp = new Map<string, number>();
   private readonly bySession = new Map<bigint, ZkConnection>();
   private readonly hub: ZkWatchHub;
+  private readonly configNode: ZkConfigNode;
+  /** Whether each listener, in `servers`' order, is a TLS one. */
+  private readonly secure: boolean[] = [];
   private readonly host: ZkConnectionHost;
   private readonly fourLetterWords: FourLetterWords;
   /** What `mntr` reports and `/metrics` exports as `synod_zk_*`. */
@@ -82,6 +86,7 @@ export class ZkServer {
     private readonly servers: Server[],
     private readonly member: ZkMember,
     private readonly options: ZkServerOptions,
+    x509Provider: boolean,
   ) {
     this.hub = new ZkWatchHub(() => member.store());
     const tickTimeMs = options.tickTimeMs ?? 2000;
@@ -93,14 +98,20 @@ export class ZkServer {
       connections: () => this.connections,
       clientPort: () => this.addresses[0]?.port ?? 0,
     });
+    this.configNode = new ZkConfigNode(
+      () => member.ensemble(),
+      () => member.nowMs(),
+    );
     this.host = {
       member,
       hub: this.hub,
+      configNode: this.configNode,
       maxBufferBytes: options.maxBufferBytes ?? 0xfffff,
       tickTimeMs,
       stats: this.stats,
       monotonicNowMs: options.monotonicNowMs ?? (() => performance.now()),
       superDigest: options.superDigest,
+      x509Provider,
       fourLetterWord: word => this.fourLetterWords.answer(word),
       closed: connection => {
         this.connections.delete(connection);
@@ -125,7 +136,12 @@ export class ZkServer {
     options: ZkServerOptions = {},
   ): Promise<ZkServer> {
     const servers: Server[] = [];
-    const zk = new ZkServer(servers, member, options);
+    const zk = new ZkServer(
+      servers,
+      member,
+      options,
+      urls.some(url => url.protocol === 'https:'),
+    );
     try {
       for (const url of urls) {
         const server =
@@ -142,6 +158,7 @@ export class ZkServer {
           });
         });
         servers.push(server);
+        zk.secure.push(url.protocol === 'https:');
       }
     } catch (error) {
       await zk.close();
@@ -149,6 +166,24 @@ export class ZkServer {
     }
     zk.startContainerSweeper();
     return zk;
+  }
+
+  /**
+   * The membership changed: `/zookeeper/config` lists the new one, and the data watches on it
+   * fire, as after ZooKeeper's reconfig.
+   */
+  membershipChanged(): void {
+    if (this.configNode.refresh()) this.hub.dataChangedOutsideStore('/zookeeper/config');
+  }
+
+  /** `host:port` of the first plain (`http://`) listener: the client address members publish. */
+  get plainClientAddress(): string {
+    for (const [i, server] of this.servers.entries()) {
+      if (this.secure[i] === true) continue;
+      const a = server.address() as AddressInfo;
+      return zkClientAddressOf({host: a.address, port: a.port});
+    }
+    return '';
   }
 
   get addresses(): {host: string; port: number}[] {

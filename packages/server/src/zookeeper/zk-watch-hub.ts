@@ -37,6 +37,15 @@ export class ZkWatchHub {
     this.listeners.delete(listener);
   }
 
+  /**
+   * A node whose data is not kept in the store changed (`/zookeeper/config`, with the
+   * membership): its data watches fire as for a setData.
+   */
+  dataChangedOutsideStore(path: string): void {
+    const revision = this.currentStore().rev();
+    for (const l of this.listeners) l.changes(revision, [{type: 'dataChanged', path}]);
+  }
+
   close(): void {
     this.stream?.close();
     this.stream = undefined;

@@ -346,6 +346,42 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
 
     scenario(
       servers,
+      'the x509 scheme without a secure port: no x509 provider, so an x509 ACL is InvalidACL',
+      async s => {
+        const a = await s.connect('a');
+        await a.create(s.path(), '');
+        const hers: Acl[] = [{perms: ALL, scheme: 'x509', id: 'CN=alice,O=Acme'}];
+        await a.create(s.path('/x'), '', CreateMode.persistent, hers);
+        await a.create(s.path('/x'), '', CreateMode.persistent, [...open, ...hers]);
+        await a.create2(s.path('/x'), '', CreateMode.ephemeral, hers);
+        await a.createContainer(s.path('/x'), '', hers);
+        // Checked after the path's slash, before the parent: NoNode would come later.
+        await a.create('no-slash', '', CreateMode.persistent, hers);
+        await a.create(s.path('/missing/x'), '', CreateMode.persistent, hers);
+        await a.create(s.path('/x'), '', CreateMode.persistent, open);
+        await a.setACL(s.path('/x'), hers);
+        await a.setACL(s.path('/missing'), hers);
+        await a.getACL(s.path('/x'));
+        await a.multi([
+          {op: 'create', path: s.path('/y'), data: '', mode: CreateMode.persistent, acl: open},
+          {op: 'create', path: s.path('/z'), data: '', mode: CreateMode.persistent, acl: hers},
+        ]);
+        await a.multi([
+          {op: 'check', path: s.path('/x'), version: 7},
+          {op: 'create', path: s.path('/w'), data: '', mode: CreateMode.persistent, acl: hers},
+        ]);
+        await a.createTTL(s.path('/t'), '', CreateMode.persistentWithTtl, 0n, hers);
+        await a.createTTL(s.path('/t'), '', CreateMode.persistentWithTtl, 60_000n, hers);
+        await a.exists(s.path('/y'));
+        await a.exists(s.path('/z'));
+        // The other schemes are unaffected.
+        await a.setACL(s.path('/x'), alice(ALL));
+        await a.getACL(s.path('/x'));
+      },
+    );
+
+    scenario(
+      servers,
       'a SASL request (opcode 102) without SASL configured',
       async s => {
         const a = await s.connect('a');

@@ -114,6 +114,11 @@ export interface MemberRecord {
   peerUrls: string[];
   clientUrls: string[];
   isLearner: boolean;
+  /**
+   * host:port of the member's first plain ZooKeeper listener, empty without one:
+   * the client address of its server line in /zookeeper/config.
+   */
+  zkClientAddress: string;
 }
 
 /** The context of a Raft conf change: which member it adds, changes or removes. */
@@ -700,7 +705,7 @@ export const InternalRequest: MessageFns<InternalRequest> = {
 };
 
 function createBaseMemberRecord(): MemberRecord {
-  return { id: 0n, name: "", peerUrls: [], clientUrls: [], isLearner: false };
+  return { id: 0n, name: "", peerUrls: [], clientUrls: [], isLearner: false, zkClientAddress: "" };
 }
 
 export const MemberRecord: MessageFns<MemberRecord> = {
@@ -722,6 +727,9 @@ export const MemberRecord: MessageFns<MemberRecord> = {
     }
     if (message.isLearner !== false) {
       writer.uint32(40).bool(message.isLearner);
+    }
+    if (message.zkClientAddress !== "") {
+      writer.uint32(50).string(message.zkClientAddress);
     }
     return writer;
   },
@@ -779,6 +787,14 @@ export const MemberRecord: MessageFns<MemberRecord> = {
             message.isLearner = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.zkClientAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -801,6 +817,7 @@ export const MemberRecord: MessageFns<MemberRecord> = {
     message.peerUrls = object.peerUrls?.map((e) => e) || [];
     message.clientUrls = object.clientUrls?.map((e) => e) || [];
     message.isLearner = object.isLearner ?? false;
+    message.zkClientAddress = object.zkClientAddress ?? "";
     return message;
   },
 };
