@@ -9,6 +9,7 @@ import {
   RecordType,
   decodeEntry,
   decodeRecord,
+  entryFrameBytes,
   frameBytes,
   isZero,
 } from './record.js';
@@ -412,7 +413,10 @@ export class Wal {
     hardState: HardState | undefined,
     entries: readonly Entry[],
   ): {bytes: Uint8Array; crc: number} {
-    const enc = new RecordEncoder(this.crc);
+    // A hard state encodes in at most 33 bytes (three varints), 48 framed.
+    let expectedBytes = hardState === undefined ? 0 : frameBytes(33);
+    for (const e of entries) expectedBytes += entryFrameBytes(e.data.length);
+    const enc = new RecordEncoder(this.crc, expectedBytes);
     entries.forEach((e, i) => {
       const ends = hardState === undefined && i === entries.length - 1;
       enc.appendEntry(e, ends);
