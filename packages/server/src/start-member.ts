@@ -182,7 +182,11 @@ export async function startMember(
   const clusterDeps: ClusterServiceDeps = {
     isPeerConnected: id => transport.isConnected(id),
     forwarder,
+    learnerPromoted: () => {
+      metrics.learnerPromoted();
+    },
   };
+  metrics.attachPeers(id => transport.isConnected(id));
   try {
     peerServer = await startPeerServer(
       config.listenPeerUrls,
@@ -249,7 +253,7 @@ export async function startMember(
     serve(WatchDefinition, watchService(core, metrics), watchGuards);
     serve(LeaseDefinition, leaseService(core, forwarder), leaseGuards);
     serve(ClusterDefinition, clusterService(core, clusterDeps), clusterGuards);
-    serve(MaintenanceDefinition, maintenanceService(core), maintenanceGuards);
+    serve(MaintenanceDefinition, maintenanceService(core, metrics.storage), maintenanceGuards);
     serve(AuthDefinition, authService(core), authGuards(config));
     addServiceMethods(methods, HealthDefinition, healthService(core));
     serve(LockDefinition, lockService(core), lockGuards);

@@ -1,9 +1,13 @@
 import {readFileSync} from 'node:fs';
+import {mkdtemp, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 
 import type {EtcdCluster} from '@synod/testing';
 import {etcdSkipReason, freePorts, startEtcd, startSynod, waitFor} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
+import {runCtl} from './differential/etcdctl.js';
 import type {MetricFamily} from './support/prometheus-text.js';
 import {quantileBetween, sampleSum, scrape} from './support/prometheus-text.js';
 
@@ -159,6 +163,13 @@ async function putKeys(clientUrl: string, count: number): Promise<void> {
   }
 }
 
+/** A histogram's bounds as numbers: Go writes 1048576 as `1.048576e+06`, prom-client does not. */
+const bucketBounds = (bounds: Set<string>) =>
+  [...bounds]
+    .map(Number)
+    .sort((x, y) => x - y)
+    .join(' ');
+
 const rttCount = (families: Map<string, MetricFamily>) =>
   sampleSum(families, 'etcd_network_peer_round_trip_time_seconds_count');
 
@@ -219,7 +230,7 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
       if (theirs === undefined) continue;
       if (ours.help !== theirs.help)
         problems.push(`${name}: help "${ours.help}" vs "${theirs.help}"`);
-      const buckets = (f: MetricFamily) => [...f.buckets].sort().join(' ');
+      const buckets = (f: MetricFamily) => bucketBounds(f.buckets);
       if (buckets(ours) !== buckets(theirs)) {
         problems.push(`${name}: buckets ${buckets(ours)} vs etcd's ${buckets(theirs)}`);
       }
@@ -265,7 +276,9 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
       if (ours.help !== theirs.help)
         problems.push(`${name}: help "${ours.help}" vs "${theirs.help}"`);
       const sorted = (set: Set<string>) => [...set].sort().join(' ');
-      if (sorted(ours.buckets) !== sorted(theirs.buckets)) problems.push(`${name}: buckets`);
+      if (bucketBounds(ours.buckets) !== bucketBounds(theirs.buckets)) {
+        problems.push(`${name}: buckets ${bucketBounds(ours.buckets)}`);
+      }
       if (ours.samples.length > 0 && theirs.samples.length > 0) {
         if (sorted(ours.labelNames) !== sorted(theirs.labelNames)) problems.push(`${name}: labels`);
       }
@@ -381,6 +394,102 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
     }
   });
 
+  it('moves the store, lease and maintenance counters as etcd does for the same requests', async () => {
+    /** Every member's scrape, summed: puts count on each member, renewals on the leader. */
+    const scrapeAll = (name: 'etcd' | 'synod') =>
+      Promise.all((clusters[name]?.endpoints ?? []).map(url => scrape(`${url}/metrics`)));
+    const sum = (all: Map<string, MetricFamily>[], sample: string, labels = {}) =>
+      all.reduce((n, families) => n + sampleSum(families, sample, labels), 0);
+    const counted = [
+      'etcd_mvcc_put_total',
+      'etcd_debugging_mvcc_put_total',
+      'etcd_mvcc_delete_total',
+      'etcd_debugging_mvcc_delete_total',
+      'etcd_mvcc_txn_total',
+      'etcd_debugging_mvcc_txn_total',
+      'etcd_debugging_mvcc_total_put_size_in_bytes',
+      'etcd_debugging_lease_granted_total',
+      'etcd_debugging_lease_renewed_total',
+      'etcd_debugging_lease_revoked_total',
+      'etcd_debugging_lease_ttl_total_count',
+      'etcd_debugging_lease_ttl_total_sum',
+      'etcd_debugging_server_lease_expired_total',
+      'etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds_count',
+      'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
+      'etcd_disk_backend_defrag_duration_seconds_count',
+      'etcd_mvcc_hash_rev_duration_seconds_count',
+      'etcd_disk_backend_snapshot_duration_seconds_count',
+      'etcd_debugging_mvcc_events_total',
+    ];
+    const moved = [
+      'etcd_mvcc_range_total',
+      'etcd_debugging_mvcc_range_total',
+      'etcd_disk_wal_write_bytes_total',
+      'etcd_debugging_mvcc_db_compaction_keys_total',
+    ];
+    const deltas = await Promise.all(
+      (['etcd', 'synod'] as const).map(async name => {
+        const address = new URL(clusters[name]?.endpoints[0] ?? '').host;
+        const ctl = async (args: string[], options = {}) => {
+          const r = await runCtl(address, args, options);
+          expect(r.code, `${name}: etcdctl ${args.join(' ')}: ${r.stderr}`).toBe(0);
+          return r.stdout;
+        };
+        const then = await scrapeAll(name);
+        await ctl(['put', 'mv-a', '1']);
+        await ctl(['put', 'mv-b', '22']);
+        await ctl(['get', 'mv-a']);
+        await ctl(['get', 'mv-', '--prefix']);
+        await ctl(['del', 'mv-b']);
+        await ctl(['txn'], {stdin: 'value("mv-a") = "1"\n\nput mv-c 333\nput mv-d 4444\n\n\n'});
+        const kept = /lease ([0-9a-f]+) granted/.exec(await ctl(['lease', 'grant', '100']))?.[1];
+        await ctl(['lease', 'keep-alive', '--once', kept ?? '']);
+        await ctl(['lease', 'revoke', kept ?? '']);
+        const expiring = /lease ([0-9a-f]+) granted/.exec(await ctl(['lease', 'grant', '1']))?.[1];
+        await ctl(['put', 'mv-l', 'leased', `--lease=${expiring ?? ''}`]);
+        const revision = /"revision":(\d+)/.exec(await ctl(['get', 'mv-a', '-w', 'json']))?.[1];
+        await ctl(['compact', revision ?? '']);
+        await ctl(['defrag']);
+        await ctl(['endpoint', 'hashkv']);
+        await ctl(['watch', 'mv-a', '--rev=1'], {stopAfterLines: 3});
+        const snapshotDir = await mkdtemp(join(tmpdir(), 'metrics-snapshot-'));
+        try {
+          await ctl(['snapshot', 'save', join(snapshotDir, 'snapshot.db')]);
+        } finally {
+          await rm(snapshotDir, {recursive: true, force: true});
+        }
+        let now = then;
+        await waitFor(
+          async () => {
+            now = await scrapeAll(name);
+            const expired = sum(now, 'etcd_debugging_server_lease_expired_total');
+            const compacted = sum(
+              now,
+              'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
+            );
+            return (
+              expired > sum(then, 'etcd_debugging_server_lease_expired_total') &&
+              compacted >=
+                3 + sum(then, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count')
+            );
+          },
+          10_000,
+          `${name}: the lease expired and every member compacted`,
+        );
+        const delta = (sample: string, labels = {}) =>
+          sum(now, sample, labels) - sum(then, sample, labels);
+        expect(sum(now, 'etcd_debugging_mvcc_compact_revision'), name).toBe(3 * Number(revision));
+        expect(sum(now, 'etcd_disk_defrag_inflight'), name).toBe(0);
+        for (const sample of moved) expect(delta(sample), `${name}: ${sample}`).toBeGreaterThan(0);
+        expect(
+          delta('etcd_server_client_requests_total', {client_api_version: '3.4'}),
+        ).toBeGreaterThan(15);
+        return Object.fromEntries(counted.map(sample => [sample, delta(sample)]));
+      }),
+    );
+    expect(deltas[1]).toEqual(deltas[0]);
+  }, 40_000);
+
   it('answers /health as etcd does (etcd 3.4 has no reason field, /livez or /readyz)', async () => {
     const answers: Record<string, string[]> = {};
     for (const name of ['etcd', 'synod'] as const) {
@@ -409,7 +518,7 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
     expect(await (await fetch(`${synod}/livez`)).text()).toBe('ok\n');
   });
 
-  it("turns etcdMembersDown's peer-failure term true once a member is killed", async () => {
+  it("turns etcdMembersDown's peer-failure term true once a member is killed, and counts the peer as disconnected", async () => {
     for (const name of ['etcd', 'synod'] as const) {
       const cluster = clusters[name];
       if (cluster === undefined) throw new Error('no cluster');
@@ -417,6 +526,14 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
       const start = sampleSum(
         await scrape(`${url}/metrics`),
         'etcd_network_peer_sent_failures_total',
+      );
+      const killed = {
+        Remote:
+          (await scrape(`${cluster.endpoints[2] ?? ''}/metrics`)).get('etcd_server_id')?.samples[0]
+            ?.labels.server_id ?? '',
+      };
+      expect(sampleSum(await scrape(`${url}/metrics`), 'etcd_network_active_peers', killed)).toBe(
+        1,
       );
       await cluster.members[2]?.kill('SIGKILL');
       const startedMs = Date.now();
@@ -437,6 +554,18 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
       expect(rate, name).toBeGreaterThan(0.01);
       const family = (await scrape(`${url}/metrics`)).get('etcd_network_peer_sent_failures_total');
       expect([...(family?.labelNames ?? [])], name).toEqual(['To']);
+      // The stream to the killed member broke: no longer active, counted once as disconnected.
+      await waitFor(
+        async () => {
+          const now = await scrape(`${url}/metrics`);
+          return (
+            sampleSum(now, 'etcd_network_active_peers', killed) === 0 &&
+            sampleSum(now, 'etcd_network_disconnected_peers_total', killed) === 1
+          );
+        },
+        10_000,
+        `${name}: the killed member inactive and disconnected`,
+      );
     }
   }, 30_000);
 });

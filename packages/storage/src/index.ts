@@ -29,7 +29,7 @@ export type {
   WriteView,
 } from './mvcc/kv.js';
 export {KvStore, keyInterval} from './mvcc/kv-store.js';
-export type {KvStoreOptions, LeaseHooks} from './mvcc/kv-store.js';
+export type {CompactionObserver, KvStoreOptions, LeaseHooks} from './mvcc/kv-store.js';
 export {KvExecutor, evaluateCompare, executeRange} from './mvcc/kv-executor.js';
 export type {KvExecutorOptions, WithRevision} from './mvcc/kv-executor.js';
 export {
@@ -67,7 +67,7 @@ export {bytesFieldSize, numberFieldSize, varintSize, writeVarint} from './mvcc/p
 export {parseRevisionKey, revisionKey} from './mvcc/revision.js';
 
 export {Lessor, MAX_LEASE_TTL_SECONDS} from './lease/lessor.js';
-export type {LeaseInfo, LessorOptions} from './lease/lessor.js';
+export type {LeaseInfo, LessorObserver, LessorOptions} from './lease/lessor.js';
 
 export {BboltBucket, BboltReader} from './bbolt/bbolt-reader.js';
 export type {BboltCheckResult, BboltEntry, BboltOpenOptions} from './bbolt/bbolt-reader.js';

@@ -46,6 +46,8 @@ export interface ClusterServiceDeps {
   /** Whether this member has a working connection to peer `id`. */
   isPeerConnected(id: number): boolean;
   readonly forwarder: LeaderForwarder;
+  /** Told when this member, as leader, has promoted a learner (for metrics). */
+  readonly learnerPromoted?: () => void;
 }
 
 /** Peer URLs as the cluster records them (`scheme://host:port`), or etcd's bad-URL error. */
@@ -86,6 +88,7 @@ async function promoteHere(
   member: ClusterBackend,
   view: ClusterView,
   id: number,
+  promoted?: () => void,
 ): Promise<MemberPromoteResponse> {
   if (!member.isLeader) throw etcdError(EtcdErrors.notLeader);
   const target = member.membership.get(id);
@@ -99,6 +102,7 @@ async function promoteHere(
     isLearner: false,
   });
   if (!result.ok) throw etcdError(result.error);
+  promoted?.();
   return {header: clusterHeader(member), members: result.response.map(toWireMember)};
 }
 
@@ -212,7 +216,7 @@ export function clusterService(
         throw etcdError(EtcdErrors.memberNotFound);
       }
       const id = Number(request.ID);
-      if (member.isLeader) return promoteHere(member, view(), id);
+      if (member.isLeader) return promoteHere(member, view(), id, deps.learnerPromoted);
       if (member.leader === 0) throw etcdError(EtcdErrors.noLeader);
       try {
         const {cluster} = deps.forwarder.clientsOfLeader();
@@ -237,6 +241,7 @@ export function peerClusterService(
         members: member.membership.list().map(toRecord),
         removedIds: member.membership.removedIds().map(BigInt),
       }),
-    promote: request => promoteHere(member, clusterView(member, deps), Number(request.ID)),
+    promote: request =>
+      promoteHere(member, clusterView(member, deps), Number(request.ID), deps.learnerPromoted),
   };
 }

@@ -8,6 +8,7 @@ import type {
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
 
 import {toRevision} from '../member/wire-requests.js';
+import type {StorageMetrics} from '../metrics/storage-metrics.js';
 import {streamEtcdSnapshot} from '../restore/write-etcd-snapshot.js';
 import type {ServiceGuards} from './call-guard.js';
 import {callerOf} from './call-guard.js';
@@ -35,8 +36,15 @@ export const maintenanceGuards: ServiceGuards<typeof MaintenanceDefinition> = {
   downgrade: {caller: 'none'},
 };
 
-/** The Maintenance service: status, alarms, hashes, defragmentation, leader transfer. */
-export function maintenanceService(member: MaintenanceBackend): MaintenanceServiceImplementation {
+/**
+ * The Maintenance service: status, alarms, hashes, defragmentation, leader transfer. `metrics`
+ * times the hashes, defragmentations and snapshots, as etcd's do.
+ */
+export function maintenanceService(
+  member: MaintenanceBackend,
+  metrics?: StorageMetrics,
+): MaintenanceServiceImplementation {
+  const nowMs = () => performance.now();
   return {
     async alarm(request, context) {
       // etcd's Alarm answers carry no header.
@@ -70,18 +78,25 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
     },
 
     async defragment() {
-      await member.backend.defragment();
+      const done = member.backend.defragment();
+      metrics?.defragmenting(done, nowMs);
+      await done;
       // etcd answers a defragmentation with an empty response, no header.
       return {};
     },
 
     hash() {
-      return Promise.resolve({header: member.header(), hash: member.backend.hash()});
+      const startedMs = nowMs();
+      const hash = member.backend.hash();
+      metrics?.hashed(nowMs() - startedMs);
+      return Promise.resolve({header: member.header(), hash});
     },
 
     async hashKV(request) {
       try {
+        const startedMs = nowMs();
         const r = await member.store.hashKV(toRevision(request.revision));
+        metrics?.hashedByRevision(nowMs() - startedMs);
         return {
           header: member.header(),
           hash: r.hash,
@@ -110,6 +125,7 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
      * written to disk.
      */
     async *snapshot(_request, context) {
+      const startedMs = nowMs();
       const hash = createHash('sha256');
       let remaining = 0;
       const chunks = streamEtcdSnapshot(member.backend, file => (remaining = file.sizeBytes));
@@ -121,6 +137,7 @@ export function maintenanceService(member: MaintenanceBackend): MaintenanceServi
         remaining -= chunk.length;
         yield {header: undefined, remainingBytes: BigInt(remaining), blob: chunk, version: ''};
       }
+      metrics?.backendSnapshotted(nowMs() - startedMs);
       yield {header: undefined, remainingBytes: 0n, blob: hash.digest(), version: etcdApiVersion};
     },
 

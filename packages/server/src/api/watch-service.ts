@@ -47,6 +47,7 @@ export function watchService(
     async *watch(requests, context) {
       const stream = member.store.newWatchStream();
       metrics.watchStreams.inc();
+      metrics.storage.watchQueue(stream, true);
       const watchdog = leaderWatchdog(member, context);
       const control: WireWatchResponse[] = [];
       const options: StreamOptions = {progress: new Map(), fragment: new Set()};
@@ -107,6 +108,7 @@ export function watchService(
           // from the apply path, and a response waits only for the gRPC stream to take it.
           const batch = stream.drain();
           if (batch.length > 0) {
+            metrics.storage.eventsSent(batch.reduce((n, r) => n + r.events.length, 0));
             for (const response of coalesceWatchResponses(batch, id => options.fragment.has(id))) {
               yield* toWireResponses(member, response, options);
             }
@@ -118,6 +120,7 @@ export function watchService(
         }
       } finally {
         metrics.watchStreams.dec();
+        metrics.storage.watchQueue(stream, false);
         watchdog.stop();
         clearInterval(progressTimer);
         context.signal.removeEventListener('abort', notify);

@@ -28,8 +28,11 @@ export class BackendImages {
     const io = this.storage.awaitIo.bind(this.storage);
     const file = join(this.dbDir, `outgoing-${to.toString(16)}-${this.clock.nowMs()}.mdb`);
     try {
+      const startedMs = this.clock.monotonicMs();
       await io(backend.copyTo(file, true));
-      return await io(readFile(file));
+      const image = await io(readFile(file));
+      this.observer.backendSnapshotted?.(this.clock.monotonicMs() - startedMs);
+      return image;
     } finally {
       await io(rm(file, {force: true}));
     }

@@ -24,6 +24,8 @@ export interface LeaseTimerHost {
   /** Replicates a request; rejects when it cannot be (no leader, stopped, timed out). */
   propose(body: LeaseTimerRequest, auth: RequestAuth): Promise<unknown>;
   warn(obj: object, msg: string): void;
+  /** An expired lease was revoked through the log (etcd's expired-lease count). */
+  leaseExpired?(): void;
 }
 
 /**
@@ -97,6 +99,9 @@ export class LeaseTimers {
       this.revoking.add(id);
       this.host
         .propose({$case: 'leaseRevoke', value: {ID: id}}, memberAsRoot)
+        .then(result => {
+          if ((result as {readonly ok?: boolean}).ok !== false) this.host.leaseExpired?.();
+        })
         .catch((error: unknown) => {
           this.host.warn(
             {lease: id.toString(16), error: String(error)},

@@ -5,8 +5,8 @@ import {ConfChange, ConfChangeType, MessageType} from '@synod/proto/raftpb';
 import {ConfChangeContext, InternalRequest} from '@synod/proto/synodpb';
 import type {MemoryStorage, RawNode, SoftState} from '@synod/raft';
 import {ConfChangeRefusedError, ProposalDroppedError} from '@synod/raft';
-import type {Backend, Snapshotter, Wal} from '@synod/storage';
-import {KvExecutor, KvStore, Lessor, WatchableStore} from '@synod/storage';
+import type {Backend, Snapshotter, Wal, WatchableStore} from '@synod/storage';
+import {KvExecutor, KvStore, Lessor} from '@synod/storage';
 
 import {AuthStore, anonymous} from '../auth/auth-store.js';
 import type {RequestAuth} from '../auth/auth-store.js';
@@ -21,6 +21,7 @@ import {Applier} from './applier.js';
 import {AutoCompactor} from './auto-compactor.js';
 import {BackendCommitBatcher} from './backend-commit-batcher.js';
 import {BackendQuota} from './backend-quota.js';
+import {CountedStore, compactionObserverOf} from './counted-store.js';
 import type {Clock, TimerHandle} from './clock.js';
 import {sleepMs} from './clock.js';
 import type {MemberInfo} from './membership.js';
@@ -180,6 +181,7 @@ export class MemberCore {
         warn: (obj, msg) => {
           this.logger.warn(obj, msg);
         },
+        leaseExpired: () => this.observer.leaseExpired?.(),
       },
       clock,
       config.leaseCheckpointIntervalMs,
@@ -193,6 +195,7 @@ export class MemberCore {
         readIndexSlow: () => {
           this.observer.readIndexSlow();
         },
+        readIndexFailed: () => this.observer.readIndexFailed?.(),
       },
       this.requestTimeoutMs,
       // etcd asks again every 500 ms when a read index does not come back.
@@ -324,7 +327,7 @@ export class MemberCore {
   private openState(): AppliedState {
     const minTtlSeconds = Math.ceil((1.5 * this.config.electionTimeoutMs) / 1000);
     const clock = this.clock;
-    const lessor = new Lessor({nowMs: () => clock.nowMs(), minTtlSeconds});
+    const lessor = new Lessor({nowMs: () => clock.nowMs(), minTtlSeconds, observer: this.observer});
     const kv = KvStore.open(this.dbDir, {
       leaseHooks: lessor,
       schedule: step => {
@@ -334,9 +337,10 @@ export class MemberCore {
         timeBackendCommit(this.observer, clock, landed);
       },
       syncBackendCommits: this.storage.syncBackendCommits,
+      compactionObserver: compactionObserverOf(this.observer, clock),
     });
     lessor.restore(kv.backend);
-    const store = new WatchableStore(kv, {
+    const store = new CountedStore(kv, this.observer, clock, {
       schedule: (step, delayMs) => {
         clock.setTimeout(step, delayMs);
       },
@@ -460,6 +464,11 @@ export class MemberCore {
   /** Proposals of this member waiting to be applied. */
   get pendingProposals(): number {
     return this.waiters.size;
+  }
+
+  /** Bytes this member's WAL has written since it started, for metrics. */
+  get walBytesWritten(): number {
+    return this.wal.bytesWritten;
   }
 
   get appliedIndex(): number {
@@ -735,7 +744,11 @@ export class MemberCore {
 
   private apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void | Promise<void> {
     if (snapshot !== undefined) {
-      return this.installSnapshot(snapshot).then(() => {
+      this.observer.snapshotApplying?.(1);
+      const installed = this.installSnapshot(snapshot).finally(() =>
+        this.observer.snapshotApplying?.(-1),
+      );
+      return installed.then(() => {
         this.applyCommitted(entries);
       });
     }

@@ -18,6 +18,8 @@ export interface ReadIndexSource {
   appliedIndex(): number;
   /** Told when a round got no answer in time and is asked again (etcd's slow read index). */
   readIndexSlow?(): void;
+  /** Told when raft could not take a ReadIndex request (etcd's failed read index). */
+  readIndexFailed?(): void;
 }
 
 /**
@@ -130,6 +132,7 @@ export class ReadIndexBatcher {
       this.source.requestReadIndex(batch.ctx);
     } catch {
       // No leader to ask right now: the retry below asks again.
+      this.source.readIndexFailed?.();
     }
     const remaining = batch.deadline - this.clock.monotonicMs();
     if (remaining <= 0) {

@@ -32,7 +32,8 @@ export type GrpcCallType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_s
  * whatever carries the call; the bytes by the transport that reads and writes them.
  */
 export interface GrpcCallObserver {
-  started(service: string, method: string, type: GrpcCallType): void;
+  /** A call started; `clientApiVersion` is its `client-api-version` metadata, if it has one. */
+  started(service: string, method: string, type: GrpcCallType, clientApiVersion?: string): void;
   handled(service: string, method: string, type: GrpcCallType, code: number): void;
   /** A request message of `bytes` (its protobuf encoding) was read from a client. */
   receivedBytes?(bytes: number): void;

@@ -6,9 +6,11 @@ import type {MemberCore} from '../member/member.js';
 import type {MemberObserver} from '../member/member-observer.js';
 import type {PeerTrafficObserver} from '../peer/peer-transport.js';
 import type {MethodTable} from '../transport/grpc-service.js';
+import {exponentialBuckets} from './exponential-buckets.js';
 import type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 import {GrpcMetrics, grpcMethodLabels} from './grpc-metrics.js';
 import {registerProcessMetrics} from './process-metrics.js';
+import {StorageMetrics} from './storage-metrics.js';
 import {ZkMetrics} from './zk-metrics.js';
 
 export type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
@@ -19,10 +21,6 @@ const diskBuckets = exponentialBuckets(0.001, 2, 14);
 const roundTripBuckets = exponentialBuckets(0.0001, 2, 16);
 /** etcd's buckets for saving a received snapshot: 0.1 s doubling to 51.2 s. */
 const snapshotSaveBuckets = exponentialBuckets(0.1, 2, 10);
-
-function exponentialBuckets(start: number, factor: number, count: number): number[] {
-  return Array.from({length: count}, (_, i) => Number((start * factor ** i).toPrecision(12)));
-}
 
 /** Settings of {@link MemberMetrics}. */
 export interface MemberMetricsOptions {
@@ -51,11 +49,14 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   readonly watchStreams: Gauge;
   /** The ZooKeeper port's `synod_zk_*`, attached once the port listens. */
   readonly zk: ZkMetrics;
+  /** The MVCC store's, the leases', the backend's work. */
+  readonly storage: StorageMetrics;
   private readonly grpc: GrpcMetrics;
   private core: MemberCore | undefined;
   private readonly walFsync: Histogram;
   private readonly backendCommit: Histogram;
   private readonly snapFsync: Histogram;
+  private readonly snapSave: Histogram;
   private readonly snapDbFsync: Histogram;
   private readonly snapDbSave: Histogram;
   private readonly proposalsFailed: Counter;
@@ -70,6 +71,13 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   private readonly healthFailures: Counter;
   private readonly healthCheck: Gauge<'name' | 'type'>;
   private readonly healthChecks: Counter<'name' | 'status' | 'type'>;
+  private readonly clientRequests: Counter<'client_api_version' | 'type'>;
+  private readonly disconnectedPeers: Counter<'Local' | 'Remote'>;
+  private readonly learnerPromotes: Counter;
+  private readonly readIndexesFailed: Counter;
+  private readonly snapshotApplyInProgress: Gauge;
+  /** Whether the transport's stream to a peer is up, once {@link attachPeers} is called. */
+  private isPeerConnected: ((id: number) => boolean) | undefined;
   /** When the leader last sent each follower a heartbeat, and in which term. */
   private readonly lastHeartbeatMs = new Map<number, number>();
   private heartbeatTerm = -1;
@@ -95,6 +103,11 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     this.snapFsync = histogram(
       'etcd_snap_fsync_duration_seconds',
       'The latency distributions of fsync called by snap.',
+      diskBuckets,
+    );
+    this.snapSave = histogram(
+      'etcd_debugging_snap_save_total_duration_seconds',
+      'The total latency distributions of save called by snapshot.',
       diskBuckets,
     );
     this.snapDbFsync = histogram(
@@ -173,8 +186,39 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       help: 'Total number of watch streams.',
       registers,
     });
+    this.clientRequests = new Counter({
+      name: 'etcd_server_client_requests_total',
+      help: 'The total number of client requests per client version.',
+      labelNames: ['type', 'client_api_version'],
+      registers,
+    });
+    this.disconnectedPeers = new Counter({
+      name: 'etcd_network_disconnected_peers_total',
+      help: 'The total number of disconnected peers.',
+      labelNames: ['Local', 'Remote'],
+      registers,
+    });
+    this.learnerPromotes = counter(
+      'etcd_server_learner_promote_successes',
+      'The total number of successful learner promotions while this member is leader.',
+    );
+    this.readIndexesFailed = counter(
+      'etcd_server_read_indexes_failed_total',
+      'The total number of failed read indexes seen.',
+    );
+    this.snapshotApplyInProgress = new Gauge({
+      name: 'etcd_server_snapshot_apply_in_progress_total',
+      help: '1 if the server is applying the incoming snapshot. 0 if none.',
+      registers,
+    });
+    this.storage = new StorageMetrics(registry);
     this.registerStateMetrics();
     this.zk = new ZkMetrics(registry);
+  }
+
+  /** Starts reporting `etcd_network_active_peers` from the peer transport's streams. */
+  attachPeers(isConnected: (id: number) => boolean): void {
+    this.isPeerConnected = isConnected;
   }
 
   /** Starts reading the member's state at each scrape. */
@@ -251,11 +295,46 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       'The current number of pending proposals to commit.',
       core => core.pendingProposals,
     );
-    gauge(
+    for (const name of [
       'etcd_mvcc_db_total_size_in_bytes',
-      'Total size of the underlying database physically allocated in bytes.',
-      core => core.store.kv.backend.sizeBytes(),
+      'etcd_debugging_mvcc_db_total_size_in_bytes',
+    ]) {
+      gauge(name, 'Total size of the underlying database physically allocated in bytes.', core =>
+        core.store.kv.backend.sizeBytes(),
+      );
+    }
+    gauge(
+      'etcd_debugging_mvcc_compact_revision',
+      'The revision of the last compaction in store.',
+      core => Math.max(0, core.store.firstRev()),
     );
+    gauge('etcd_debugging_auth_revision', 'The current revision of auth store.', core =>
+      Number(core.auth.revision),
+    );
+    // A gauge in etcd 3.4 (a counter from 3.5 on): bytes of WAL records this process wrote.
+    gauge(
+      'etcd_disk_wal_write_bytes_total',
+      'Total number of bytes written in WAL.',
+      core => core.walBytesWritten,
+    );
+    const isPeerConnected = () => this.isPeerConnected;
+    new Gauge({
+      name: 'etcd_network_active_peers',
+      help: 'The current number of active peer connections.',
+      labelNames: ['Local', 'Remote'],
+      registers,
+      collect() {
+        const c = core();
+        const connected = isPeerConnected();
+        if (c === undefined || connected === undefined) return;
+        this.reset();
+        const local = c.memberId.toString(16);
+        for (const m of c.peers()) {
+          if (m.id === c.memberId) continue;
+          this.set({Local: local, Remote: m.id.toString(16)}, connected(m.id) ? 1 : 0);
+        }
+      },
+    });
     gauge(
       'etcd_mvcc_db_total_size_in_use_in_bytes',
       'Total size of the underlying database logically in use in bytes.',
@@ -311,8 +390,14 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
 
   // GrpcCallObserver
 
-  started(service: string, method: string, type: GrpcCallType): void {
+  started(service: string, method: string, type: GrpcCallType, clientApiVersion?: string): void {
     this.grpc.started(service, method, type);
+    // etcd's interceptor reads the version etcd's clients send as metadata; the JSON gateway's
+    // calls carry none.
+    this.clientRequests.inc({
+      type: type === 'unary' ? 'unary' : 'stream',
+      client_api_version: clientApiVersion ?? 'unknown',
+    });
   }
 
   handled(service: string, method: string, type: GrpcCallType, code: number): void {
@@ -347,7 +432,9 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   }
 
   snapshotSynced(durationMs: number): void {
+    // Synod times the snapshot file's save as a whole: its encoding, write and fsync.
     this.snapFsync.observe(durationMs / 1000);
+    this.snapSave.observe(durationMs / 1000);
   }
 
   snapshotDbSaved(totalMs: number, fsyncMs: number): void {
@@ -363,6 +450,55 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     this.slowReadIndexes.inc();
   }
 
+  readIndexFailed(): void {
+    this.readIndexesFailed.inc();
+  }
+
+  txnEnded(ranges: number, puts: number, deletes: number, putBytes: number): void {
+    this.storage.txnEnded(ranges, puts, deletes, putBytes);
+  }
+
+  indexCompacted(_revision: number, pauseMs: number): void {
+    this.storage.indexCompacted(pauseMs);
+  }
+
+  compactionBatch(keys: number, pauseMs: number, last: boolean): void {
+    this.storage.compactionBatch(keys, pauseMs, last);
+  }
+
+  compacted(totalMs: number): void {
+    this.storage.compacted(totalMs);
+  }
+
+  leaseGranted(ttlSeconds: number): void {
+    this.storage.leaseGrantedWith(ttlSeconds);
+  }
+
+  leaseRenewed(): void {
+    this.storage.leaseRenewedOnce();
+  }
+
+  leaseRevoked(): void {
+    this.storage.leaseRevokedOnce();
+  }
+
+  leaseExpired(): void {
+    this.storage.leaseExpiredOnce();
+  }
+
+  snapshotApplying(delta: 1 | -1): void {
+    this.snapshotApplyInProgress.inc(delta);
+  }
+
+  backendSnapshotted(durationMs: number): void {
+    this.storage.backendSnapshotted(durationMs);
+  }
+
+  /** This member, as leader, promoted a learner to a voter. */
+  learnerPromoted(): void {
+    this.learnerPromotes.inc();
+  }
+
   /** A request took longer than `--warning-apply-duration`. */
   applySlow(): void {
     this.slowApplies.inc();
@@ -375,6 +511,10 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     },
     sendFailed: to => {
       this.peerSentFailures.inc({To: to.toString(16)});
+    },
+    disconnected: to => {
+      const local = this.core?.memberId.toString(16) ?? '';
+      this.disconnectedPeers.inc({Local: local, Remote: to.toString(16)});
     },
     roundTrip: (to, seconds) => {
       this.peerRoundTrip.observe({To: to.toString(16)}, seconds);

@@ -31,6 +31,8 @@ export interface PeerTrafficObserver {
   sent(to: number, bytes: number): void;
   /** Peer `to`'s stream broke or could not connect, or a message for it was dropped. */
   sendFailed(to: number): void;
+  /** The stream to peer `to`, which was up, broke. */
+  disconnected?(to: number): void;
   /** A probe of peer `to` came back after `seconds` (see {@link PeerProber}). */
   roundTrip?(to: number, seconds: number): void;
 }
@@ -240,6 +242,7 @@ class PeerSender {
   private onBroken(socket: net.Socket): void {
     if (socket !== this.socket || this.closed) return;
     this.socket = undefined;
+    if (this.connected) this.options.observer?.disconnected?.(this.id);
     this.connected = false;
     // A lost or refused stream is a failed send, as etcd counts one when its stream breaks:
     // a member that is down shows as failures at the reconnect rate (etcdMembersDown).

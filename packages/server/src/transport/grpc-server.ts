@@ -165,7 +165,12 @@ class GrpcCall {
     const {observer} = this.options;
     if (observer !== undefined) {
       const [, service = '', method = ''] = this.path.split('/');
-      observer.started(service, method, callType(this.served.method));
+      observer.started(
+        service,
+        method,
+        callType(this.served.method),
+        this.stream.header('client-api-version'),
+      );
     }
     if (this.served.method.requestStream) this.startRequestStream();
     else this.startOneRequest();

@@ -12,6 +12,18 @@ export interface LessorOptions {
   readonly nowMs: () => number;
   /** Shorter TTLs are raised to this silently (etcd: ceil(1.5 x election timeout)). */
   readonly minTtlSeconds: number;
+  /** Told of grants, renewals and revocations, for metrics. */
+  readonly observer?: LessorObserver;
+}
+
+/** What a {@link Lessor} reports as it works (etcd's lease metrics); it must not throw. */
+export interface LessorObserver {
+  /** A lease was granted with `ttlSeconds` (after raising it to the minimum). */
+  leaseGranted?(ttlSeconds: number): void;
+  /** A lease was renewed on the primary. */
+  leaseRenewed?(): void;
+  /** A lease was revoked, its keys deleted. */
+  leaseRevoked?(): void;
 }
 
 /** A lease as clients see it. */
@@ -108,6 +120,7 @@ export class Lessor implements LeaseHooks {
     if (this.primary) lease.expiryMs = this.options.nowMs() + ttl * 1000;
     this.leases.set(id, lease);
     this.persist(lease);
+    this.options.observer?.leaseGranted?.(ttl);
     return this.info(lease);
   }
 
@@ -128,6 +141,7 @@ export class Lessor implements LeaseHooks {
     this.leases.delete(id);
     this.keysByLease.delete(id);
     this.requireBackend().delete('lease', leaseKey(id));
+    this.options.observer?.leaseRevoked?.();
   }
 
   /** Restarts the lease's clock on the primary; returns the TTL, or throws NotFound. */
@@ -137,6 +151,7 @@ export class Lessor implements LeaseHooks {
     // The checkpoint a renewal makes stale is cleared through the log (see
     // checkpointsDue), never here: this runs on the leader alone.
     if (this.primary) lease.expiryMs = this.options.nowMs() + lease.ttlSeconds * 1000;
+    this.options.observer?.leaseRenewed?.();
     return lease.ttlSeconds;
   }
 

@@ -34,6 +34,19 @@ export interface KvStoreOptions {
   readonly onBackendCommit?: (landed: Promise<unknown>) => void;
   /** Commit the backend synchronously (see `BackendOptions.syncCommits`): for the simulator. */
   readonly syncBackendCommits?: boolean;
+  /** Told of each batch a compaction removes from the backend, for metrics. */
+  readonly compactionObserver?: CompactionObserver;
+}
+
+/** What a compaction reports of its batches (etcd's compaction metrics); must not throw. */
+export interface CompactionObserver {
+  /** Monotonic milliseconds, to time the batches with: the store reads no clock itself. */
+  monotonicMs(): number;
+  /**
+   * A batch removed `keys` revisions from the backend, holding the store for `pauseMs` (its
+   * synchronous part); `last` is the compaction's final batch.
+   */
+  batchRemoved(keys: number, pauseMs: number, last: boolean): void;
 }
 
 const META_CONSISTENT_INDEX = Buffer.from('consistent_index');
@@ -121,6 +134,7 @@ export class KvStore implements KV {
   private readonly leases: LeaseHooks;
   private readonly schedule: (step: () => void) => void;
   private readonly compactionBatch: number;
+  private readonly compactionObserver: CompactionObserver | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -129,6 +143,7 @@ export class KvStore implements KV {
     this.leases = options.leaseHooks ?? NO_LEASES;
     this.schedule = options.schedule ?? (step => setImmediate(step));
     this.compactionBatch = options.compactionBatch ?? 1000;
+    this.compactionObserver = options.compactionObserver;
   }
 
   /** Opens the store in `dir`, rebuilding the index from the backend. */
@@ -421,6 +436,7 @@ export class KvStore implements KV {
         await new Promise<void>(resolve => {
           this.schedule(resolve);
         });
+        const batchStartedMs = this.compactionObserver?.monotonicMs() ?? 0;
         let n = 0;
         let lastKey: Uint8Array | undefined;
         const doomed: Uint8Array[] = [];
@@ -431,6 +447,9 @@ export class KvStore implements KV {
           if (!keep.has(Buffer.from(key).toString('latin1'))) doomed.push(Buffer.from(key));
         }
         for (const k of doomed) this.backend.delete('key', k);
+        const last = lastKey === undefined || n < this.compactionBatch;
+        const pauseMs = (this.compactionObserver?.monotonicMs() ?? 0) - batchStartedMs;
+        this.compactionObserver?.batchRemoved(doomed.length, pauseMs, last);
         if (lastKey === undefined || n < this.compactionBatch) {
           this.backend.put('meta', META_FINISHED_COMPACT, u64(rev));
           await landing;

@@ -110,6 +110,13 @@ export class WatchStream {
     return true;
   }
 
+  /** Events in the queued responses (etcd's pending events). */
+  get queuedEvents(): number {
+    let n = 0;
+    for (const r of this.queue) n += r.events.length;
+    return n;
+  }
+
   /** Takes every queued response. */
   drain(): WatchResponse[] {
     const out = this.queue.splice(0);

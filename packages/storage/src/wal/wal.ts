@@ -95,6 +95,8 @@ export class Wal {
   private syncing: Promise<void> | undefined;
   /** Whether bytes written to the current segment (a commit-only batch) await an fsync. */
   private unsynced = false;
+  /** Bytes of records this WAL has written since it was opened (etcd's WAL write bytes). */
+  private written = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -109,6 +111,11 @@ export class Wal {
     private snapshot: SnapshotMarker,
     private hardState: HardState | undefined,
   ) {}
+
+  /** Bytes of records written since the WAL was opened: batches, markers, segment heads. */
+  get bytesWritten(): number {
+    return this.written;
+  }
 
   /** True if `dir` holds a WAL (at least one segment). */
   static exists(dir: string, options: WalOptions = {}): boolean {
@@ -341,6 +348,7 @@ export class Wal {
     this.file.write(encoded.bytes, this.offset);
     this.unsynced = true;
     this.offset += encoded.bytes.length;
+    this.written += encoded.bytes.length;
     this.crc = encoded.crc;
     const last = entries[entries.length - 1];
     if (last !== undefined) this.lastIndex = last.index;
@@ -367,6 +375,7 @@ export class Wal {
       this.file.write(bytes, this.offset);
       this.syncNow();
       this.offset += bytes.length;
+      this.written += bytes.length;
       this.crc = crc;
       this.snapshot = marker;
       this.lastIndex = Math.max(this.lastIndex, marker.index);
@@ -447,6 +456,7 @@ export class Wal {
     this.file.close();
     this.file = file;
     this.offset = offset;
+    this.written += offset;
     this.crc = crc;
     this.segments.push(seg);
   }
