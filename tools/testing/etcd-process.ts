@@ -87,8 +87,11 @@ export interface EtcdMember {
   exited(): Promise<void>;
   /** Sends a signal to the member. SIGKILL and SIGTERM leave it down until `restart()`. */
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts the member again on its data dir and ports, and waits until it is healthy. */
-  restart(): Promise<void>;
+  /**
+   * Starts the member again on its data dir and ports, and waits until it is healthy;
+   * `extraFlags` are added to its flags for this start only (`--force-new-cluster`, say).
+   */
+  restart(extraFlags?: readonly string[]): Promise<void>;
 }
 
 /** Where a member to be added to a running cluster will live. */
@@ -287,8 +290,10 @@ export class Member implements EtcdMember {
     });
   }
 
-  spawn(): void {
-    const child = spawn(this.command.file, this.command.args, {stdio: ['ignore', 'pipe', 'pipe']});
+  spawn(extraFlags: readonly string[] = []): void {
+    const child = spawn(this.command.file, [...this.command.args, ...extraFlags], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.output = '';
     const keep = (chunk: Buffer): void => {
       // Keep the tail only: enough to explain a failed start.
@@ -334,9 +339,9 @@ export class Member implements EtcdMember {
     if (signal === 'SIGSTOP') await untilStopped(child.pid);
   }
 
-  async restart(): Promise<void> {
+  async restart(extraFlags: readonly string[] = []): Promise<void> {
     if (this.child !== undefined) await this.kill('SIGKILL');
-    this.spawn();
+    this.spawn(extraFlags);
     await this.waitHealthy();
   }
 }

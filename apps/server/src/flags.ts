@@ -79,6 +79,10 @@ const flagSpecs = {
     kind: 'bool',
     help: 'refuse membership changes that could lose quorum (default: true)',
   },
+  'force-new-cluster': {
+    kind: 'bool',
+    help: 'start on the existing data as a cluster of this member alone, every other member removed (default: false)',
+  },
   'log-level': {kind: 'string', help: 'debug, info, warn or error (default: info)'},
   'auth-token': {
     kind: 'string',
@@ -462,6 +466,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     maxRequestBytes: int('max-request-bytes'),
     maxTxnOps: int('max-txn-ops'),
     strictReconfigCheck: bool('strict-reconfig-check'),
+    forceNewCluster: bool('force-new-cluster'),
     logLevel: str('log-level'),
     authToken: str('auth-token'),
     authTokenTtlSeconds: int('auth-token-ttl'),

@@ -52,6 +52,11 @@ export interface MemberConfig {
   readonly maxTxnOps: number;
   /** Refuse membership changes that would leave fewer started members than a quorum. */
   readonly strictReconfigCheck: boolean;
+  /**
+   * Start on the existing data as a cluster of this member alone, every other member removed
+   * (etcd's `--force-new-cluster`): the way back after a quorum is lost for good.
+   */
+  readonly forceNewCluster: boolean;
   readonly logLevel: LogLevel;
   /**
    * How often a watcher created with `progress_notify` hears the current
@@ -180,6 +185,7 @@ export interface MemberConfigInput {
   maxRequestBytes?: number;
   maxTxnOps?: number;
   strictReconfigCheck?: boolean;
+  forceNewCluster?: boolean;
   logLevel?: string;
   watchProgressNotifyIntervalMs?: number;
   leaseCheckpointIntervalMs?: number;
@@ -512,6 +518,7 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     ),
     maxTxnOps: positiveInt('max-txn-ops', input.maxTxnOps ?? memberDefaults.maxTxnOps),
     strictReconfigCheck: input.strictReconfigCheck ?? true,
+    forceNewCluster: input.forceNewCluster ?? false,
     logLevel: oneOf('log-level', input.logLevel ?? 'info', [
       'debug',
       'info',

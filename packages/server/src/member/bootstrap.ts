@@ -11,6 +11,7 @@ import {clusterIdFor, memberIdFor} from '../config/member-ids.js';
 import type {JoinInfo, MemberEnvironment, MemberLogger} from './member-environment.js';
 import type {MemberStorage} from './member-storage.js';
 import {nodeMemberStorage} from './member-storage.js';
+import {forceNewClusterLog} from './force-new-cluster.js';
 import {unsyncedFileSystem} from './unsynced-file-system.js';
 import type {MemberInfo} from './membership.js';
 
@@ -36,7 +37,8 @@ export interface OpenedDataDir {
 
 /**
  * Start-up and recovery, as etcd's bootstrap: opens the member's data directory and builds its
- * raft node. With a WAL, recovers from it and the newest raft snapshot; without one, writes a
+ * raft node. With a WAL, recovers from it and the newest raft snapshot (and with
+ * `--force-new-cluster` makes this member a cluster of its own); without one, writes a
  * new WAL, either to join a running cluster (`--initial-cluster-state existing`, with what the
  * peers said in `joining`) or to found one from `--initial-cluster`.
  */
@@ -81,14 +83,41 @@ export function openDataDir(
       confState = snap.confState;
     }
     const hs = opened.replay.hardState;
-    if (hs !== undefined) {
-      // A crash after a snapshot was saved but before the hard state that followed
-      // it leaves a commit index behind the snapshot; the snapshot itself is committed.
-      raftStorage.setHardState({...hs, commit: Math.max(hs.commit, applied)});
+    if (config.forceNewCluster) {
+      const forced = forceNewClusterLog(
+        {
+          id: identity.memberId,
+          name: config.name,
+          peerUrls: config.initialAdvertisePeerUrls.map(u => u.origin),
+          clientUrls: [],
+          isLearner: false,
+        },
+        confState,
+        applied,
+        opened.replay.entries,
+        hs ?? {term: 0, vote: 0, commit: 0},
+      );
+      wal.save(forced.hardState, forced.appended);
+      raftStorage.setHardState(forced.hardState);
+      raftStorage.append(forced.entries);
+      logger.warn(
+        {
+          memberId: identity.memberId.toString(16),
+          removed: forced.removed.map(id => id.toString(16)),
+          commit: forced.hardState.commit,
+        },
+        'forcing a new cluster of this member alone (--force-new-cluster)',
+      );
+    } else {
+      if (hs !== undefined) {
+        // A crash after a snapshot was saved but before the hard state that followed
+        // it leaves a commit index behind the snapshot; the snapshot itself is committed.
+        raftStorage.setHardState({...hs, commit: Math.max(hs.commit, applied)});
+      }
+      // A crash between writing a snapshot file and its WAL marker leaves entries the
+      // snapshot already covers; the log continues after the snapshot.
+      raftStorage.append(opened.replay.entries.filter(e => e.index > applied));
     }
-    // A crash between writing a snapshot file and its WAL marker leaves entries the
-    // snapshot already covers; the log continues after the snapshot.
-    raftStorage.append(opened.replay.entries.filter(e => e.index > applied));
     logger.info(
       {memberId: identity.memberId.toString(16), entries: opened.replay.entries.length, applied},
       'member recovered from its WAL',
