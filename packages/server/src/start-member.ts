@@ -145,6 +145,7 @@ export async function startMember(
         core.reportUnreachable(id);
       },
       snapshotStatus: (id, ok) => {
+        metrics.snapshotSent(id, ok, clock.monotonicMs());
         core.reportSnapshot(id, ok);
       },
       removed: () => {
@@ -200,6 +201,9 @@ export async function startMember(
         },
         received: (from, bytes) => {
           metrics.peerReceived(from, bytes);
+        },
+        snapshotReceived: (from, durationMs) => {
+          metrics.snapshotReceived(from, durationMs);
         },
       },
       onUnexpectedError,

@@ -570,6 +570,64 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
   }, 30_000);
 });
 
+describe('snapshots sent to a lagging follower', () => {
+  it('are counted and timed on the leader and on the follower, as etcd counts them', async () => {
+    // A short log: a follower that misses 30 entries can only catch up from a snapshot.
+    const cluster = await startSynod({
+      members: 3,
+      extraArgs: ['--snapshot-count=10', '--experimental-snapshot-catchup-entries=5'],
+    });
+    try {
+      const all = () => Promise.all(cluster.endpoints.map(url => scrape(`${url}/metrics`)));
+      // A follower is down while the leader takes the writes and compacts its log.
+      const leader = (await all()).findIndex(f => sampleSum(f, 'etcd_server_is_leader') === 1);
+      const behind = leader === 2 ? 1 : 2;
+      await cluster.members[behind]?.kill('SIGKILL');
+      await putKeys(cluster.endpoints[leader] ?? '', 30);
+      await cluster.members[behind]?.restart();
+      let scrapes: Map<string, MetricFamily>[] = [];
+      const sum = (sample: string) => scrapes.reduce((n, f) => n + sampleSum(f, sample), 0);
+      await waitFor(
+        async () => {
+          scrapes = await all();
+          return sum('etcd_network_snapshot_receive_success') >= 1;
+        },
+        15_000,
+        'a snapshot received by the lagging member',
+      );
+      const follower = scrapes[behind] ?? new Map<string, MetricFamily>();
+      expect(sampleSum(follower, 'etcd_network_snapshot_receive_success')).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect(
+        sampleSum(follower, 'etcd_network_snapshot_receive_total_duration_seconds_count'),
+      ).toBeGreaterThanOrEqual(1);
+      await waitFor(
+        async () => {
+          scrapes = await all();
+          return (
+            sum('etcd_network_snapshot_send_success') >= 1 &&
+            sampleSum(
+              scrapes[behind] ?? new Map<string, MetricFamily>(),
+              'etcd_server_snapshot_apply_in_progress_total',
+            ) === 0
+          );
+        },
+        10_000,
+        'the snapshot counted as sent, and applied',
+      );
+      expect(sum('etcd_network_snapshot_send_total_duration_seconds_count')).toBe(
+        sum('etcd_network_snapshot_send_success'),
+      );
+      expect(sum('etcd_network_snapshot_send_inflights_total')).toBe(0);
+      expect(sum('etcd_disk_backend_snapshot_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+      expect(sum('etcd_snap_db_save_total_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await cluster.stop();
+    }
+  }, 40_000);
+});
+
 describe('--listen-metrics-urls', () => {
   it('serves /metrics and the health endpoints, and nothing else, on a port of its own', async () => {
     const [port] = await freePorts(1);

@@ -19,7 +19,7 @@ export type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 const diskBuckets = exponentialBuckets(0.001, 2, 14);
 /** etcd's buckets for the round trip to a peer: 0.1 ms doubling to 3.2768 s. */
 const roundTripBuckets = exponentialBuckets(0.0001, 2, 16);
-/** etcd's buckets for saving a received snapshot: 0.1 s doubling to 51.2 s. */
+/** etcd's buckets for saving, sending or receiving a snapshot: 0.1 s doubling to 51.2 s. */
 const snapshotSaveBuckets = exponentialBuckets(0.1, 2, 10);
 
 /** Settings of {@link MemberMetrics}. */
@@ -76,6 +76,13 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   private readonly learnerPromotes: Counter;
   private readonly readIndexesFailed: Counter;
   private readonly snapshotApplyInProgress: Gauge;
+  private readonly snapshotSends: Record<'success' | 'failures', Counter<'To'>>;
+  private readonly snapshotSendInflights: Gauge<'To'>;
+  private readonly snapshotSendSeconds: Histogram<'To'>;
+  private readonly snapshotReceives: Counter<'From'>;
+  private readonly snapshotReceiveSeconds: Histogram<'From'>;
+  /** When the snapshot in flight to each follower was handed to the transport. */
+  private readonly snapshotSendStartedMs = new Map<number, number>();
   /** Whether the transport's stream to a peer is up, once {@link attachPeers} is called. */
   private isPeerConnected: ((id: number) => boolean) | undefined;
   /** When the leader last sent each follower a heartbeat, and in which term. */
@@ -209,6 +216,44 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     this.snapshotApplyInProgress = new Gauge({
       name: 'etcd_server_snapshot_apply_in_progress_total',
       help: '1 if the server is applying the incoming snapshot. 0 if none.',
+      registers,
+    });
+    const sendCounter = (name: string, help: string) =>
+      new Counter({name, help, labelNames: ['To'], registers});
+    this.snapshotSends = {
+      success: sendCounter(
+        'etcd_network_snapshot_send_success',
+        'Total number of successful snapshot sends',
+      ),
+      failures: sendCounter(
+        'etcd_network_snapshot_send_failures',
+        'Total number of snapshot send failures',
+      ),
+    };
+    this.snapshotSendInflights = new Gauge({
+      name: 'etcd_network_snapshot_send_inflights_total',
+      help: 'Total number of inflight snapshot sends',
+      labelNames: ['To'],
+      registers,
+    });
+    this.snapshotSendSeconds = new Histogram({
+      name: 'etcd_network_snapshot_send_total_duration_seconds',
+      help: 'Total latency distributions of v3 snapshot sends',
+      labelNames: ['To'],
+      buckets: snapshotSaveBuckets,
+      registers,
+    });
+    this.snapshotReceives = new Counter({
+      name: 'etcd_network_snapshot_receive_success',
+      help: 'Total number of successful snapshot receives',
+      labelNames: ['From'],
+      registers,
+    });
+    this.snapshotReceiveSeconds = new Histogram({
+      name: 'etcd_network_snapshot_receive_total_duration_seconds',
+      help: 'Total latency distributions of v3 snapshot receives',
+      labelNames: ['From'],
+      buckets: snapshotSaveBuckets,
       registers,
     });
     this.storage = new StorageMetrics(registry);
@@ -539,11 +584,41 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     }
     const limitMs = 2 * this.options.heartbeatIntervalMs;
     for (const m of messages) {
+      if (m.type === MessageType.MsgSnap) this.snapshotSendStarted(m.to, nowMs);
       if (m.type !== MessageType.MsgHeartbeat) continue;
       const last = this.lastHeartbeatMs.get(m.to);
       if (last !== undefined && nowMs - last > limitMs) this.heartbeatSendFailures.inc();
       this.lastHeartbeatMs.set(m.to, nowMs);
     }
+  }
+
+  /** A snapshot with the backend's image was handed to the transport for follower `to`. */
+  private snapshotSendStarted(to: number, nowMs: number): void {
+    if (this.snapshotSendStartedMs.has(to)) return;
+    this.snapshotSendStartedMs.set(to, nowMs);
+    this.snapshotSendInflights.inc({To: to.toString(16)});
+  }
+
+  /**
+   * The transport's outcome of a snapshot to follower `to`: as etcd, a success is counted and
+   * timed from the hand-over, a failure only counted. `nowMs` is monotonic.
+   */
+  snapshotSent(to: number, ok: boolean, nowMs: number): void {
+    const labels = {To: to.toString(16)};
+    const startedMs = this.snapshotSendStartedMs.get(to);
+    this.snapshotSendStartedMs.delete(to);
+    if (startedMs !== undefined) this.snapshotSendInflights.dec(labels);
+    this.snapshotSends[ok ? 'success' : 'failures'].inc(labels);
+    if (ok && startedMs !== undefined) {
+      this.snapshotSendSeconds.observe(labels, (nowMs - startedMs) / 1000);
+    }
+  }
+
+  /** A snapshot from peer `from` arrived whole, `durationMs` after its first chunk. */
+  snapshotReceived(from: number, durationMs: number): void {
+    const labels = {From: from.toString(16)};
+    this.snapshotReceives.inc(labels);
+    this.snapshotReceiveSeconds.observe(labels, durationMs / 1000);
   }
 
   /** Counts one answer of `/health`, as etcd's `etcd_server_health_*`. */

@@ -23,6 +23,8 @@ export interface PeerInbox {
   deliver(message: Message): void;
   /** Told of every frame of `bytes` read from peer `from`'s Raft stream, for metrics. */
   received?(from: number, bytes: number): void;
+  /** Told of a snapshot received whole from peer `from`, `durationMs` after its first chunk. */
+  snapshotReceived?(from: number, durationMs: number): void;
 }
 
 function checkHello(hello: PeerHello | undefined, inbox: PeerInbox): void {
@@ -125,6 +127,7 @@ export function acceptRaftStream(
 export function peerService(inbox: PeerInbox): PeerServiceImplementation {
   return {
     async sendSnapshot(chunks) {
+      const startedMs = performance.now();
       let header: Message | undefined;
       const parts: Uint8Array[] = [];
       let received = 0;
@@ -153,6 +156,7 @@ export function peerService(inbox: PeerInbox): PeerServiceImplementation {
             throw new ServerError(Status.DATA_LOSS, 'snapshot checksum mismatch; send it again');
           }
           inbox.received?.(header.from, data.length);
+          inbox.snapshotReceived?.(header.from, performance.now() - startedMs);
           const snapshot = header.snapshot;
           if (snapshot === undefined) break;
           inbox.deliver({...header, snapshot: {...snapshot, data}});
