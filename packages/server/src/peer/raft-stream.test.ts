@@ -52,7 +52,7 @@ describe('writeFrame over a socket', () => {
     for (const close of closers.splice(0)) close();
   });
 
-  it('delivers a large frame and small ones around it intact and in order', async () => {
+  it('delivers large frames and small ones around them intact and in order', async () => {
     const received: Buffer[] = [];
     const decoder = new FrameDecoder(16 * 1024 * 1024);
     let done: () => void = () => undefined;
@@ -62,7 +62,7 @@ describe('writeFrame over a socket', () => {
     const server = net.createServer(socket => {
       socket.on('data', chunk => {
         received.push(...decoder.push(chunk));
-        if (received.length === 3) done();
+        if (received.length === 5) done();
       });
     });
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
@@ -72,12 +72,19 @@ describe('writeFrame over a socket', () => {
     closers.push(() => client.destroy());
     const big = Buffer.alloc(3 * 1024 * 1024, 0x5a);
     big[big.length - 1] = 7;
+    // Frames up to 16 KiB are copied behind their prefix, larger ones written after it.
+    const copied = Buffer.alloc(16 * 1024, 0x11);
+    const notCopied = Buffer.alloc(16 * 1024 + 1, 0x22);
     writeFrame(client, Buffer.from('first'));
     writeFrame(client, big);
+    writeFrame(client, copied);
+    writeFrame(client, notCopied);
     writeFrame(client, Buffer.from('last'));
     await allIn;
     expect(received[0]?.toString()).toBe('first');
     expect(received[1]?.equals(big)).toBe(true);
-    expect(received[2]?.toString()).toBe('last');
+    expect(received[2]?.equals(copied)).toBe(true);
+    expect(received[3]?.equals(notCopied)).toBe(true);
+    expect(received[4]?.toString()).toBe('last');
   });
 });

@@ -24,6 +24,15 @@ export const raftStreamPreface = Buffer.from('SYNRAFT1', 'latin1');
 const lengthBytes = 4;
 
 /**
+ * Frames up to this size are copied behind their prefix and written in one `socket.write`:
+ * a corked prefix and payload take Node's buffered path (`clearBuffer`, `writev`). Two
+ * processes sending 200-byte frames back and forth used 0.94 of the CPU per round trip this
+ * way (5 alternating runs of 40,000: 15.9–16.9 µs against 16.6–18.4); larger frames are not
+ * copied.
+ */
+const copyFrameMaxBytes = 16 * 1024;
+
+/**
  * Writes one length-prefixed frame; returns what `socket.write` returned (false: buffer
  * full). `onWritten` is called once the frame has been handed to the kernel.
  */
@@ -32,6 +41,12 @@ export function writeFrame(
   payload: Uint8Array,
   onWritten?: () => void,
 ): boolean {
+  if (payload.length <= copyFrameMaxBytes) {
+    const frame = Buffer.allocUnsafe(lengthBytes + payload.length);
+    frame.writeUInt32BE(payload.length, 0);
+    frame.set(payload, lengthBytes);
+    return socket.write(frame, onWritten);
+  }
   const head = Buffer.allocUnsafe(lengthBytes);
   head.writeUInt32BE(payload.length, 0);
   socket.cork();
