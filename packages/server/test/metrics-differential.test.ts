@@ -638,6 +638,12 @@ describe('--listen-metrics-urls', () => {
       const base = `http://127.0.0.1:${port ?? 0}`;
       const families = await scrape(`${base}/metrics`);
       expect(sampleSum(families, 'etcd_server_has_leader')).toBe(1);
+      // Scrapes count themselves as Go's handler does: in flight while rendered, then by status.
+      const scrapes = (f: Map<string, MetricFamily>) =>
+        sampleSum(f, 'promhttp_metric_handler_requests_total', {code: '200'});
+      const again = await scrape(`${base}/metrics`);
+      expect(scrapes(again)).toBe(scrapes(families) + 1);
+      expect(sampleSum(again, 'promhttp_metric_handler_requests_in_flight')).toBe(1);
       expect(families.get('grpc_server_handling_seconds')).toBeUndefined();
       expect((await fetch(`${base}/health`)).status).toBe(200);
       expect(await (await fetch(`${base}/readyz`)).text()).toBe('ok\n');

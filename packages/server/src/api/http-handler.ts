@@ -68,7 +68,7 @@ export function httpEndpoints(
     if (isHealthPath(path)) return answerHealth(health, metrics, method, path, query);
     // As etcd's handlers: /metrics (Prometheus' handler) answers any method, /version only GET.
     if (path === '/metrics') {
-      return metrics.registry.metrics().then(
+      return metrics.scrape().then(
         text => ({
           status: 200,
           headers: {'content-type': metrics.registry.contentType},

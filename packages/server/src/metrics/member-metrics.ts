@@ -81,6 +81,8 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   private readonly snapshotSendSeconds: Histogram<'To'>;
   private readonly snapshotReceives: Counter<'From'>;
   private readonly snapshotReceiveSeconds: Histogram<'From'>;
+  private readonly scrapes: Counter<'code'>;
+  private readonly scrapesInFlight: Gauge;
   /** When the snapshot in flight to each follower was handed to the transport. */
   private readonly snapshotSendStartedMs = new Map<number, number>();
   /** Whether the transport's stream to a peer is up, once {@link attachPeers} is called. */
@@ -256,9 +258,40 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       buckets: snapshotSaveBuckets,
       registers,
     });
+    // What Go's Prometheus handler counts of itself, which etcd therefore exports.
+    this.scrapes = new Counter({
+      name: 'promhttp_metric_handler_requests_total',
+      help: 'Total number of scrapes by HTTP status code.',
+      labelNames: ['code'],
+      registers,
+    });
+    for (const code of ['200', '500', '503']) this.scrapes.inc({code}, 0);
+    this.scrapesInFlight = new Gauge({
+      name: 'promhttp_metric_handler_requests_in_flight',
+      help: 'Current number of scrapes being served.',
+      registers,
+    });
     this.storage = new StorageMetrics(registry);
     this.registerStateMetrics();
     this.zk = new ZkMetrics(registry);
+  }
+
+  /**
+   * The text of a scrape of `/metrics`, counted as Go's handler counts its own: the scrape being
+   * served shows as in flight, and is counted by its status once it is rendered.
+   */
+  async scrape(): Promise<string> {
+    this.scrapesInFlight.inc();
+    try {
+      const text = await this.registry.metrics();
+      this.scrapes.inc({code: '200'});
+      return text;
+    } catch (error) {
+      this.scrapes.inc({code: '500'});
+      throw error;
+    } finally {
+      this.scrapesInFlight.dec();
+    }
   }
 
   /** Starts reporting `etcd_network_active_peers` from the peer transport's streams. */
