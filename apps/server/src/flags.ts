@@ -178,6 +178,14 @@ const flagSpecs = {
     help: "certificate of the https:// --listen-zk-urls, when not --cert-file's (ZooKeeper's ssl.keyStore)",
   },
   'zk-key-file': {kind: 'string', help: 'key of --zk-cert-file'},
+  'zk-keystore-file': {
+    kind: 'string',
+    help: "PKCS#12 key store with the key and certificate of the https:// --listen-zk-urls, in place of --zk-cert-file and --zk-key-file (ZooKeeper's ssl.keyStore with ssl.keyStore.type=PKCS12)",
+  },
+  'zk-keystore-password': {
+    kind: 'string',
+    help: "password of --zk-keystore-file (ZooKeeper's ssl.keyStore.password)",
+  },
   'zk-trusted-ca-file': {
     kind: 'string',
     help: "CA bundle that verifies ZooKeeper clients' certificates, with --zk-cert-file (ZooKeeper's ssl.trustStore)",
@@ -504,6 +512,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     zkKeyFile: str('zk-key-file'),
     zkTrustedCaFile: str('zk-trusted-ca-file'),
     zkCrlFile: str('zk-crl-file'),
+    zkKeystoreFile: str('zk-keystore-file'),
+    zkKeystorePassword: str('zk-keystore-password'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

@@ -249,6 +249,8 @@ export interface MemberConfigInput {
   zkKeyFile?: string;
   zkTrustedCaFile?: string;
   zkCrlFile?: string;
+  zkKeystoreFile?: string;
+  zkKeystorePassword?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -577,12 +579,27 @@ function resolveZkTls(
   if (clientAuth !== 'need' && clientAuth !== 'want' && clientAuth !== 'none') {
     throw new ConfigError('zk-ssl-client-auth', `${clientAuth}: expected need, want or none`);
   }
-  const own = input.zkCertFile !== undefined || input.zkKeyFile !== undefined;
+  const keystore = input.zkKeystoreFile;
+  if (keystore !== undefined && (input.zkCertFile !== undefined || input.zkKeyFile !== undefined)) {
+    throw new ConfigError(
+      'zk-keystore-file',
+      'give the ZooKeeper port either a PKCS#12 key store or --zk-cert-file and --zk-key-file, not both',
+    );
+  }
+  if (input.zkKeystorePassword !== undefined && keystore === undefined) {
+    throw new ConfigError('zk-keystore-password', 'it is the password of --zk-keystore-file');
+  }
+  const own =
+    input.zkCertFile !== undefined || input.zkKeyFile !== undefined || keystore !== undefined;
   if (secure.length === 0) {
     const given = own || input.zkTrustedCaFile !== undefined || input.zkCrlFile !== undefined;
     if (given) {
       throw new ConfigError(
-        input.zkCertFile !== undefined ? 'zk-cert-file' : 'zk-key-file',
+        input.zkCertFile !== undefined
+          ? 'zk-cert-file'
+          : keystore !== undefined
+            ? 'zk-keystore-file'
+            : 'zk-key-file',
         'the ZooKeeper certificates need an https:// URL in --listen-zk-urls',
       );
     }
@@ -594,6 +611,9 @@ function resolveZkTls(
         side: 'zk',
         certFile: input.zkCertFile,
         keyFile: input.zkKeyFile,
+        ...(keystore === undefined
+          ? {}
+          : {pkcs12: {file: keystore, password: input.zkKeystorePassword ?? ''}}),
         trustedCaFile: input.zkTrustedCaFile,
         clientCertAuth: clientAuth === 'need',
         crlFile: input.zkCrlFile,

@@ -145,6 +145,7 @@ function isIp(host: string): boolean {
 
 function filesOf(s: TlsSettings): [string, string][] {
   const files: [string, string][] = [];
+  if (s.pkcs12 !== undefined) files.push([KEYSTORE_FLAG, s.pkcs12.file]);
   if (s.certFile !== undefined) files.push([tlsFlag(s.side, 'cert'), s.certFile]);
   if (s.keyFile !== undefined) files.push([tlsFlag(s.side, 'key'), s.keyFile]);
   if (s.trustedCaFile !== undefined) files.push([tlsFlag(s.side, 'ca'), s.trustedCaFile]);
@@ -205,8 +206,36 @@ interface Loaded {
   readonly stamps: readonly FileStamp[];
 }
 
-function loadContext(s: TlsSettings): Loaded {
-  const stamps = stampsOf(s);
+/** The flag of a PKCS#12 key store (only the ZooKeeper port takes one). */
+const KEYSTORE_FLAG = 'zk-keystore-file';
+
+/** This member's key and certificate: from PEM files, or from a PKCS#12 key store. */
+function ownIdentity(
+  s: TlsSettings,
+): {cert: string; key: string} | {pfx: Buffer; passphrase: string} {
+  if (s.pkcs12 !== undefined) {
+    const {file, password} = s.pkcs12;
+    let pfx: Buffer;
+    try {
+      pfx = readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(KEYSTORE_FLAG, `cannot read ${file}: ${String(error)}`);
+    }
+    try {
+      // Parsed alone first, so that a wrong password or a file that is no PKCS#12 store is
+      // named as the key store's fault, not the CA's or the CRL's.
+      tls.createSecureContext({pfx, passphrase: password});
+    } catch (error) {
+      const why = (error as Error).message;
+      throw new ConfigError(
+        KEYSTORE_FLAG,
+        /mac verify|password/i.test(why)
+          ? `${file}: wrong --zk-keystore-password (${why})`
+          : `${file} is not a PKCS#12 key store with a key and its certificate (${why})`,
+      );
+    }
+    return {pfx, passphrase: password};
+  }
   const certFlag = tlsFlag(s.side, 'cert');
   const keyFlag = tlsFlag(s.side, 'key');
   if (s.certFile === undefined || s.keyFile === undefined) {
@@ -225,6 +254,13 @@ function loadContext(s: TlsSettings): Loaded {
   if (leaf === undefined || !leaf.checkPrivateKey(key)) {
     throw new ConfigError(keyFlag, `${s.keyFile} does not match the certificate in ${s.certFile}`);
   }
+  return {cert: certPem, key: keyPem};
+}
+
+function loadContext(s: TlsSettings): Loaded {
+  const stamps = stampsOf(s);
+  const certFlag = s.pkcs12 === undefined ? tlsFlag(s.side, 'cert') : KEYSTORE_FLAG;
+  const identity = ownIdentity(s);
   const caFlag = tlsFlag(s.side, 'ca');
   const caPem = s.trustedCaFile === undefined ? undefined : readPem(caFlag, s.trustedCaFile);
   if (caPem !== undefined && s.trustedCaFile !== undefined) {
@@ -233,8 +269,7 @@ function loadContext(s: TlsSettings): Loaded {
   const crlFlag = tlsFlag(s.side, 'crl');
   const crlPem = s.crlFile === undefined ? undefined : readPem(crlFlag, s.crlFile);
   const base = {
-    cert: certPem,
-    key: keyPem,
+    ...identity,
     minVersion: s.minVersion,
     maxVersion: s.maxVersion,
     ...(s.cipherSuites.length > 0 ? {ciphers: s.cipherSuites.join(':')} : {}),
@@ -244,7 +279,7 @@ function loadContext(s: TlsSettings): Loaded {
   try {
     context = tls.createSecureContext(withCa);
   } catch (error) {
-    throw new ConfigError(certFlag, `${s.certFile}: ${(error as Error).message}`);
+    throw new ConfigError(certFlag, `${s.pkcs12?.file ?? s.certFile}: ${(error as Error).message}`);
   }
   if (crlPem === undefined) return {context, options: withCa, stamps};
   const options = {...withCa, crl: crlPem};

@@ -15,6 +15,12 @@ export interface TlsSettings {
   readonly certFile: string | undefined;
   /** PEM private key of that certificate (`--key-file`). */
   readonly keyFile: string | undefined;
+  /**
+   * In place of `certFile` and `keyFile`: a PKCS#12 key store holding the key and its
+   * certificate chain, and its password (the ZooKeeper port's `--zk-keystore-file` and
+   * `--zk-keystore-password`, ZooKeeper's `ssl.keyStore.type=PKCS12`).
+   */
+  readonly pkcs12?: {readonly file: string; readonly password: string};
   /** PEM CA bundle that verifies the other side's certificates (`--trusted-ca-file`). */
   readonly trustedCaFile: string | undefined;
   /** Ask for, and require, a certificate signed by the trusted CA (`--client-cert-auth`). */
