@@ -5,15 +5,29 @@ import type {
   MaintenanceDefinition,
   MaintenanceServiceImplementation,
 } from '@synod/proto';
+import type {SnapshotResponse} from '@synod/proto';
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
+import {varintSize, writeVarint} from '@synod/storage';
 
 import {toRevision} from '../member/wire-requests.js';
 import type {StorageMetrics} from '../metrics/storage-metrics.js';
 import {streamEtcdSnapshot} from '../restore/write-etcd-snapshot.js';
+import type {WithEncodedTail} from '../transport/grpc-service.js';
+import {encodedTail} from '../transport/grpc-service.js';
 import type {ServiceGuards} from './call-guard.js';
 import {callerOf} from './call-guard.js';
 import {etcdError, unwrap} from './errors.js';
 import type {MaintenanceBackend} from './member-ports.js';
+
+const noBytes = Buffer.alloc(0);
+
+/** SnapshotResponse's field 3 (`blob`, bytes): its tag and the varint of `length`. */
+function blobFieldHead(length: number): Buffer {
+  const head = Buffer.allocUnsafe(1 + varintSize(length));
+  head[0] = (3 << 3) | 2;
+  writeVarint(head, 1, length);
+  return head;
+}
 
 /** The etcd API version Synod implements, reported where etcd reports its own version. */
 export const etcdApiVersion = '3.5.0';
@@ -135,7 +149,16 @@ export function maintenanceService(
         hash.update(chunk);
         // As etcd counts: the database's bytes after this message (the hash's message: 0).
         remaining -= chunk.length;
-        yield {header: undefined, remainingBytes: BigInt(remaining), blob: chunk, version: ''};
+        const response: SnapshotResponse & WithEncodedTail = {
+          header: undefined,
+          remainingBytes: BigInt(remaining),
+          blob: noBytes,
+          version: '',
+          // The blob as its encoded field after the rest: one copy of the megabyte into the
+          // message, where the generated encoder made three.
+          [encodedTail]: [blobFieldHead(chunk.length), chunk],
+        };
+        yield response;
       }
       metrics?.backendSnapshotted(nowMs() - startedMs);
       yield {header: undefined, remainingBytes: 0n, blob: hash.digest(), version: etcdApiVersion};

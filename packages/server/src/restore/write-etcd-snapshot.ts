@@ -54,7 +54,8 @@ export async function writeEtcdSnapshot(
  * The `key` bucket is read twice (once to measure the pages, once to write them) and never
  * held in memory; the others are read into memory first. The read transaction ends when the
  * file is built, when the iteration is stopped, or when the backend closes (the iteration
- * then throws). `onMeasured` is told the file's size before the first chunk.
+ * then throws). `onMeasured` is told the file's size before the first chunk. A chunk is
+ * filled again once the next has been taken: send or copy it before asking for the next.
  */
 export async function* streamEtcdSnapshot(
   backend: Pick<Backend, 'readView'>,
@@ -70,6 +71,7 @@ export async function* streamEtcdSnapshot(
   }
   return yield* streamBboltFile(buckets, {
     signal: view.signal,
+    reuseChunks: true,
     onBuilt: () => {
       view.close();
     },

@@ -337,6 +337,22 @@ describe('streamBboltFile', () => {
     expect(entries()).toBe(60_000);
     expect(chunks.length).toBeGreaterThan(2);
     expect(decodeMeta(whole.subarray(0, 4096))).toMatchObject({txid: 0n});
+
+    // Chunks filled again once the next is taken: the same bytes, read before asking on.
+    const copies: Buffer[] = [];
+    const reused = new Set<ArrayBufferLike>();
+    for await (const chunk of streamBboltFile(
+      [
+        {key: b('key'), fill: counted(30_000).fill},
+        {key: b('meta'), bucket: [{key: b('consistent_index'), value: Buffer.alloc(8, 1)}]},
+      ],
+      {reuseChunks: true},
+    )) {
+      copies.push(Buffer.from(chunk));
+      reused.add(chunk.buffer);
+    }
+    expect(Buffer.concat(copies).equals(whole)).toBe(true);
+    expect(reused.size).toBeLessThan(copies.length);
   });
 
   it('stops building when its reader stops, or when its signal aborts, and says so once', async () => {
