@@ -361,10 +361,22 @@ public final class CuratorChecks {
     }
     threads.forEach(Thread::start);
     joinAll(threads, 60_000);
+    syncBeforeRead(pool.get(0), path);
     long end = new DistributedAtomicLong(pool.get(0), path, new ExponentialBackoffRetry(5, 3)).get().postValue();
     int expected = pool.size() * perClient;
     check("atomic-long-all-succeeded", succeeded.get() == expected, succeeded.get() + " of " + expected + " increments succeeded");
     check("atomic-long-no-lost-update", end == succeeded.get() && duplicates.get() == 0, "value " + end + " after " + succeeded.get() + " increments, " + duplicates.get() + " repeated results");
+  }
+
+  /**
+   * A sync before reading what other clients wrote: ZooKeeper promises a session its own writes
+   * in order, and another session's only after a sync (its server may be a follower one write
+   * behind, on ZooKeeper as on Synod).
+   */
+  private static void syncBeforeRead(CuratorFramework client, String path) throws Exception {
+    CountDownLatch synced = new CountDownLatch(1);
+    client.sync().inBackground((c, event) -> synced.countDown()).forPath(path);
+    if (!synced.await(20, TimeUnit.SECONDS)) throw new IllegalStateException("sync " + path + " did not finish");
   }
 
   /** CuratorCache: every create, change and delete reaches the listener, in order. */
@@ -710,6 +722,7 @@ public final class CuratorChecks {
     joinAll(threads, 40_000);
     sampler.join();
     boolean oneLeader = waitUntil(() -> latches.stream().filter(LeaderLatch::hasLeadership).count() == 1, 20_000);
+    syncBeforeRead(pool.get(0), root + "/counter");
     long end = new DistributedAtomicLong(pool.get(0), root + "/counter", new ExponentialBackoffRetry(10, 10)).get().postValue();
     for (LeaderLatch latch : latches) latch.close();
     print("TIME faults-ops-before-kill " + (lockBefore + counterBefore));
