@@ -43,6 +43,7 @@ const expected: Record<string, string[]> = {
       'v3lockpb/v3lock',
     ].map(name => `proto/${name}.proto`),
     ...modules(
+      'byte-preserving-utf8',
       'etcd-errors',
       'gen/authpb/auth',
       'gen/etcdserverpb/rpc',
