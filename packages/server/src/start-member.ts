@@ -205,6 +205,15 @@ export async function startMember(
         snapshotReceived: (from, durationMs) => {
           metrics.snapshotReceived(from, durationMs);
         },
+        snapshotReceiving: (from, change) => {
+          metrics.snapshotReceiving(from, change);
+        },
+        snapshotReceiveFailed: from => {
+          metrics.snapshotReceiveFailed(from);
+        },
+        receiveFailed: remoteAddress => {
+          metrics.peerReceiveFailed(remoteAddress);
+        },
       },
       onUnexpectedError,
       {

@@ -81,6 +81,9 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   private readonly snapshotSendSeconds: Histogram<'To'>;
   private readonly snapshotReceives: Counter<'From'>;
   private readonly snapshotReceiveSeconds: Histogram<'From'>;
+  private readonly snapshotReceiveFailures: Counter<'From'>;
+  private readonly snapshotReceiveInflights: Gauge<'From'>;
+  private readonly peerReceivedFailures: Counter<'From'>;
   private readonly scrapes: Counter<'code'>;
   private readonly scrapesInFlight: Gauge;
   /** When the snapshot in flight to each follower was handed to the transport. */
@@ -256,6 +259,26 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       help: 'Total latency distributions of v3 snapshot receives',
       labelNames: ['From'],
       buckets: snapshotSaveBuckets,
+      registers,
+    });
+    this.snapshotReceiveFailures = new Counter({
+      name: 'etcd_network_snapshot_receive_failures',
+      help: 'Total number of snapshot receive failures',
+      labelNames: ['From'],
+      registers,
+    });
+    this.snapshotReceiveInflights = new Gauge({
+      name: 'etcd_network_snapshot_receive_inflights_total',
+      help: 'Total number of inflight snapshot receives',
+      labelNames: ['From'],
+      registers,
+    });
+    // etcd labels it with the connection's remote address, the sender being unknown until its
+    // bytes decode.
+    this.peerReceivedFailures = new Counter({
+      name: 'etcd_network_peer_received_failures_total',
+      help: 'The total number of receive failures from peers.',
+      labelNames: ['From'],
       registers,
     });
     // What Go's Prometheus handler counts of itself, which etcd therefore exports.
@@ -645,6 +668,21 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
     if (ok && startedMs !== undefined) {
       this.snapshotSendSeconds.observe(labels, (nowMs - startedMs) / 1000);
     }
+  }
+
+  /** A snapshot from peer `from` started arriving (`+1`) or ended, whole or not (`-1`). */
+  snapshotReceiving(from: number, change: 1 | -1): void {
+    this.snapshotReceiveInflights.inc({From: from.toString(16)}, change);
+  }
+
+  /** A snapshot from peer `from` broke off or failed its checksum. */
+  snapshotReceiveFailed(from: number): void {
+    this.snapshotReceiveFailures.inc({From: from.toString(16)});
+  }
+
+  /** Bytes from a peer's connection (`host:port`) that did not decode. */
+  peerReceiveFailed(remoteAddress: string): void {
+    this.peerReceivedFailures.inc({From: remoteAddress});
   }
 
   /** A snapshot from peer `from` arrived whole, `durationMs` after its first chunk. */

@@ -25,6 +25,12 @@ export interface PeerInbox {
   received?(from: number, bytes: number): void;
   /** Told of a snapshot received whole from peer `from`, `durationMs` after its first chunk. */
   snapshotReceived?(from: number, durationMs: number): void;
+  /** Told when a snapshot from `from` starts arriving (`+1`) and when it ends, however (`-1`). */
+  snapshotReceiving?(from: number, change: 1 | -1): void;
+  /** Told of a snapshot from `from` that broke off, or arrived but failed its checksum. */
+  snapshotReceiveFailed?(from: number): void;
+  /** Told of bytes from a peer's connection (`host:port`) that are no Raft stream frame. */
+  receiveFailed?(remoteAddress: string): void;
 }
 
 function checkHello(hello: PeerHello | undefined, inbox: PeerInbox): void {
@@ -103,11 +109,12 @@ export function acceptRaftStream(
     try {
       for (const bytes of decoder.push(chunk)) onFrame(bytes);
     } catch (error) {
-      refuse(
-        error instanceof ServerError
-          ? error.details
-          : `bad raft stream: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      if (error instanceof ServerError) {
+        refuse(error.details);
+        return;
+      }
+      inbox.receiveFailed?.(`${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`);
+      refuse(`bad raft stream: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
   socket.setNoDelay(true);
@@ -129,41 +136,57 @@ export function peerService(inbox: PeerInbox): PeerServiceImplementation {
     async sendSnapshot(chunks) {
       const startedMs = performance.now();
       let header: Message | undefined;
+      let delivered = false;
       const parts: Uint8Array[] = [];
       let received = 0;
-      for await (const chunk of chunks) {
-        if (header === undefined) {
-          checkHello(chunk.hello, inbox);
-          if (chunk.message?.snapshot === undefined || chunk.message.type !== MessageType.MsgSnap) {
+      try {
+        for await (const chunk of chunks) {
+          if (header === undefined) {
+            checkHello(chunk.hello, inbox);
+            const message = chunk.message;
+            if (message?.snapshot === undefined || message.type !== MessageType.MsgSnap) {
+              throw new ServerError(
+                Status.INVALID_ARGUMENT,
+                'snapshot stream must start with a MsgSnap',
+              );
+            }
+            header = message;
+            inbox.snapshotReceiving?.(message.from, 1);
+          }
+          if (chunk.offset !== received) {
             throw new ServerError(
               Status.INVALID_ARGUMENT,
-              'snapshot stream must start with a MsgSnap',
+              `snapshot chunk at offset ${chunk.offset}, expected ${received}`,
             );
           }
-          header = chunk.message;
-        }
-        if (chunk.offset !== received) {
-          throw new ServerError(
-            Status.INVALID_ARGUMENT,
-            `snapshot chunk at offset ${chunk.offset}, expected ${received}`,
-          );
-        }
-        parts.push(chunk.data);
-        received += chunk.data.length;
-        if (chunk.last) {
-          const data = Buffer.concat(parts);
-          if (crc32c(0, data) !== chunk.checksum) {
-            throw new ServerError(Status.DATA_LOSS, 'snapshot checksum mismatch; send it again');
+          parts.push(chunk.data);
+          received += chunk.data.length;
+          if (chunk.last) {
+            const data = Buffer.concat(parts);
+            if (crc32c(0, data) !== chunk.checksum) {
+              throw new ServerError(Status.DATA_LOSS, 'snapshot checksum mismatch; send it again');
+            }
+            inbox.received?.(header.from, data.length);
+            inbox.snapshotReceived?.(header.from, performance.now() - startedMs);
+            delivered = true;
+            const snapshot = header.snapshot;
+            if (snapshot === undefined) break;
+            inbox.deliver({...header, snapshot: {...snapshot, data}});
+            return {};
           }
-          inbox.received?.(header.from, data.length);
-          inbox.snapshotReceived?.(header.from, performance.now() - startedMs);
-          const snapshot = header.snapshot;
-          if (snapshot === undefined) break;
-          inbox.deliver({...header, snapshot: {...snapshot, data}});
-          return {};
         }
+        throw new ServerError(
+          Status.INVALID_ARGUMENT,
+          'snapshot stream ended before its last chunk',
+        );
+      } catch (error) {
+        // As etcd's snapshot handler: a snapshot whose sender is known and that did not
+        // arrive whole is a receive failure.
+        if (header !== undefined && !delivered) inbox.snapshotReceiveFailed?.(header.from);
+        throw error;
+      } finally {
+        if (header !== undefined) inbox.snapshotReceiving?.(header.from, -1);
       }
-      throw new ServerError(Status.INVALID_ARGUMENT, 'snapshot stream ended before its last chunk');
     },
   };
 }
