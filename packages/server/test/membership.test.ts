@@ -145,6 +145,12 @@ describe.skipIf(etcdSkipReason !== undefined)('membership changes with etcdctl',
     const after = await memberList(founders);
     expect(after.find(m => hex(m.ID) === learnerId)).toMatchObject({name: 'm3'});
     expect(after.find(m => hex(m.ID) === learnerId)?.isLearner ?? false).toBe(false);
+    // Counted once, by the leader that made the change, as etcd counts it (a member that
+    // forwards a promotion to its leader does not count it).
+    const promotions = await Promise.all(
+      founders.map(url => readMetric(url, 'etcd_server_learner_promote_successes')),
+    );
+    expect(promotions.reduce((total: number, n) => total + (n ?? 0), 0)).toBe(1);
 
     // Now a voter, it serves linearizable reads and writes.
     expect((await etcdctl([spec.clientUrl], ['put', 'from-m3', 'y'])).ok).toBe(true);

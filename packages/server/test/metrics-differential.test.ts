@@ -3,8 +3,10 @@ import {mkdtemp, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
+import {MaintenanceDefinition} from '@synod/proto';
 import type {EtcdCluster} from '@synod/testing';
 import {etcdSkipReason, freePorts, startEtcd, startSynod, waitFor} from '@synod/testing';
+import {createChannel, createClient} from 'nice-grpc';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 import {runCtl} from './differential/etcdctl.js';
@@ -418,6 +420,7 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
       'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
       'etcd_disk_backend_defrag_duration_seconds_count',
       'etcd_mvcc_hash_rev_duration_seconds_count',
+      'etcd_mvcc_hash_duration_seconds_count',
       'etcd_disk_backend_snapshot_duration_seconds_count',
       'etcd_debugging_mvcc_events_total',
     ];
@@ -451,6 +454,13 @@ describe.skipIf(etcdSkipReason !== undefined)('/metrics of Synod and etcd', () =
         await ctl(['compact', revision ?? '']);
         await ctl(['defrag']);
         await ctl(['endpoint', 'hashkv']);
+        // Maintenance.Hash, which etcdctl does not call.
+        const channel = createChannel(address);
+        try {
+          await createClient(MaintenanceDefinition, channel).hash({});
+        } finally {
+          channel.close();
+        }
         await ctl(['watch', 'mv-a', '--rev=1'], {stopAfterLines: 3});
         const snapshotDir = await mkdtemp(join(tmpdir(), 'metrics-snapshot-'));
         try {
