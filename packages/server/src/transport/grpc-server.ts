@@ -7,7 +7,7 @@ import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js'
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {GrpcMessageReader} from './grpc-message-reader.js';
-import {pathSlashAddedHeader} from './header-block-rewriter.js';
+import {pathSlashAddedHeader} from './grpc-stream.js';
 import {decodeRequest, encodeResponse, UndecodableRequest} from './grpc-service.js';
 import type {GrpcStream} from './grpc-stream.js';
 import {LazyCallContext} from './lazy-call-context.js';

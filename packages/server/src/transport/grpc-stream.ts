@@ -3,6 +3,13 @@ import type net from 'node:net';
 import type {Metadata} from 'nice-grpc-common';
 
 /**
+ * Added, as `1`, to a request whose `:path` an HTTP/2 engine gave the leading slash it lacked
+ * (etcd 3.4's plaintext server routes such a path): {@link GrpcServer} then quotes a malformed
+ * method name as the client sent it, as grpc-go does.
+ */
+export const pathSlashAddedHeader = 'synod-path-slash-added';
+
+/**
  * What {@link GrpcServer} needs of one HTTP/2 stream carrying a gRPC call, so that one copy of
  * the gRPC semantics serves every HTTP/2 engine: Node's `http2` module
  * ({@link NodeGrpcStream}) and Synod's own (`h2/h2-stream.ts`).

@@ -1,3 +1,4 @@
+import {pathSlashAddedHeader} from './grpc-stream.js';
 import {encodeHpackInteger, encodeHpackRawString, HpackCursor, HpackError} from './hpack-cursor.js';
 import type {HpackStringLiteral} from './hpack-cursor.js';
 import {decodeHpackHuffman} from './hpack-huffman.js';
@@ -90,11 +91,6 @@ const authorityOctets = new Set(
 /** What a refused `:authority` octet, or an empty or missing `:authority`, becomes. */
 const substituteOctet = 0x5f; // '_'
 const slashOctet = 0x2f;
-/**
- * Added, as `1`, to a request whose `:path` was given its leading slash here: the gRPC
- * server quotes a malformed method name as the client sent it, as grpc-go does.
- */
-export const pathSlashAddedHeader = 'synod-path-slash-added';
 
 /**
  * A `:scheme` nghttp2 accepts: RFC 3986's `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, as

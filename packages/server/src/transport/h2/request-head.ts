@@ -1,4 +1,4 @@
-import {pathSlashAddedHeader} from '../header-block-rewriter.js';
+import {pathSlashAddedHeader} from '../grpc-stream.js';
 import type {HeaderFields} from './hpack-decoder.js';
 
 /** Header fields HTTP/2 forbids, being HTTP/1's hop-by-hop ones (RFC 9113 §8.2.2). */
