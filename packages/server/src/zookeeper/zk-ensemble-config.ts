@@ -86,12 +86,17 @@ function inJavaHashMapOrder(members: readonly ZkEnsembleMember[]): ZkEnsembleMem
  * `/zookeeper/config` as a member serves it. The stored node stays as the first write made it
  * (empty, readable by all, written by none); reads see the membership instead, formatted by
  * {@link formatEnsembleConfig}, once the cluster has more than one member. A single member
- * serves it empty, as a standalone ZooKeeper does. As in ZooKeeper the stat's version is -1
- * and mtime is when this member took the configuration on; the zxids stay 0, since a
- * membership change is no ZooKeeper transaction.
+ * serves it empty, as a standalone ZooKeeper does. The stat is the one ZooKeeper's
+ * `ZKDatabase.initConfigInZKDatabase` gives the node when a server takes a configuration on:
+ * version -1, mtime the time this member took it on, czxid and ctime 0, and mzxid the
+ * configuration's version, the number its `version=` line gives in hex (on ZooKeeper the zxid
+ * of the last reconfig, 0 for a static ensemble; here the raft index of the last membership
+ * change).
  */
 export class ZkConfigNode {
-  private served: {readonly data: Buffer; readonly sinceMs: number} | undefined;
+  private served:
+    | {readonly data: Buffer; readonly sinceMs: number; readonly version: number}
+    | undefined;
 
   constructor(
     private readonly ensemble: () => ZkEnsemble,
@@ -104,7 +109,7 @@ export class ZkConfigNode {
     const text = e.members.length > 1 ? formatEnsembleConfig(e) : '';
     if (this.served !== undefined && this.served.data.toString('utf8') === text) return false;
     const changed = this.served !== undefined;
-    this.served = {data: Buffer.from(text, 'utf8'), sinceMs: this.nowMs()};
+    this.served = {data: Buffer.from(text, 'utf8'), sinceMs: this.nowMs(), version: e.version};
     return changed;
   }
 
@@ -118,6 +123,7 @@ export class ZkConfigNode {
       data: served.data,
       nullData: false,
       version: -1,
+      mzxid: served.version,
       mtimeMs: served.sinceMs,
     };
     return {...stored, record, stat: statOf(stored.czxid, record, stored.counters)};

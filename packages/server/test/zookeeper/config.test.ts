@@ -52,6 +52,11 @@ async function readConfig(client: ZooKeeperClient, watch = false) {
   return {data: reply.value.data?.toString('utf8') ?? '', stat: reply.value.stat};
 }
 
+/** The number the config's `version=<hex>` line gives. */
+function versionOf(data: string): bigint {
+  return BigInt(`0x${/version=([0-9a-f]+)$/.exec(data)?.[1] ?? 'x'}`);
+}
+
 describe.skipIf(zookeeperSkipReason !== undefined)('/zookeeper/config on three servers', () => {
   const clusters = new Map<Server, ZkCluster>();
   const cluster = (name: Server): ZkCluster => {
@@ -83,8 +88,16 @@ describe.skipIf(zookeeperSkipReason !== undefined)('/zookeeper/config on three s
         if (name === 'synod') expect(electionPortZero(data)).toBe(true);
         expect(stat.dataLength).toBe(Buffer.byteLength(data));
         expect(stat.mtime).toBeGreaterThan(0n);
-        // The stat's times aside, every field is the same on both.
-        const shown = (s: typeof stat) => ({...s, mtime: '<time>', dataLength: '<length>'});
+        // mzxid is the configuration's version, as its last line gives it: 0 on a static
+        // ensemble, the raft index of the last membership change on Synod.
+        expect(stat.mzxid).toBe(versionOf(data));
+        // The stat's time and those numbers aside, every field is the same on both.
+        const shown = (s: typeof stat) => ({
+          ...s,
+          mtime: '<time>',
+          dataLength: '<length>',
+          mzxid: '<version>',
+        });
         seen.set(name, {
           config: normalisedConfig(data, c.addresses),
           stat: shown(stat),
@@ -161,8 +174,6 @@ describe.skipIf(zookeeperSkipReason !== undefined)('/zookeeper/config on three s
     const client = await connect(c, 1);
     try {
       const before = await readConfig(client, true);
-      const versionOf = (data: string) =>
-        parseInt(/version=([0-9a-f]+)$/.exec(data)?.[1] ?? '', 16);
       const [peerPort] = await freePorts(1);
       const added = await etcdctl(c.etcdEndpoints, [
         'member',
@@ -184,6 +195,7 @@ describe.skipIf(zookeeperSkipReason !== undefined)('/zookeeper/config on three s
       );
       expect(withLearner.data.split('\n')).toHaveLength(5);
       expect(versionOf(withLearner.data)).toBeGreaterThan(versionOf(before.data));
+      expect(withLearner.stat).toMatchObject({mzxid: versionOf(withLearner.data), version: -1});
 
       await etcdctl(c.etcdEndpoints, ['member', 'remove', id ?? '']);
       expect(await client.takeEvents(1, 10_000)).toMatchObject([
@@ -194,6 +206,7 @@ describe.skipIf(zookeeperSkipReason !== undefined)('/zookeeper/config on three s
         normalisedConfig(before.data, c.addresses),
       );
       expect(versionOf(after.data)).toBeGreaterThan(versionOf(withLearner.data));
+      expect(after.stat.mzxid).toBe(versionOf(after.data));
     } finally {
       await client.close();
     }
