@@ -1,20 +1,14 @@
 import {ZkKeys, prefixEnd} from './zk-keys.js';
 import type {ZkMember} from './zk-member.js';
-import {decodeZnode} from './znode-record.js';
+import type {ZkTreeCounts} from './zk-tree-figures.js';
 
 /**
  * What one member's ZooKeeper port has seen, at one moment: the figures `mntr` reports
  * and `/metrics` exports as `synod_zk_*`, both read from {@link ZkServerStats.snapshot}.
  */
-export interface ZkStatsSnapshot {
-  /** Znodes in the tree, `/zookeeper` and its children included (`zk_znode_count`). */
-  readonly znodeCount: number;
+export interface ZkStatsSnapshot extends ZkTreeCounts {
   /** Watches set by this member's connections (`zk_watch_count`). */
   readonly watchCount: number;
-  /** Ephemeral znodes in the tree, of every session (`zk_ephemerals_count`). */
-  readonly ephemeralsCount: number;
-  /** Sum of every znode's path length and data length, as ZooKeeper's `DataTree` counts it. */
-  readonly approximateDataSizeBytes: number;
   /** Open client connections on this member (`zk_num_alive_connections`). */
   readonly aliveConnections: number;
   /** Sessions of the whole cluster (`zk_global_sessions`). */
@@ -87,9 +81,8 @@ export class ZkServerStats {
   }
 
   /**
-   * Reads the figures now. The tree's figures are one scan of the znode keys, as
-   * ZooKeeper's `approximateDataSize` once was: cheap next to a scrape interval for
-   * trees of up to a few hundred thousand znodes.
+   * Reads the figures now. The tree's come from the counts the state machine keeps as it
+   * writes (`ZkStateMachine.treeCounts`), so a scrape costs the same for any tree.
    */
   snapshot(): ZkStatsSnapshot {
     let watchCount = 0;
@@ -100,18 +93,9 @@ export class ZkServerStats {
       outstandingRequests += c.queued;
     }
     const store = this.member.store();
-    const start = Buffer.from(ZkKeys.nodePrefix);
-    let znodeCount = 0;
-    let ephemeralsCount = 0;
-    let approximateDataSizeBytes = 0;
-    for (const kv of store.range(start, prefixEnd(start)).kvs) {
-      const path = ZkKeys.pathOfNode(kv.key);
-      if (path === undefined) continue;
-      znodeCount++;
-      const record = decodeZnode(kv.value);
-      if (record.ephemeralOwner !== 0n) ephemeralsCount++;
-      approximateDataSizeBytes += path.length + record.data.length;
-    }
+    const {znodeCount, ephemeralsCount, approximateDataSizeBytes} = this.member
+      .state()
+      .treeCounts();
     const sessions = Buffer.from(ZkKeys.sessionPrefix);
     const globalSessions = store.range(sessions, prefixEnd(sessions), {countOnly: true}).count;
     const avg = this.requestsAnswered === 0 ? 0 : this.latencyTotalMs / this.requestsAnswered;

@@ -493,4 +493,69 @@ describe('ZooKeeper state machine on the MVCC store', () => {
     expect(txn(1n, [del('/a/missing')], false, 5000n, [ip])).toMatchObject({error: 'noAuth'});
     expect(txn(1n, [del('/a/missing')], false, 5000n, [alice])).toMatchObject({error: 'noNode'});
   });
+
+  it('keeps the tree figures as a fresh count of the store finds them, through every kind of write', () => {
+    const counted = () => zk.treeCounts();
+    // A state machine built now counts the tree by scanning the store.
+    const scanned = () =>
+      new ZkStateMachine({
+        store,
+        lessor,
+        meta: {get: () => undefined, put: () => undefined},
+      }).treeCounts();
+    // Read first, so what follows moves counts already made instead of one final scan.
+    expect(counted()).toEqual({znodeCount: 0, ephemeralsCount: 0, approximateDataSizeBytes: 0});
+    session(1n);
+    session(2n);
+    expect(counted()).toEqual(scanned());
+    txn(1n, [create('/a', 0, 'hello')]);
+    txn(2n, [create('/e', 1, 'eph')]);
+    txn(2n, [create('/e-', 3, 'seq')]);
+    txn(1n, [setData('/a', 'longer than before')]);
+    expect(counted()).toEqual(scanned());
+    txn(
+      1n,
+      [create('/m', 0, '1'), del('/a'), create('/r', 0, 'r1'), del('/r'), create('/r', 0, 'r22')],
+      true,
+    );
+    txn(1n, [create('/n', 0, 'no'), del('/missing')], true);
+    expect(counted()).toEqual(scanned());
+    const ttl = create('/t', 5, 'ttl');
+    if (ttl.op?.$case === 'create') Object.assign(ttl.op.value, {opcode: 21, ttlMs: 10n});
+    const box = create('/box');
+    if (box.op?.$case === 'create') box.op.value.mode = 4;
+    txn(1n, [ttl]);
+    txn(1n, [box]);
+    txn(1n, [create('/box/a', 0, 'child')]);
+    txn(1n, [del('/box/a')]);
+    zk.apply({
+      sessionId: 0n,
+      timeMs: 10n ** 9n,
+      request: {$case: 'expireTtl', value: {paths: ['/t']}},
+      auth: [],
+    });
+    zk.apply({
+      sessionId: 0n,
+      timeMs: 0n,
+      request: {$case: 'deleteContainers', value: {paths: ['/box']}},
+      auth: [],
+    });
+    expect(zk.reader().node('/t')).toBeUndefined();
+    expect(zk.reader().node('/box')).toBeUndefined();
+    expect(counted()).toEqual(scanned());
+    close(2n);
+    // What is left: the four system nodes, /m and /r.
+    expect(counted()).toEqual({
+      znodeCount: 6,
+      ephemeralsCount: 0,
+      approximateDataSizeBytes:
+        '/'.length +
+        '/zookeeper'.length +
+        '/zookeeper/config'.length +
+        '/zookeeper/quota'.length +
+        3 +
+        5,
+    });
+    expect(counted()).toEqual(scanned());
+  });
 });

@@ -8,6 +8,8 @@ import {zkBaseName, zkParent, zkPathError} from './zk-path.js';
 import type {ZkError} from '@synod/proto';
 import {ZkProtocol} from '@synod/proto';
 import {SYSTEM_PATHS, ZkTreeReader} from './zk-tree-reader.js';
+import type {ZkTreeCounts} from './zk-tree-figures.js';
+import {ZkTreeFigures} from './zk-tree-figures.js';
 import type {ChildCounters, ZkAclEntry, ZkStat, ZnodeRecord} from './znode-record.js';
 import {encodeCounters, encodeZnode, statOf} from './znode-record.js';
 
@@ -126,6 +128,8 @@ class TxnOverlay {
   readonly counters = new Map<string, ChildCounters>();
   readonly existedBefore = new Map<string, boolean>();
   readonly countersBefore = new Map<string, boolean>();
+  /** What each node read from the store held before this transaction. */
+  private readonly recordsBefore = new Map<string, ZnodeRecord>();
 
   constructor(
     private readonly reader: ZkTreeReader,
@@ -140,6 +144,7 @@ class TxnOverlay {
     if (n === undefined) return undefined;
     const found = {czxid: n.czxid, record: n.record, created: false};
     this.nodes.set(path, found);
+    this.recordsBefore.set(path, n.record);
     if (!this.counters.has(path)) {
       this.counters.set(path, n.counters);
       this.countersBefore.set(path, n.counters.pzxid !== n.czxid || n.counters.cversion !== 0);
@@ -166,13 +171,17 @@ class TxnOverlay {
     return statOf(n.czxid, n.record, this.childCounters(path, n.czxid));
   }
 
-  /** Writes the final state of every touched node and counter key into `tw`. */
-  flush(tw: TxnWrite): void {
+  /**
+   * Writes the final state of every touched node and counter key into `tw`, and moves the
+   * tree's figures by what it writes.
+   */
+  flush(tw: TxnWrite, figures: ZkTreeFigures): void {
     for (const [path, node] of this.nodes) {
       const before = this.existedBefore.get(path) === true;
       const key = ZkKeys.node(path);
       if (node === null) {
         if (before) tw.deleteRange(key, undefined);
+        figures.changed(path, this.recordsBefore.get(path), undefined);
         continue;
       }
       if (node.created && before) {
@@ -181,6 +190,7 @@ class TxnOverlay {
       }
       if (node.created || this.changed.has(path)) {
         tw.put(key, encodeZnode(node.record), node.record.ephemeralOwner);
+        figures.changed(path, this.recordsBefore.get(path), node.record);
       }
     }
     for (const [path, c] of this.counters) {
@@ -215,8 +225,16 @@ class TxnOverlay {
 export class ZkStateMachine {
   private systemReady = false;
   private readonly sessionEndListeners: SessionEndListener[] = [];
+  private readonly figures: ZkTreeFigures;
 
-  constructor(private readonly host: ZkStateHost) {}
+  constructor(private readonly host: ZkStateHost) {
+    this.figures = new ZkTreeFigures(host.store);
+  }
+
+  /** The tree's znode, ephemeral and data-size figures, as `mntr` reports them. */
+  treeCounts(): ZkTreeCounts {
+    return this.figures.read();
+  }
 
   /** Hears of every ended session, on every member, as it is applied. */
   onSessionEnd(listener: SessionEndListener): void {
@@ -366,7 +384,7 @@ export class ZkStateMachine {
         if (node?.record.ephemeralOwner !== id) continue;
         this.deleteNode(overlay, path);
       }
-      overlay.flush(tw);
+      overlay.flush(tw, this.figures);
       tw.deleteRange(ZkKeys.session(id), undefined);
     } finally {
       tw.end();
@@ -423,7 +441,7 @@ export class ZkStateMachine {
         if (node === undefined || !node.record.container) continue;
         if (o.childCounters(path, node.czxid).numChildren > 0) continue;
         this.deleteNode(o, path);
-        o.flush(tw);
+        o.flush(tw, this.figures);
       } finally {
         tw.end();
       }
@@ -474,7 +492,7 @@ export class ZkStateMachine {
         }));
         return {kind: 'txn', results: errs, error: failure};
       }
-      overlay.flush(tw);
+      overlay.flush(tw, this.figures);
       return {kind: 'txn', results, zxid: overlay.zxid};
     } finally {
       tw.end();
@@ -659,7 +677,7 @@ export class ZkStateMachine {
         if (node.record.mtimeMs + node.record.ttlMs > nowMs) continue;
         this.deleteNode(o, path);
       }
-      o.flush(tw);
+      o.flush(tw, this.figures);
     } finally {
       tw.end();
     }
@@ -692,10 +710,16 @@ export class ZkStateMachine {
       aversion: -1,
       acl: [{perms: ZkProtocol.perms.read, scheme: 'world', id: 'anyone'}],
     };
-    tw.put(ZkKeys.node('/'), encodeZnode(empty), 0n);
-    tw.put(ZkKeys.node('/zookeeper'), encodeZnode(empty), 0n);
-    tw.put(ZkKeys.node('/zookeeper/config'), encodeZnode(config), 0n);
-    tw.put(ZkKeys.node('/zookeeper/quota'), encodeZnode(empty), 0n);
+    const system: [string, ZnodeRecord][] = [
+      ['/', empty],
+      ['/zookeeper', empty],
+      ['/zookeeper/config', config],
+      ['/zookeeper/quota', empty],
+    ];
+    for (const [path, record] of system) {
+      tw.put(ZkKeys.node(path), encodeZnode(record), 0n);
+      this.figures.changed(path, undefined, record);
+    }
     tw.put(ZkKeys.meta('/'), encodeCounters({cversion: -1, pzxid: 0, numChildren: 1}), 0n);
     tw.put(ZkKeys.meta('/zookeeper'), encodeCounters({cversion: -2, pzxid: 0, numChildren: 2}), 0n);
     this.systemReady = true;
