@@ -79,6 +79,32 @@ describe('TreeIndex', () => {
     expect(index.get('b', 2 ** 44)).toEqual({main: 2 ** 44, sub: 0});
   });
 
+  it('keeps a long history of many generations exact past the arrays that grow by one', () => {
+    const index = new TreeIndex();
+    const ref = new Reference();
+    // 200 revisions of one key: every seventh a delete, subs on both sides of 1024 at the end.
+    for (let rev = 2; rev < 202; rev++) {
+      const sub = rev > 190 ? 1500 : rev % 3;
+      if (rev % 7 === 0) {
+        expect(index.tombstone('k', rev, sub)).toBe(ref.tombstone('k', rev, sub));
+      } else {
+        index.put('k', rev, sub);
+        ref.put('k', rev, sub);
+      }
+      // At 98 the last change is a delete (its generation goes), at 100 a put (it stays).
+      if (rev === 110 || rev === 120) {
+        const at = rev === 110 ? 98 : 100;
+        const got: string[] = [];
+        const want: string[] = [];
+        index.compact(at, (m, s) => got.push(`${m}.${s}`));
+        ref.compact(at, (m, s) => want.push(`${m}.${s}`));
+        expect(got).toEqual(want);
+      }
+    }
+    for (let at = 0; at <= 202; at++)
+      expect(index.get('k', at)).toEqual(ref.keys.get('k')?.get(at));
+  });
+
   it('answers like one KeyIndex per key after any put/delete/compact sequence', () => {
     fc.assert(
       fc.property(fc.array(opArb, {maxLength: 60}), ops => {
