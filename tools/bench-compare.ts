@@ -15,6 +15,7 @@
  * flags.
  */
 import {spawn} from 'node:child_process';
+import {readFileSync} from 'node:fs';
 import {availableParallelism} from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
@@ -385,7 +386,74 @@ async function measureLoad(
   };
 }
 
-/** Resident memory of each member after writing `rssKeys` keys. */
+/**
+ * Where one member's resident memory is, in MiB: from /proc/<pid>/smaps_rollup (proportional
+ * share, anonymous, and the rest, file-backed), from /proc/<pid>/smaps the pages of the
+ * backend's file that are mapped in (LMDB's `db.mdb`, bbolt's `member/snap/db`: both servers
+ * read their store through a shared file mapping, which the kernel counts in RSS), and from
+ * the member's `/metrics` what its runtime's heap holds: V8's used and total heap for Synod,
+ * Go's in-use and reserved heap spans for etcd.
+ */
+interface MemoryBreakdown {
+  readonly pss: number;
+  readonly anonymous: number;
+  readonly fileBacked: number;
+  readonly backendMap: number;
+  readonly heapInUse: number;
+  readonly heapReserved: number;
+}
+
+const kibToMiB = (kib: number): number => kib / 1024;
+
+function smapsField(text: string, field: string): number {
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+  return kib === undefined ? Number.NaN : Number(kib);
+}
+
+/** RSS in KiB of the mappings of `/proc/<pid>/smaps` whose file is the member's backend. */
+function backendMappedKiB(pid: number): number {
+  let kib = 0;
+  let backend = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    // A mapping's header: "start-end perms offset dev inode [path]".
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      backend = /\/db\.mdb$|\/member\/snap\/db$/.test(line);
+    } else if (backend && line.startsWith('Rss:')) {
+      kib += smapsField(line, 'Rss');
+    }
+  }
+  return kib;
+}
+
+/** The value of an unlabelled Prometheus metric, in MiB (NaN if absent). */
+function metricMiB(text: string, name: string): number {
+  const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+  return value === undefined ? Number.NaN : Number(value) / 1024 / 1024;
+}
+
+async function memoryOf(server: ServerKind, member: BenchMember): Promise<MemoryBreakdown> {
+  const rollup = readFileSync(`/proc/${member.pid}/smaps_rollup`, 'utf8');
+  const rss = smapsField(rollup, 'Rss');
+  const anonymous = smapsField(rollup, 'Anonymous');
+  const response = await fetch(`http://${member.clientAddress}/metrics`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  const metrics = await response.text();
+  const [inUse, reserved] =
+    server === 'synod'
+      ? ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes']
+      : ['go_memstats_heap_inuse_bytes', 'go_memstats_heap_sys_bytes'];
+  return {
+    pss: kibToMiB(smapsField(rollup, 'Pss')),
+    anonymous: kibToMiB(anonymous),
+    fileBacked: kibToMiB(rss - anonymous),
+    backendMap: kibToMiB(backendMappedKiB(member.pid)),
+    heapInUse: metricMiB(metrics, inUse),
+    heapReserved: metricMiB(metrics, reserved),
+  };
+}
+
+/** Resident memory of each member after writing `rssKeys` keys, and where the largest's is. */
 async function measureRss(cluster: BenchCluster, rep: number): Promise<Run> {
   const leader = await cluster.leader();
   await writeKeys(leader.clientAddress, rssKeys);
@@ -393,10 +461,20 @@ async function measureRss(cluster: BenchCluster, rep: number): Promise<Run> {
   const rss = cluster.residentMiB();
   const leaderAt = cluster.pids.indexOf(leader.pid);
   const followers = rss.filter((_, i) => i !== leaderAt);
+  const largestAt = rss.indexOf(Math.max(...rss));
+  const largest = cluster.members[largestAt];
+  if (largest === undefined) throw new Error('no member to read memory of');
+  const m = await memoryOf(cluster.server, largest);
   const figures: Figure[] = [
     {name: 'RSS, largest member', unit: 'MiB', value: Math.max(...rss)},
     {name: 'RSS, leader', unit: 'MiB', value: rss[leaderAt] ?? Number.NaN},
     ...followers.map((value, i) => ({name: `RSS, follower ${i + 1}`, unit: 'MiB', value})),
+    {name: 'largest member, PSS', unit: 'MiB', value: m.pss},
+    {name: 'largest member, anonymous', unit: 'MiB', value: m.anonymous},
+    {name: 'largest member, file-backed', unit: 'MiB', value: m.fileBacked},
+    {name: "largest member, backend's mapped file", unit: 'MiB', value: m.backendMap},
+    {name: 'largest member, runtime heap in use', unit: 'MiB', value: m.heapInUse},
+    {name: 'largest member, runtime heap reserved', unit: 'MiB', value: m.heapReserved},
   ];
   return {
     rep,
@@ -531,6 +609,17 @@ function formatWorkload(members: number, report: WorkloadReport): string {
         `${formatSpread(f.synod).padEnd(22)}  ${formatSpread(f.ratio, 2)}`,
     );
   });
+  if (report.workload === 'rss') {
+    // The bench never compacts, so each repetition adds history on both servers.
+    const byRep = (server: ServerKind): string =>
+      report.runs
+        .filter(r => r.server === server)
+        .map(r => formatNumber(r.figures[0]?.value ?? Number.NaN))
+        .join(' → ');
+    lines.push(
+      `RSS, largest member, by repetition: etcd ${byRep('etcd')}; Synod ${byRep('synod')}`,
+    );
+  }
   for (const w of report.warnings) lines.push(`! ${w}`);
   return lines.join('\n');
 }
