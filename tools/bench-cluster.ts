@@ -10,7 +10,15 @@
  */
 import {spawn, spawnSync} from 'node:child_process';
 import type {ChildProcess} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -42,6 +50,10 @@ export interface BenchClusterOptions {
   readonly extraFlags?: readonly string[];
   /** Synod only: each member also serves ZooKeeper clients on a port of its own. */
   readonly zookeeper?: boolean;
+  /** Synod only: flags for node itself, before the script (`--cpu-prof`, `--trace-gc`). */
+  readonly nodeFlags?: readonly string[];
+  /** Where each member's stdout goes, as `<dir>/<name>.stdout` (`--trace-gc` writes there). */
+  readonly stdoutDir?: string;
 }
 
 /** One member process. */
@@ -272,8 +284,18 @@ export class BenchCluster {
         ...(spec.zk === undefined ? [] : [`--listen-zk-urls=http://${spec.zk}`]),
         ...(options.extraFlags ?? []),
       ];
-      const [file, argv] = memberCommand(options.server, options.synod ?? 'source', flags);
-      const child = spawn(file, argv, {stdio: ['ignore', 'ignore', 'pipe']});
+      const [file, argv] = memberCommand(
+        options.server,
+        options.synod ?? 'source',
+        flags,
+        options.nodeFlags ?? [],
+      );
+      const stdout =
+        options.stdoutDir === undefined
+          ? 'ignore'
+          : openSync(join(options.stdoutDir, `${spec.name}.stdout`), 'w');
+      const child = spawn(file, argv, {stdio: ['ignore', stdout, 'pipe']});
+      if (typeof stdout === 'number') closeSync(stdout);
       if (child.pid === undefined) throw new Error(`could not start ${file}`);
       liveChildren.add(child);
       const member: RunningMember = {
@@ -284,7 +306,7 @@ export class BenchCluster {
         child,
         stderrTail: '',
       };
-      child.stderr.on('data', (chunk: Buffer) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
         member.stderrTail = (member.stderrTail + chunk.toString('utf8')).slice(-4000);
       });
       child.once('exit', () => liveChildren.delete(child));
@@ -382,16 +404,17 @@ function memberCommand(
   server: ServerKind,
   synod: SynodBuild,
   flags: readonly string[],
+  nodeFlags: readonly string[],
 ): [string, string[]] {
   if (server === 'etcd') return ['etcd', [...flags, '--logger=zap']];
   if (synod === 'dist') {
     if (!existsSync(synodBuiltRun)) {
       throw new Error('Synod is not built: run `npm run build` first, or run it from the sources');
     }
-    return [process.execPath, [synodBuilt, ...flags]];
+    return [process.execPath, [...nodeFlags, synodBuilt, ...flags]];
   }
   return [
     process.execPath,
-    ['--conditions=@synod/source', '--import', 'tsx', synodSource, ...flags],
+    [...nodeFlags, '--conditions=@synod/source', '--import', 'tsx', synodSource, ...flags],
   ];
 }

@@ -66,6 +66,13 @@ repetitions, and Synod ÷ ZooKeeper per repetition.
   --synod=source|dist   Synod from the TypeScript sources through tsx (default) or from the
                         build (npm run build first)
   --synod-flags=a,b     more flags for every Synod member, comma-separated
+  --synod-node-flags=a,b  flags for node on every Synod member, comma-separated: to
+                        profile one, --synod-node-flags=--cpu-prof,--cpu-prof-dir=DIR
+                        (written when the member stops) or --trace-gc
+  --synod-stdout-dir=DIR  each Synod member's stdout (--trace-gc's lines) to DIR/<name>.stdout
+  --only=a,b            run only these loads: an operation (create, getData, setData,
+                        delete: both client counts), one with its clients (setData/64),
+                        or fan-out
   --quick               a short smoke run
   --json                print the figures and every run as JSON
   --help                this text
@@ -83,6 +90,9 @@ const {values: args} = parseArgs({
     rounds: {type: 'string'},
     synod: {type: 'string', default: 'source'},
     'synod-flags': {type: 'string', default: ''},
+    'synod-node-flags': {type: 'string', default: ''},
+    'synod-stdout-dir': {type: 'string'},
+    only: {type: 'string', default: ''},
     quick: {type: 'boolean', default: false},
     json: {type: 'boolean', default: false},
     help: {type: 'boolean', default: false},
@@ -110,6 +120,8 @@ if (synodBuild !== 'dist' && synodBuild !== 'source') {
   throw new Error(`--synod is dist or source, not "${synodBuild}"`);
 }
 const synodFlags = args['synod-flags'].split(',').filter(f => f !== '');
+const synodNodeFlags = args['synod-node-flags'].split(',').filter(f => f !== '');
+const only = args.only.split(',').filter(f => f !== '');
 const coresAvailable = availableParallelism();
 /** The heap zkServer.sh gives ZooKeeper (ZK_SERVER_HEAP, 1000 MB); GC and JIT as the JVM's. */
 const zookeeperJvmFlags = ['-Xmx1000m'];
@@ -170,6 +182,8 @@ async function startSynodService(members: 1 | 3): Promise<Service> {
     synod: synodBuild as 'dist' | 'source',
     zookeeper: true,
     extraFlags: synodFlags,
+    nodeFlags: synodNodeFlags,
+    ...(args['synod-stdout-dir'] === undefined ? {} : {stdoutDir: args['synod-stdout-dir']}),
   });
   const zkOf = (m: {zkAddress?: string}): string => {
     if (m.zkAddress === undefined) throw new Error('a Synod member without a ZooKeeper port');
@@ -235,10 +249,20 @@ interface Load {
   readonly operation: Operation;
   readonly clients: number;
 }
-const loads: readonly Load[] = operations.flatMap(operation => [
-  {operation, clients: 1},
-  {operation, clients},
-]);
+const selected = (name: string): boolean => only.length === 0 || only.includes(name);
+const loads: readonly Load[] = operations
+  .flatMap(operation => [
+    {operation, clients: 1},
+    {operation, clients},
+  ])
+  .filter(l => selected(l.operation) || selected(`${l.operation}/${l.clients}`));
+const runFanOut = selected('fan-out');
+for (const name of only) {
+  const known =
+    name === 'fan-out' ||
+    operations.some(o => name === o || name === `${o}/1` || name === `${o}/${clients}`);
+  if (!known) throw new Error(`--only: no load "${name}"`);
+}
 const loadName = (l: Load): string =>
   `${l.operation}, ${l.clients} client${l.clients > 1 ? 's' : ''}`;
 
@@ -592,10 +616,12 @@ for (const members of memberCounts) {
       process.stderr.write(`warming up ${sideName[side]}\n`);
       await warmUp(service(side));
     }
-    const runs = new Map<string, Run[]>([...loads.map(loadName), fanOutName].map(n => [n, []]));
+    const runs = new Map<string, Run[]>(
+      [...loads.map(loadName), ...(runFanOut ? [fanOutName] : [])].map(n => [n, []]),
+    );
     for (let rep = 1; rep <= reps; rep++) {
       const order: Side[] = rep % 2 === 1 ? ['zookeeper', 'synod'] : ['synod', 'zookeeper'];
-      for (const load of [...loads, undefined]) {
+      for (const load of [...loads, ...(runFanOut ? [undefined] : [])]) {
         for (const side of order) {
           const run =
             load === undefined

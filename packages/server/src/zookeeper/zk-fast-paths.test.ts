@@ -11,7 +11,15 @@ import {ZkStateMachine} from './zk-state-machine.js';
 import {ZkWatchHub} from './zk-watch-hub.js';
 import type {ZkWatchListener} from './zk-watch-hub.js';
 import type {ZkChange} from './zk-watch-table.js';
-import {decodeZnode, encodeZnode, znodeMzxid} from './znode-record.js';
+import {JuteDecodeError} from './jute-reader.js';
+import type {ZnodeRecord} from './znode-record.js';
+import {
+  decodeCounters,
+  decodeZnode,
+  encodeCounters,
+  encodeZnode,
+  znodeMzxid,
+} from './znode-record.js';
 
 /**
  * The shortcuts the ZooKeeper hot path takes (issue #20's figures) give what the long way
@@ -52,6 +60,95 @@ describe('ZooKeeper hot-path shortcuts', () => {
     }
     expect(znodeMzxid(Buffer.from('written by etcdctl, not a znode record'))).toBeUndefined();
     expect(znodeMzxid(Buffer.alloc(10))).toBeUndefined();
+  });
+
+  it('encodes a record byte for byte as a jute writer does, and decodes it back', () => {
+    // The stored format as written before the direct encoder: what old members hold.
+    const juteOf = (r: ZnodeRecord): Buffer => {
+      const flags = (r.container ? 1 : 0) | (r.ttlMs > 0 ? 2 : 0) | (r.nullData === true ? 4 : 0);
+      const w = new JuteWriter()
+        .int(1)
+        .int(flags)
+        .int(r.version)
+        .int(r.aversion)
+        .long(r.ephemeralOwner)
+        .long(r.ctimeMs)
+        .long(r.mtimeMs)
+        .long(r.mzxid)
+        .long(r.ttlMs)
+        .int(r.acl.length);
+      for (const a of r.acl) w.int(a.perms).string(a.scheme).string(a.id);
+      return Buffer.from(w.buffer(r.data).bytes());
+    };
+    const base: ZnodeRecord = {
+      data: Buffer.from('payload'),
+      version: 3,
+      aversion: 1,
+      ephemeralOwner: 0n,
+      ctimeMs: 1_733_480_000_000,
+      mtimeMs: 1_733_480_000_500,
+      mzxid: 2 ** 40 + 3,
+      container: false,
+      ttlMs: 0,
+      acl: [{perms: 31, scheme: 'world', id: 'anyone'}],
+      nullData: false,
+    };
+    const records: ZnodeRecord[] = [
+      base,
+      {...base, data: Buffer.alloc(0), nullData: true, ephemeralOwner: 0x7fff_ffff_ffff_fffen},
+      {...base, ephemeralOwner: -5n, version: -1, aversion: -1, container: true},
+      {...base, ttlMs: 2 ** 40 - 1, ctimeMs: 0, mtimeMs: -1},
+      {
+        ...base,
+        acl: [
+          {perms: 1, scheme: 'digest', id: 'bob:Zx8Kc/9Zl3+qFHv+4yx0wz3QRYo='},
+          {perms: 16, scheme: 'ip', id: '10.0.0.0/8'},
+          {perms: 3, scheme: 'x509', id: 'CN=Grüße,O=测试'},
+        ],
+      },
+      {...base, acl: [], data: Buffer.alloc(2000, 7)},
+    ];
+    for (const r of records) {
+      const encoded = encodeZnode(r);
+      expect(encoded.equals(juteOf(r))).toBe(true);
+      expect(decodeZnode(encoded)).toEqual({...r, data: Buffer.from(r.data)});
+      // Decoded twice (the second from the shared ACL), the same.
+      expect(decodeZnode(juteOf(r))).toEqual(decodeZnode(encoded));
+    }
+    const counters = {cversion: -2, pzxid: 2 ** 35 + 1, numChildren: 7};
+    expect(encodeCounters(counters)).toEqual(
+      new JuteWriter()
+        .int(-2)
+        .long(2 ** 35 + 1)
+        .int(7)
+        .bytes(),
+    );
+    expect(decodeCounters(encodeCounters(counters))).toEqual(counters);
+  });
+
+  it('refuses a record cut short or of another format, as reading it with jute did', () => {
+    const encoded = encodeZnode({
+      data: Buffer.from('xyz'),
+      version: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      ctimeMs: 1,
+      mtimeMs: 1,
+      mzxid: 1,
+      container: false,
+      ttlMs: 0,
+      acl: [{perms: 31, scheme: 'world', id: 'anyone'}],
+    });
+    for (const cut of [0, 3, 20, 60, 64, encoded.length - 1]) {
+      expect(() => decodeZnode(encoded.subarray(0, cut)), String(cut)).toThrow(JuteDecodeError);
+    }
+    expect(() => decodeZnode(Buffer.from('written by etcdctl, not a znode record'))).toThrow(
+      /format|truncated/,
+    );
+    const hugeAcl = Buffer.from(encoded);
+    hugeAcl.writeInt32BE(0x7fff_ffff, 56);
+    expect(() => decodeZnode(hugeAcl)).toThrow(JuteDecodeError);
+    expect(() => decodeCounters(Buffer.alloc(15))).toThrow(JuteDecodeError);
   });
 
   describe('on a store', () => {
