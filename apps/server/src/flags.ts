@@ -68,6 +68,10 @@ const flagSpecs = {
     kind: 'int',
     help: 'backend size that raises the NOSPACE alarm (0: 2 GiB)',
   },
+  'snapshot-stall-timeout-ms': {
+    kind: 'int',
+    help: 'how long a snapshot client may leave a message unread before the snapshot is stopped and its read transaction released (default: 30000)',
+  },
   'auto-compaction-mode': {kind: 'string', help: 'periodic or revision (default: periodic)'},
   'auto-compaction-retention': {
     kind: 'string',
@@ -469,6 +473,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     heartbeatIntervalMs: int('heartbeat-interval'),
     electionTimeoutMs: int('election-timeout'),
     quotaBackendBytes: int('quota-backend-bytes'),
+    snapshotStallTimeoutMs: int('snapshot-stall-timeout-ms'),
     autoCompactionMode: str('auto-compaction-mode'),
     autoCompactionRetention: str('auto-compaction-retention'),
     maxRequestBytes: int('max-request-bytes'),

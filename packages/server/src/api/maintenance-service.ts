@@ -8,6 +8,7 @@ import type {
 import type {SnapshotResponse} from '@synod/proto';
 import {AlarmRequest_AlarmAction, EtcdErrors} from '@synod/proto';
 import {varintSize, writeVarint} from '@synod/storage';
+import {ServerError, Status} from 'nice-grpc-common';
 
 import {toRevision} from '../member/wire-requests.js';
 import type {StorageMetrics} from '../metrics/storage-metrics.js';
@@ -27,6 +28,17 @@ function blobFieldHead(length: number): Buffer {
   head[0] = (3 << 3) | 2;
   writeVarint(head, 1, length);
   return head;
+}
+
+/**
+ * What a snapshot client that left a message unread for `stallMs` gets, if it reads again: the
+ * snapshot was stopped when the bound passed and its read transaction released.
+ */
+function snapshotStalled(stallMs: number): ServerError {
+  return new ServerError(
+    Status.UNAVAILABLE,
+    `snapshot stopped: the client took no message for ${stallMs} ms (--snapshot-stall-timeout-ms); save it again`,
+  );
 }
 
 /** The etcd API version Synod implements, reported where etcd reports its own version. */
@@ -142,23 +154,45 @@ export function maintenanceService(
       const startedMs = nowMs();
       const hash = createHash('sha256');
       let remaining = 0;
-      const chunks = streamEtcdSnapshot(member.backend, file => (remaining = file.sizeBytes));
-      // Leaving the loop early (the call ended) stops the building.
-      for await (const chunk of chunks) {
-        if (context.signal.aborted) return;
-        hash.update(chunk);
-        // As etcd counts: the database's bytes after this message (the hash's message: 0).
-        remaining -= chunk.length;
-        const response: SnapshotResponse & WithEncodedTail = {
-          header: undefined,
-          remainingBytes: BigInt(remaining),
-          blob: noBytes,
-          version: '',
-          // The blob as its encoded field after the rest: one copy of the megabyte into the
-          // message, where the generated encoder made three.
-          [encodedTail]: [blobFieldHead(chunk.length), chunk],
-        };
-        yield response;
+      const stalled = new AbortController();
+      const stallMs = member.config.snapshotStallTimeoutMs;
+      const chunks = streamEtcdSnapshot(
+        member.backend,
+        file => (remaining = file.sizeBytes),
+        stalled.signal,
+      );
+      let stallTimer: NodeJS.Timeout | undefined;
+      try {
+        // Leaving the loop early (the call ended) stops the building.
+        for await (const chunk of chunks) {
+          clearTimeout(stallTimer);
+          if (context.signal.aborted) return;
+          if (stalled.signal.aborted) throw snapshotStalled(stallMs);
+          hash.update(chunk);
+          // As etcd counts: the database's bytes after this message (the hash's message: 0).
+          remaining -= chunk.length;
+          const response: SnapshotResponse & WithEncodedTail = {
+            header: undefined,
+            remainingBytes: BigInt(remaining),
+            blob: noBytes,
+            version: '',
+            // The blob as its encoded field after the rest: one copy of the megabyte into the
+            // message, where the generated encoder made three.
+            [encodedTail]: [blobFieldHead(chunk.length), chunk],
+          };
+          // The stream waits for the client to take a message before asking for the next: a
+          // client that stops reading would hold the read transaction for as long as its
+          // connection lives, keeping every page it reads alive and holding up defragmentation.
+          stallTimer = setTimeout(() => {
+            stalled.abort(snapshotStalled(stallMs));
+          }, stallMs);
+          yield response;
+        }
+      } catch (error) {
+        if (stalled.signal.aborted) throw snapshotStalled(stallMs);
+        throw error;
+      } finally {
+        clearTimeout(stallTimer);
       }
       metrics?.backendSnapshotted(nowMs() - startedMs);
       yield {header: undefined, remainingBytes: 0n, blob: hash.digest(), version: etcdApiVersion};

@@ -114,7 +114,7 @@ export interface MaintenanceBackend extends HeaderSource, Proposer, LeaderView, 
   readonly term: number;
   readonly appliedIndex: number;
   readonly voters: readonly number[];
-  readonly config: Pick<MemberConfig, 'quotaBackendBytes'>;
+  readonly config: Pick<MemberConfig, 'quotaBackendBytes' | 'snapshotStallTimeoutMs'>;
   readonly alarms: Pick<Alarms, 'list'>;
   readonly store: Pick<WatchableStore, 'hashKV'>;
   readonly backend: Pick<

@@ -45,6 +45,12 @@ export interface MemberConfig {
   readonly electionTimeoutMs: number;
   /** Size of the backend above which the NOSPACE alarm is raised. */
   readonly quotaBackendBytes: number;
+  /**
+   * How long a `Maintenance.Snapshot` client may leave a message unread before the snapshot is
+   * stopped and its backend read transaction released (`--snapshot-stall-timeout-ms`, 30,000
+   * by default; etcd has no such bound).
+   */
+  readonly snapshotStallTimeoutMs: number;
   readonly autoCompactionMode: 'periodic' | 'revision';
   /** For `periodic`, a duration in ms; for `revision`, a count of revisions; 0 turns it off. */
   readonly autoCompactionRetention: number;
@@ -179,6 +185,7 @@ export interface MemberConfigInput {
   heartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
   quotaBackendBytes?: number;
+  snapshotStallTimeoutMs?: number;
   autoCompactionMode?: string;
   /** `periodic`: a duration such as `1h`, `30m`, `90s`, or a bare number of hours. `revision`: a count. */
   autoCompactionRetention?: string;
@@ -509,6 +516,10 @@ export function resolveMemberConfig(input: MemberConfigInput = {}): MemberConfig
     heartbeatIntervalMs,
     electionTimeoutMs,
     quotaBackendBytes: quota === 0 ? memberDefaults.quotaBackendBytes : quota,
+    snapshotStallTimeoutMs: positiveInt(
+      'snapshot-stall-timeout-ms',
+      input.snapshotStallTimeoutMs ?? 30_000,
+    ),
     autoCompactionMode,
     autoCompactionRetention: parseRetention(
       autoCompactionMode,

@@ -56,10 +56,15 @@ export async function writeEtcdSnapshot(
  * file is built, when the iteration is stopped, or when the backend closes (the iteration
  * then throws). `onMeasured` is told the file's size before the first chunk. A chunk is
  * filled again once the next has been taken: send or copy it before asking for the next.
+ *
+ * `stop` ends the building from outside while the reader holds the iteration, between two
+ * chunks: the read transaction is released at once (the builder is the one reading it), and
+ * the reader's next request throws after the chunks already built.
  */
 export async function* streamEtcdSnapshot(
   backend: Pick<Backend, 'readView'>,
   onMeasured?: (file: BboltWriteResult) => void,
+  stop?: AbortSignal,
 ): AsyncGenerator<Buffer, BboltWriteResult> {
   const view = await backend.readView();
   let buckets: BboltItem[];
@@ -70,7 +75,7 @@ export async function* streamEtcdSnapshot(
     throw error;
   }
   return yield* streamBboltFile(buckets, {
-    signal: view.signal,
+    signal: stop === undefined ? view.signal : AbortSignal.any([view.signal, stop]),
     reuseChunks: true,
     onBuilt: () => {
       view.close();
