@@ -179,6 +179,50 @@ describe('a snapshot in etcd 3.5’s layout (term, confState, downgrade)', () =>
     }
   });
 
+  it.skipIf(etcdctlMissing)(
+    'with a meta key a newer etcd adds (3.6’s storageVersion) is restored, as etcd 3.4 restores it',
+    async () => {
+      const newer = join(dir, 'etcd36.db');
+      // In key order: confState, consistent_index, storageVersion, term.
+      const meta = [...goodMeta];
+      meta.splice(2, 0, {key: b('storageVersion'), value: b('3.6.0')});
+      await snapshotFile(newer, etcd35Buckets(meta, goodCluster));
+      const etcd = spawnSync(
+        'etcdctl',
+        [
+          'snapshot',
+          'restore',
+          newer,
+          '--name=solo',
+          `--data-dir=${join(dir, 'etcd-restored-36')}`,
+          '--initial-cluster=solo=http://127.0.0.1:2380',
+          '--initial-advertise-peer-urls=http://127.0.0.1:2380',
+        ],
+        {encoding: 'utf8', env: {...process.env, ETCDCTL_API: '3'}},
+      );
+      expect(etcd.status, etcd.stderr).toBe(0);
+      const result = await restoreSnapshot({
+        snapshotPath: newer,
+        name: 'solo',
+        initialCluster: new Map([['solo', [new URL('http://127.0.0.1:2380')]]]),
+        initialClusterToken: 'etcd-cluster',
+        dataDir: join(dir, 'restored-36'),
+      });
+      expect(result.revision).toBe(6);
+      const kv = KvStore.open(join(dir, 'restored-36', 'member', 'db'));
+      try {
+        expect(kv.rev()).toBe(6);
+        expect(kv.range(b('\0'), b('\xff')).kvs.map(k => Buffer.from(k.key).toString())).toEqual([
+          'a',
+          'leased',
+        ]);
+      } finally {
+        await kv.close();
+      }
+      expect(await snapshotStatus(newer)).toMatchObject({revision: 6, totalKey: 15});
+    },
+  );
+
   it('is refused with one line naming the bucket and key when a 3.5 record is damaged', async () => {
     const cases: [string, BboltItem[], BboltItem[], RegExp][] = [
       [
