@@ -184,11 +184,27 @@ const flagSpecs = {
   'zk-key-file': {kind: 'string', help: 'key of --zk-cert-file'},
   'zk-keystore-file': {
     kind: 'string',
-    help: "PKCS#12 key store with the key and certificate of the https:// --listen-zk-urls, in place of --zk-cert-file and --zk-key-file (ZooKeeper's ssl.keyStore with ssl.keyStore.type=PKCS12)",
+    help: "JKS, PKCS#12 or PEM key store with the key and certificate of the https:// --listen-zk-urls, in place of --zk-cert-file and --zk-key-file (ZooKeeper's ssl.keyStore.location)",
   },
   'zk-keystore-password': {
     kind: 'string',
     help: "password of --zk-keystore-file (ZooKeeper's ssl.keyStore.password)",
+  },
+  'zk-keystore-type': {
+    kind: 'string',
+    help: "JKS, PKCS12 or PEM (ZooKeeper's ssl.keyStore.type; default: from the file name's .jks, .p12, .pfx or .pem)",
+  },
+  'zk-truststore-file': {
+    kind: 'string',
+    help: "JKS, PKCS#12 or PEM trust store that verifies ZooKeeper clients' certificates, in place of --zk-trusted-ca-file (ZooKeeper's ssl.trustStore.location)",
+  },
+  'zk-truststore-password': {
+    kind: 'string',
+    help: "password of --zk-truststore-file (ZooKeeper's ssl.trustStore.password)",
+  },
+  'zk-truststore-type': {
+    kind: 'string',
+    help: "JKS, PKCS12 or PEM (ZooKeeper's ssl.trustStore.type; default: from the file name)",
   },
   'zk-trusted-ca-file': {
     kind: 'string',
@@ -519,6 +535,10 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     zkCrlFile: str('zk-crl-file'),
     zkKeystoreFile: str('zk-keystore-file'),
     zkKeystorePassword: str('zk-keystore-password'),
+    zkKeystoreType: str('zk-keystore-type'),
+    zkTruststoreFile: str('zk-truststore-file'),
+    zkTruststorePassword: str('zk-truststore-password'),
+    zkTruststoreType: str('zk-truststore-type'),
     metrics: str('metrics'),
     warningApplyDuration:
       str('warning-apply-duration') ?? str('experimental-warning-apply-duration'),

@@ -6,6 +6,7 @@ import {jwtSignMethods} from '../auth/jwt-tokens.js';
 import type {TlsSettings} from '../tls/tls-settings.js';
 import {cipherSuiteNames} from '../tls/tls-settings.js';
 import {ConfigError} from '../errors/config-error.js';
+import {resolveZkStores} from './zk-tls-stores.js';
 
 /**
  * Everything a member needs to start, with etcd's meaning for each setting.
@@ -258,6 +259,12 @@ export interface MemberConfigInput {
   zkCrlFile?: string;
   zkKeystoreFile?: string;
   zkKeystorePassword?: string;
+  /** JKS, PKCS12 or PEM; told by the file name when not given, as ZooKeeper tells it. */
+  zkKeystoreType?: string;
+  /** The trust store that verifies ZooKeeper clients, in place of `zkTrustedCaFile`. */
+  zkTruststoreFile?: string;
+  zkTruststorePassword?: string;
+  zkTruststoreType?: string;
 }
 
 /** The defaults of a member started with no settings: one member, all on 127.0.0.1. */
@@ -590,18 +597,13 @@ function resolveZkTls(
   if (clientAuth !== 'need' && clientAuth !== 'want' && clientAuth !== 'none') {
     throw new ConfigError('zk-ssl-client-auth', `${clientAuth}: expected need, want or none`);
   }
-  const keystore = input.zkKeystoreFile;
-  if (keystore !== undefined && (input.zkCertFile !== undefined || input.zkKeyFile !== undefined)) {
-    throw new ConfigError(
-      'zk-keystore-file',
-      'give the ZooKeeper port either a PKCS#12 key store or --zk-cert-file and --zk-key-file, not both',
-    );
-  }
-  if (input.zkKeystorePassword !== undefined && keystore === undefined) {
-    throw new ConfigError('zk-keystore-password', 'it is the password of --zk-keystore-file');
-  }
+  const {keyStore, trustStore} = resolveZkStores(input);
+  const keystore = keyStore?.file;
   const own =
-    input.zkCertFile !== undefined || input.zkKeyFile !== undefined || keystore !== undefined;
+    input.zkCertFile !== undefined ||
+    input.zkKeyFile !== undefined ||
+    keystore !== undefined ||
+    trustStore !== undefined;
   if (secure.length === 0) {
     const given = own || input.zkTrustedCaFile !== undefined || input.zkCrlFile !== undefined;
     if (given) {
@@ -610,7 +612,9 @@ function resolveZkTls(
           ? 'zk-cert-file'
           : keystore !== undefined
             ? 'zk-keystore-file'
-            : 'zk-key-file',
+            : trustStore !== undefined
+              ? 'zk-truststore-file'
+              : 'zk-key-file',
         'the ZooKeeper certificates need an https:// URL in --listen-zk-urls',
       );
     }
@@ -622,9 +626,8 @@ function resolveZkTls(
         side: 'zk',
         certFile: input.zkCertFile,
         keyFile: input.zkKeyFile,
-        ...(keystore === undefined
-          ? {}
-          : {pkcs12: {file: keystore, password: input.zkKeystorePassword ?? ''}}),
+        ...(keyStore === undefined ? {} : {keyStore}),
+        ...(trustStore === undefined ? {} : {trustStore}),
         trustedCaFile: input.zkTrustedCaFile,
         clientCertAuth: clientAuth === 'need',
         crlFile: input.zkCrlFile,
@@ -641,8 +644,12 @@ function resolveZkTls(
       `${origin}: https ZooKeeper URLs need a certificate: give --zk-cert-file and --zk-key-file, or the client port's --cert-file and --key-file (or --auto-tls)`,
     );
   }
-  if (clientAuth !== 'none' && settings.trustedCaFile === undefined) {
-    const ca = own ? 'zk-trusted-ca-file' : 'trusted-ca-file';
+  if (
+    clientAuth !== 'none' &&
+    settings.trustedCaFile === undefined &&
+    settings.trustStore === undefined
+  ) {
+    const ca = own ? 'zk-trusted-ca-file (or --zk-truststore-file)' : 'trusted-ca-file';
     throw new ConfigError(
       'zk-ssl-client-auth',
       `${clientAuth} (the default is need, as ZooKeeper's ssl.clientAuth) checks client certificates against --${ca}: give one, or --zk-ssl-client-auth=none`,

@@ -3,6 +3,9 @@ import {readFileSync, statSync} from 'node:fs';
 import tls from 'node:tls';
 
 import {ConfigError} from '../errors/config-error.js';
+import {readKeyStore, readTrustStore} from './key-store.js';
+import type {StoreSettings} from './key-store.js';
+import {KeyStoreError} from './key-store-error.js';
 import type {TlsSettings} from './tls-settings.js';
 import {tlsFlag} from './tls-settings.js';
 
@@ -103,7 +106,8 @@ export class TlsCredentials {
   clientOptions(host: string): tls.ConnectionOptions {
     return {
       secureContext: this.secureContext(),
-      rejectUnauthorized: this.settings.trustedCaFile !== undefined,
+      rejectUnauthorized:
+        this.settings.trustedCaFile !== undefined || this.settings.trustStore !== undefined,
       ALPNProtocols: alpnProtocols,
       ...(isIp(host) ? {} : {servername: host}),
     };
@@ -145,7 +149,8 @@ function isIp(host: string): boolean {
 
 function filesOf(s: TlsSettings): [string, string][] {
   const files: [string, string][] = [];
-  if (s.pkcs12 !== undefined) files.push([KEYSTORE_FLAG, s.pkcs12.file]);
+  if (s.keyStore !== undefined) files.push([KEYSTORE_FLAG, s.keyStore.file]);
+  if (s.trustStore !== undefined) files.push([TRUSTSTORE_FLAG, s.trustStore.file]);
   if (s.certFile !== undefined) files.push([tlsFlag(s.side, 'cert'), s.certFile]);
   if (s.keyFile !== undefined) files.push([tlsFlag(s.side, 'key'), s.keyFile]);
   if (s.trustedCaFile !== undefined) files.push([tlsFlag(s.side, 'ca'), s.trustedCaFile]);
@@ -168,21 +173,23 @@ function sameStamps(a: readonly FileStamp[], b: readonly FileStamp[]): boolean {
   return a.length === b.length && a.every((x, i) => x.stamp === b[i]?.stamp);
 }
 
+function describeReadError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EACCES'
+      ? 'permission denied'
+      : code === 'EISDIR'
+        ? 'is a directory'
+        : String(error);
+}
+
 function readPem(flag: string, path: string): string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : String(error);
-    throw new ConfigError(flag, `cannot read ${path}: ${why}`);
+    throw new ConfigError(flag, `cannot read ${path}: ${describeReadError(error)}`);
   }
   if (!text.includes('-----BEGIN ')) throw new ConfigError(flag, `${path} is not a PEM file`);
   return text;
@@ -206,36 +213,42 @@ interface Loaded {
   readonly stamps: readonly FileStamp[];
 }
 
-/** The flag of a PKCS#12 key store (only the ZooKeeper port takes one). */
+/** The flags of key and trust stores (only the ZooKeeper port takes them). */
 const KEYSTORE_FLAG = 'zk-keystore-file';
+const TRUSTSTORE_FLAG = 'zk-truststore-file';
 
-/** This member's key and certificate: from PEM files, or from a PKCS#12 key store. */
-function ownIdentity(
-  s: TlsSettings,
-): {cert: string; key: string} | {pfx: Buffer; passphrase: string} {
-  if (s.pkcs12 !== undefined) {
-    const {file, password} = s.pkcs12;
-    let pfx: Buffer;
-    try {
-      pfx = readFileSync(file);
-    } catch (error) {
-      throw new ConfigError(KEYSTORE_FLAG, `cannot read ${file}: ${String(error)}`);
-    }
-    try {
-      // Parsed alone first, so that a wrong password or a file that is no PKCS#12 store is
-      // named as the key store's fault, not the CA's or the CRL's.
-      tls.createSecureContext({pfx, passphrase: password});
-    } catch (error) {
-      const why = (error as Error).message;
-      throw new ConfigError(
-        KEYSTORE_FLAG,
-        /mac verify|password/i.test(why)
-          ? `${file}: wrong --zk-keystore-password (${why})`
-          : `${file} is not a PKCS#12 key store with a key and its certificate (${why})`,
-      );
-    }
-    return {pfx, passphrase: password};
+/**
+ * Reads a key or trust store with `read`; whatever is wrong with it becomes one line naming
+ * the flag, the file, its type and, for a password that does not open it, the password flag.
+ */
+function readStore<T>(
+  flag: typeof KEYSTORE_FLAG | typeof TRUSTSTORE_FLAG,
+  store: StoreSettings,
+  read: (data: Buffer, store: StoreSettings) => T,
+): T {
+  let data: Buffer;
+  try {
+    data = readFileSync(store.file);
+  } catch (error) {
+    throw new ConfigError(flag, `cannot read ${store.file}: ${describeReadError(error)}`);
   }
+  try {
+    return read(data, store);
+  } catch (error) {
+    if (!(error instanceof KeyStoreError)) throw error;
+    const passwordFlag = flag.replace(/-file$/, '-password');
+    throw new ConfigError(
+      flag,
+      error.reason === 'password'
+        ? `${store.file}: wrong --${passwordFlag} for this ${store.type} store (${error.message})`
+        : `${store.file} (${store.type}): ${error.message}`,
+    );
+  }
+}
+
+/** This member's key and certificate: from PEM files, or from a key store. */
+function ownIdentity(s: TlsSettings): {cert: string; key: string} {
+  if (s.keyStore !== undefined) return readStore(KEYSTORE_FLAG, s.keyStore, readKeyStore);
   const certFlag = tlsFlag(s.side, 'cert');
   const keyFlag = tlsFlag(s.side, 'key');
   if (s.certFile === undefined || s.keyFile === undefined) {
@@ -259,13 +272,15 @@ function ownIdentity(
 
 function loadContext(s: TlsSettings): Loaded {
   const stamps = stampsOf(s);
-  const certFlag = s.pkcs12 === undefined ? tlsFlag(s.side, 'cert') : KEYSTORE_FLAG;
+  const certFlag = s.keyStore === undefined ? tlsFlag(s.side, 'cert') : KEYSTORE_FLAG;
   const identity = ownIdentity(s);
   const caFlag = tlsFlag(s.side, 'ca');
-  const caPem = s.trustedCaFile === undefined ? undefined : readPem(caFlag, s.trustedCaFile);
+  let caPem: string | string[] | undefined =
+    s.trustedCaFile === undefined ? undefined : readPem(caFlag, s.trustedCaFile);
   if (caPem !== undefined && s.trustedCaFile !== undefined) {
     certificatesIn(caFlag, s.trustedCaFile, caPem);
   }
+  if (s.trustStore !== undefined) caPem = readStore(TRUSTSTORE_FLAG, s.trustStore, readTrustStore);
   const crlFlag = tlsFlag(s.side, 'crl');
   const crlPem = s.crlFile === undefined ? undefined : readPem(crlFlag, s.crlFile);
   const base = {
@@ -279,7 +294,10 @@ function loadContext(s: TlsSettings): Loaded {
   try {
     context = tls.createSecureContext(withCa);
   } catch (error) {
-    throw new ConfigError(certFlag, `${s.pkcs12?.file ?? s.certFile}: ${(error as Error).message}`);
+    throw new ConfigError(
+      certFlag,
+      `${s.keyStore?.file ?? s.certFile}: ${(error as Error).message}`,
+    );
   }
   if (crlPem === undefined) return {context, options: withCa, stamps};
   const options = {...withCa, crl: crlPem};

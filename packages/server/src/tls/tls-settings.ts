@@ -1,5 +1,7 @@
 import type tls from 'node:tls';
 
+import type {StoreSettings} from './key-store.js';
+
 /**
  * TLS for one side of a member (its client port or its peer port), as etcd's flags set it:
  * `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`, ... for clients and
@@ -16,13 +18,19 @@ export interface TlsSettings {
   /** PEM private key of that certificate (`--key-file`). */
   readonly keyFile: string | undefined;
   /**
-   * In place of `certFile` and `keyFile`: a PKCS#12 key store holding the key and its
-   * certificate chain, and its password (the ZooKeeper port's `--zk-keystore-file` and
-   * `--zk-keystore-password`, ZooKeeper's `ssl.keyStore.type=PKCS12`).
+   * In place of `certFile` and `keyFile`: a JKS, PKCS#12 or PEM key store holding the key and
+   * its certificate chain (the ZooKeeper port's `--zk-keystore-file`, `--zk-keystore-password`
+   * and `--zk-keystore-type`, ZooKeeper's `ssl.keyStore.*`).
    */
-  readonly pkcs12?: {readonly file: string; readonly password: string};
+  readonly keyStore?: StoreSettings;
   /** PEM CA bundle that verifies the other side's certificates (`--trusted-ca-file`). */
   readonly trustedCaFile: string | undefined;
+  /**
+   * In place of `trustedCaFile`: a JKS, PKCS#12 or PEM trust store (the ZooKeeper port's
+   * `--zk-truststore-file`, `--zk-truststore-password` and `--zk-truststore-type`, ZooKeeper's
+   * `ssl.trustStore.*`).
+   */
+  readonly trustStore?: StoreSettings;
   /** Ask for, and require, a certificate signed by the trusted CA (`--client-cert-auth`). */
   readonly clientCertAuth: boolean;
   /** PEM certificate revocation list; a revoked certificate is refused (`--client-crl-file`). */
