@@ -3,6 +3,8 @@ import type {KV, LeaseInfo, TxnWrite} from '@synod/storage';
 
 import type {ZkAuthId} from './zk-auth.js';
 import {INVALID_ACL, ZkAuth} from './zk-auth.js';
+import type {CachedSession, CachedTurn, CachedZnode} from './zk-applied-cache.js';
+import {ZkAppliedCache} from './zk-applied-cache.js';
 import {ZkKeys, prefixEnd} from './zk-keys.js';
 import {zkBaseName, zkParent, zkPathError} from './zk-path.js';
 import type {ZkError} from '@synod/proto';
@@ -134,12 +136,13 @@ class TxnOverlay {
   constructor(
     private readonly reader: ZkTreeReader,
     readonly zxid: number,
+    private readonly cache: ZkAppliedCache,
   ) {}
 
   node(path: string): PendingNode | undefined {
     const pending = this.nodes.get(path);
     if (pending !== undefined) return pending ?? undefined;
-    const n = this.reader.node(path);
+    const n = this.cache.node(path) ?? this.readNode(path);
     if (!this.existedBefore.has(path)) this.existedBefore.set(path, n !== undefined);
     if (n === undefined) return undefined;
     const found = {czxid: n.czxid, record: n.record, created: false};
@@ -150,6 +153,13 @@ class TxnOverlay {
       this.countersBefore.set(path, n.counters.pzxid !== n.czxid || n.counters.cversion !== 0);
     }
     return found;
+  }
+
+  /** A node from the store, kept in the cache as the store's state. */
+  private readNode(path: string): CachedZnode | undefined {
+    const n = this.reader.entry(path);
+    if (n !== undefined) this.cache.setNode(path, n);
+    return n;
   }
 
   childCounters(path: string, czxid: number): ChildCounters {
@@ -206,7 +216,25 @@ class TxnOverlay {
 
   readonly changed = new Set<string>();
   readonly countersChanged = new Set<string>();
+
+  /** After {@link flush}: the cache takes every node's state as the store now holds it. */
+  publish(): void {
+    for (const [path, node] of this.nodes) {
+      if (node === null) this.cache.deleteNode(path);
+      else {
+        const {czxid, record} = node;
+        this.cache.setNode(path, {czxid, record, counters: this.childCounters(path, czxid)});
+      }
+    }
+  }
 }
+
+/**
+ * The most znodes the state machine keeps decoded ({@link ZkAppliedCache}): a few MiB for
+ * records of a few hundred bytes, and the hot part of most trees (parents of sequential
+ * children, locks, counters, configuration).
+ */
+const CACHED_ZNODES = 10_000;
 
 /**
  * ZooKeeper's state machine on Synod's store. A ZooKeeper write is applied here,
@@ -226,6 +254,7 @@ export class ZkStateMachine {
   private systemReady = false;
   private readonly sessionEndListeners: SessionEndListener[] = [];
   private readonly figures: ZkTreeFigures;
+  private readonly cache = new ZkAppliedCache(CACHED_ZNODES);
 
   constructor(private readonly host: ZkStateHost) {
     this.figures = new ZkTreeFigures(host.store);
@@ -316,6 +345,7 @@ export class ZkStateMachine {
     } finally {
       tw.end();
     }
+    this.cache.setSession(id, {timeoutMs, owner});
     return {kind: 'session', sessionId: id, timeoutMs};
   }
 
@@ -333,19 +363,24 @@ export class ZkStateMachine {
    */
   private takeTurn(sessionId: bigint, connectionId: bigint, seq: number): boolean {
     if (sessionId === 0n || connectionId === 0n || seq === 0) return true;
-    const key = orderKey(sessionId);
-    const last = this.host.meta.get(key);
-    const sameConnection =
-      last !== undefined &&
-      last.length === 12 &&
-      Buffer.from(last).readBigUInt64BE(0) === connectionId;
-    const expected = sameConnection ? Buffer.from(last).readUInt32BE(8) + 1 : 1;
+    const last = this.cache.turn(sessionId) ?? this.readTurn(sessionId);
+    const expected = last.connectionId === connectionId ? last.seq + 1 : 1;
     if (seq !== expected) return false;
-    const turn = Buffer.alloc(12);
+    const turn = Buffer.allocUnsafe(12);
     turn.writeBigUInt64BE(connectionId);
     turn.writeUInt32BE(seq, 8);
-    this.host.meta.put(key, turn);
+    this.host.meta.put(last.key, turn);
+    this.cache.setTurn(sessionId, {connectionId, seq, key: last.key});
     return true;
+  }
+
+  /** A session's last turn as the `meta` bucket holds it (connection 0: none yet). */
+  private readTurn(sessionId: bigint): CachedTurn {
+    const key = orderKey(sessionId);
+    const last = this.host.meta.get(key);
+    if (last === undefined || last.length !== 12) return {connectionId: 0n, seq: 0, key};
+    const value = Buffer.from(last.buffer, last.byteOffset, last.length);
+    return {connectionId: value.readBigUInt64BE(0), seq: value.readUInt32BE(8), key};
   }
 
   /**
@@ -364,6 +399,7 @@ export class ZkStateMachine {
       } finally {
         tw.end();
       }
+      this.cache.setSession(id, {timeoutMs, owner});
     }
     return {kind: 'session', sessionId: id, timeoutMs};
   }
@@ -377,7 +413,7 @@ export class ZkStateMachine {
       // Deepest first, though ephemerals have no children; ZooKeeper sorts them too.
       .sort();
     const tw = this.host.store.write();
-    const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+    const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
     try {
       for (const path of paths) {
         const node = overlay.node(path);
@@ -385,10 +421,13 @@ export class ZkStateMachine {
         this.deleteNode(overlay, path);
       }
       overlay.flush(tw, this.figures);
+      overlay.publish();
       tw.deleteRange(ZkKeys.session(id), undefined);
     } finally {
       tw.end();
     }
+    // Every key on the session's lease goes with it, ephemeral or not.
+    this.cache.sessionEnded(id, paths);
     // Debt: the meta bucket offers no delete here, so an ended session's turn record stays
     // as 0 bytes (its key, ~30 bytes, per session that wrote through a connection).
     if (this.host.meta.get(orderKey(id)) !== undefined)
@@ -436,16 +475,26 @@ export class ZkStateMachine {
       if (SPECIAL_PATHS.has(path)) continue;
       const tw = this.host.store.write();
       try {
-        const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+        const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
         const node = o.node(path);
         if (node === undefined || !node.record.container) continue;
         if (o.childCounters(path, node.czxid).numChildren > 0) continue;
         this.deleteNode(o, path);
         o.flush(tw, this.figures);
+        o.publish();
       } finally {
         tw.end();
       }
     }
+  }
+
+  /** A live session's timeout and owner: from the cache, or one read of its key. */
+  private liveSession(reader: ZkTreeReader, id: bigint): CachedSession | undefined {
+    const cached = this.cache.session(id);
+    if (cached !== undefined) return cached;
+    const session = reader.session(id);
+    if (session !== undefined) this.cache.setSession(id, session);
+    return session;
   }
 
   private applyTxnAt(
@@ -460,15 +509,14 @@ export class ZkStateMachine {
       this.ensureSystemNodes(tw);
       const reader = new ZkTreeReader(tw);
       if (sessionId !== 0n) {
-        // One read of the session key answers both checks.
-        const owner = reader.liveSessionOwner(sessionId);
+        const owner = this.liveSession(reader, sessionId)?.owner;
         if (owner === undefined) return {kind: 'failed', error: 'sessionExpired'};
         // Sessions written before owners were recorded have owner 0: any member may write.
         if (memberId !== 0n && owner !== 0n && owner !== memberId) {
           return {kind: 'failed', error: 'sessionMoved'};
         }
       }
-      const overlay = new TxnOverlay(reader, tw.rev() + 1);
+      const overlay = new TxnOverlay(reader, tw.rev() + 1, this.cache);
       const results: ZkOpResult[] = [];
       let failedAt = -1;
       let failure: ZkError | undefined;
@@ -493,6 +541,7 @@ export class ZkStateMachine {
         return {kind: 'txn', results: errs, error: failure};
       }
       overlay.flush(tw, this.figures);
+      overlay.publish();
       return {kind: 'txn', results, zxid: overlay.zxid};
     } finally {
       tw.end();
@@ -669,7 +718,7 @@ export class ZkStateMachine {
   private expireTtl(paths: readonly string[], nowMs: number): void {
     const tw = this.host.store.write();
     try {
-      const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
+      const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
       for (const path of paths) {
         const node = o.node(path);
         if (node === undefined || node.record.ttlMs === 0) continue;
@@ -678,6 +727,7 @@ export class ZkStateMachine {
         this.deleteNode(o, path);
       }
       o.flush(tw, this.figures);
+      o.publish();
     } finally {
       tw.end();
     }
@@ -720,6 +770,7 @@ export class ZkStateMachine {
       tw.put(ZkKeys.node(path), encodeZnode(record), 0n);
       this.figures.changed(path, undefined, record);
     }
+    this.cache.clearNodes();
     tw.put(ZkKeys.meta('/'), encodeCounters({cversion: -1, pzxid: 0, numChildren: 1}), 0n);
     tw.put(ZkKeys.meta('/zookeeper'), encodeCounters({cversion: -2, pzxid: 0, numChildren: 2}), 0n);
     this.systemReady = true;

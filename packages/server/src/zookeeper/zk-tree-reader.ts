@@ -1,5 +1,6 @@
 import type {ReadView} from '@synod/storage';
 
+import type {CachedSession, CachedZnode} from './zk-applied-cache.js';
 import {ZkKeys} from './zk-keys.js';
 import type {ChildCounters, ZkStat, ZnodeRecord} from './znode-record.js';
 import {decodeCounters, decodeZnode, statOf} from './znode-record.js';
@@ -30,13 +31,20 @@ export class ZkTreeReader {
   constructor(private readonly view: ReadView) {}
 
   node(path: string): Znode | undefined {
+    const n = this.entry(path);
+    if (n === undefined) return undefined;
+    const {czxid, record, counters} = n;
+    return {path, czxid, record, counters, stat: statOf(czxid, record, counters)};
+  }
+
+  /** A node without its Stat: what the state machine's writes start from. */
+  entry(path: string): CachedZnode | undefined {
     const kv = this.view.range(ZkKeys.node(path), undefined).kvs[0];
     if (kv === undefined) return undefined;
     const record = decodeZnode(kv.value);
     // ZooKeeper's own nodes exist before any transaction: czxid 0, as in ZooKeeper.
     const czxid = SYSTEM_PATHS.has(path) ? 0 : kv.createRevision;
-    const counters = this.counters(path, czxid);
-    return {path, czxid, record, counters, stat: statOf(czxid, record, counters)};
+    return {czxid, record, counters: this.counters(path, czxid)};
   }
 
   /** The child counters of a node created at `czxid`. */
@@ -79,14 +87,17 @@ export class ZkTreeReader {
   }
 
   /**
-   * The member a session belongs to, as {@link sessionOwner}, or undefined when the session is
-   * not live: a write's two session checks in one read of the key.
+   * A live session's timeout and owner (as {@link sessionOwner}), or undefined when it is not
+   * live: a write's two session checks in one read of the key.
    */
-  liveSessionOwner(id: bigint): bigint | undefined {
+  session(id: bigint): CachedSession | undefined {
     const kv = this.view.range(ZkKeys.session(id), undefined).kvs[0];
     if (kv === undefined) return undefined;
-    if (kv.value.length < 12) return 0n;
-    return Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.length).readBigUInt64BE(4);
+    const value = Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.length);
+    return {
+      timeoutMs: value.readInt32BE(0),
+      owner: value.length < 12 ? 0n : value.readBigUInt64BE(4),
+    };
   }
 
   /** The member a live session belongs to (its client's last connection), 0 when unknown. */
