@@ -19,6 +19,7 @@ export class EtcdRevisionConverter {
 
   private readonly synodKey = Buffer.alloc(SYNOD_REVISION_KEY_BYTES);
   private record = Buffer.alloc(64 * 1024);
+  private recordView = this.record.subarray(0, 0);
   private readonly fields = new KeyValueFields();
 
   constructor(
@@ -98,7 +99,13 @@ export class EtcdRevisionConverter {
     page.copy(out, RECORD_HEAD_BYTES + key, kv.valueStart, kv.valueEnd);
     if (main > this.revision) this.revision = main;
     this.revisions++;
-    return out.subarray(0, size);
+    // The view of the last record again when this one has its size (values of one size):
+    // no Buffer per revision.
+    let view = this.recordView;
+    if (view.length !== size || view.buffer !== out.buffer) {
+      view = this.recordView = out.subarray(0, size);
+    }
+    return view;
   }
 
   private failAt(page: Buffer, keyStart: number, keyEnd: number, problem: string): never {

@@ -166,11 +166,16 @@ export class Backend {
   /**
    * The buckets again, read through a decoder that returns a view of the buffer lmdb-js reads
    * each value into (its own, reused for the next read) instead of a copy, and keys likewise.
+   * The same view is handed out again while the next entry's lies at the same place with the
+   * same length (a revision key always; a value of the same size as the one before), so a
+   * million-revision snapshot, which reads the key bucket twice, makes no Buffer per entry,
+   * garbage that a member with a big heap pays dearly to collect.
    */
   private static openTransientBuckets(env: RootDatabase): Map<Bucket, Database<Buffer, Buffer>> {
+    let value: Buffer | undefined;
     const encoder = {
-      // A view, not a copy: lmdb-js sets the read buffer's own `length` to the value's.
-      decode: (bytes: Buffer) => bytes.subarray(0, bytes.length),
+      // lmdb-js sets the read buffer's own `length` to the value's.
+      decode: (bytes: Buffer) => (value = sameView(value, bytes, 0, bytes.length)),
       encode: () => {
         throw new Error('internal: a transient backend handle is for reading');
       },
@@ -185,7 +190,9 @@ export class Backend {
     for (const b of BUCKETS) {
       const db = env.openDB<Buffer, Buffer>(b, options);
       // Keys too: lmdb-js reads binary keys with a copy (`readKey`); a view of its key buffer.
-      (db as unknown as KeyReader).readKey = (bytes, start, end) => bytes.subarray(start, end);
+      let key: Buffer | undefined;
+      (db as unknown as KeyReader).readKey = (bytes, start, end) =>
+        (key = sameView(key, bytes, start, end));
       dbs.set(b, db);
     }
     return dbs;
@@ -524,6 +531,19 @@ interface AppendingDatabase {
 }
 
 /** How lmdb-js takes a key out of the buffer it read it into. */
+/** `bytes[start, end)`: `view` again when it is that already, else a new view. */
+function sameView(view: Buffer | undefined, bytes: Buffer, start: number, end: number): Buffer {
+  if (
+    view !== undefined &&
+    view.buffer === bytes.buffer &&
+    view.byteOffset === bytes.byteOffset + start &&
+    view.length === end - start
+  ) {
+    return view;
+  }
+  return bytes.subarray(start, end);
+}
+
 interface KeyReader {
   readKey: (bytes: Buffer, start: number, end: number) => Buffer;
 }
