@@ -305,6 +305,7 @@ export async function startMember(
     if (config.listenZkUrls.length > 0) {
       zkServer = await ZkServer.listen(config.listenZkUrls, zkMemberOf(core, forwarder), {
         superDigest: config.zkSuperDigest,
+        dataDir: config.dataDir,
         containerCheckIntervalMs: config.zkContainerCheckIntervalMs,
         containerMaxPerMinute: config.zkContainerMaxPerMinute,
         ...(config.zkTls !== undefined && zkTls !== undefined

@@ -1,7 +1,14 @@
 import {connect} from 'node:net';
 
 import type {EtcdCluster} from '@synod/testing';
-import {CreateMode, ZooKeeperClient, freePorts, startSynod, waitFor} from '@synod/testing';
+import {
+  CreateMode,
+  ZooKeeperClient,
+  fourLetterWord,
+  freePorts,
+  startSynod,
+  waitFor,
+} from '@synod/testing';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 
 /** `mntr`'s figure and the `/metrics` sample that must equal it. */
@@ -62,7 +69,12 @@ async function bothViews(port: number, clientUrl: string) {
     return fromMetrics.get('synod_zk_alive_connections') === othersOpen;
   });
   for (const [figure, metric] of PAIRS) {
-    expect({[metric]: fromMetrics.get(metric)}).toEqual({[metric]: fromMntr.get(figure)});
+    // mntr's own answer is a packet sent once it is written, as ZooKeeper counts it.
+    const sentSince = figure === 'zk_packets_sent' ? 1 : 0;
+    const shown = fromMntr.get(figure);
+    expect({[metric]: fromMetrics.get(metric)}).toEqual({
+      [metric]: shown === undefined ? undefined : shown + sentSince,
+    });
   }
   return {mntr: fromMntr, metrics: fromMetrics};
 }
@@ -152,5 +164,19 @@ describe("a member's /metrics and mntr report the same ZooKeeper figures", () =>
     expect(
       (before.mntr.get('zk_global_sessions') ?? 0) - (after.mntr.get('zk_global_sessions') ?? 0),
     ).toBe(1);
+  });
+
+  it("srst starts mntr's figures again while /metrics' packet counters go on", async () => {
+    const before = await scrape(clientUrl);
+    expect(await fourLetterWord('127.0.0.1', port, 'srst')).toBe('Server stats reset.\n');
+    const shown = await mntr(port);
+    // mntr's own packet received, and srst's answer, sent after the reset.
+    expect(shown.get('zk_packets_received')).toBe(1);
+    expect(shown.get('zk_packets_sent')).toBe(1);
+    expect(shown.get('zk_max_latency')).toBe(0);
+    const after = await scrape(clientUrl);
+    for (const counter of ['synod_zk_packets_received_total', 'synod_zk_packets_sent_total']) {
+      expect(after.get(counter)).toBeGreaterThan(before.get(counter) ?? Infinity);
+    }
   });
 });

@@ -108,12 +108,12 @@ export class ZkMetrics {
     counter(
       'synod_zk_packets_received_total',
       'ZooKeeper packets received (mntr zk_packets_received).',
-      s => s.packetsReceived,
+      s => s.packetsReceivedTotal,
     );
     counter(
       'synod_zk_packets_sent_total',
       'ZooKeeper packets sent (mntr zk_packets_sent).',
-      s => s.packetsSent,
+      s => s.packetsSentTotal,
     );
     this.requestLatency = new Histogram({
       name: 'synod_zk_request_latency_seconds',

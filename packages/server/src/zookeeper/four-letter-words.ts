@@ -1,4 +1,6 @@
+import {readdirSync, statSync} from 'node:fs';
 import {arch, freemem, hostname, release, totalmem, userInfo} from 'node:os';
+import {join} from 'node:path';
 
 import type {ZkConnection} from './zk-connection.js';
 import type {ZkMember} from './zk-member.js';
@@ -15,18 +17,57 @@ export interface FourLetterWordsHost {
   readonly tickTimeMs: number;
   connections(): ReadonlySet<ZkConnection>;
   clientPort(): number;
+  /** The member's data directory, whose backend and WAL `conf` and `dirs` report. */
+  readonly dataDir?: string | undefined;
 }
 
+/** The words ZooKeeper 3.8 knows; the others are taken as the start of a packet. */
+const WORDS = new Set([
+  'ruok',
+  'isro',
+  'srvr',
+  'stat',
+  'mntr',
+  'envi',
+  'conf',
+  'cons',
+  'crst',
+  'srst',
+  'wchs',
+  'wchc',
+  'wchp',
+  'dump',
+  'dirs',
+  'gtmk',
+  'stmk',
+  'hash',
+]);
+
+/** ZooKeeper's default trace mask (`ZooTrace`): client requests, pings and sessions. */
+const DEFAULT_TRACE_MASK = 306n;
+
 /**
- * ZooKeeper's four-letter words on the client port, in ZooKeeper 3.8's formats:
- * `ruok`, `srvr`, `stat`, `mntr`, `envi`, `conf`, `cons`, `isro`, `wchs`. They
- * are all enabled (ZooKeeper's default whitelist has only `srvr`). Per-connection
- * latencies in `cons` are not measured and read 0.
+ * ZooKeeper's four-letter words on the client port, in ZooKeeper 3.8's formats: `ruok`,
+ * `isro`, `srvr`, `stat`, `mntr`, `envi`, `conf`, `cons`, `crst`, `srst`, `wchs`, `wchc`,
+ * `wchp`, `dump`, `dirs`, `gtmk`, `stmk` and `hash`. They are all enabled, as with
+ * `4lw.commands.whitelist=*` (ZooKeeper's default whitelist has only `srvr`).
  */
 export class FourLetterWords {
+  /** What `gtmk` reads and `stmk` sets; Synod keeps no trace log, so it only echoes. */
+  private traceMask = DEFAULT_TRACE_MASK;
+
   constructor(private readonly host: FourLetterWordsHost) {}
 
-  answer(word: string): string | undefined {
+  /** Whether ZooKeeper takes `word` as a four-letter word rather than a packet's length. */
+  static knows(word: string): boolean {
+    return WORDS.has(word);
+  }
+
+  /**
+   * The answer to `word`, sent as a connection's first bytes; `rest` is what followed it
+   * (`stmk` reads its new mask there). Undefined for a word ZooKeeper does not know.
+   */
+  answer(word: string, rest: Buffer = Buffer.alloc(0)): string | undefined {
     switch (word) {
       case 'ruok':
         return 'imok';
@@ -44,8 +85,32 @@ export class FourLetterWords {
         return this.conf();
       case 'cons':
         return `${[...this.host.connections()].map(c => this.cons(c)).join('')}\n`;
+      case 'crst':
+        for (const c of this.host.connections()) c.counters.reset();
+        return 'Connection stats reset.\n';
+      case 'srst':
+        this.host.stats.reset();
+        return 'Server stats reset.\n';
       case 'wchs':
         return this.wchs();
+      case 'wchc':
+        return this.wchc();
+      case 'wchp':
+        return this.wchp();
+      case 'dump':
+        return this.dump();
+      case 'dirs':
+        return this.dirs();
+      case 'gtmk':
+        return this.traceMask.toString();
+      case 'stmk':
+        // The new mask is the 8 bytes after the word; without them ZooKeeper only closes.
+        if (rest.length < 8) return '';
+        this.traceMask = rest.readBigInt64BE(0);
+        return this.traceMask.toString();
+      case 'hash':
+        // ZooKeeper lists its tree digests here; without digests (as Synod) it says nothing.
+        return '';
       default:
         return undefined;
     }
@@ -60,9 +125,7 @@ export class FourLetterWords {
     const lines = [`Zookeeper version: ${ZK_VERSION}`];
     if (withClients) {
       lines.push('Clients:');
-      for (const c of this.host.connections()) {
-        lines.push(` /${c.remote}[1](queued=${c.queued},recved=${c.received},sent=${c.sent})`);
-      }
+      for (const c of this.host.connections()) lines.push(brief(c));
       lines.push('');
     }
     lines.push(
@@ -128,14 +191,15 @@ export class FourLetterWords {
 
   private conf(): string {
     const t = this.host.tickTimeMs;
+    const dirs = this.dataDirs();
     const rows: [string, string | number][] = [
       ['clientPort', this.host.clientPort()],
       ['secureClientPort', -1],
-      // Synod's data is its member's data directory; ZooKeeper's four fields name it.
-      ['dataDir', ''],
-      ['dataDirSize', 0],
-      ['dataLogDir', ''],
-      ['dataLogSize', 0],
+      // ZooKeeper's snapshots are the member's backend; its transaction log, the WAL.
+      ['dataDir', dirs.data],
+      ['dataDirSize', dirs.dataBytes],
+      ['dataLogDir', dirs.log],
+      ['dataLogSize', dirs.logBytes],
       ['tickTime', t],
       ['maxClientCnxns', 1024],
       ['minSessionTimeout', 2 * t],
@@ -146,25 +210,155 @@ export class FourLetterWords {
     return rows.map(([k, v]) => `${k}=${v}\n`).join('');
   }
 
+  /** As `ServerCnxn.dumpConnectionInfo`: a connection without a session gets the brief form. */
   private cons(c: ZkConnection): string {
+    const n = c.counters;
+    if (c.sessionId === 0n) return `${brief(c)}\n`;
+    const cxid = n.lastCxid >= 0 ? `lcxid=0x${n.lastCxid.toString(16)},` : '';
     return (
-      ` /${c.remote}[1](queued=${c.queued},recved=${c.received},sent=${c.sent},` +
-      `sid=0x${c.sessionId.toString(16)},lop=${c.lastOp},est=${c.establishedMs},` +
-      `to=${c.timeoutMs},lzxid=0x${c.lastZxid.toString(16)},lresp=0,llat=0,minlat=0,avglat=0.0,maxlat=0)\n`
+      `${brief(c).slice(0, -1)},sid=0x${hex(c.sessionId)},lop=${n.lastOp},` +
+      `est=${c.establishedMs},to=${c.timeoutMs},${cxid}lzxid=0x${hex(BigInt(n.lastZxid))},` +
+      `lresp=${n.lastResponseMs},llat=${n.lastLatencyMs},minlat=${n.minLatency},` +
+      `avglat=${n.meanLatency},maxlat=${n.maxLatency})\n`
     );
   }
 
-  private wchs(): string {
-    let watching = 0;
-    let total = 0;
-    const paths = new Set<string>();
+  /**
+   * The connections' data watches by session: ZooKeeper's `wchs`, `wchc` and `wchp` report
+   * its data-watch table only (getData and exists, and addWatch's persistent ones), not the
+   * child watches, which `mntr`'s `zk_watch_count` adds. Sorted, where ZooKeeper's hash order
+   * promises none.
+   */
+  private dataWatches(): {sessionId: bigint; paths: string[]}[] {
+    const out: {sessionId: bigint; paths: string[]}[] = [];
     for (const c of this.host.connections()) {
-      if (c.watches.size === 0) continue;
-      watching++;
-      total += c.watches.size;
-      for (const p of c.watches.paths()) paths.add(p);
+      const paths = [...c.watches.dataWatchPaths()].sort();
+      if (paths.length > 0) out.push({sessionId: c.sessionId, paths});
     }
-    return `${watching} connections watching ${paths.size} paths\nTotal watches:${total}\n`;
+    return out.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+  }
+
+  private wchs(): string {
+    const watchers = this.dataWatches();
+    const paths = new Set(watchers.flatMap(w => w.paths));
+    const total = watchers.reduce((sum, w) => sum + w.paths.length, 0);
+    return `${watchers.length} connections watching ${paths.size} paths\nTotal watches:${total}\n`;
+  }
+
+  private wchc(): string {
+    const lines = this.dataWatches().map(
+      w => `0x${hex(w.sessionId)}\n${w.paths.map(p => `\t${p}\n`).join('')}`,
+    );
+    return `${lines.join('')}\n`;
+  }
+
+  private wchp(): string {
+    const byPath = new Map<string, bigint[]>();
+    for (const w of this.dataWatches()) {
+      for (const p of w.paths) byPath.set(p, [...(byPath.get(p) ?? []), w.sessionId]);
+    }
+    const lines = [...byPath.keys()]
+      .sort()
+      .map(p => `${p}\n${(byPath.get(p) ?? []).map(id => `\t0x${hex(id)}\n`).join('')}`);
+    return `${lines.join('')}\n`;
+  }
+
+  /**
+   * ZooKeeper's `dump`: sessions grouped by when they expire (rounded up to a tick, as its
+   * session tracker's buckets are), each session's ephemerals, then this member's connections
+   * grouped by when they expire if idle. A session's expiry is its lease's, as this member
+   * knows it: the leader counts it down, the others know only its granted TTL.
+   */
+  private dump(): string {
+    const tick = this.host.tickTimeMs;
+    const now = Date.now();
+    const bucket = (ms: number) => Math.ceil(ms / tick) * tick;
+    const sessions = this.host.member.state().sessionsDump();
+    const lines = ['SessionTracker dump:'];
+    const sessionSets = groupBy(sessions, s => bucket(now + s.ttlSeconds * 1000));
+    lines.push(`Session Sets (${sessionSets.size})/(${sessions.length}):`);
+    for (const [at, members] of sessionSets) {
+      lines.push(`${members.length} expire at ${javaDate(at)}:`);
+      for (const s of members) lines.push(`\t0x${hex(s.id)}`);
+    }
+    const withEphemerals = sessions.filter(s => s.ephemerals.length > 0);
+    lines.push('ephemeral nodes dump:', `Sessions with Ephemerals (${withEphemerals.length}):`);
+    for (const s of withEphemerals) {
+      lines.push(`0x${hex(s.id)}:`, ...s.ephemerals.map(p => `\t${p}`));
+    }
+    const connections = [...this.host.connections()];
+    const connectionSets = groupBy(connections, c => bucket(c.idleDeadlineMs));
+    lines.push(
+      'Connections dump:',
+      `Connections Sets (${connectionSets.size})/(${connections.length}):`,
+    );
+    for (const [at, members] of connectionSets) {
+      lines.push(`${members.length} expire at ${javaDate(at)}:`);
+      for (const c of members) lines.push(`\tip: /${c.remote} sessionId: 0x${hex(c.sessionId)}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  private dirs(): string {
+    const dirs = this.dataDirs();
+    return `datadir_size: ${dirs.dataBytes}\nlogdir_size: ${dirs.logBytes}\n`;
+  }
+
+  /** The backend and WAL directories and the bytes of their files (0 without a data dir). */
+  private dataDirs(): {data: string; dataBytes: number; log: string; logBytes: number} {
+    const root = this.host.dataDir;
+    if (root === undefined) return {data: '', dataBytes: 0, log: '', logBytes: 0};
+    const data = join(root, 'member', 'db');
+    const log = join(root, 'member', 'wal');
+    return {data, dataBytes: filesBytes(data), log, logBytes: filesBytes(log)};
+  }
+}
+
+/** A connection as `stat` lists it: address, interest, queue and packet counts. */
+function brief(c: ZkConnection): string {
+  const n = c.counters;
+  return ` /${c.remote}[${c.interestOps}](queued=${c.queued},recved=${n.received},sent=${n.sent})`;
+}
+
+/** An id as Java's `Long.toHexString` writes it: two's complement, no sign. */
+function hex(id: bigint): string {
+  return BigInt.asUintN(64, id).toString(16);
+}
+
+/** Items grouped by a key, groups in ascending key order. */
+function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+  return new Map([...groups].sort(([a], [b]) => a - b));
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A time as Java's `Date.toString` writes it, in UTC: `Sun Dec 06 17:30:26 UTC 2026`. */
+export function javaDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${two(d.getUTCDate())} ` +
+    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} UTC ` +
+    `${d.getUTCFullYear()}`
+  );
+}
+
+/** The bytes of the files directly in `dir`, as ZooKeeper sums its data and log directories. */
+function filesBytes(dir: string): number {
+  try {
+    let total = 0;
+    for (const entry of readdirSync(dir, {withFileTypes: true})) {
+      if (entry.isFile()) total += statSync(join(dir, entry.name)).size;
+    }
+    return total;
+  } catch {
+    return 0;
   }
 }
 

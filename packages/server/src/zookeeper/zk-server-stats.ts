@@ -15,8 +15,12 @@ export interface ZkStatsSnapshot extends ZkTreeCounts {
   readonly globalSessions: number;
   /** Requests received on this member's connections and not yet answered. */
   readonly outstandingRequests: number;
+  /** Packets since the last `srst`, as `mntr` reports them. */
   readonly packetsReceived: number;
   readonly packetsSent: number;
+  /** Packets since the member started, which `srst` does not reset: `/metrics`' counters. */
+  readonly packetsReceivedTotal: number;
+  readonly packetsSentTotal: number;
   /** Whole milliseconds, as ZooKeeper measures them; 0 before the first request. */
   readonly minLatencyMs: number;
   /** Rounded to 4 decimals, as ZooKeeper's `AvgMinMaxCounter.getAvg`. */
@@ -45,6 +49,9 @@ export type ZkLatencyListener = (latencyMs: number) => void;
 export class ZkServerStats {
   private packetsReceived = 0;
   private packetsSent = 0;
+  /** The packet counts at the last `srst`. */
+  private packetsReceivedAtReset = 0;
+  private packetsSentAtReset = 0;
   private requestsAnswered = 0;
   private latencyTotalMs = 0;
   /** Invariant: minLatencyMs <= maxLatencyMs once requestsAnswered > 0. */
@@ -67,6 +74,19 @@ export class ZkServerStats {
 
   packetSent(): void {
     this.packetsSent++;
+  }
+
+  /**
+   * `srst`: latencies and packet counts start again from nothing, as ZooKeeper's
+   * `ServerStats.reset`; `/metrics`' packet counters go on, since a counter never goes back.
+   */
+  reset(): void {
+    this.packetsReceivedAtReset = this.packetsReceived;
+    this.packetsSentAtReset = this.packetsSent;
+    this.requestsAnswered = 0;
+    this.latencyTotalMs = 0;
+    this.minLatencyMs = 0;
+    this.maxLatencyMs = 0;
   }
 
   /** A request answered `latencyMs` after it was received (fractions kept for listeners). */
@@ -107,8 +127,10 @@ export class ZkServerStats {
       aliveConnections: connections.size,
       globalSessions,
       outstandingRequests,
-      packetsReceived: this.packetsReceived,
-      packetsSent: this.packetsSent,
+      packetsReceived: this.packetsReceived - this.packetsReceivedAtReset,
+      packetsSent: this.packetsSent - this.packetsSentAtReset,
+      packetsReceivedTotal: this.packetsReceived,
+      packetsSentTotal: this.packetsSent,
       minLatencyMs: this.minLatencyMs,
       avgLatencyMs: Math.round(avg * 10_000) / 10_000,
       maxLatencyMs: this.maxLatencyMs,

@@ -38,6 +38,8 @@ export interface ZkServerOptions {
   readonly superDigest?: string;
   /** Serves the `https://` URLs: ZooKeeper's secure client port. */
   readonly tls?: ZkTlsOptions;
+  /** The member's data directory, for the `conf` and `dirs` four-letter words. */
+  readonly dataDir?: string;
   /** A monotonic clock in milliseconds for request latencies; `performance.now` by default. */
   readonly monotonicNowMs?: () => number;
   readonly warn?: (message: string, detail: object) => void;
@@ -97,6 +99,7 @@ export class ZkServer {
       tickTimeMs,
       connections: () => this.connections,
       clientPort: () => this.addresses[0]?.port ?? 0,
+      dataDir: options.dataDir,
     });
     this.configNode = new ZkConfigNode(
       () => member.ensemble(),
@@ -112,7 +115,8 @@ export class ZkServer {
       monotonicNowMs: options.monotonicNowMs ?? (() => performance.now()),
       superDigest: options.superDigest,
       x509Provider,
-      fourLetterWord: word => this.fourLetterWords.answer(word),
+      isFourLetterWord: word => FourLetterWords.knows(word),
+      fourLetterWord: (word, rest) => this.fourLetterWords.answer(word, rest) ?? '',
       closed: connection => {
         this.connections.delete(connection);
         if (this.bySession.get(connection.sessionId) === connection) {

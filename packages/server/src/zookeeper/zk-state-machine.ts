@@ -260,6 +260,26 @@ export class ZkStateMachine {
     this.figures = new ZkTreeFigures(host.store);
   }
 
+  /**
+   * Every live session, by id, with the seconds its lease has left on this member (its
+   * granted TTL where this member is not the leader) and its ephemerals' paths: for `dump`.
+   */
+  sessionsDump(): {id: bigint; ttlSeconds: number; ephemerals: string[]}[] {
+    const start = Buffer.from(ZkKeys.sessionPrefix);
+    const sessions = [];
+    for (const kv of this.host.store.range(start, prefixEnd(start)).kvs) {
+      const digits = Buffer.from(kv.key).toString('latin1').slice(start.length);
+      const id = BigInt.asIntN(64, BigInt(`0x${digits}`));
+      const lease = this.host.lessor.timeToLive(id);
+      const ephemerals = (lease?.keys ?? [])
+        .map(key => ZkKeys.pathOfNode(key))
+        .filter((path): path is string => path !== undefined)
+        .sort();
+      sessions.push({id, ttlSeconds: lease?.ttlSeconds ?? 0, ephemerals});
+    }
+    return sessions;
+  }
+
   /** The tree's znode, ephemeral and data-size figures, as `mntr` reports them. */
   treeCounts(): ZkTreeCounts {
     return this.figures.read();

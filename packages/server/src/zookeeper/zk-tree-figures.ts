@@ -6,7 +6,10 @@ import type {ZnodeRecord} from './znode-record.js';
 
 /** The tree's figures that `mntr` reports and `/metrics` exports. */
 export interface ZkTreeCounts {
-  /** Znodes in the tree, `/zookeeper` and its children included (`zk_znode_count`). */
+  /**
+   * Znodes in the tree, `/zookeeper` and its children included, and the root twice, as
+   * ZooKeeper counts them (`zk_znode_count`).
+   */
   readonly znodeCount: number;
   /** Ephemeral znodes, of every session (`zk_ephemerals_count`). */
   readonly ephemeralsCount: number;
@@ -33,7 +36,12 @@ export class ZkTreeFigures {
   read(): ZkTreeCounts {
     this.counts ??= this.scan();
     const {znodeCount, ephemeralsCount, dataBytes} = this.counts;
-    return {znodeCount, ephemeralsCount, approximateDataSizeBytes: dataBytes};
+    return {
+      // ZooKeeper's DataTree holds the root twice, under "" and "/", and counts both.
+      znodeCount: znodeCount === 0 ? 0 : znodeCount + 1,
+      ephemeralsCount,
+      approximateDataSizeBytes: dataBytes,
+    };
   }
 
   /** A znode written: `before` is what its key held, `after` what it holds now (absent: none). */

@@ -33,9 +33,13 @@ export class ZkWatchTable {
     return this.data.size + this.child.size + this.persistent.size + this.recursive.size;
   }
 
-  /** Every watched path (for `wchs`). */
-  paths(): Set<string> {
-    return new Set([...this.data, ...this.child, ...this.persistent, ...this.recursive]);
+  /**
+   * The paths ZooKeeper keeps in its data-watch table for this connection (for `wchs`,
+   * `wchc` and `wchp`): one-shot data watches and both kinds of persistent watch, which
+   * addWatch puts in its data and child tables alike.
+   */
+  dataWatchPaths(): Set<string> {
+    return new Set([...this.data, ...this.persistent, ...this.recursive]);
   }
 
   /** The notifications `change` fires, removing the one-shot watches it uses up. */

@@ -1,4 +1,5 @@
 import {
+  AddWatchMode,
   CreateMode,
   JuteWriter,
   OpCode,
@@ -38,6 +39,35 @@ async function rawProbe(s: Story, step: string, bytes: Buffer, endAfter = false)
     replied: result.received.length > 0 ? `${result.received.length} bytes` : 'nothing',
     closed: result.closed,
   });
+}
+
+/** A session id as the four-letter words print it. */
+const hexId = (id: bigint) => `0x${BigInt.asUintN(64, id).toString(16)}`;
+
+/**
+ * The blocks of a `wchc`, `wchp` or `dump` section: a line without a tab heads a block, the
+ * tabbed lines under it are its entries. Gives `head: entry` for every entry, sorted, as the
+ * servers' hash orders differ.
+ */
+function blockEntries(text: string, keep: (head: string) => boolean): string[] {
+  const out: string[] = [];
+  let head = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('\t')) {
+      if (keep(head)) out.push(`${head}: ${line.slice(1)}`);
+    } else head = line.replace(/:$/, '');
+  }
+  return out.sort();
+}
+
+/** A `cons` line with what differs between two servers' runs (ports, times, zxids) masked. */
+function maskCons(line: string): string {
+  return line
+    .replace(/^ \/[^[]+\[/, ' /ADDR[')
+    .replace(/est=\d+/, 'est=T')
+    .replace(/lresp=[1-9]\d*/, 'lresp=T')
+    .replace(/lzxid=0x(?!ffffffffffffffff)[0-9a-f]+/, 'lzxid=Z')
+    .replace(/(llat|minlat|avglat|maxlat)=\d+/g, '$1=N');
 }
 
 /** The frame of a handshake asking for a new session. */
@@ -194,6 +224,77 @@ describe.skipIf(zookeeperSkipReason !== undefined)(
         await rawProbe(s, 'a handshake', handshake());
         const after = await s.connect('after');
         await after.exists('/');
+      },
+    );
+
+    scenario(
+      servers,
+      'four-letter words about sessions: dump, wchc, wchp and wchs list the same sessions, ephemerals and data watches; crst, cons, srst, gtmk and stmk as ZooKeeper',
+      async s => {
+        const {host, port} = s.target;
+        const a = await s.connectQuietly('a');
+        const b = await s.connectQuietly('b');
+        const name = new Map([
+          [hexId(a.session.sessionId), 'a'],
+          [hexId(b.session.sessionId), 'b'],
+        ]);
+        const named = (text: string) => text.replace(/0x[0-9a-f]+/g, id => name.get(id) ?? id);
+        await a.create(s.path(), 'x');
+        await a.create(s.path('/e1'), '', CreateMode.ephemeral);
+        await b.create(s.path('/e2'), '', CreateMode.ephemeral);
+        await a.getData(s.path(), true);
+        await a.getChildren(s.path(), true);
+        await b.exists(s.path('/e1'), true);
+        await b.exists(s.path('/nope'), true);
+        await b.addWatch(s.path('/p'), AddWatchMode.persistent);
+        const ours = (head: string) => head === 'a' || head === 'b' || head.startsWith(s.path());
+        const word = (w: string) => fourLetterWord(host, port, w);
+        s.note('wchs', await word('wchs'));
+        s.note('wchc', blockEntries(named(await word('wchc')), ours));
+        s.note('wchp', blockEntries(named(await word('wchp')), ours));
+        const dump = named(await word('dump'));
+        s.note(
+          'dump sections',
+          dump
+            .split('\n')
+            .filter(line => /^[A-Za-z]/.test(line) && !/ expire at /.test(line))
+            .map(line => line.replace(/\d+/g, 'n')),
+        );
+        s.note(
+          'dump: sessions and ephemerals',
+          blockEntries(dump, head => /^[ab]$/.test(head)),
+        );
+        s.note('dump: connections', dump.match(/sessionId: [ab]$/gm)?.sort());
+        s.note('crst', await word('crst'));
+        const consOf = async () => {
+          const lines = named(await word('cons')).split('\n');
+          return {
+            a: maskCons(lines.find(line => line.includes('sid=a,')) ?? ''),
+            sessionless: lines
+              .filter(line => line.includes('recved') && !line.includes('sid='))
+              .map(maskCons),
+          };
+        };
+        s.note('cons after crst', await consOf());
+        await a.exists(s.path());
+        s.note('cons after a request', await consOf());
+        s.note('srst', await word('srst'));
+        const srvr = (await word('srvr')).split('\n');
+        s.note(
+          'srvr after srst',
+          srvr.filter(line => /^(Latency|Received|Sent)/.test(line)),
+        );
+        s.note('gtmk', await word('gtmk'));
+        const stmk = (mask: bigint) => {
+          const bytes = Buffer.alloc(12);
+          bytes.write('stmk', 'latin1');
+          bytes.writeBigInt64BE(mask, 4);
+          return exchangeRaw(host, port, bytes, {waitMs: 1000});
+        };
+        s.note('stmk 511', (await stmk(511n)).received.toString('latin1'));
+        s.note('gtmk after stmk', await word('gtmk'));
+        await stmk(306n);
+        s.note('dirs fields', (await word('dirs')).replace(/\d+/g, 'n'));
       },
     );
 
