@@ -67,15 +67,6 @@ const TOMBSTONE_VALUE: KeyValue = {
 };
 const NO_LEASES: LeaseHooks = {attach: () => undefined, detach: () => undefined};
 
-/**
- * The create revision and version of a live key, kept in memory only when they are not what
- * the key's latest revision implies by itself (see {@link KvStore}'s `generations`).
- */
-interface Generation {
-  readonly createRevision: number;
-  version: number;
-}
-
 const toKey = latin1Key;
 const fromKey = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -113,18 +104,14 @@ const readU64 = (b: Uint8Array | undefined): number | undefined =>
 export class KvStore implements KV {
   private readonly index = new TreeIndex();
   /**
-   * What a put needs of the record it overwrites, kept here so that it need not read that
-   * record from the backend (which cost a quarter of a follower's apply): the create revision
-   * and version of each live key that has been put more than once in its generation, and the
-   * lease of each live key that has one. A key written once (the common case) costs nothing
-   * here.
+   * What a put needs of the record it overwrites, kept in memory so that it need not read that
+   * record from the backend (which cost a quarter of a follower's apply): the lease of each
+   * live key that has one; the create revision and version are the index's
+   * ({@link TreeIndex.generation}). A key without a lease (the common case) costs nothing here.
    *
-   * Invariant: a live key without an entry in `generations` has version 1 and was created at
-   * its latest revision; a live key without an entry in `leaseOf` has no lease; neither map
-   * holds a key that is not live. Example: put `a` at 5 (no entry), again at 6
-   * (`a -> {createRevision: 5, version: 2}`), delete at 7 (no entry).
+   * Invariant: a live key without an entry in `leaseOf` has no lease; it holds no key that is
+   * not live.
    */
-  private readonly generations = new Map<string, Generation>();
   private readonly leaseOf = new Map<string, bigint>();
   private currentRev = 1;
   private compactRev = -1;
@@ -308,20 +295,9 @@ export class KvStore implements KV {
   /** @internal applies one change of a write txn. */
   putAt(main: number, sub: number, key: Uint8Array, value: Uint8Array, lease: bigint): KvEvent {
     const k = toKey(key);
-    const prevRev = this.index.get(k, main);
-    let createRevision = main;
-    let version = 1;
-    if (prevRev !== undefined) {
-      const generation = this.generations.get(k);
-      if (generation === undefined) {
-        createRevision = prevRev.main;
-        version = 2;
-        this.generations.set(k, {createRevision, version});
-      } else {
-        createRevision = generation.createRevision;
-        version = ++generation.version;
-      }
-    }
+    const generation = this.index.generation(k);
+    const createRevision = generation?.createRevision ?? main;
+    const version = (generation?.version ?? 0) + 1;
     const oldLease = this.leaseOf.get(k) ?? 0n;
     if (lease !== 0n) this.leaseOf.set(k, lease);
     else if (oldLease !== 0n) this.leaseOf.delete(k);
@@ -361,7 +337,6 @@ export class KvStore implements KV {
       };
       this.backend.put('key', revisionKey(main, sub), encodeRecord(kv, true));
       this.index.tombstone(k, main, sub);
-      this.generations.delete(k);
       this.leaseOf.delete(k);
       if (prev.lease !== 0n) this.leases.detach(prev.lease, kv.key);
       events.push({type: 'delete', kv});
@@ -383,7 +358,7 @@ export class KvStore implements KV {
   }
 
   private restore(): void {
-    const {generations, leaseOf} = this;
+    const {leaseOf} = this;
     let last = 0;
     for (const {key, value} of this.backend.range('key', revisionKey(0, 0))) {
       const {main, sub} = parseRevisionKey(key);
@@ -391,15 +366,11 @@ export class KvStore implements KV {
       const k = toKey(kv.key);
       if (tombstone) {
         this.index.tombstone(k, main, sub);
-        generations.delete(k);
         leaseOf.delete(k);
       } else {
         this.index.put(k, main, sub);
-        if (kv.version !== 1 || kv.createRevision !== main) {
-          generations.set(k, {createRevision: kv.createRevision, version: kv.version});
-        } else {
-          generations.delete(k);
-        }
+        // The record is the truth: a compaction may have removed the generation's start.
+        this.index.setGeneration(k, kv.createRevision, kv.version);
         if (kv.lease !== 0n) leaseOf.set(k, kv.lease);
         else leaseOf.delete(k);
       }

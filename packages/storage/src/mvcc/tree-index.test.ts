@@ -105,6 +105,37 @@ describe('TreeIndex', () => {
       expect(index.get('k', at)).toEqual(ref.keys.get('k')?.get(at));
   });
 
+  it("keeps each live key's create revision and version across compactions and deletes", () => {
+    const index = new TreeIndex();
+    index.put('a', 2, 0);
+    index.put('big', 2, 1500);
+    expect(index.generation('a')).toEqual({createRevision: 2, version: 1});
+    index.put('a', 3, 0);
+    index.put('big', 3, 2000);
+    index.put('a', 4, 0);
+    expect(index.generation('a')).toEqual({createRevision: 2, version: 3});
+    expect(index.generation('big')).toEqual({createRevision: 2, version: 2});
+    // Only 4.0 is left of a's history: it is still its third version, created at 2.
+    index.compact(4, () => undefined);
+    expect(index.get('a', 4)).toEqual({main: 4, sub: 0});
+    expect(index.generation('a')).toEqual({createRevision: 2, version: 3});
+    expect(index.generation('big')).toEqual({createRevision: 2, version: 2});
+    expect(index.tombstone('a', 5, 0)).toBe(true);
+    expect(index.tombstone('big', 5, 1)).toBe(true);
+    expect(index.generation('a')).toBeUndefined();
+    expect(index.generation('big')).toBeUndefined();
+    index.put('a', 6, 0);
+    index.put('big', 6, 1500);
+    expect(index.generation('a')).toEqual({createRevision: 6, version: 1});
+    expect(index.generation('big')).toEqual({createRevision: 6, version: 1});
+    // Rebuilt from records whose earlier history is gone, a key takes their generation.
+    index.put('c', 9, 0);
+    index.setGeneration('c', 7, 4);
+    index.put('c', 10, 0);
+    expect(index.generation('c')).toEqual({createRevision: 7, version: 5});
+    expect(index.generation('none')).toBeUndefined();
+  });
+
   it('answers like one KeyIndex per key after any put/delete/compact sequence', () => {
     fc.assert(
       fc.property(fc.array(opArb, {maxLength: 60}), ops => {

@@ -12,12 +12,22 @@ export interface IndexedRevision {
  * A key's history in the index, in the smallest form that holds it:
  *
  * - a number: the whole history is one live put, packed (see {@link pack});
- * - an array of numbers: every revision packed, in order, a delete stored negated
- *   (`-pack(main, sub)`); a generation ends at each negative entry, so the array is the
- *   generation list of a {@link KeyIndex} without its objects;
+ * - an array of numbers: first the create revision and the version of the key's live
+ *   generation (meaningless while the key is deleted), then every revision packed, in order,
+ *   a delete stored negated (`-pack(main, sub)`); a generation ends at each negative entry,
+ *   so the array is the generation list of a {@link KeyIndex} without its objects;
  * - a {@link KeyIndex}: some revision does not pack (a sub of 1024 or more, a main past 2^43).
  */
 type History = number | number[] | KeyIndex;
+
+/** The create revision and version of a key's live generation (etcd's `created` and `ver`). */
+export interface Generation {
+  readonly createRevision: number;
+  readonly version: number;
+}
+
+/** Slots at the head of a history array before its revisions: create revision, version. */
+const HEADER = 2;
 
 /** Subs below this pack together with their main revision into one number. */
 const PACKED_SUBS = 1024;
@@ -52,12 +62,12 @@ function appended(revs: number[], entry: number): number[] {
 }
 
 /**
- * Index of the last entry of `revs` whose main revision is at most `atRev`, or -1. Entries
- * are in revision order whatever their sign.
+ * Index of the last revision of a history array whose main revision is at most `atRev`, or
+ * `HEADER - 1` if none is. Revisions are in order whatever their sign.
  */
 function lastAtOrBelow(revs: readonly number[], atRev: number): number {
   const bound = (atRev + 1) * PACKED_SUBS;
-  let lo = 0;
+  let lo = HEADER;
   let hi = revs.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
@@ -67,10 +77,19 @@ function lastAtOrBelow(revs: readonly number[], atRev: number): number {
   return lo - 1;
 }
 
+/** Whether a history array's key exists after its latest revision. */
+const arrayLive = (revs: readonly number[]): boolean => (revs[revs.length - 1] as number) > 0;
+
+/** The live generation of a key whose history is packed (a number or an array). */
+function packedGeneration(h: number | number[]): Generation | undefined {
+  if (typeof h === 'number') return {createRevision: packedMain(h), version: 1};
+  return arrayLive(h) ? {createRevision: h[0] as number, version: h[1] as number} : undefined;
+}
+
 /** The same history as a {@link KeyIndex}, for a revision that will not pack. */
 function toKeyIndex(h: number | number[]): KeyIndex {
   const ki = new KeyIndex();
-  for (const entry of typeof h === 'number' ? [h] : h) {
+  for (const entry of typeof h === 'number' ? [h] : h.slice(HEADER)) {
     const p = Math.abs(entry);
     if (entry > 0) ki.put(packedMain(p), packedSub(p));
     else ki.tombstone(packedMain(p), packedSub(p));
@@ -94,35 +113,87 @@ function toKeyIndex(h: number | number[]): KeyIndex {
  *
  * ```
  * after 7:  a -> 7168 (7.0)           b -> 7169 (7.1)
- * after 9:  a -> [7168, 8192]         b -> [7169, -9216]   (7.1, then deleted at 9.0)
- * compact(9): a -> 8192 (8.0)         b leaves the index (its tombstone is at 9, see KeyIndex)
+ * after 9:  a -> [7, 2, 7168, 8192]   b -> [7, 1, 7169, -9216]   (b deleted at 9.0)
+ * compact(9): a -> [7, 2, 8192]       b leaves the index (its tombstone is at 9, see KeyIndex)
  * ```
  *
+ * `a` keeps its header after the compaction: its one revision left is its second version,
+ * created at 7. The index keeps each live key's create revision and version this way so that
+ * a put needs nothing from the record it overwrites ({@link generation}).
+ *
  * Invariant: `keys` holds exactly the keys of `index`; no history in `index` is empty; the
- * absolute values of a history array strictly increase.
+ * absolute values of a history array's revisions strictly increase; a number's key is at
+ * version 1, created at that number's revision; `kiGenerations` holds the live generation of
+ * exactly the live keys held as a {@link KeyIndex}.
  */
 export class TreeIndex {
   private readonly index = new Map<string, History>();
   private readonly keys = new SortedKeys();
+  private readonly kiGenerations = new Map<string, Generation>();
 
   get keyCount(): number {
     return this.index.size;
   }
 
+  /**
+   * The create revision and version of `key`'s live generation, undefined if the key does
+   * not exist now.
+   */
+  generation(key: string): Generation | undefined {
+    const h = this.index.get(key);
+    if (h === undefined) return undefined;
+    if (h instanceof KeyIndex) return h.live ? this.kiGenerations.get(key) : undefined;
+    return packedGeneration(h);
+  }
+
+  /**
+   * Records a put: a new generation at version 1 if the key does not exist, else the next
+   * version of its live one.
+   */
   put(key: string, main: number, sub: number): void {
     const h = this.index.get(key);
     const packed = pack(main, sub);
     if (h === undefined) {
-      this.index.set(key, packed ?? KeyIndex.of(main, sub));
       this.keys.insert(key);
+      if (packed !== undefined) {
+        this.index.set(key, packed);
+        return;
+      }
+      this.index.set(key, KeyIndex.of(main, sub));
+      this.kiGenerations.set(key, {createRevision: main, version: 1});
     } else if (h instanceof KeyIndex) {
+      const live = h.live ? this.kiGenerations.get(key) : undefined;
       h.put(main, sub);
+      this.kiGenerations.set(key, nextGeneration(live, main));
     } else if (packed === undefined) {
       const ki = toKeyIndex(h);
       ki.put(main, sub);
       this.index.set(key, ki);
+      this.kiGenerations.set(key, nextGeneration(packedGeneration(h), main));
+    } else if (typeof h === 'number') {
+      this.index.set(key, [packedMain(h), 2, h, packed]);
     } else {
-      this.index.set(key, typeof h === 'number' ? [h, packed] : appended(h, packed));
+      const {createRevision, version} = nextGeneration(packedGeneration(h), main);
+      h[0] = createRevision;
+      h[1] = version;
+      this.index.set(key, appended(h, packed));
+    }
+  }
+
+  /**
+   * Sets the create revision and version of live `key`'s generation: for rebuilding the
+   * index from records whose earlier history a compaction removed.
+   */
+  setGeneration(key: string, createRevision: number, version: number): void {
+    const h = this.index.get(key);
+    if (h === undefined) throw new Error(`setGeneration: key is not in the index`);
+    if (h instanceof KeyIndex) {
+      this.kiGenerations.set(key, {createRevision, version});
+    } else if (typeof h !== 'number') {
+      h[0] = createRevision;
+      h[1] = version;
+    } else if (version !== 1 || createRevision !== packedMain(h)) {
+      this.index.set(key, [createRevision, version, h]);
     }
   }
 
@@ -130,15 +201,18 @@ export class TreeIndex {
   tombstone(key: string, main: number, sub: number): boolean {
     const h = this.index.get(key);
     if (h === undefined) return false;
-    if (h instanceof KeyIndex) return h.tombstone(main, sub);
-    if (typeof h !== 'number' && (h[h.length - 1] as number) < 0) return false;
+    if (h instanceof KeyIndex) {
+      this.kiGenerations.delete(key);
+      return h.tombstone(main, sub);
+    }
+    if (typeof h !== 'number' && !arrayLive(h)) return false;
     const packed = pack(main, sub);
     if (packed === undefined) {
       const ki = toKeyIndex(h);
       ki.tombstone(main, sub);
       this.index.set(key, ki);
     } else {
-      this.index.set(key, typeof h === 'number' ? [h, -packed] : appended(h, -packed));
+      this.index.set(key, typeof h === 'number' ? [0, 0, h, -packed] : appended(h, -packed));
     }
     return true;
   }
@@ -184,13 +258,16 @@ export class TreeIndex {
         continue;
       }
       const rest =
-        h instanceof KeyIndex ? compactKeyIndex(h, atRev, keep) : compactRevs(h, atRev, keep);
+        h instanceof KeyIndex
+          ? compactKeyIndex(h, this.kiGenerations.get(key), atRev, keep)
+          : compactRevs(h, atRev, keep);
       if (rest === undefined) {
         this.index.delete(key);
         this.keys.delete(key);
       } else if (rest !== h) {
         this.index.set(key, rest);
       }
+      if (h instanceof KeyIndex && rest !== h) this.kiGenerations.delete(key);
     }
   }
 }
@@ -204,7 +281,7 @@ function historyAt(h: History, atRev: number): Revision | undefined {
   if (h instanceof KeyIndex) return h.get(atRev);
   // The key's last change at or before atRev decides: absent if it was a delete.
   const at = lastAtOrBelow(h, atRev);
-  const entry = at < 0 ? -1 : (h[at] as number);
+  const entry = at < HEADER ? -1 : (h[at] as number);
   return entry > 0 ? unpack(entry) : undefined;
 }
 
@@ -220,21 +297,25 @@ function compactRevs(
   keep: (main: number, sub: number) => void,
 ): History | undefined {
   const at = lastAtOrBelow(revs, atRev);
-  if (at < 0) return revs;
+  if (at < HEADER) return revs;
   const entry = revs[at] as number;
   // A delete at or before atRev takes its whole generation along, as etcd compacts.
   const drop = entry < 0 ? at + 1 : at;
   if (entry > 0) keep(packedMain(entry), packedSub(entry));
-  if (drop === 0) return revs;
+  if (drop === HEADER) return revs;
   if (drop === revs.length) return undefined;
-  // One live put left: back to a single number.
+  // One live put left that is its key's first version: back to a single number.
   const only = drop === revs.length - 1 ? (revs[drop] as number) : -1;
-  if (only > 0) return only;
-  return revs.slice(drop);
+  if (only > 0 && revs[1] === 1 && revs[0] === packedMain(only)) return only;
+  const rest = revs.slice(drop - HEADER);
+  rest[0] = revs[0] as number;
+  rest[1] = revs[1] as number;
+  return rest;
 }
 
 function compactKeyIndex(
   ki: KeyIndex,
+  generation: Generation | undefined,
   atRev: number,
   keep: (main: number, sub: number) => void,
 ): History | undefined {
@@ -242,5 +323,13 @@ function compactKeyIndex(
   if (ki.empty) return undefined;
   const single = ki.single;
   const packed = single === undefined ? undefined : pack(single.main, single.sub);
-  return packed ?? ki;
+  const first = generation?.version === 1 && generation.createRevision === single?.main;
+  return packed !== undefined && first ? packed : ki;
+}
+
+/** The generation after a put at `main`: the next version of `live`, or a new one. */
+function nextGeneration(live: Generation | undefined, main: number): Generation {
+  return live === undefined
+    ? {createRevision: main, version: 1}
+    : {createRevision: live.createRevision, version: live.version + 1};
 }
