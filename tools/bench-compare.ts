@@ -581,8 +581,9 @@ const labelOf = (f: {readonly name: string; readonly unit: string}): string =>
 
 /** The first figure, server CPU per op and client CPU: for progress lines. */
 function headlines(run: Run): string {
+  // For memory, every figure: the text summary gives only each figure's spread.
   const parts = run.figures
-    .filter((f, i) => i === 0 || f.name === cpuAllName)
+    .filter((f, i) => i === 0 || f.name === cpuAllName || f.unit === 'MiB')
     .map(f => `${labelOf(f)} ${formatNumber(f.value)}`);
   if (run.clientCores !== undefined) parts.push(`client ${run.clientCores.toFixed(2)} cores`);
   return parts.join(', ');
