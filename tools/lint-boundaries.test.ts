@@ -178,7 +178,8 @@ export const mapped = toGrpcError;
   });
 
   it('rejects a file importing, by its types only, a file that imports it', async () => {
-    // member.ts imports request-ids.ts: importing member.ts back closes the cycle.
+    // member.ts imports request-ids.ts (through proposals.ts): importing member.ts back closes
+    // the cycle.
     const code = `import type {MemberCore} from './member.js';
 export type Owner = MemberCore;
 `;

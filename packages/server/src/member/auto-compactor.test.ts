@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 
 import {AutoCompactor} from './auto-compactor.js';
-import type {MemberCore} from './member.js';
+import type {CompactionTarget} from './auto-compactor.js';
 
 /** A clock that reads `now()` and starts no timers: the tests call tick() themselves. */
 function clockAt(now: () => number) {
@@ -26,7 +26,7 @@ function fakeMember(state: {rev: number; firstRev: number; leader: boolean}) {
       return Promise.resolve({ok: true});
     },
   };
-  return {member: member as unknown as MemberCore, proposed};
+  return {member: member as unknown as CompactionTarget, proposed};
 }
 
 describe('auto-compaction', () => {
