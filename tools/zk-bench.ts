@@ -59,6 +59,8 @@ repetitions, and Synod ÷ ZooKeeper per repetition.
   --warm-up=5s          unmeasured load of each workload on both before the first
                         repetition, so that ZooKeeper's JIT is warm (--quick: 2s)
   --clients=64          clients of the throughput loads, one session each
+  --conns=N             sessions the throughput loads' clients share (default: one
+                        each); fewer sessions than clients pipeline their requests
   --deletes=2000        nodes deleted by the 1-client delete load; 10 times as many by the
                         --clients one (--quick: 500)
   --watchers=1000       watch fan-out: sessions watching the node
@@ -85,6 +87,7 @@ const {values: args} = parseArgs({
     duration: {type: 'string'},
     'warm-up': {type: 'string'},
     clients: {type: 'string', default: '64'},
+    conns: {type: 'string'},
     deletes: {type: 'string'},
     watchers: {type: 'string', default: '1000'},
     rounds: {type: 'string'},
@@ -112,6 +115,7 @@ const memberCounts = args.members.split(',').map(m => {
 const durationMs = parseDurationMs(args.duration ?? (args.quick ? '2s' : '5s'));
 const warmUpMs = parseDurationMs(args['warm-up'] ?? (args.quick ? '2s' : '5s'));
 const clients = wholeNumber('clients', args.clients);
+const conns = wholeNumber('conns', args.conns ?? args.clients);
 const deletes = wholeNumber('deletes', args.deletes ?? (args.quick ? '500' : '2000'));
 const watchers = wholeNumber('watchers', args.watchers);
 const rounds = wholeNumber('rounds', args.rounds ?? (args.quick ? '5' : '10'));
@@ -277,7 +281,7 @@ function loadArgv(load: Load, address: string, loadMs: number, deleteCount: numb
   return [
     workloadOf[load.operation],
     `--clients=${load.clients}`,
-    `--conns=${load.clients}`,
+    `--conns=${load.clients === 1 ? 1 : conns}`,
     '--key-space=1000',
     '--val-size=256',
     `--prefix=/zk-bench-${process.pid}-${loadCounter++}`,
