@@ -8,6 +8,7 @@ import {JuteWriter} from './jute-writer.js';
 import {PacketFramer} from './packet-framer.js';
 import type {ZkAuthId} from './zk-auth.js';
 import {ZkAuth} from './zk-auth.js';
+import {ZkConnectionStats} from './zk-connection-stats.js';
 import type {ZkConfigNode} from './zk-ensemble-config.js';
 import type {ZkMember, ZkProposal} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
@@ -51,8 +52,10 @@ export interface ZkConnectionHost {
    * `x509` ACL is InvalidACL.
    */
   readonly x509Provider: boolean;
-  /** Answers a four-letter word sent in place of the first packet, or undefined if unknown. */
-  fourLetterWord(word: string): string | undefined;
+  /** Whether ZooKeeper takes these first four bytes of a connection as a four-letter word. */
+  isFourLetterWord(word: string): boolean;
+  /** Answers a four-letter word sent in place of the first packet; `rest` followed it. */
+  fourLetterWord(word: string, rest: Buffer): string;
   closed(connection: ZkConnection): void;
   /** The connection now carries `sessionId`: another connection of it on this member ends. */
   claimed(connection: ZkConnection, sessionId: bigint): void;
@@ -93,6 +96,9 @@ interface Pending {
   outcome?: Promise<Outcome>;
   /** The settled outcome, kept until the request is the oldest one unanswered. */
   settled?: Outcome;
+  /** Its op's short name and xid, read when it starts, for the connection's `cons` figures. */
+  op?: string;
+  xid?: number;
 }
 
 /** Opcodes proposed through Raft, which may be in flight together on one connection. */
@@ -131,6 +137,8 @@ export class ZkConnection implements ZkWatchListener {
   private corked = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleMs = 0;
+  /** When the idle timer closes the connection, on the wall clock (for `dump`). */
+  idleDeadlineMs = 0;
   private lastRenewMs = 0;
   /** This connection's id in its txns' order check, and the number of its last txn. */
   private readonly connectionId = randomBytes(8).readBigUInt64BE() || 1n;
@@ -144,12 +152,9 @@ export class ZkConnection implements ZkWatchListener {
   private readonly auth: ZkAuthId[] = [];
   sessionId = 0n;
   timeoutMs = 0;
-  received = 0;
-  sent = 0;
   /** Requests received and not yet answered. */
   queued = 0;
-  lastZxid = 0;
-  lastOp = 'NA';
+  readonly counters = new ZkConnectionStats();
   readonly establishedMs: number;
 
   constructor(
@@ -178,6 +183,11 @@ export class ZkConnection implements ZkWatchListener {
     return address.startsWith('::ffff:') ? address.slice(7) : address;
   }
 
+  /** `cons`' interest set: 1 while the connection reads requests, 0 while it does not. */
+  get interestOps(): number {
+    return this.closing || this.socket.isPaused() ? 0 : 1;
+  }
+
   get remote(): string {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
   }
@@ -199,6 +209,7 @@ export class ZkConnection implements ZkWatchListener {
 
   /** A connection that hears nothing for its session timeout is closed, as ZooKeeper does. */
   private resetIdle(ms: number): void {
+    this.idleDeadlineMs = Date.now() + ms;
     // Restarting the same timer is cheaper than a new one, and it happens on every request.
     if (this.idleTimer !== undefined && ms === this.idleMs) {
       this.idleTimer.refresh();
@@ -214,7 +225,7 @@ export class ZkConnection implements ZkWatchListener {
 
   private onData(data: Buffer): void {
     if (this.closing) return;
-    if (!this.handshaken && this.received === 0 && this.framer.pendingBytes === 0) {
+    if (!this.handshaken && this.counters.received === 0 && this.framer.pendingBytes === 0) {
       const answered = this.maybeFourLetterWord(data);
       if (answered) return;
     }
@@ -227,7 +238,7 @@ export class ZkConnection implements ZkWatchListener {
       return;
     }
     for (const packet of packets) {
-      this.received++;
+      this.counters.received++;
       this.host.stats.packetReceived();
       this.queued++;
       // Backpressure: a client that sends faster than its requests are answered stops being
@@ -269,9 +280,9 @@ export class ZkConnection implements ZkWatchListener {
       if (head?.settled === undefined) break;
       this.pending.shift();
       this.queued--;
-      if (head.kind !== 'connect') {
-        this.host.stats.requestAnswered(this.host.monotonicNowMs() - head.receivedMs);
-      }
+      const nowMs = this.host.monotonicNowMs();
+      if (head.kind !== 'connect') this.host.stats.requestAnswered(nowMs - head.receivedMs);
+      this.counters.responded(head.op ?? 'SESS', head.xid ?? 0, head.receivedMs, nowMs);
       if (this.queued === RESUME_QUEUED_REQUESTS && !this.closing) this.socket.resume();
       if (this.closing) continue;
       try {
@@ -297,17 +308,20 @@ export class ZkConnection implements ZkWatchListener {
   private maybeFourLetterWord(data: Buffer): boolean {
     if (data.length < 4) return false;
     const word = data.subarray(0, 4).toString('latin1');
-    if (!/^[a-z]{4}$/.test(word)) return false;
-    const answer = this.host.fourLetterWord(word);
-    if (answer === undefined) return false;
+    if (!this.host.isFourLetterWord(word)) return false;
+    // As ZooKeeper: the word is a packet received, and the connection asking shows as idle.
+    this.counters.received++;
+    this.host.stats.packetReceived();
     this.closing = true;
-    this.socket.end(answer);
+    this.socket.end(this.host.fourLetterWord(word, data.subarray(4)));
+    this.counters.sent++;
+    this.host.stats.packetSent();
     return true;
   }
 
   private write(w: JuteWriter): void {
     if (this.socket.destroyed) return;
-    this.sent++;
+    this.counters.sent++;
     this.host.stats.packetSent();
     this.send(w.packet());
   }
@@ -341,7 +355,7 @@ export class ZkConnection implements ZkWatchListener {
     ZkWire.writeReplyHeader(w, xid, zxid, err);
     if (err === 0) body?.(w);
     else errorBody?.(w);
-    this.lastZxid = Math.max(this.lastZxid, zxid);
+    this.counters.lastZxid = zxid;
     this.write(w);
   }
 
@@ -360,7 +374,8 @@ export class ZkConnection implements ZkWatchListener {
     const r = new JuteReader(p.packet);
     const xid = r.int();
     const type = r.int();
-    this.lastOp = opName(type);
+    p.op = opName(type);
+    p.xid = xid;
     if (p.kind === 'write') return this.startWrite(xid, type, r);
     await this.handleRequest(xid, type, r);
     return noAnswer;
@@ -472,6 +487,7 @@ export class ZkConnection implements ZkWatchListener {
     this.sessionId = id;
     this.timeoutMs = timeoutMs;
     this.handshaken = true;
+    this.counters.lastZxid = this.host.member.store().rev();
     this.lastRenewMs = Date.now();
     const w = new JuteWriter().int(0).int(timeoutMs).long(id).buffer(passwd);
     if (readOnlyField) w.bool(false);
