@@ -103,6 +103,18 @@ function chainFrom(leaf: X509Certificate, pool: readonly X509Certificate[]): X50
   return chain;
 }
 
+/**
+ * Which binary format a store given as JKS or PKCS12 is in. The JDK (9 and later, with its
+ * default `keystore.type.compat=true`) opens either format under either type, and ZooKeeper
+ * opens its stores through the JDK, so Synod goes by the content too; a PEM file or anything
+ * else under those types is refused, as Java refuses it ("Invalid keystore format").
+ */
+function binaryFormat(data: Buffer, type: StoreType): 'JKS' | 'PKCS12' {
+  if (data.length >= 4 && data.readUInt32BE(0) === 0xfeedfeed) return 'JKS';
+  if (data[0] === 0x30) return 'PKCS12';
+  throw mismatch(data, type, 'neither the JKS magic 0xfeedfeed nor DER');
+}
+
 /** This member's key and certificate chain (leaf first), as PEM. */
 export interface KeyStoreIdentity {
   readonly key: string;
@@ -131,9 +143,8 @@ function identity(
  * PEM file with its certificates. Throws a {@link KeyStoreError}.
  */
 export function readKeyStore(data: Buffer, s: StoreSettings): KeyStoreIdentity {
-  switch (s.type) {
+  switch (s.type === 'PEM' ? 'PEM' : binaryFormat(data, s.type)) {
     case 'JKS': {
-      if (sniff(data) !== 'a JKS store') throw mismatch(data, s.type, 'no 0xfeedfeed magic');
       const store = readJksStore(data, s.password ?? '');
       const [entry] = store.keys;
       if (entry === undefined) {
@@ -145,7 +156,6 @@ export function readKeyStore(data: Buffer, s: StoreSettings): KeyStoreIdentity {
       return identity(entry.key, chain, `the key entry ${entry.alias}`);
     }
     case 'PKCS12': {
-      if (data[0] !== 0x30) throw mismatch(data, s.type, 'it is not DER');
       const store = readPkcs12Store(data, s.password ?? '');
       const [entry] = store.keys;
       if (entry === undefined) throw new KeyStoreError('format', 'holds no private key');
@@ -208,15 +218,13 @@ export function readKeyStore(data: Buffer, s: StoreSettings): KeyStoreIdentity {
  */
 export function readTrustStore(data: Buffer, s: StoreSettings): string[] {
   let pems: string[];
-  switch (s.type) {
+  switch (s.type === 'PEM' ? 'PEM' : binaryFormat(data, s.type)) {
     case 'JKS':
-      if (sniff(data) !== 'a JKS store') throw mismatch(data, s.type, 'no 0xfeedfeed magic');
       pems = readJksStore(data, s.password).trusted.map(t =>
         certificatePem(t.certificate, `the certificate ${t.alias}`),
       );
       break;
     case 'PKCS12': {
-      if (data[0] !== 0x30) throw mismatch(data, s.type, 'it is not DER');
       const store = readPkcs12Store(data, s.password ?? '');
       const trusted = store.certificates.filter(c => c.trusted);
       if (trusted.length === 0 && store.certificates.length > 0) {
