@@ -9,7 +9,9 @@ import {createMemberDataDir} from '../restore/restore-snapshot.js';
 import {ZkKeys} from '../zookeeper/zk-keys.js';
 import {SYSTEM_PATHS} from '../zookeeper/zk-tree-reader.js';
 import {encodeCounters, encodeZnode} from '../zookeeper/znode-record.js';
-import {ZkDataFileError, ownerKind, readSnapshot, readTxnLog} from './zk-data-files.js';
+import {ZkDataFileError, ownerKind} from './zk-data-files.js';
+import {readSnapshot} from './zk-snapshot-file.js';
+import {readTxnLog} from './zk-txn-log-file.js';
 import type {ImportedNode} from './zk-import-tree.js';
 import {ZkImportTree, shownCversion} from './zk-import-tree.js';
 
