@@ -69,6 +69,12 @@ export class BboltReader {
   private windowOffset = 0;
   private windowHits = 0;
   private windowBytes = MAX_WINDOW_BYTES;
+  /**
+   * While set (inside {@link BboltBucket.forEachValue}), windows are read into two buffers in
+   * turn instead of a new one each: what was handed out is valid until the next window but one.
+   */
+  private recycled: [Buffer, Buffer] | undefined;
+  private recycledNext: 0 | 1 = 0;
 
   private constructor(
     readonly path: string,
@@ -255,12 +261,47 @@ export class BboltReader {
     }
     const end = this.meta.highWaterPgid * pageSize;
     const bytes = Math.max(length, Math.min(this.windowBytes, end - offset));
-    const window = Buffer.allocUnsafe(bytes);
+    let window: Buffer;
+    if (this.recycled !== undefined && bytes <= MAX_WINDOW_BYTES) {
+      // The other buffer than the current window's: what the window before handed out is
+      // overwritten, never the current one's.
+      const [first, second] = this.recycled;
+      window = (this.recycledNext === 0 ? first : second).subarray(0, bytes);
+      this.recycledNext = this.recycledNext === 0 ? 1 : 0;
+    } else {
+      window = Buffer.allocUnsafe(bytes);
+    }
     this.readExactly(window, offset, pgid);
     this.window = window;
     this.windowOffset = offset;
     this.windowHits = 1;
     return window.subarray(0, length);
+  }
+
+  /**
+   * @internal Runs `read` with windows read into two reused buffers instead of a new one each
+   * (a new megabyte costs a page fault per 4 KiB and garbage to collect): for a reader that is
+   * done with a page before the next window is read. Pages handed out during `read` are valid
+   * until the window after the next; none handed out before or after is ever overwritten.
+   */
+  withRecycledWindows<T>(read: () => T): T {
+    if (this.recycled !== undefined) return read();
+    this.recycled = [Buffer.allocUnsafe(MAX_WINDOW_BYTES), Buffer.allocUnsafe(MAX_WINDOW_BYTES)];
+    this.recycledNext = 0;
+    this.window = Buffer.alloc(0);
+    try {
+      return read();
+    } finally {
+      this.recycled = undefined;
+      // No view of the reused buffers outlives the call.
+      this.window = Buffer.alloc(0);
+      this.windowOffset = 0;
+    }
+  }
+
+  /** @internal Whether pages are read into reused buffers ({@link withRecycledWindows}). */
+  get recyclesWindows(): boolean {
+    return this.recycled !== undefined;
   }
 
   private readExactly(buf: Buffer, offset: number, pgid: number): void {
@@ -383,26 +424,35 @@ export class BboltBucket {
     what: string,
     visit: (page: Buffer, keyStart: number, keyEnd: number, valueEnd: number) => void,
   ): number {
-    const order: KeyOrder = {page: undefined, start: 0, end: 0};
-    const at: ElementAt = {flags: 0, start: 0, keyEnd: 0, end: 0};
-    let entries = 0;
-    for (const leaf of this.leaves(undefined)) {
-      const {page, offset, pgid} = leaf;
-      const count = page.readUInt16LE(10);
-      for (let i = 0; i < count; i++) {
-        this.element(leaf, i, order, at);
-        if (at.flags !== 0) {
-          this.reader.fail(
-            offset + PAGE_HEADER_BYTES + i * ELEMENT_BYTES,
-            pgid,
-            `leaf element ${i} of bucket ${this.name} is a nested bucket, where ${what} were expected`,
-          );
+    return this.reader.withRecycledWindows(() => {
+      const order: KeyOrder = {page: undefined, start: 0, end: 0};
+      const at: ElementAt = {flags: 0, start: 0, keyEnd: 0, end: 0};
+      let entries = 0;
+      for (const leaf of this.leaves(undefined)) {
+        const {page, offset, pgid} = leaf;
+        const count = page.readUInt16LE(10);
+        for (let i = 0; i < count; i++) {
+          this.element(leaf, i, order, at);
+          if (at.flags !== 0) {
+            this.reader.fail(
+              offset + PAGE_HEADER_BYTES + i * ELEMENT_BYTES,
+              pgid,
+              `leaf element ${i} of bucket ${this.name} is a nested bucket, where ${what} were expected`,
+            );
+          }
+          visit(page, at.start, at.keyEnd, at.end);
         }
-        visit(page, at.start, at.keyEnd, at.end);
+        entries += count;
+        // The next leaf's first key is compared with this one's last, which the windows read
+        // on the way there may overwrite.
+        if (order.page !== undefined) {
+          order.page = Buffer.from(order.page.subarray(order.start, order.end));
+          order.start = 0;
+          order.end = order.page.length;
+        }
       }
-      entries += count;
-    }
-    return entries;
+      return entries;
+    });
   }
 
   /** The bucket's leaf pages in key order, each checked to be a leaf with room for its elements. */
@@ -499,7 +549,9 @@ export class BboltBucket {
           `child page ${page.readBigUInt64LE(el + 8)} is out of range ${reader.range()}`,
         );
       }
-      keys.push(key);
+      // The children are read after the page is done with: its keys, their bounds, must not
+      // lie in a window that is read into again.
+      keys.push(reader.recyclesWindows ? Buffer.from(key) : key);
       children.push(child);
     }
     for (let i = 0; i < count; i++) {
