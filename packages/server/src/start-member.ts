@@ -331,7 +331,7 @@ export async function startMember(
   core.start();
   void core.publishAttributes(
     config.advertiseClientUrls.map(u => u.origin),
-    zkServer?.plainClientAddress ?? '',
+    zkServer?.listenerAddresses ?? {},
   );
   const peerPorts = peerServer.ports;
   const listener = clientListener;

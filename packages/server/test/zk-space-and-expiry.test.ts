@@ -43,13 +43,13 @@ describe('ZooKeeper writes under NOSPACE, and session expiry against the last wo
     rmSync(dir, {recursive: true, force: true});
   });
 
-  it('a session whose client fell silent just before a renewal was due lives its whole timeout', async () => {
+  it('a session lives its whole timeout after its client falls silent, and ends soon after', async () => {
     const watcher = await open();
     const silent = await open({sessionTimeoutMs: 4000, keepAlive: false});
     const connectedAtMs = performance.now();
     expect(await silent.create('/silent', '', CreateMode.ephemeral)).toMatchObject({err: 0});
     expect(await watcher.exists('/silent', true)).toMatchObject({err: 0});
-    // Renewals come at most once a third of the timeout: this last word renews nothing.
+    // The last word, in the middle of a renewal round: the round renews the session after it.
     await new Promise(r => setTimeout(r, Math.max(0, connectedAtMs + 1200 - performance.now())));
     expect(await silent.exists('/')).toMatchObject({err: 0});
     silent.disconnect();
@@ -58,7 +58,8 @@ describe('ZooKeeper writes under NOSPACE, and session expiry against the last wo
     const endedAfterMs = performance.now() - lastWordMs;
     expect(events.map(e => [e.type, e.path])).toEqual([[EventType.nodeDeleted, '/silent']]);
     expect(endedAfterMs).toBeGreaterThanOrEqual(4000);
-    expect(endedAfterMs).toBeLessThan(4000 * (4 / 3) + 1500);
+    // Half a tick (1 s) until the round's renewal, the leader's 500 ms sweep, 1 s for load.
+    expect(endedAfterMs).toBeLessThan(4000 + 2500);
   }, 15_000);
 
   it('under NOSPACE, creates and setData get QuotaExceeded; deletes, reads and new sessions go on', async () => {

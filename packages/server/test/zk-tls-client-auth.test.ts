@@ -129,4 +129,65 @@ describe.skipIf(opensslSkipReason !== undefined)('ZooKeeper TLS client auth want
     ]);
     for (const c of [alice, aliceElsewhere, bobOnLeader]) c.disconnect();
   }, 30_000);
+
+  it('two members, one with a TLS port: both take an x509 ACL, and both refuse it once none has one', async () => {
+    await cluster?.close();
+    let firstHasTls = true;
+    cluster = await startInProcessCluster(2, i =>
+      i === 0 && firstHasTls
+        ? {
+            listenZkUrls: 'http://127.0.0.1:0,https://127.0.0.1:0',
+            certFile: pki.server.cert,
+            keyFile: pki.server.key,
+            trustedCaFile: pki.ca,
+          }
+        : {listenZkUrls: 'http://127.0.0.1:0'},
+    );
+    const c = cluster;
+    /** Waits until member `viewer` sees member 0's published TLS listener as `expected`. */
+    const untilPublished = async (viewer: number, expected: boolean) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const first = c.members[0]?.core.memberId ?? 0;
+        const info = c.members[viewer]?.core.membership.get(first);
+        if (((info?.zkSecureClientAddress ?? '') !== '') === expected) return;
+        if (Date.now() > deadline) throw new Error(`member ${viewer} never saw it: ${expected}`);
+        await new Promise(resolve => setTimeout(resolve, 20));
+      }
+    };
+    const onPlainPort = (m: Member | undefined) =>
+      ZooKeeperClient.connect({
+        host: '127.0.0.1',
+        port: Number(m?.zkAddresses[0]?.split(':').pop()),
+        keepAlive: false,
+      });
+    const createX509 = async (m: Member | undefined, path: string): Promise<number | string> => {
+      const client = await onPlainPort(m);
+      try {
+        const reply = await client.create(path, '', 0, [
+          {perms: 31, scheme: 'x509', id: 'CN=alice'},
+        ]);
+        return reply.kind === 'reply' ? reply.err : reply.kind;
+      } finally {
+        client.disconnect();
+      }
+    };
+    await untilPublished(0, true);
+    await untilPublished(1, true);
+    // The member without a TLS port takes it as the one with one does, as every server of a
+    // ZooKeeper ensemble takes what its leader's x509 provider accepts.
+    expect([await createX509(c.members[1], '/x1'), await createX509(c.members[0], '/x0')]).toEqual([
+      0, 0,
+    ]);
+
+    firstHasTls = false;
+    await c.stop(0);
+    await c.restart(0);
+    await untilPublished(1, false);
+    await untilPublished(0, false);
+    // No member has one any more: InvalidACL (-114) through either.
+    expect([await createX509(c.members[1], '/y1'), await createX509(c.members[0], '/y0')]).toEqual([
+      -114, -114,
+    ]);
+  }, 60_000);
 });

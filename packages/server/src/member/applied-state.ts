@@ -88,6 +88,7 @@ export function openAppliedState(deps: AppliedStateDeps): AppliedState {
     store,
     lessor,
     noSpace: () => alarms.has(AlarmType.NOSPACE),
+    x509Provider: () => membership.list().some(m => (m.zkSecureClientAddress ?? '') !== ''),
     meta: {
       get: key => kv.backend.get('meta', key),
       put: (key, value) => {

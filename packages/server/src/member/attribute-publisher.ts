@@ -11,6 +11,12 @@ export interface PublishRequest {
   readonly value: MemberRecord;
 }
 
+/** `host:port` of a member's first plain and first TLS ZooKeeper listener, if it has them. */
+export interface ZkListenerAddresses {
+  readonly plain?: string;
+  readonly secure?: string;
+}
+
 /** What publishing this member's attributes needs of the member. */
 export interface PublisherHost {
   /** Whether the member still runs (not closed, not failed). */
@@ -45,14 +51,17 @@ export class AttributePublisher {
     private readonly logger: MemberLogger,
   ) {}
 
-  async publish(clientUrls: readonly string[], zkClientAddress: string): Promise<void> {
+  async publish(clientUrls: readonly string[], zk: ZkListenerAddresses = {}): Promise<void> {
+    const zkClientAddress = zk.plain ?? '';
+    const zkSecureClientAddress = zk.secure ?? '';
     while (this.host.running()) {
       const current = this.host.self();
       if (
         current !== undefined &&
         sameList(current.clientUrls, clientUrls) &&
         current.name === this.name &&
-        (current.zkClientAddress ?? '') === zkClientAddress
+        (current.zkClientAddress ?? '') === zkClientAddress &&
+        (current.zkSecureClientAddress ?? '') === zkSecureClientAddress
       ) {
         this.published = true;
         return;
@@ -68,6 +77,7 @@ export class AttributePublisher {
               clientUrls: [...clientUrls],
               isLearner: current?.isLearner ?? false,
               zkClientAddress,
+              zkSecureClientAddress,
             },
           });
           this.published = true;
@@ -97,6 +107,7 @@ export function applyPublishedAttributes(
     name: record.name,
     clientUrls: [...record.clientUrls],
     zkClientAddress: record.zkClientAddress,
+    zkSecureClientAddress: record.zkSecureClientAddress,
   });
   membership.recordChange(index);
   return true;

@@ -167,6 +167,7 @@ export function openDataDir(
             clientUrls: [...m.clientUrls],
             isLearner: false,
             zkClientAddress: '',
+            zkSecureClientAddress: '',
           },
           promote: false,
           requestId: 0n,

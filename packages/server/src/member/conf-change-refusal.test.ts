@@ -36,6 +36,7 @@ describe('conf changes refused when applied', () => {
       clientUrls: [],
       isLearner: false,
       zkClientAddress: '',
+      zkSecureClientAddress: '',
     },
     promote: false,
     requestId: 1n,

@@ -187,6 +187,7 @@ function applyToMembership(
         name: existing?.name ?? base.name,
         clientUrls: existing?.clientUrls ?? base.clientUrls,
         zkClientAddress: existing?.zkClientAddress ?? '',
+        zkSecureClientAddress: existing?.zkSecureClientAddress ?? '',
         isLearner:
           cc.type === ConfChangeType.ConfChangeUpdateNode
             ? (existing?.isLearner ?? false)

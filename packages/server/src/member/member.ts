@@ -16,6 +16,7 @@ import {openAppliedState} from './applied-state.js';
 import type {ApplyResult} from './apply-result.js';
 import type {Applier} from './applier.js';
 import {AttributePublisher} from './attribute-publisher.js';
+import type {ZkListenerAddresses} from './attribute-publisher.js';
 import {AutoCompactor} from './auto-compactor.js';
 import {BackendCommitBatcher} from './backend-commit-batcher.js';
 import {BackendImages} from './backend-images.js';
@@ -585,8 +586,8 @@ export class MemberCore {
   }
 
   /** Publishes this member's client URLs through the log once a leader is known. */
-  publishAttributes(clientUrls: readonly string[], zkClientAddress = ''): Promise<void> {
-    return this.publisher.publish(clientUrls, zkClientAddress);
+  publishAttributes(clientUrls: readonly string[], zk: ZkListenerAddresses = {}): Promise<void> {
+    return this.publisher.publish(clientUrls, zk);
   }
 
   /** Resolves once a read that starts now may be served from local state. */

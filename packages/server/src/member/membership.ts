@@ -35,6 +35,8 @@ export interface MemberInfo {
   readonly isLearner: boolean;
   /** `host:port` of the member's first plain ZooKeeper listener, once it has published it. */
   readonly zkClientAddress?: string;
+  /** `host:port` of the member's first TLS ZooKeeper listener, once it has published it. */
+  readonly zkSecureClientAddress?: string;
 }
 
 export function toRecord(m: MemberInfo): MemberRecord {
@@ -45,6 +47,7 @@ export function toRecord(m: MemberInfo): MemberRecord {
     clientUrls: [...m.clientUrls],
     isLearner: m.isLearner,
     zkClientAddress: m.zkClientAddress ?? '',
+    zkSecureClientAddress: m.zkSecureClientAddress ?? '',
   };
 }
 
@@ -56,6 +59,7 @@ export function fromRecord(r: MemberRecord): MemberInfo {
     clientUrls: r.clientUrls,
     isLearner: r.isLearner,
     ...(r.zkClientAddress === '' ? {} : {zkClientAddress: r.zkClientAddress}),
+    ...(r.zkSecureClientAddress === '' ? {} : {zkSecureClientAddress: r.zkSecureClientAddress}),
   };
 }
 

@@ -128,4 +128,20 @@ describe('ZkAuth', () => {
       digest('super:wrong').id,
     ]);
   });
+
+  it('takes an x509 ACL only when the cluster has the x509 provider, and asks only then', () => {
+    const x509 = {perms: 31, scheme: 'x509', id: 'CN=alice,O=Acme'};
+    const world = {perms: 31, scheme: 'world', id: 'anyone'};
+    expect(ZkAuth.fixupAcl([x509], [], () => true)).toEqual([x509]);
+    expect(ZkAuth.fixupAcl([world, x509], [], () => false)).toBe(INVALID_ACL);
+    // A malformed name is InvalidACL with the provider too.
+    expect(ZkAuth.fixupAcl([{...x509, id: 'not a name'}], [], () => true)).toBe(INVALID_ACL);
+    let asked = 0;
+    const provider = () => {
+      asked++;
+      return false;
+    };
+    expect(ZkAuth.fixupAcl([world], [], provider)).toEqual([world]);
+    expect(asked).toBe(0);
+  });
 });

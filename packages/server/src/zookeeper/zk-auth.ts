@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto';
 
-import type {ZkAcl, ZkOp} from '@synod/proto/synodpb';
+import type {ZkAcl} from '@synod/proto/synodpb';
 
 import {ZkProtocol} from '@synod/proto';
 
@@ -14,9 +14,6 @@ export interface ZkAuthId {
 
 /** Why {@link ZkAuth.fixupAcl} refused an ACL list. */
 export const INVALID_ACL = 'invalidACL';
-
-/** An `x509` id that is no X.500 name (an empty attribute type): InvalidACL on every member. */
-const NO_X509_PROVIDER = '=no x509 provider';
 
 /**
  * ZooKeeper 3.8's built-in authentication without TLS or SASL: the `world`, `ip` and `digest`
@@ -77,9 +74,15 @@ export const ZkAuth = {
   /**
    * ZooKeeper's `PrepRequestProcessor.fixupACL`: duplicates go, `auth` becomes the connection's
    * authenticated (digest) ids, and an empty list, an unknown scheme, an id its provider
-   * rejects, or `auth` without an authenticated id is InvalidACL.
+   * rejects, or `auth` without an authenticated id is InvalidACL. `x509Provider` tells whether
+   * the cluster has ZooKeeper's x509 provider (a scheme with no provider is InvalidACL); it is
+   * asked only of an ACL with an `x509` entry, and x509 is known when it is not given.
    */
-  fixupAcl(acl: readonly ZkAcl[], ids: readonly ZkAuthId[]): ZkAcl[] | typeof INVALID_ACL {
+  fixupAcl(
+    acl: readonly ZkAcl[],
+    ids: readonly ZkAuthId[],
+    x509Provider: () => boolean = () => true,
+  ): ZkAcl[] | typeof INVALID_ACL {
     const unique: ZkAcl[] = [];
     for (const a of acl) {
       if (!unique.some(u => u.perms === a.perms && u.scheme === a.scheme && u.id === a.id)) {
@@ -98,32 +101,12 @@ export const ZkAuth = {
         if (authenticated.length === 0) return INVALID_ACL;
         for (const x of authenticated) fixed.push({perms: a.perms, scheme: x.scheme, id: x.id});
       } else {
+        if (a.scheme === 'x509' && !x509Provider()) return INVALID_ACL;
         if (!isValidId(a.scheme, a.id)) return INVALID_ACL;
         fixed.push(a);
       }
     }
     return fixed;
-  },
-
-  /**
-   * The ops of a write proposed by a member without ZooKeeper's x509 provider (no secure
-   * port): each `x509` ACL entry's id is replaced by one no X.500 name parser accepts, so that
-   * every member's {@link ZkAuth.fixupAcl} finds the ACL invalid (InvalidACL) at exactly the
-   * point ZooKeeper's does, in a multi too, whatever the applying member's own listeners.
-   */
-  withoutX509Provider(ops: readonly ZkOp[]): ZkOp[] {
-    const refuse = (acl: readonly ZkAcl[]): ZkAcl[] =>
-      acl.map(a => (a.scheme === 'x509' ? {...a, id: NO_X509_PROVIDER} : a));
-    return ops.map(o => {
-      const op = o.op;
-      if (op?.$case === 'create' && op.value.acl.some(a => a.scheme === 'x509')) {
-        return {...o, op: {...op, value: {...op.value, acl: refuse(op.value.acl)}}};
-      }
-      if (op?.$case === 'setAcl' && op.value.acl.some(a => a.scheme === 'x509')) {
-        return {...o, op: {...op, value: {...op.value, acl: refuse(op.value.acl)}}};
-      }
-      return o;
-    });
   },
 
   /**
@@ -197,8 +180,7 @@ function isValidId(scheme: string, id: string): boolean {
     case 'ip':
       return parseIpAcl(id) !== undefined;
     case 'x509':
-      // Known on every member, as in a ZooKeeper with a secure client port, so the answer
-      // never depends on which member applies the request.
+      // Whether the provider exists is asked first (see fixupAcl).
       return isValidX500Name(id);
     default:
       // sasl exists only when configured, and it is not here.

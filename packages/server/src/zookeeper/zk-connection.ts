@@ -13,6 +13,7 @@ import type {ZkConfigNode} from './zk-ensemble-config.js';
 import type {ZkMember, ZkProposal} from './zk-member.js';
 import {newSecretCandidate, sessionPassword} from './zk-member.js';
 import {zkPathError} from './zk-path.js';
+import type {ZkSessionToucher} from './zk-session-toucher.js';
 import type {ZkServerStats} from './zk-server-stats.js';
 import type {ZkError} from '@synod/proto';
 import {ZkErrorCode, ZkProtocol} from '@synod/proto';
@@ -46,12 +47,8 @@ export interface ZkConnectionHost {
    * that authenticates as it gets ZooKeeper's `super` id, which passes every ACL check.
    */
   readonly superDigest: string | undefined;
-  /**
-   * Whether this member has ZooKeeper's x509 authentication provider, which a ZooKeeper server
-   * has once it has a secure client port: here, an `https://` ZooKeeper URL. Without it an
-   * `x509` ACL is InvalidACL.
-   */
-  readonly x509Provider: boolean;
+  /** Renews the sessions of the member's connections as their packets arrive. */
+  readonly sessions: ZkSessionToucher;
   /** Whether ZooKeeper takes these first four bytes of a connection as a four-letter word. */
   isFourLetterWord(word: string): boolean;
   /** Answers a four-letter word sent in place of the first packet; `rest` followed it. */
@@ -139,7 +136,6 @@ export class ZkConnection implements ZkWatchListener {
   private idleMs = 0;
   /** When the idle timer closes the connection, on the wall clock (for `dump`). */
   idleDeadlineMs = 0;
-  private lastRenewMs = 0;
   /** This connection's id in its txns' order check, and the number of its last txn. */
   private readonly connectionId = randomBytes(8).readBigUInt64BE() || 1n;
   private txnSeq = 0;
@@ -370,7 +366,7 @@ export class ZkConnection implements ZkWatchListener {
     }
     if (!this.handshaken) throw new CloseConnection();
     this.resetIdle(this.timeoutMs);
-    this.maybeRenew();
+    this.host.sessions.touch(this.sessionId);
     const r = new JuteReader(p.packet);
     const xid = r.int();
     const type = r.int();
@@ -479,8 +475,7 @@ export class ZkConnection implements ZkWatchListener {
       .catch(() => undefined);
     if (moved?.kind !== 'session') throw new CloseConnection();
     this.open(sessionId, found, passwd, hasReadOnly);
-    this.lastRenewMs = 0;
-    this.maybeRenew();
+    this.host.sessions.renewNow(sessionId);
   }
 
   private open(id: bigint, timeoutMs: number, passwd: Buffer, readOnlyField: boolean): void {
@@ -488,26 +483,12 @@ export class ZkConnection implements ZkWatchListener {
     this.timeoutMs = timeoutMs;
     this.handshaken = true;
     this.counters.lastZxid = this.host.member.store().rev();
-    this.lastRenewMs = Date.now();
     const w = new JuteWriter().int(0).int(timeoutMs).long(id).buffer(passwd);
     if (readOnlyField) w.bool(false);
     this.write(w);
     this.host.hub.add(this);
     this.host.claimed(this, id);
     this.resetIdle(timeoutMs);
-  }
-
-  /** Keeps the session's lease alive, at most three times a timeout. */
-  private maybeRenew(): void {
-    const now = Date.now();
-    if (now - this.lastRenewMs < this.timeoutMs / 3) return;
-    this.lastRenewMs = now;
-    this.host.member.renewSession(this.sessionId).catch((error: unknown) => {
-      this.host.warn('could not renew a ZooKeeper session', {
-        session: this.sessionId.toString(16),
-        error: String(error),
-      });
-    });
   }
 
   // ---- watches ------------------------------------------------------------------------
@@ -753,7 +734,7 @@ export class ZkConnection implements ZkWatchListener {
       timeMs: BigInt(m.nowMs()),
       request: {
         $case: 'txn',
-        value: {ops: this.host.x509Provider ? ops : ZkAuth.withoutX509Provider(ops), multi},
+        value: {ops, multi},
       },
       auth: this.auth,
       connectionId: this.connectionId,

@@ -14,6 +14,7 @@ import {ZkConnection} from './zk-connection.js';
 import {ZkConfigNode, zkClientAddressOf} from './zk-ensemble-config.js';
 import {FourLetterWords} from './four-letter-words.js';
 import {ZkServerStats} from './zk-server-stats.js';
+import {ZkSessionToucher} from './zk-session-toucher.js';
 import type {ZkMember} from './zk-member.js';
 import {ZkWatchHub} from './zk-watch-hub.js';
 
@@ -79,6 +80,7 @@ export class ZkServer {
   private readonly secure: boolean[] = [];
   private readonly host: ZkConnectionHost;
   private readonly fourLetterWords: FourLetterWords;
+  private readonly sessions: ZkSessionToucher;
   /** What `mntr` reports and `/metrics` exports as `synod_zk_*`. */
   readonly stats: ZkServerStats;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -88,11 +90,12 @@ export class ZkServer {
     private readonly servers: Server[],
     private readonly member: ZkMember,
     private readonly options: ZkServerOptions,
-    x509Provider: boolean,
   ) {
     this.hub = new ZkWatchHub(() => member.store());
     const tickTimeMs = options.tickTimeMs ?? 2000;
     this.stats = new ZkServerStats(member, () => this.connections);
+    const warn = options.warn ?? (() => undefined);
+    this.sessions = new ZkSessionToucher(id => member.renewSession(id), tickTimeMs / 2, warn);
     this.fourLetterWords = new FourLetterWords({
       member,
       stats: this.stats,
@@ -114,8 +117,8 @@ export class ZkServer {
       stats: this.stats,
       monotonicNowMs: options.monotonicNowMs ?? (() => performance.now()),
       superDigest: options.superDigest,
-      x509Provider,
       isFourLetterWord: word => FourLetterWords.knows(word),
+      sessions: this.sessions,
       fourLetterWord: (word, rest) => this.fourLetterWords.answer(word, rest) ?? '',
       closed: connection => {
         this.connections.delete(connection);
@@ -130,7 +133,7 @@ export class ZkServer {
         this.bySession.set(sessionId, connection);
         if (older !== undefined && older !== connection) older.close();
       },
-      warn: options.warn ?? (() => undefined),
+      warn,
     };
   }
 
@@ -140,12 +143,7 @@ export class ZkServer {
     options: ZkServerOptions = {},
   ): Promise<ZkServer> {
     const servers: Server[] = [];
-    const zk = new ZkServer(
-      servers,
-      member,
-      options,
-      urls.some(url => url.protocol === 'https:'),
-    );
+    const zk = new ZkServer(servers, member, options);
     try {
       for (const url of urls) {
         const server =
@@ -180,14 +178,25 @@ export class ZkServer {
     if (this.configNode.refresh()) this.hub.dataChangedOutsideStore('/zookeeper/config');
   }
 
-  /** `host:port` of the first plain (`http://`) listener: the client address members publish. */
-  get plainClientAddress(): string {
-    for (const [i, server] of this.servers.entries()) {
-      if (this.secure[i] === true) continue;
-      const a = server.address() as AddressInfo;
-      return zkClientAddressOf({host: a.address, port: a.port});
-    }
-    return '';
+  /**
+   * `host:port` of the first plain (`http://`) and the first TLS (`https://`) listener, as the
+   * member publishes them: the plain one is the client address of its `/zookeeper/config`
+   * line; a TLS one gives the whole cluster ZooKeeper's x509 provider.
+   */
+  get listenerAddresses(): {plain?: string; secure?: string} {
+    const first = (secure: boolean): string | undefined => {
+      const i = this.secure.indexOf(secure);
+      const a = this.servers[i]?.address() as AddressInfo | null | undefined;
+      return a === undefined || a === null
+        ? undefined
+        : zkClientAddressOf({host: a.address, port: a.port});
+    };
+    const plain = first(false);
+    const secure = first(true);
+    return {
+      ...(plain === undefined ? {} : {plain}),
+      ...(secure === undefined ? {} : {secure}),
+    };
   }
 
   get addresses(): {host: string; port: number}[] {
@@ -317,6 +326,7 @@ export class ZkServer {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.sessions.close();
     for (const c of this.connections) c.close();
     this.hub.close();
     await Promise.all(

@@ -66,6 +66,13 @@ export interface ZkStateHost {
    * QuotaExceeded, where ZooKeeper checks its quotas; deletes and the rest go on.
    */
   readonly noSpace?: () => boolean;
+  /**
+   * Whether the cluster has ZooKeeper's x509 provider, so that an `x509` ACL is valid: some
+   * member publishes a TLS ZooKeeper listener. Read from the replicated membership at apply
+   * time, so every member decides alike whichever member the write came through (in a
+   * ZooKeeper ensemble the leader decides). Without it, as in tests, x509 is known.
+   */
+  readonly x509Provider?: () => boolean;
 }
 
 /**
@@ -615,7 +622,7 @@ export class ZkStateMachine {
       case 'setAcl': {
         const {path, acl, version} = body.value;
         if (zkPathError(path) !== undefined) throw new OpFailure('badArguments');
-        const fixed = fixupAcl(acl, auth);
+        const fixed = fixupAcl(acl, auth, this.host.x509Provider);
         const node = o.node(path);
         if (node === undefined) throw new OpFailure('noNode');
         checkAcl(node.record.acl, ZkAuth.perms.admin, auth);
@@ -671,7 +678,7 @@ export class ZkStateMachine {
     // ZooKeeper's order: a slash and no NUL, the ACL, then the parent must exist and grant
     // CREATE, then the whole path (with its sequence number) must be valid.
     if (!c.path.includes('/') || c.path.includes('\0')) throw new OpFailure('badArguments');
-    const acl = fixupAcl(c.acl, auth);
+    const acl = fixupAcl(c.acl, auth, this.host.x509Provider);
     const parentPath = zkParent(c.path);
     const parent = o.node(parentPath);
     if (parent === undefined) throw new OpFailure('noNode');
@@ -887,10 +894,14 @@ function checkAcl(acl: readonly ZkAclEntry[], perm: number, auth: readonly ZkAut
 }
 
 /** ZooKeeper's `fixupACL`, with the connection's ids in the order ZooKeeper keeps them. */
-function fixupAcl(acl: readonly ZkAcl[], auth: readonly ZkAuthId[]): ZkAcl[] {
+function fixupAcl(
+  acl: readonly ZkAcl[],
+  auth: readonly ZkAuthId[],
+  x509Provider: (() => boolean) | undefined,
+): ZkAcl[] {
   // Only an `auth` entry expands to the ids, in Java's order; most ACLs have none.
   const ids = acl.some(a => a.scheme === 'auth') ? ZkAuth.inJavaSetOrder(auth) : auth;
-  const fixed = ZkAuth.fixupAcl(acl, ids);
+  const fixed = ZkAuth.fixupAcl(acl, ids, x509Provider);
   if (fixed === INVALID_ACL) throw new OpFailure('invalidACL');
   return fixed;
 }
@@ -904,13 +915,13 @@ function toEntry(a: ZkAcl): ZkAclEntry {
 }
 
 /**
- * The TTL of a session's lease: a third more than the session timeout. A connection renews
- * the lease at most once a third of the timeout, so its last renewal may come up to a third
- * of the timeout before the client's last word; ZooKeeper ends a session no sooner than the
- * timeout after that last word, and so does this lease. With a 4 s timeout: TTL 6 s.
+ * The TTL of a session's lease: the session timeout, in whole seconds. A member renews a
+ * session's lease after each packet of its client (within half a tick, `ZkSessionToucher`),
+ * so the lease ends no sooner than the timeout after the client's last word, as ZooKeeper's
+ * session does. With a 4 s timeout: TTL 4 s; 4.5 s: 5 s.
  */
 export function sessionLeaseTtlSeconds(timeoutMs: number): number {
-  return Math.ceil((timeoutMs * 4) / 3 / 1000);
+  return Math.ceil(timeoutMs / 1000);
 }
 
 /**

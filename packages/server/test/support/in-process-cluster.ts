@@ -42,10 +42,13 @@ export interface InProcessCluster {
   close(): Promise<void>;
 }
 
-/** Starts `size` members in this process, on loopback, with short raft timings. */
+/**
+ * Starts `size` members in this process, on loopback, with short raft timings; `extra` is
+ * every member's extra settings, or member `i`'s (asked again when it restarts).
+ */
 export async function startInProcessCluster(
   size: number,
-  extra: Partial<MemberConfigInput> = {},
+  extra: Partial<MemberConfigInput> | ((i: number) => Partial<MemberConfigInput>) = {},
 ): Promise<InProcessCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'synod-cluster-'));
   const names = Array.from({length: size}, (_, i) => `m${i + 1}`);
@@ -64,7 +67,7 @@ export async function startInProcessCluster(
     electionTimeoutMs: 200,
     // As `synod` processes read it from their environment: the suites run on either engine.
     clientHttp2Engine: process.env.SYNOD_EXPERIMENTAL_CLIENT_HTTP2_ENGINE,
-    ...extra,
+    ...(typeof extra === 'function' ? extra(i) : extra),
   });
   const members: (Member | undefined)[] = await Promise.all(
     names.map((_, i) => startMember(configOf(i), {logger: recordingLogger})),

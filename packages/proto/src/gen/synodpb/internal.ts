@@ -119,6 +119,13 @@ export interface MemberRecord {
    * the client address of its server line in /zookeeper/config.
    */
   zkClientAddress: string;
+  /**
+   * host:port of the member's first TLS ZooKeeper listener, empty without one. A
+   * cluster in which some member publishes one has ZooKeeper's x509 provider: an
+   * x509 ACL is valid whichever member a write reaches, since every member decides
+   * it at apply time from this replicated attribute.
+   */
+  zkSecureClientAddress: string;
 }
 
 /** The context of a Raft conf change: which member it adds, changes or removes. */
@@ -705,7 +712,15 @@ export const InternalRequest: MessageFns<InternalRequest> = {
 };
 
 function createBaseMemberRecord(): MemberRecord {
-  return { id: 0n, name: "", peerUrls: [], clientUrls: [], isLearner: false, zkClientAddress: "" };
+  return {
+    id: 0n,
+    name: "",
+    peerUrls: [],
+    clientUrls: [],
+    isLearner: false,
+    zkClientAddress: "",
+    zkSecureClientAddress: "",
+  };
 }
 
 export const MemberRecord: MessageFns<MemberRecord> = {
@@ -730,6 +745,9 @@ export const MemberRecord: MessageFns<MemberRecord> = {
     }
     if (message.zkClientAddress !== "") {
       writer.uint32(50).string(message.zkClientAddress);
+    }
+    if (message.zkSecureClientAddress !== "") {
+      writer.uint32(58).string(message.zkSecureClientAddress);
     }
     return writer;
   },
@@ -795,6 +813,14 @@ export const MemberRecord: MessageFns<MemberRecord> = {
             message.zkClientAddress = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.zkSecureClientAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -818,6 +844,7 @@ export const MemberRecord: MessageFns<MemberRecord> = {
     message.clientUrls = object.clientUrls?.map((e) => e) || [];
     message.isLearner = object.isLearner ?? false;
     message.zkClientAddress = object.zkClientAddress ?? "";
+    message.zkSecureClientAddress = object.zkSecureClientAddress ?? "";
     return message;
   },
 };
