@@ -30,123 +30,10 @@
 // The lint rule's own message allows tools to import the simulator; the config has no
 // override for tools/ yet.
 import {describeFailure, runSimulation, swarmOptions} from '@synod/simulator';
+import type {SimResult} from '@synod/simulator';
+import type {SimArgs} from './sim-args.js';
+import {parseSimArgs} from './sim-args.js';
 import {runMembers} from './sim-members.js';
-import type {SimOptions, SimOverrides, SimResult} from '@synod/simulator';
-
-interface Args {
-  seed: number | undefined;
-  exact: SimOptions | undefined;
-  runs: number;
-  from: number;
-  trace: boolean;
-  maxFailures: number;
-  overrides: SimOverrides;
-}
-
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = {
-    seed: undefined,
-    exact: undefined,
-    runs: 1,
-    from: 1,
-    trace: false,
-    maxFailures: 20,
-    overrides: {},
-  };
-  const faults: Record<string, number> = {};
-  const network: Record<string, number> = {};
-  const bugs: Record<string, boolean> = {};
-  let overrides: {nodes?: number; durationMs?: number; reportLoss?: boolean} = {};
-  const int = (i: number): number => {
-    const v = Number(argv[i + 1]);
-    if (!Number.isSafeInteger(v))
-      throw new Error(`${argv[i] ?? ''} needs an integer, got ${String(argv[i + 1])}`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    switch (a) {
-      case '--seed':
-        args.seed = int(i++);
-        break;
-      case '--options':
-        args.exact = JSON.parse(argv[++i] ?? '') as SimOptions;
-        break;
-      case '--runs':
-        args.runs = int(i++);
-        break;
-      case '--from':
-        args.from = int(i++);
-        break;
-      case '--nodes': {
-        const n = int(i++);
-        if (n !== 3 && n !== 5) throw new Error('--nodes must be 3 or 5');
-        overrides = {...overrides, nodes: n};
-        break;
-      }
-      case '--steps':
-        overrides = {...overrides, durationMs: int(i++) * 10};
-        break;
-      case '--max-failures':
-        args.maxFailures = int(i++);
-        break;
-      case '--trace':
-        args.trace = true;
-        break;
-      case '--silent-loss':
-        overrides = {...overrides, reportLoss: false};
-        break;
-      case '--no-crash':
-        faults.crash = 0;
-        break;
-      case '--no-torn':
-        faults.tornWriteCrash = 0;
-        break;
-      case '--no-crash-all':
-        faults.crashAll = 0;
-        break;
-      case '--no-partition':
-        faults.partition = 0;
-        break;
-      case '--no-pause':
-        faults.pause = 0;
-        break;
-      case '--no-membership':
-        faults.membership = 0;
-        break;
-      case '--no-transfer':
-        faults.transferLeader = 0;
-        break;
-      case '--no-drop':
-        network.dropProbability = 0;
-        break;
-      case '--no-duplicate':
-        network.duplicateProbability = 0;
-        break;
-      case '--no-reorder':
-        network.reorderProbability = 0;
-        break;
-      case '--bug': {
-        const b = argv[++i];
-        if (b === 'ack-before-commit') bugs.ackBeforeCommit = true;
-        else if (b === 'lose-synced-tail') bugs.loseSyncedTailOnCrash = true;
-        else if (b === 'local-reads') bugs.localReads = true;
-        else if (b === 'commit-earlier-term-by-count') bugs.commitEarlierTermByCount = true;
-        else throw new Error(`unknown --bug ${String(b)}`);
-        break;
-      }
-      case '--help':
-      case '-h':
-        console.log('see the comment at the top of tools/sim.ts for options');
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown argument ${String(a)} (try --help)`);
-    }
-  }
-  args.overrides = {...overrides, faults, network, bugs};
-  return args;
-}
 
 function kinds(r: SimResult): string {
   const count = (kind: string): number => r.history.filter(op => op.input.kind === kind).length;
@@ -166,7 +53,8 @@ function summarize(r: SimResult): string {
       `${s.redirects} redirects; linearizability ${r.linearizability} (${r.linearizabilitySteps} steps)`,
     `  history: ${kinds(r)}`,
     `  faults: ${s.crashes} crashes (${s.tornWrites} torn writes), ${s.restarts} restarts, ` +
-      `${s.pauses} pauses, ${s.partitions} partitions, ${s.transfers} transfers, ` +
+      `${s.pauses} pauses, ${s.partitions} partitions, ${s.leaderCuts} leaders cut off, ` +
+      `${s.transfers} transfers, ` +
       `${s.confChangesApplied}/${s.confChangesProposed} conf changes applied/proposed`,
     `  storage: ${s.compactions} compactions, ${s.snapshotsInstalled} snapshots installed`,
     `  network: ${n.sent} sent, ${n.delivered} delivered, ${n.dropped} dropped, ${n.cut} cut, ` +
@@ -174,10 +62,9 @@ function summarize(r: SimResult): string {
   ].join('\n');
 }
 
-function main(argv: readonly string[]): void {
-  const args = parseArgs(argv);
-  if (args.seed !== undefined || args.exact !== undefined) {
-    const options = args.exact ?? swarmOptions(args.seed ?? 0, args.overrides);
+function runRaftOnly(args: SimArgs): void {
+  if (args.seed !== undefined || args.raftExact !== undefined) {
+    const options = args.raftExact ?? swarmOptions(args.seed ?? 0, args.raftOverrides);
     const result = runSimulation(options);
     console.log(`options: ${JSON.stringify(result.options)}`);
     console.log('trace:');
@@ -195,7 +82,7 @@ function main(argv: readonly string[]): void {
   let unknown = 0;
   const recoveries: number[] = [];
   for (let seed = args.from; seed < args.from + args.runs; seed++) {
-    const result = runSimulation(swarmOptions(seed, args.overrides));
+    const result = runSimulation(swarmOptions(seed, args.raftOverrides));
     runs++;
     if (result.linearizability === 'unknown') unknown++;
     if (result.recoveryMs !== undefined) recoveries.push(result.recoveryMs);
@@ -229,6 +116,10 @@ function main(argv: readonly string[]): void {
 }
 
 const argv = process.argv.slice(2);
-if (argv.includes('--raft-only')) main(argv.filter(a => a !== '--raft-only'));
-else if (argv.includes('--help') || argv.includes('-h')) main(argv);
-else await runMembers(argv);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log('see the comment at the top of tools/sim.ts for options');
+} else {
+  const args = parseSimArgs(argv);
+  if (args.raftOnly) runRaftOnly(args);
+  else await runMembers(args);
+}

@@ -13,6 +13,7 @@ import {InvariantViolation} from './checkers/invariant-violation.js';
 import type {KvInput, KvOperation} from './checkers/kv-model.js';
 import {decodeKvCommand, encodeKvCommand} from './kv-command.js';
 import {KvStateMachine} from './kv-state-machine.js';
+import {LeaderIsolationNemesis} from './leader-isolation-nemesis.js';
 import {Prng} from './prng.js';
 import {SimClock} from './sim-clock.js';
 import type {TimerHandle} from './sim-clock.js';
@@ -28,6 +29,8 @@ export interface SimStats {
   restarts: number;
   pauses: number;
   partitions: number;
+  /** Leaders the leader-isolation nemesis cut off. */
+  leaderCuts: number;
   confChangesProposed: number;
   confChangesApplied: number;
   transfers: number;
@@ -86,6 +89,7 @@ export class SimCluster {
     restarts: 0,
     pauses: 0,
     partitions: 0,
+    leaderCuts: 0,
     confChangesProposed: 0,
     confChangesApplied: 0,
     transfers: 0,
@@ -107,6 +111,7 @@ export class SimCluster {
   private readonly healTimers: TimerHandle[] = [];
   private eventsSinceDurabilityCheck = 0;
   private readonly leaderSeen = new Map<number, number>();
+  private readonly leaderCuts: LeaderIsolationNemesis;
 
   constructor(readonly options: SimOptions) {
     this.prng = new Prng(options.seed);
@@ -118,6 +123,23 @@ export class SimCluster {
       options.network,
       m => this.deliver(m),
       copyMessage,
+    );
+    this.leaderCuts = new LeaderIsolationNemesis(
+      this.clock,
+      this.prng.fork('leader-cuts'),
+      {
+        armProbability: options.faults.leaderCuts,
+        maxAppends: options.nodes + 1,
+        withFollowerProbability: 0.5,
+        // Long enough for the others to elect a leader (whose cut then replaces this one).
+        holdMsMin: 2 * options.electionTick * options.tickMs,
+        holdMsMax: 4 * options.electionTick * options.tickMs,
+      },
+      this.network,
+      () => [...this.nodes.values()].filter(n => n.status !== 'removed').map(n => n.id),
+      line => {
+        this.note(line);
+      },
     );
     this.nextNodeId = options.nodes + 1;
     for (const id of range(1, options.nodes)) {
@@ -323,6 +345,7 @@ export class SimCluster {
   }
 
   private send(from: SimNode, m: Message): void {
+    if (this.options.faults.leaderCuts > 0) this.leaderCuts.beforeSend(from.id, m);
     if (m.type === MessageType.MsgSnap) {
       // The transport reports snapshot delivery, like etcd's snapshot sender.
       const incarnation = from.incarnation;
@@ -863,6 +886,8 @@ export class SimCluster {
    */
   healAll(): void {
     if (this.nemesisTimer !== undefined) this.clock.cancel(this.nemesisTimer);
+    this.leaderCuts.stop();
+    this.stats.leaderCuts = this.leaderCuts.cuts;
     for (const t of this.healTimers) this.clock.cancel(t);
     this.network.heal();
     this.network.setOptions({

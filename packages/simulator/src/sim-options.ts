@@ -16,6 +16,12 @@ export interface FaultOptions {
   readonly pause: number;
   readonly membership: number;
   readonly transferLeader: number;
+  /**
+   * Chance that a new leader is cut off right after one of its first appends (the
+   * {@link LeaderIsolationNemesis}, aimed at Raft's Figure 8); runs with it send one entry per
+   * append. Not a per-step chance like the others: it is drawn once per leader term.
+   */
+  readonly leaderCuts: number;
   /** How long a crash, partition or pause lasts: uniform in [min, max]. */
   readonly faultMsMin: number;
   readonly faultMsMax: number;
@@ -93,6 +99,7 @@ export const noFaults: FaultOptions = {
   pause: 0,
   membership: 0,
   transferLeader: 0,
+  leaderCuts: 0,
   faultMsMin: 50,
   faultMsMax: 400,
 };
@@ -129,6 +136,7 @@ export function swarmOptions(seed: number, overrides: SimOverrides = {}): SimOpt
     pause: on(0.4, 0.15),
     membership: on(0.5, prng.pick([0.15, 0.3])),
     transferLeader: on(0.4, 0.1),
+    leaderCuts: 0,
     faultMsMin: 30,
     faultMsMax: prng.pick([200, 500]),
   };
@@ -163,13 +171,17 @@ export function swarmOptions(seed: number, overrides: SimOverrides = {}): SimOpt
   const reportLoss = prng.chance(0.5);
   const tickSkewMs = prng.pick([0, 1, 2]);
   const crashAllAtHeal = prng.chance(0.3);
+  const leaderCuts = overrides.faults?.leaderCuts ?? (prng.chance(0.25) ? prng.pick([0.5, 1]) : 0);
   return {
     ...base,
     reportLoss,
     tickSkewMs,
     crashAllAtHeal,
+    // Figure 8's window needs an old entry acknowledged one append ahead of the new term's.
+    maxSizePerMsg: leaderCuts > 0 ? 1 : base.maxSizePerMsg,
     ...overrides,
     network: {...network, ...overrides.network},
-    faults: {...faults, ...overrides.faults},
+    // Random partitions would heal the cuts between the links of Figure 8's chain.
+    faults: {...faults, ...(leaderCuts > 0 ? {partition: 0} : {}), ...overrides.faults, leaderCuts},
   };
 }

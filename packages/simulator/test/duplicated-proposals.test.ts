@@ -15,7 +15,8 @@ import {describeMemberFailure, memberSwarmOptions, runMemberSimulation} from '..
 describe('a proposal the network delivers twice is applied once', () => {
   for (const seed of [2, 3059, 4708, 8627, 9914]) {
     it(`seed ${seed}`, async () => {
-      const options = memberSwarmOptions(seed);
+      // Without the leader cuts a later change drew for seeds 2 and 8627, to keep the scenario.
+      const options = memberSwarmOptions(seed, {leaderCutProbability: 0});
       // The scenario needs duplicated messages; a change to the seed's options would lose it.
       expect(options.network.duplicateProbability).toBeGreaterThan(0);
       const result = await runMemberSimulation(options);

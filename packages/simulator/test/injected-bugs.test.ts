@@ -44,6 +44,22 @@ describe('injected bugs are caught', () => {
     expect([...counts.keys()].every(k => k === 'linearizability' || k === 'pass')).toBe(true);
   });
 
+  it("committing an earlier term's entry by counting replicas (Figure 8) is caught when leaders are cut off early", () => {
+    // Every leader is cut off as one of its first own-term appends leaves; seeds 9, 11 and 20
+    // lose a committed entry (the default swarm, with this in a quarter of its seeds, first
+    // fails at seed 146).
+    const counts = failuresBy(20, {
+      bugs: {commitEarlierTermByCount: true},
+      faults: {leaderCuts: 1},
+    });
+    const caught = ['leader-completeness', 'state-machine-safety', 'durability'].reduce(
+      (n, k) => n + (counts.get(k) ?? 0),
+      0,
+    );
+    expect(caught).toBeGreaterThan(0);
+    expect(failuresBy(20, {faults: {leaderCuts: 1}}).get('pass')).toBe(20);
+  });
+
   it('without injected bugs the same seeds pass', () => {
     const counts = failuresBy(10, {});
     expect(counts.get('pass')).toBe(10);
@@ -69,7 +85,10 @@ describe('regressions found by the simulator', () => {
   // response; these seeds failed liveness before the fix.
   for (const seed of [74, 76, 117, 142, 177, 216, 222]) {
     it(`seed ${seed} with silent message loss recovers after the heal`, () => {
-      const result = runSimulation(swarmOptions(seed, {reportLoss: false}));
+      // Without the leader cuts a later change drew for some seeds, to keep the scenario.
+      const result = runSimulation(
+        swarmOptions(seed, {reportLoss: false, faults: {leaderCuts: 0}}),
+      );
       if (result.failure !== undefined) throw new SimulationFailure(result);
       expect(result.recoveryMs).toBeLessThan(result.options.livenessMs);
     });

@@ -192,7 +192,7 @@ export function openDataDir(
     heartbeatTick: 1,
     storage: raftStorage,
     applied,
-    maxSizePerMsg: 1024 * 1024,
+    maxSizePerMsg: env.raftMaxSizePerMsg ?? 1024 * 1024,
     maxInflightMsgs: 512,
     checkQuorum: true,
     preVote: true,

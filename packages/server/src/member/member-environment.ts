@@ -24,6 +24,11 @@ export interface MemberEnvironment {
   readonly storage?: MemberStorage;
   /** Known-wrong orders to follow, for the simulator to find (see {@link InjectedBug}); none by default. */
   readonly bugs?: ReadonlySet<InjectedBug>;
+  /**
+   * Raft's byte limit of one append's entries; etcd's 1 MiB by default. The simulator lowers it
+   * to split appends, which some orderings of acknowledgements need.
+   */
+  readonly raftMaxSizePerMsg?: number;
 }
 
 /**

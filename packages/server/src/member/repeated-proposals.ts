@@ -24,8 +24,14 @@ const maxConfChangeKeyBytes = 1024;
  * A proposal is known by its entries' request headers: every request a member proposes
  * carries a cluster-unique id there (`RequestIds`); a conf change by its bytes, which hold its
  * request id. A message with an entry of neither kind is never dropped. The window is the last
- * `capacity` proposals; it lives in memory, which is enough because a copy in flight does not
- * outlive the connection, and so the process, that received the first.
+ * `capacity` proposals and lives in memory, so a restart empties it. That cannot let a copy
+ * through: a second copy of a message exists only where a network duplicates it, which a peer
+ * stream (TCP) does not, and the transport writes each message once (it forgets what it wrote
+ * when a stream breaks; what it queued while it could not connect was never delivered before).
+ * So a forwarded MsgProp reaches a restarted leader only if no earlier incarnation took it, and
+ * a copy duplicated below the transport dies with the connection it came on, which dies with
+ * the process that received the first. The simulator's network duplicates messages, and drops
+ * a message whose receiver restarted after it was sent, as that connection would.
  */
 export class RepeatedProposals {
   /** Keys in the order they were first seen, oldest first. */

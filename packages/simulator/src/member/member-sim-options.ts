@@ -24,6 +24,13 @@ export interface MemberSimOptions {
   readonly snapshotCatchUpEntries: number;
   readonly backendBatchIntervalMs: number;
   readonly bugs: readonly InjectedBug[];
+  /**
+   * Chance that a new leader is cut off right after one of its first appends (the
+   * {@link LeaderIsolationNemesis}, aimed at Raft's Figure 8); 0 when that fault is off.
+   */
+  readonly leaderCutProbability: number;
+  /** Raft's byte limit of one append (etcd's 1 MiB, or 1: one entry per append). */
+  readonly maxSizePerMsg: number;
 }
 
 /** What a caller may pin instead of letting the seed choose. */
@@ -38,6 +45,8 @@ export interface MemberSimOverrides {
   /** Pins the chance of a crash per slot (a crash-heavy sweep hunts ordering bugs faster). */
   readonly crashProbability?: number;
   readonly backendBatchIntervalMs?: number;
+  /** Switches the leader-cutting nemesis on (at this chance per term) or off (0). */
+  readonly leaderCutProbability?: number;
 }
 
 /**
@@ -49,6 +58,7 @@ export function memberSwarmOptions(
   overrides: MemberSimOverrides = {},
 ): MemberSimOptions {
   const p = new Prng(seed).fork('member-options');
+  const late = new Prng(seed).fork('member-options-2');
   const networkFaults = overrides.networkFaults ?? true;
   const on = (flag: boolean | undefined, chance: number): boolean =>
     (flag ?? true) && p.chance(chance);
@@ -76,5 +86,36 @@ export function memberSwarmOptions(
     snapshotCatchUpEntries: p.pick([2, 5, 20]),
     backendBatchIntervalMs: overrides.backendBatchIntervalMs ?? p.pick([10, 50, 200]),
     bugs: overrides.bugs ?? [],
+    // From a stream of their own, so that every choice above is what it was before they came.
+    ...leaderCuts(late, overrides),
   };
 }
+
+/**
+ * One seed in four cuts leaders off early in their terms, with appends of one entry each: the
+ * window of Raft's Figure 8 (see {@link LeaderIsolationNemesis}), instead of random partitions,
+ * which would heal its cuts. Longer faults give the chain of four elections it needs time to
+ * happen, at 500 ms election timeouts.
+ */
+function leaderCuts(
+  p: Prng,
+  overrides: MemberSimOverrides,
+): {
+  leaderCutProbability: number;
+  maxSizePerMsg: number;
+  faultMs?: number;
+  partitionProbability?: number;
+} {
+  const probability = overrides.leaderCutProbability ?? (p.chance(0.25) ? p.pick([0.5, 1]) : 0);
+  if (probability === 0) return {leaderCutProbability: 0, maxSizePerMsg: defaultMaxSizePerMsg};
+  return {
+    leaderCutProbability: probability,
+    maxSizePerMsg: 1,
+    faultMs: overrides.faultMs ?? 6000,
+    // Random partitions would heal the cuts between the links of the chain.
+    partitionProbability: 0,
+  };
+}
+
+/** etcd's limit of one append's entries, which the member uses in production. */
+const defaultMaxSizePerMsg = 1024 * 1024;

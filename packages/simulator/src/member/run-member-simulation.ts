@@ -10,6 +10,7 @@ import {checkLinearizability} from '../checkers/linearizability.js';
 import type {LinearizabilityVerdict} from '../checkers/linearizability.js';
 import {Prng} from '../prng.js';
 import {SimClock} from '../sim-clock.js';
+import {LeaderIsolationNemesis} from '../leader-isolation-nemesis.js';
 import {SimMemberClock} from '../sim-member-clock.js';
 import {reliableNetwork} from '../sim-network.js';
 import type {AckedPut} from './member-checks.js';
@@ -44,6 +45,7 @@ export interface MemberSimResult {
     crashes: number;
     crashAlls: number;
     partitions: number;
+    leaderCuts: number;
     snapshotsSent: number;
     appliedIndex: number;
   };
@@ -97,18 +99,41 @@ async function runIn(root: string, options: MemberSimOptions): Promise<MemberSim
       snapshotCatchUpEntries: options.snapshotCatchUpEntries,
       backendBatchIntervalMs: options.backendBatchIntervalMs,
       bugs: options.bugs,
+      maxSizePerMsg: options.maxSizePerMsg,
     },
     options.network,
     root,
     log,
   );
   const n = options.members;
+  const leaderCuts = new LeaderIsolationNemesis(
+    sim,
+    prng.fork('leader-cuts'),
+    {
+      armProbability: options.leaderCutProbability,
+      maxAppends: options.members + 1,
+      withFollowerProbability: 0.5,
+      // Long enough for the others to elect a leader (whose cut then replaces this one).
+      holdMsMin: 1000,
+      holdMsMax: 2000,
+    },
+    cluster.network,
+    () => cluster.ids,
+    log,
+    id => cluster.nameOf(id),
+  );
+  if (options.leaderCutProbability > 0) {
+    cluster.beforeSend = (from, m) => {
+      leaderCuts.beforeSend(from, m);
+    };
+  }
   const stats = {
     opsStarted: 0,
     opsAcked: 0,
     crashes: 0,
     crashAlls: 0,
     partitions: 0,
+    leaderCuts: 0,
     snapshotsSent: 0,
     appliedIndex: 0,
   };
@@ -238,6 +263,8 @@ async function runIn(root: string, options: MemberSimOptions): Promise<MemberSim
 
   // Heal: every member up, the network whole and reliable; wait for one applied index.
   clientsRunning = false;
+  leaderCuts.stop();
+  stats.leaderCuts = leaderCuts.cuts;
   cluster.network.heal();
   cluster.network.setOptions(reliableNetwork);
   for (let i = 0; i < n; i++) if (!cluster.isUp(i)) startOrFail(cluster, i, fail);
@@ -260,10 +287,16 @@ async function runIn(root: string, options: MemberSimOptions): Promise<MemberSim
   }
   if (cluster.fatalErrors.length > 0) fail('member-stopped', cluster.fatalErrors.join('; '));
   if (!converged) {
-    const applied = cluster.cores().map(c => c?.appliedIndex ?? -1);
+    const state = cluster
+      .cores()
+      .map(c =>
+        c === undefined
+          ? 'down'
+          : `applied ${c.appliedIndex} commit ${c.raftIndex} term ${c.term}${c.isLeader ? ' leader' : ''}`,
+      );
     fail(
       'no-progress',
-      `members did not reach one applied index within ${settleBudgetMs}ms after healing: ${applied.join(', ')}`,
+      `members did not reach one applied index within ${settleBudgetMs}ms after healing: ${state.join('; ')}`,
     );
   }
 

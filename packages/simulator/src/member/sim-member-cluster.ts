@@ -19,6 +19,12 @@ interface Envelope {
   readonly from: number;
   readonly to: number;
   readonly message: Message;
+  /**
+   * The incarnation of the receiver the message is for: the one running when it was sent, or
+   * the next one if the receiver was down (the peer transport queues messages while it cannot
+   * connect and sends them on the next stream).
+   */
+  readonly incarnation: number;
 }
 
 /** How the members of a simulated cluster are configured. */
@@ -32,6 +38,8 @@ export interface SimMemberSettings {
   readonly snapshotCatchUpEntries: number;
   readonly backendBatchIntervalMs: number;
   readonly bugs: readonly InjectedBug[];
+  /** Raft's byte limit of one append's entries. */
+  readonly maxSizePerMsg: number;
 }
 
 /** One seat of the cluster: its storage survives crashes, its core does not. */
@@ -61,6 +69,8 @@ export class SimMemberCluster {
   /** Errors that stopped a member on its own: in a correct member, none. */
   readonly fatalErrors: string[] = [];
   snapshotsSent = 0;
+  /** Told of every raft message before it goes onto the network (a nemesis may cut it). */
+  beforeSend: ((from: number, message: Message) => void) | undefined;
 
   constructor(
     private readonly sim: SimClock,
@@ -139,6 +149,7 @@ export class SimMemberCluster {
       random,
       storage: seat.storage,
       bugs: new Set(this.settings.bugs),
+      raftMaxSizePerMsg: this.settings.maxSizePerMsg,
     });
     core.onSend(messages => {
       for (const message of messages) this.send(seat, message);
@@ -212,7 +223,10 @@ export class SimMemberCluster {
   }
 
   private send(from: Seat, message: Message): void {
-    const env: Envelope = {from: from.id, to: message.to, message};
+    this.beforeSend?.(from.id, message);
+    const to = this.seats.find(s => s.id === message.to);
+    const incarnation = to === undefined ? 0 : to.core === undefined ? to.starts + 1 : to.starts;
+    const env: Envelope = {from: from.id, to: message.to, message, incarnation};
     if (message.type !== MessageType.MsgSnap) {
       this.network.send(env);
       return;
@@ -226,9 +240,17 @@ export class SimMemberCluster {
     });
   }
 
+  /**
+   * Hands a message to its receiver, unless the receiver has restarted since it was sent: a
+   * real peer stream dies with the process at its end, and what was in flight on it with it,
+   * and the transport never writes a message twice (see member/repeated-proposals.ts, whose
+   * filter of forwarded proposals relies on that to live in memory). Duplicates the simulated
+   * network makes still reach the same incarnation, as a misbehaving network's would.
+   */
   private deliver(env: Envelope): boolean {
-    const core = this.seats.find(s => s.id === env.to)?.core;
-    if (core === undefined) return false;
+    const seat = this.seats.find(s => s.id === env.to);
+    const core = seat?.core;
+    if (seat === undefined || core === undefined || seat.starts !== env.incarnation) return false;
     core.step(env.message);
     return true;
   }
