@@ -183,10 +183,10 @@ export class Backend {
    * garbage that a member with a big heap pays dearly to collect.
    */
   private static openTransientBuckets(env: RootDatabase): Map<Bucket, Database<Buffer, Buffer>> {
-    let value: Buffer | undefined;
+    const value = viewCache();
     const encoder = {
       // lmdb-js sets the read buffer's own `length` to the value's.
-      decode: (bytes: Buffer) => (value = sameView(value, bytes, 0, bytes.length)),
+      decode: (bytes: Buffer) => value(bytes, 0, bytes.length),
       encode: () => {
         throw new Error('internal: a transient backend handle is for reading');
       },
@@ -201,9 +201,7 @@ export class Backend {
     for (const b of BUCKETS) {
       const db = env.openDB<Buffer, Buffer>(b, options);
       // Keys too: lmdb-js reads binary keys with a copy (`readKey`); a view of its key buffer.
-      let key: Buffer | undefined;
-      (db as unknown as KeyReader).readKey = (bytes, start, end) =>
-        (key = sameView(key, bytes, start, end));
+      (db as unknown as KeyReader).readKey = viewCache();
       dbs.set(b, db);
     }
     return dbs;
@@ -542,17 +540,24 @@ interface AppendingDatabase {
 }
 
 /** How lmdb-js takes a key out of the buffer it read it into. */
-/** `bytes[start, end)`: `view` again when it is that already, else a new view. */
-function sameView(view: Buffer | undefined, bytes: Buffer, start: number, end: number): Buffer {
-  if (
-    view !== undefined &&
-    view.buffer === bytes.buffer &&
-    view.byteOffset === bytes.byteOffset + start &&
-    view.length === end - start
-  ) {
+/**
+ * `(bytes, start, end) => bytes[start, end)`, the view made last time again when asked for the
+ * same range of the same buffer: lmdb-js reads every key and value into one buffer of its own.
+ */
+function viewCache(): (bytes: Buffer, start: number, end: number) => Buffer {
+  let lastBytes: Buffer | undefined;
+  let lastStart = 0;
+  let lastEnd = 0;
+  let view: Buffer = Buffer.alloc(0);
+  return (bytes, start, end) => {
+    if (bytes !== lastBytes || start !== lastStart || end !== lastEnd) {
+      view = bytes.subarray(start, end);
+      lastBytes = bytes;
+      lastStart = start;
+      lastEnd = end;
+    }
     return view;
-  }
-  return bytes.subarray(start, end);
+  };
 }
 
 interface KeyReader {
