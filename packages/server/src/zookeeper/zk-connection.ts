@@ -1,3 +1,11 @@
+// Why this file is long (about 1,000 lines): a ZooKeeper connection answers its requests
+// strictly in order, and every request handler here reads or changes that connection's own
+// state as it runs (its queue of pending requests, its auth ids, its watch table, its session
+// and its counters), so the handlers are methods of the one class that owns that state. The
+// seam when it is split: the dispatch of each opcode (handleRequest, startWrite, multi,
+// multiRead, setWatches) behind a narrow view of the connection (reply, auth, watches,
+// session), leaving here the framing, the order of answers, the handshake and the
+// notifications. The wire records they share are in zk-wire.ts and jute-*.ts already.
 import {randomBytes} from 'node:crypto';
 import type {Socket} from 'node:net';
 
