@@ -1,6 +1,6 @@
 import {execFile, spawnSync} from 'node:child_process';
 import {X509Certificate, createPrivateKey} from 'node:crypto';
-import {readFileSync, writeFileSync} from 'node:fs';
+import {copyFileSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import tls from 'node:tls';
 
@@ -430,6 +430,39 @@ describe.skipIf(
       ) as unknown,
       'a missing file': `invalid --zk-truststore-file: cannot read ${join(pki.dir, 'none.jks')}: no such file`,
     });
+  });
+
+  it('reads a store again when its file changes, and keeps the last good one over a bad one', () => {
+    const trust = join(pki.dir, 'rotating-trust.jks');
+    copyFileSync(files.trustJks, trust);
+    const errors: string[] = [];
+    const credentials = TlsCredentials.load(
+      {
+        side: 'zk',
+        certFile: undefined,
+        keyFile: undefined,
+        keyStore: {file: files.keyP12, password: PASSWORD, type: 'PKCS12'},
+        trustedCaFile: undefined,
+        trustStore: {file: trust, password: PASSWORD, type: 'JKS'},
+        clientCertAuth: true,
+        crlFile: undefined,
+        allowedCn: undefined,
+        allowedHostname: undefined,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.3',
+        cipherSuites: [],
+      },
+      message => errors.push(message),
+    );
+    expect(credentials.refresh()).toBe(false);
+    // A PKCS#12 store under the JKS name: the JDK opens it, and so does Synod.
+    writeFileSync(trust, readFileSync(files.trustP12));
+    expect(credentials.refresh()).toBe(true);
+    writeFileSync(trust, 'not a store');
+    expect(credentials.refresh()).toBe(false);
+    expect(errors).toEqual([
+      expect.stringMatching(/^invalid --zk-truststore-file: .*rotating-trust\.jks \(JKS\): /),
+    ]);
   });
 
   it('Synod refuses to start with a wrong trust store password, naming the flag', async () => {
