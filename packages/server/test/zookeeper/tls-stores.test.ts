@@ -305,7 +305,7 @@ describe.skipIf(
     60_000,
   );
 
-  it("reads keytool's stores as the JDK wrote them, and OpenSSL 1.x's legacy PKCS#12", () => {
+  it("reads keytool's stores as the JDK wrote them, OpenSSL 1.x's legacy PKCS#12 and an encrypted PEM key store", () => {
     const serverKey = createPrivateKey(readFileSync(pki.server.key));
     const serverCert = new X509Certificate(readFileSync(pki.server.cert));
     for (const [file, type] of [
@@ -327,6 +327,21 @@ describe.skipIf(
       const trusted = readTrustStore(readFileSync(file), {file, password: PASSWORD, type});
       expect(trusted.map(pem => new X509Certificate(pem).fingerprint256)).toEqual([ca]);
     }
+    // ZooKeeper's PEM key store: an encrypted PKCS#8 key and its certificate in one file.
+    const pemStore = join(pki.dir, 'server-store.pem');
+    const encrypted = createPrivateKey(readFileSync(pki.server.key)).export({
+      format: 'pem',
+      type: 'pkcs8',
+      cipher: 'aes-256-cbc',
+      passphrase: PASSWORD,
+    });
+    writeFileSync(pemStore, `${encrypted.toString()}${readFileSync(pki.server.cert, 'utf8')}`);
+    const pem = {file: pemStore, password: PASSWORD, type: 'PEM'} as const;
+    const fromPem = readKeyStore(readFileSync(pemStore), pem);
+    expect(createPrivateKey(fromPem.key).equals(serverKey)).toBe(true);
+    expect(() => readKeyStore(readFileSync(pemStore), {...pem, password: 'nope'})).toThrow(
+      /does not decrypt: the password is wrong/,
+    );
     // The JDK opens a JKS store as PKCS12 and a PKCS#12 store as JKS, and so does Synod.
     expect(
       readTrustStore(readFileSync(files.trustJks), {
