@@ -1,92 +1,23 @@
 import {StringDecoder} from 'node:string_decoder';
 
-import {Metadata, ServerError, Status} from 'nice-grpc-common';
+import {ServerError, Status} from 'nice-grpc-common';
 
-import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import type {GrpcCallObserver} from '../metrics/member-metrics.js';
 import {encodeResponse} from '../transport/grpc-service.js';
-import {LazyCallContext} from '../transport/lazy-call-context.js';
-import type {
-  Handler,
-  MethodTable,
-  ServedMethod,
-  UnexpectedErrorHandler,
-} from '../transport/grpc-service.js';
+import type {MethodTable, ServedMethod, UnexpectedErrorHandler} from '../transport/grpc-service.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {corsHeaders} from '../util/cors-headers.js';
 import {etcdJsonSchema} from './etcd-json-schema.js';
 import {gatewayRoute} from './gateway-routes.js';
 import {GoJsonError, goJsonString, readGoJson} from './go-json.js';
 import type {GoJsonValue} from './go-json.js';
+import {httpStatus, statusOf, statusTexts} from './gateway-status.js';
+import {bodyChunks, GatewayCallContext} from './http-exchange.js';
+import type {HttpExchange} from './http-exchange.js';
 import {JsonRequestError, JsonTranscoder} from './json-transcoder.js';
+import {observedMethod} from './observed-method.js';
 
-/** One HTTP request and its answer, whichever HTTP version carries them. */
-export interface HttpExchange {
-  readonly method: string;
-  /** The path, without the query. */
-  readonly path: string;
-  /** A request header by its lower-case name. */
-  header(name: string): string | undefined;
-  /** The names of the request's headers, lower case. */
-  headerNames(): readonly string[];
-  /** The request body as it arrives. */
-  readonly body: AsyncIterable<Buffer>;
-  /** `ip:port` of the client. */
-  readonly peer: string;
-  /** Aborts when the client goes away (made when first asked for: most calls never ask). */
-  readonly closed: AbortSignal;
-  /** Whether the client went away before the answer was sent. */
-  gone(): boolean;
-  /** Whether the request came over TLS. */
-  readonly secure: boolean;
-  /** Sends the status line and headers (a `trailer` header announces those of {@link end}). */
-  start(status: number, headers: Readonly<Record<string, string | string[]>>): void;
-  /** Sends part of the body; resolves when the connection can take more. */
-  write(text: string): Promise<void>;
-  /** Ends the answer, with the trailers announced by a `trailer` header. */
-  end(text?: string, trailers?: Readonly<Record<string, string>>): void;
-}
-
-/** gRPC status codes as grpc-gateway (v1, as etcd 3.4 vendors it) answers them in HTTP. */
-const httpStatusOfCode: Readonly<Record<number, number>> = {
-  [Status.OK]: 200,
-  [Status.CANCELLED]: 408,
-  [Status.UNKNOWN]: 500,
-  [Status.INVALID_ARGUMENT]: 400,
-  [Status.DEADLINE_EXCEEDED]: 504,
-  [Status.NOT_FOUND]: 404,
-  [Status.ALREADY_EXISTS]: 409,
-  [Status.PERMISSION_DENIED]: 403,
-  [Status.UNAUTHENTICATED]: 401,
-  [Status.RESOURCE_EXHAUSTED]: 429,
-  [Status.FAILED_PRECONDITION]: 412,
-  [Status.ABORTED]: 409,
-  [Status.OUT_OF_RANGE]: 400,
-  [Status.UNIMPLEMENTED]: 501,
-  [Status.INTERNAL]: 500,
-  [Status.UNAVAILABLE]: 503,
-  [Status.DATA_LOSS]: 500,
-};
-
-/** Go's `http.StatusText` for the statuses above. */
-const statusTexts: Readonly<Record<number, string>> = {
-  200: 'OK',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  412: 'Precondition Failed',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
-function httpStatus(code: number): number {
-  return httpStatusOfCode[code] ?? 500;
-}
+export type {HttpExchange} from './http-exchange.js';
 
 const jsonHeaders = {...corsHeaders, 'content-type': 'application/json'};
 /** The response header metadata etcd's gRPC server sends, which the gateway passes on. */
@@ -126,12 +57,6 @@ interface GatewayCall {
   readonly served: ServedMethod;
   readonly requestType: string;
   readonly responseType: string;
-}
-
-/** A failure with its gRPC status, before or instead of a handler's answer. */
-function statusOf(error: unknown): {code: number; message: string} | undefined {
-  if (error instanceof ServerError) return {code: error.code, message: error.details};
-  return undefined;
 }
 
 /**
@@ -443,102 +368,5 @@ export class Gateway {
         `{"error":{"grpc_code":${code},"http_code":${http},"message":${goJsonString(message)},"http_status":${goJsonString(text)}}}\n`,
       );
     }
-  }
-}
-
-/**
- * A method whose calls are counted by `observer`: started when the handler is called, handled
- * with the status it ends with (a response stream: when it ends, fails, or is left).
- */
-function observedMethod(
-  grpcPath: string,
-  served: ServedMethod,
-  observer: GrpcCallObserver,
-): ServedMethod {
-  const [, service = '', name = ''] = grpcPath.split('/');
-  const {method} = served;
-  const type: GrpcCallType = method.requestStream
-    ? method.responseStream
-      ? 'bidi_stream'
-      : 'client_stream'
-    : method.responseStream
-      ? 'server_stream'
-      : 'unary';
-  const codeOf = (error: unknown) => (error instanceof ServerError ? error.code : Status.UNKNOWN);
-  const handler: Handler = (request, context) => {
-    observer.started(service, name, type);
-    if (!method.responseStream) {
-      return (served.handler(request, context) as Promise<unknown>).then(
-        response => {
-          observer.handled(service, name, type, Status.OK);
-          return response;
-        },
-        (error: unknown) => {
-          observer.handled(service, name, type, codeOf(error));
-          throw error;
-        },
-      );
-    }
-    const responses = served.handler(request, context) as AsyncIterable<unknown>;
-    return (async function* counted() {
-      let code: number = Status.CANCELLED;
-      try {
-        yield* responses;
-        code = Status.OK;
-      } catch (error) {
-        code = codeOf(error);
-        throw error;
-      } finally {
-        observer.handled(service, name, type, code);
-      }
-    })();
-  };
-  return {method, handler};
-}
-
-/**
- * The chunks of a request body. A body fails to read only when its connection broke (the
- * client went away mid-body): that ends it, like its end, and nobody is left to answer.
- */
-async function* bodyChunks(exchange: HttpExchange): AsyncGenerator<Buffer> {
-  try {
-    for await (const chunk of exchange.body) yield chunk;
-  } catch {
-    return;
-  }
-}
-
-/**
- * The {@link CallContext} of a gateway call: its metadata from the request's headers as
- * grpc-gateway forwards them, its signal aborted when the client goes away.
- */
-class GatewayCallContext extends LazyCallContext {
-  readonly peer: string;
-
-  constructor(private readonly exchange: HttpExchange) {
-    super();
-    this.peer = exchange.peer;
-  }
-
-  protected readMetadata(): Metadata {
-    const metadata = Metadata();
-    for (const name of this.exchange.headerNames()) {
-      const value = this.exchange.header(name);
-      if (value === undefined) continue;
-      if (name === 'authorization') {
-        metadata.set('authorization', value.replace(/^Bearer\s+/i, ''));
-      } else if (name.startsWith('grpc-metadata-')) {
-        metadata.set(name.slice('grpc-metadata-'.length), value);
-      }
-    }
-    return metadata;
-  }
-
-  override get signal(): AbortSignal {
-    return this.exchange.closed;
-  }
-
-  sendHeader(): void {
-    // Response metadata is not forwarded: etcd's handlers set none.
   }
 }

@@ -2,72 +2,8 @@ import {pathSlashAddedHeader} from './grpc-stream.js';
 import {encodeHpackInteger, encodeHpackRawString, HpackCursor, HpackError} from './hpack-cursor.js';
 import type {HpackStringLiteral} from './hpack-cursor.js';
 import {decodeHpackHuffman} from './hpack-huffman.js';
+import {hpackStaticTableNames} from './hpack-static-table.js';
 import {HpackTableMirror} from './hpack-table-mirror.js';
-
-/** The names of HPACK's static table (RFC 7541 Appendix A), index 1 first. */
-const staticTableNames: readonly Buffer[] = [
-  ':authority',
-  ':method',
-  ':method',
-  ':path',
-  ':path',
-  ':scheme',
-  ':scheme',
-  ':status',
-  ':status',
-  ':status',
-  ':status',
-  ':status',
-  ':status',
-  ':status',
-  'accept-charset',
-  'accept-encoding',
-  'accept-language',
-  'accept-ranges',
-  'accept',
-  'access-control-allow-origin',
-  'age',
-  'allow',
-  'authorization',
-  'cache-control',
-  'content-disposition',
-  'content-encoding',
-  'content-language',
-  'content-length',
-  'content-location',
-  'content-range',
-  'content-type',
-  'cookie',
-  'date',
-  'etag',
-  'expect',
-  'expires',
-  'from',
-  'host',
-  'if-match',
-  'if-modified-since',
-  'if-none-match',
-  'if-range',
-  'if-unmodified-since',
-  'last-modified',
-  'link',
-  'location',
-  'max-forwards',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'range',
-  'referer',
-  'refresh',
-  'retry-after',
-  'server',
-  'set-cookie',
-  'strict-transport-security',
-  'transfer-encoding',
-  'user-agent',
-  'vary',
-  'via',
-  'www-authenticate',
-].map(name => Buffer.from(name, 'latin1'));
 
 /** Static entries the rewriter names: 1 is `:authority` with an empty value, 6 `:scheme: http`. */
 const authorityStaticIndex = 1;
@@ -266,8 +202,8 @@ export class HeaderBlockRewriter {
 
   private stepIndexedField(index: number, walk: BlockWalk): Buffer | undefined {
     if (index === 0) throw new HpackError('indexed header field with index 0');
-    if (index <= staticTableNames.length) {
-      noteName(walk, staticTableNames[index - 1] ?? authorityName);
+    if (index <= hpackStaticTableNames.length) {
+      noteName(walk, hpackStaticTableNames[index - 1] ?? authorityName);
       if (index !== authorityStaticIndex) return undefined;
       return encodeLiteral(
         withoutIndexing,
@@ -276,7 +212,7 @@ export class HeaderBlockRewriter {
         this.serverValue(authorityName, Buffer.alloc(0)),
       );
     }
-    const dynamicIndex = index - staticTableNames.length;
+    const dynamicIndex = index - hpackStaticTableNames.length;
     const entry = this.table.entry(dynamicIndex);
     noteName(walk, entry.name);
     if (entry.name.equals(pathName) && entry.serverValue !== entry.clientValue) {
@@ -298,10 +234,10 @@ export class HeaderBlockRewriter {
     let serverLacksName = false;
     if (nameIndex === 0) {
       name = decoded(cursor.readString());
-    } else if (nameIndex <= staticTableNames.length) {
-      name = staticTableNames[nameIndex - 1] ?? authorityName;
+    } else if (nameIndex <= hpackStaticTableNames.length) {
+      name = hpackStaticTableNames[nameIndex - 1] ?? authorityName;
     } else {
-      const dynamicIndex = nameIndex - staticTableNames.length;
+      const dynamicIndex = nameIndex - hpackStaticTableNames.length;
       name = this.table.entry(dynamicIndex).name;
       serverLacksName = !this.table.serverHolds(dynamicIndex);
     }
