@@ -14,7 +14,7 @@ function summarize(r: MemberSimResult): string {
     `  ${r.options.members} members, ${r.virtualMs}ms virtual, applied index ${s.appliedIndex}`,
     `  clients: ${s.opsStarted} ops, ${s.opsAcked} answered; linearizability ${r.linearizability}`,
     `  faults: ${s.crashes} crashes (${s.crashAlls} of every member), ${s.partitions} partitions, ` +
-      `${s.snapshotsSent} snapshots sent`,
+      `${s.leaderCuts} leaders cut off, ${s.snapshotsSent} snapshots sent`,
   ].join('\n');
 }
 

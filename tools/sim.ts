@@ -1,31 +1,37 @@
 /**
  * Simulation runner: replays one seed with its trace, or sweeps many seeds and lists failures.
  * By default it runs the shipped member code (tools/sim-members.ts); `--raft-only` runs the
- * faster model cluster around the raft core alone.
+ * faster model cluster around the raft core alone. Both modes share one flag parser
+ * (tools/sim-args.ts), which refuses a flag the chosen mode does not know.
  *
  *   npm run sim -- --seed 42                   real members, one seed (--trace for the trace)
  *   npm run sim -- --runs 10000 --from 1       real members, a sweep
  *   npm run sim -- --raft-only --runs 10000    the raft-only model
  *
- * Real-member options: --seed N, --runs N, --from N, --nodes N, --fault-ms N, --trace,
- *   --max-failures N, --member-options JSON (as a failure prints it), --no-crash,
- *   --no-crash-all, --no-partition, --no-network-faults, and --bug NAME (repeatable) with a
- *   name from packages/server/src/member/injected-bugs.ts.
- *
- * Raft-only options:
- *   --seed N           run one seed and print its trace summary
- *   --options JSON     run exactly these options (as printed by a failure) and print the trace
+ * Both modes:
+ *   --seed N           run one seed and print its summary (--trace: all of its trace)
  *   --runs N           run N seeds, from --from (default 1)
  *   --from N           first seed of a sweep
- *   --nodes 3|5        initial voters (default: chosen by the seed)
- *   --steps N          ticks of the fault phase (default 150, i.e. 1.5 s of virtual time)
- *   --no-crash --no-torn --no-crash-all --no-partition --no-pause --no-membership
- *   --no-transfer --no-drop --no-duplicate --no-reorder     switch a fault class off
- *   --silent-loss      the transport does not report lost messages to raft (harsher)
- *   --bug ack-before-commit|lose-synced-tail|local-reads|commit-earlier-term-by-count
- *                      inject a bug (checker demo)
- *   --trace            print the whole trace of a failing run (sweeps print the last lines)
+ *   --nodes N          members (raft-only: 3 or 5; default: chosen by the seed)
  *   --max-failures N   stop a sweep after N failures (default 20)
+ *   --no-crash --no-crash-all --no-partition     switch a fault class off
+ *   --leader-cuts      cut every new leader off as one of its first appends leaves (the
+ *                      nemesis aimed at Raft's Figure 8; a quarter of the seeds draw it)
+ *   --no-leader-cuts   never
+ *   --bug NAME         inject a known bug (repeatable): real members know the names in
+ *                      packages/server/src/member/injected-bugs.ts; the raft-only model knows
+ *                      ack-before-commit, lose-synced-tail, local-reads, commit-earlier-term-by-count
+ *
+ * Real members only:
+ *   --member-options JSON   run exactly these options (as a failure prints them)
+ *   --fault-ms N            virtual time of the fault phase
+ *   --no-network-faults     no drops, duplicates or reordering
+ *
+ * Raft-only only:
+ *   --options JSON     run exactly these options (as a failure prints them)
+ *   --steps N          ticks of the fault phase (default 150, i.e. 1.5 s of virtual time)
+ *   --no-torn --no-pause --no-membership --no-transfer --no-drop --no-duplicate --no-reorder
+ *   --silent-loss      the transport does not report lost messages to raft (harsher)
  */
 // The lint rule's own message allows tools to import the simulator; the config has no
 // override for tools/ yet.
@@ -119,7 +125,13 @@ const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log('see the comment at the top of tools/sim.ts for options');
 } else {
-  const args = parseSimArgs(argv);
-  if (args.raftOnly) runRaftOnly(args);
-  else await runMembers(args);
+  let args: SimArgs | undefined;
+  try {
+    args = parseSimArgs(argv);
+  } catch (error) {
+    console.error(`npm run sim: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 2;
+  }
+  if (args?.raftOnly === true) runRaftOnly(args);
+  else if (args !== undefined) await runMembers(args);
 }
