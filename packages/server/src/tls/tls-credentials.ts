@@ -253,7 +253,8 @@ function ownIdentity(s: TlsSettings): {cert: string; key: string} {
   const keyFlag = tlsFlag(s.side, 'key');
   if (s.certFile === undefined || s.keyFile === undefined) {
     const missing = s.certFile === undefined ? certFlag : keyFlag;
-    throw new ConfigError(missing, `TLS needs both --${certFlag} and --${keyFlag}`);
+    const store = s.side === 'zk' ? ` (or a key store, --${KEYSTORE_FLAG})` : '';
+    throw new ConfigError(missing, `TLS needs both --${certFlag} and --${keyFlag}${store}`);
   }
   const certPem = readPem(certFlag, s.certFile);
   const [leaf] = certificatesIn(certFlag, s.certFile, certPem);

@@ -423,6 +423,7 @@ describe.skipIf(
       'a trust store without a JDK-trusted certificate': startupError({
         trustStore: {file: files.opensslTrustP12, password: PASSWORD, type: 'PKCS12'},
       }),
+      'a trust store without a key store': startupError({keyStore: undefined}),
       'a missing file': startupError({
         trustStore: {file: join(pki.dir, 'none.jks'), password: PASSWORD, type: 'JKS'},
       }),
@@ -443,6 +444,8 @@ describe.skipIf(
       'a trust store without a JDK-trusted certificate': expect.stringMatching(
         /^invalid --zk-truststore-file: .*trust-openssl\.p12 \(PKCS12\): holds certificates but none marked trusted for the JDK/,
       ) as unknown,
+      'a trust store without a key store':
+        'invalid --zk-cert-file: TLS needs both --zk-cert-file and --zk-key-file (or a key store, --zk-keystore-file)',
       'a missing file': `invalid --zk-truststore-file: cannot read ${join(pki.dir, 'none.jks')}: no such file`,
     });
   });
