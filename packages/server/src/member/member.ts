@@ -1,6 +1,6 @@
 import type {ResponseHeader} from '@synod/proto';
 import {AlarmRequest_AlarmAction, AlarmType} from '@synod/proto';
-import type {ConfChangeType, ConfState, Entry, Message, Snapshot} from '@synod/proto/raftpb';
+import type {ConfChangeType, ConfState, Message} from '@synod/proto/raftpb';
 import type {MemoryStorage, RawNode} from '@synod/raft';
 import type {Backend, KvExecutor, Lessor, Snapshotter, Wal, WatchableStore} from '@synod/storage';
 
@@ -12,13 +12,11 @@ import {EtcdDomainError} from '../errors/etcd-domain-error.js';
 import type {ZkStateMachine} from '../zookeeper/zk-state-machine.js';
 import type {Alarms} from './alarms.js';
 import type {AppliedState} from './applied-state.js';
-import {openAppliedState} from './applied-state.js';
+import {ApplyPath} from './apply-path.js';
 import type {ApplyResult} from './apply-result.js';
-import type {Applier} from './applier.js';
 import {AttributePublisher} from './attribute-publisher.js';
 import type {ZkListenerAddresses} from './attribute-publisher.js';
 import {AutoCompactor} from './auto-compactor.js';
-import {BackendCommitBatcher} from './backend-commit-batcher.js';
 import {BackendImages} from './backend-images.js';
 import {BackendQuota} from './backend-quota.js';
 import {openDataDir} from './bootstrap.js';
@@ -38,7 +36,6 @@ import {Proposals} from './proposals.js';
 import type {InternalRequestBody} from './proposals.js';
 import {RaftLoop} from './raft-loop.js';
 import {RaftPersistence} from './raft-persistence.js';
-import {RaftSnapshots} from './raft-snapshots.js';
 import {ReadIndexBatcher} from './read-index-batcher.js';
 import {ResponseHeaders} from './response-headers.js';
 import {SnapshotCatchUp} from './snapshot-catch-up.js';
@@ -54,33 +51,35 @@ export type {JoinInfo, MemberEnvironment, MemberLogger} from './member-environme
  * layer talks to it through {@link MemberCore.propose} and {@link MemberCore.linearizableRead};
  * the peer transport through {@link MemberCore.step} and {@link MemberCore.onSend}.
  *
- * The member's other jobs live beside it, each behind the narrow interface it needs:
- * start-up and recovery (`bootstrap.ts`), applying entries (`applied-state.ts`,
- * `applier.ts`), raft snapshots (`raft-snapshots.ts`), snapshots between members
- * (`snapshot-catch-up.ts`), conf changes (`conf-changes.ts`), leadership
- * (`leadership.ts`), publishing client URLs (`attribute-publisher.ts`), the lessor's
- * timers, the quota, compaction and backend commit batching.
+ * Each of the member's jobs lives in its own file behind the narrow interface it needs:
+ * start-up and recovery (`bootstrap.ts`), writing Readies down (`raft-persistence.ts`), the
+ * apply path (`apply-path.ts`, `applied-state.ts`, `applier.ts`), raft snapshots
+ * (`raft-snapshots.ts`), snapshots between members (`snapshot-catch-up.ts`), conf changes
+ * (`conf-changes.ts`), proposals (`proposals.ts`), leadership (`leadership.ts`), publishing
+ * client URLs (`attribute-publisher.ts`), the lessor's timers, the quota, compaction, read
+ * indexes and backend commit batching.
+ *
+ * Longer than 400 lines on purpose: this class is where those jobs meet. Its constructor
+ * hands each job its interface (one block per job, about half the file), and the rest is the
+ * surface the API services, the transport and the simulator call, mostly one-line delegations.
  */
 export class MemberCore {
   /** Auth tokens issued through the log; they outlive a snapshot install, like etcd's. */
   readonly authTokens: TokenProvider;
   readonly loop: RaftLoop;
-  private state: AppliedState;
+  private readonly applying: ApplyPath;
   private readonly proposals: Proposals;
   private readonly headers: ResponseHeaders;
   private readonly raftLog: RaftPersistence;
   private readonly reads: ReadIndexBatcher;
-  private readonly backendCommits: BackendCommitBatcher;
   private sendHandler: (messages: readonly Message[]) => void = () => undefined;
   private membershipListener: () => void = () => undefined;
   private fatal: unknown;
   private readonly fatalListeners: ((error: unknown) => void)[] = [];
   private stopped = false;
-  private pendingCompactions: Promise<void>[] = [];
   private readonly leaseTimers: LeaseTimers;
   private readonly quota: BackendQuota;
   private readonly compactor: AutoCompactor;
-  private readonly snapshots: RaftSnapshots;
   private readonly catchUp: SnapshotCatchUp;
   private readonly confChanges: ConfChanges;
   private readonly leadership: Leadership;
@@ -133,7 +132,7 @@ export class MemberCore {
           this.membershipListener();
         },
         memberAdded: () => {
-          this.snapshots.scheduleForNewMember();
+          this.applying.scheduleSnapshotForNewMember();
         },
         stop: error => {
           this.fail(error);
@@ -145,7 +144,31 @@ export class MemberCore {
       clock,
       logger,
     );
-    this.state = this.openState(dbDir);
+    this.applying = new ApplyPath(
+      {
+        installSnapshot: snapshot => this.catchUp.install(snapshot),
+        applyConfChange: entry => {
+          this.confChanges.apply(entry);
+        },
+        resolve: (id, result) => {
+          this.proposals.resolve(id, result);
+        },
+        applied: index => {
+          this.reads.onApplied(index);
+        },
+        membershipChanged: () => {
+          this.membershipListener();
+        },
+        runBetweenPasses: fn => {
+          this.loop.runBetweenPasses(fn);
+        },
+        stopped: () => this.stopped,
+        confChangeIndex: () => this.confChanges.lastAppliedIndex,
+        confState: () => this.confChanges.confState,
+      },
+      {dbDir, config, clock, observer, storage, authTokens: this.authTokens, bugs, logger},
+      parts,
+    );
     const requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
     this.proposals = new Proposals(
       {
@@ -164,15 +187,6 @@ export class MemberCore {
       config.autoCompactionMode,
       config.autoCompactionRetention,
       clock,
-    );
-    this.backendCommits = new BackendCommitBatcher(
-      () => ({
-        pendingWrites: () => this.state.kv.backend.pendingWrites,
-        commit: () => this.storage.awaitIo(this.state.store.commit()),
-      }),
-      clock,
-      config.backendBatchIntervalMs,
-      config.backendBatchLimit,
     );
     this.quota = new BackendQuota(
       {
@@ -225,29 +239,6 @@ export class MemberCore {
       clock,
       () => this.proposals.nextRequestId(),
     );
-    this.snapshots = new RaftSnapshots(
-      parts,
-      {
-        commitBackendNow: () => this.backendCommits.commitNow(),
-        runBetweenPasses: fn => {
-          this.loop.runBetweenPasses(fn);
-        },
-        appliedState: () => this.state,
-        stopped: () => this.stopped,
-        appliedIndex: () => this.state.applier.appliedIndex(),
-        confChangeIndex: () => this.confChanges.lastAppliedIndex,
-        confState: () => this.confChanges.confState,
-        snapshotData: () => Buffer.from(JSON.stringify(this.membership.list())),
-      },
-      {
-        snapshotCount: config.snapshotCount,
-        catchUpEntries: config.snapshotCatchUpEntries,
-        skipBackendCommit: bugs.has('snapshot-before-backend-commit'),
-      },
-      clock,
-      observer,
-      logger,
-    );
     this.catchUp = new SnapshotCatchUp(
       {
         send: messages => {
@@ -260,7 +251,7 @@ export class MemberCore {
         consistentIndex: () => this.state.store.consistentIndex(),
         closeStore: () => this.state.store.close(),
         reopenState: () => {
-          this.state = this.openState(dbDir);
+          this.applying.reopen();
           if (this.isLeader) this.lessor.promote(this.config.electionTimeoutMs);
           this.membershipListener();
         },
@@ -307,7 +298,7 @@ export class MemberCore {
         send: messages => {
           this.catchUp.send(messages);
         },
-        apply: (snapshot, entries) => this.apply(snapshot, entries),
+        apply: (snapshot, entries) => this.applying.apply(snapshot, entries),
         onSoftState: state => {
           this.leadership.onSoftState(state);
         },
@@ -374,6 +365,11 @@ export class MemberCore {
     return this.membership.get(this.memberId)?.isLearner ?? false;
   }
 
+  /** Everything applying entries changes; a snapshot from the leader replaces it. */
+  private get state(): AppliedState {
+    return this.applying.state;
+  }
+
   get store(): WatchableStore {
     return this.state.store;
   }
@@ -412,27 +408,6 @@ export class MemberCore {
   /** On the leader, how far member `id`'s log is known to match the leader's; else 0. */
   matchIndex(id: number): number {
     return this.loop.node.status().progress.get(id)?.match ?? 0;
-  }
-
-  /** Opens the backend in `dbDir` and everything applying entries builds on it. */
-  private openState(dbDir: string): AppliedState {
-    return openAppliedState({
-      dbDir,
-      config: this.config,
-      clock: this.clock,
-      observer: this.observer,
-      storage: this.storage,
-      authTokens: this.authTokens,
-      applyConfChange: entry => {
-        this.confChanges.apply(entry);
-      },
-      membershipChanged: () => {
-        this.membershipListener();
-      },
-      onCompaction: done => {
-        this.pendingCompactions.push(done);
-      },
-    });
   }
 
   /** Starts ticking and processing; call once the transport is wired with {@link onSend}. */
@@ -602,47 +577,12 @@ export class MemberCore {
     }
   }
 
-  private apply(snapshot: Snapshot | undefined, entries: readonly Entry[]): void | Promise<void> {
-    if (snapshot !== undefined) {
-      return this.catchUp.install(snapshot).then(() => {
-        this.applyCommitted(entries);
-      });
-    }
-    this.applyCommitted(entries);
-  }
-
-  private applyCommitted(entries: readonly Entry[]): void {
-    const results = this.bugs.has('drop-applied-index')
-      ? this.applyDroppingAppliedIndex(entries)
-      : this.state.applier.applyEntries(entries);
-    this.backendCommits.commitSoon();
-    for (const {id, result} of results) this.proposals.resolve(id, result);
-    const last = entries[entries.length - 1];
-    if (last !== undefined) {
-      this.reads.onApplied(last.index);
-      this.snapshots.maybeSnapshot(last.index, entries.length);
-    }
-  }
-
-  /** The injected bug 'drop-applied-index': the batch's applied-index write never reaches the backend. */
-  private applyDroppingAppliedIndex(
-    entries: readonly Entry[],
-  ): ReturnType<Applier['applyEntries']> {
-    const backend = this.state.kv.backend;
-    const key = Buffer.from('consistent_index');
-    const before = backend.get('meta', key);
-    const results = this.state.applier.applyEntries(entries);
-    if (before !== undefined) backend.put('meta', key, before);
-    return results;
-  }
-
   private fail(error: unknown): void {
     if (this.fatal !== undefined) return;
     this.fatal = error;
     // Writes not yet committed may hold part of an entry whose apply failed: none of them
     // may reach the disk. The WAL still holds every entry they came from.
-    this.backendCommits.cancel();
-    this.state.kv.backend.discardPending();
+    this.applying.discardPending();
     if (error instanceof UnappliableEntryError) {
       this.logger.error({index: error.index, request: error.request}, error.message);
     } else {
@@ -677,7 +617,7 @@ export class MemberCore {
     if (this.stopped) return;
     this.stopped = true;
     this.loop.stop();
-    this.backendCommits.cancel();
+    this.applying.stopCommits();
     this.leaseTimers.stop();
     this.confChanges.close();
     this.compactor.stop();
@@ -685,8 +625,7 @@ export class MemberCore {
     const stopped = EtcdDomainError.of('stopped');
     this.proposals.rejectAll(stopped);
     this.reads.failAll(stopped);
-    await Promise.allSettled(this.pendingCompactions);
-    await this.store.close();
+    await this.applying.close();
     this.raftLog.close();
   }
 }
