@@ -3,7 +3,7 @@ import {StringDecoder} from 'node:string_decoder';
 import {ServerError, Status} from 'nice-grpc-common';
 
 import type {GrpcCallObserver} from '../metrics/member-metrics.js';
-import {encodeResponse} from '../transport/grpc-service.js';
+import {encodeResponse} from '../transport/grpc-codec.js';
 import type {MethodTable, ServedMethod, UnexpectedErrorHandler} from '../transport/grpc-service.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {corsHeaders} from '../util/cors-headers.js';

@@ -9,6 +9,7 @@ import type {MethodTable} from '../transport/grpc-service.js';
 import {exponentialBuckets} from './exponential-buckets.js';
 import type {GrpcCallObserver, GrpcCallType} from './grpc-metrics.js';
 import {GrpcMetrics, grpcMethodLabels} from './grpc-metrics.js';
+import {registerMemberStateMetrics} from './member-state-metrics.js';
 import {registerProcessMetrics} from './process-metrics.js';
 import {StorageMetrics} from './storage-metrics.js';
 import {ZkMetrics} from './zk-metrics.js';
@@ -295,7 +296,12 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
       registers,
     });
     this.storage = new StorageMetrics(registry);
-    this.registerStateMetrics();
+    registerMemberStateMetrics(
+      registry,
+      () => this.core,
+      () => this.isPeerConnected,
+      options.serverVersion,
+    );
     this.zk = new ZkMetrics(registry);
   }
 
@@ -325,168 +331,6 @@ export class MemberMetrics implements GrpcCallObserver, MemberObserver {
   /** Starts reading the member's state at each scrape. */
   attach(core: MemberCore): void {
     this.core = core;
-  }
-
-  /** Gauges and counters read from the member's state when scraped; absent until attached. */
-  private registerStateMetrics(): void {
-    const registers = [this.registry];
-    const core = () => this.core;
-    const gauge = (name: string, help: string, read: (core: MemberCore) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const c = core();
-          if (c !== undefined) this.set(read(c));
-        },
-      });
-    const labelled = (name: string, help: string, label: string, read: (c: MemberCore) => string) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: [label],
-        registers,
-        collect() {
-          const c = core();
-          if (c === undefined) return;
-          this.reset();
-          this.set({[label]: read(c)}, 1);
-        },
-      });
-    // A counter the core keeps: the exported one is moved up to it at each scrape.
-    let leaderChangesExported = 0;
-    new Counter({
-      name: 'etcd_server_leader_changes_seen_total',
-      help: 'The number of leader changes seen.',
-      registers,
-      collect() {
-        const seen = core()?.leaderChanges ?? 0;
-        if (seen > leaderChangesExported) this.inc(seen - leaderChangesExported);
-        leaderChangesExported = Math.max(seen, leaderChangesExported);
-      },
-    });
-    gauge(
-      'etcd_server_has_leader',
-      'Whether or not a leader exists. 1 is existence, 0 is not.',
-      core => (core.leader === 0 ? 0 : 1),
-    );
-    gauge(
-      'etcd_server_is_leader',
-      'Whether or not this member is a leader. 1 if is, 0 otherwise.',
-      core => (core.isLeader ? 1 : 0),
-    );
-    gauge(
-      'etcd_server_is_learner',
-      'Whether or not this member is a learner. 1 if is, 0 otherwise.',
-      core => (core.isLearner ? 1 : 0),
-    );
-    gauge(
-      'etcd_server_proposals_committed_total',
-      'The total number of consensus proposals committed.',
-      core => core.raftIndex,
-    );
-    gauge(
-      'etcd_server_proposals_applied_total',
-      'The total number of consensus proposals applied.',
-      core => core.appliedIndex,
-    );
-    gauge(
-      'etcd_server_proposals_pending',
-      'The current number of pending proposals to commit.',
-      core => core.pendingProposals,
-    );
-    for (const name of [
-      'etcd_mvcc_db_total_size_in_bytes',
-      'etcd_debugging_mvcc_db_total_size_in_bytes',
-    ]) {
-      gauge(name, 'Total size of the underlying database physically allocated in bytes.', core =>
-        core.store.kv.backend.sizeBytes(),
-      );
-    }
-    gauge(
-      'etcd_debugging_mvcc_compact_revision',
-      'The revision of the last compaction in store.',
-      core => Math.max(0, core.store.firstRev()),
-    );
-    gauge('etcd_debugging_auth_revision', 'The current revision of auth store.', core =>
-      Number(core.auth.revision),
-    );
-    // A gauge in etcd 3.4 (a counter from 3.5 on): bytes of WAL records this process wrote.
-    gauge(
-      'etcd_disk_wal_write_bytes_total',
-      'Total number of bytes written in WAL.',
-      core => core.walBytesWritten,
-    );
-    const isPeerConnected = () => this.isPeerConnected;
-    new Gauge({
-      name: 'etcd_network_active_peers',
-      help: 'The current number of active peer connections.',
-      labelNames: ['Local', 'Remote'],
-      registers,
-      collect() {
-        const c = core();
-        const connected = isPeerConnected();
-        if (c === undefined || connected === undefined) return;
-        this.reset();
-        const local = c.memberId.toString(16);
-        for (const m of c.peers()) {
-          if (m.id === c.memberId) continue;
-          this.set({Local: local, Remote: m.id.toString(16)}, connected(m.id) ? 1 : 0);
-        }
-      },
-    });
-    gauge(
-      'etcd_mvcc_db_total_size_in_use_in_bytes',
-      'Total size of the underlying database logically in use in bytes.',
-      core => core.store.kv.backend.sizeInUseBytes(),
-    );
-    gauge(
-      'etcd_server_quota_backend_bytes',
-      'Current backend storage quota size in bytes.',
-      core => core.config.quotaBackendBytes,
-    );
-    labelled(
-      'etcd_server_id',
-      "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
-      'server_id',
-      core => core.memberId.toString(16),
-    );
-    labelled(
-      'etcd_server_version',
-      "Which version is running. 1 for 'server_version' label with current version.",
-      'server_version',
-      () => this.options.serverVersion,
-    );
-    labelled(
-      'etcd_cluster_version',
-      "Which version is running. 1 for 'cluster_version' label with current cluster version",
-      'cluster_version',
-      () => this.options.serverVersion.split('.').slice(0, 2).join('.'),
-    );
-    gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', core =>
-      core.store.kv.indexedKeys(),
-    );
-    gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.', core =>
-      core.store.rev(),
-    );
-    gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', core => {
-      const c = core.store.watcherCounts();
-      return c.synced + c.unsynced + c.victims;
-    });
-    gauge(
-      'etcd_debugging_mvcc_slow_watcher_total',
-      'Total number of unsynced slow watchers.',
-      core => {
-        const c = core.store.watcherCounts();
-        return c.unsynced + c.victims;
-      },
-    );
-    gauge(
-      'synod_server_snapshots_installed_total',
-      'Snapshots of the store received from a leader and installed.',
-      core => core.snapshotsInstalled,
-    );
   }
 
   // GrpcCallObserver
