@@ -1,3 +1,8 @@
+// Over 400 lines on purpose: startMember is the one start-up sequence of a member process
+// (TLS, joining, the data directory, the peer transport and server, the client services and
+// listener, the metrics and ZooKeeper listeners, then publishing), and its order is the point;
+// each step's work lives in the module it calls.
+
 import {join} from 'node:path';
 
 import {

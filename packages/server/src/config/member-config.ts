@@ -1,3 +1,8 @@
+// Over 400 lines on purpose: the member's one table of settings. MemberConfig documents each
+// setting, MemberConfigInput is what flags and config files give, and resolveMemberConfig
+// checks them together, since many checks span settings (as etcd's config.Validate does).
+// Debt: the TLS settings (resolveTls, resolveZkTls) are the next part to move out.
+
 import {join} from 'node:path';
 import type tls from 'node:tls';
 

@@ -1,3 +1,8 @@
+// Over 400 lines on purpose: one HTTP/2 connection is one state machine (RFC 9113's
+// connection and stream states, both directions' flow control, GOAWAY), and its frame handlers
+// share that state. The parts that stand alone live beside it: h2-stream.ts, hpack-decoder.ts,
+// request-head.ts, h2-protocol.ts.
+
 import type net from 'node:net';
 import type {Duplex} from 'node:stream';
 
