@@ -516,6 +516,10 @@ export class ZkConnection implements ZkWatchListener {
     if (sessionId === this.sessionId && this.handshaken && !this.closingSession) this.close();
   }
 
+  storeClosed(): void {
+    this.close();
+  }
+
   private notify(type: number, path: string): void {
     const w = new JuteWriter();
     ZkWire.writeReplyHeader(w, XID.notification, -1, 0);

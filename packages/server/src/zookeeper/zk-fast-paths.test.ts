@@ -241,6 +241,9 @@ describe('ZooKeeper hot-path shortcuts', () => {
         sessionEnded(id: bigint): void {
           this.ended.push(id);
         }
+        storeClosed(): void {
+          throw new Error('the store is not replaced here');
+        }
       }
       const hub = new ZkWatchHub(() => store);
       const idle = new Listener(false);

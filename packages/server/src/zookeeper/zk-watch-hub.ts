@@ -12,7 +12,17 @@ export interface ZkWatchListener {
   readonly watching: boolean;
   /** A session ended (closed, expired, revoked) on this member's applied state. */
   sessionEnded(sessionId: bigint): void;
+  /**
+   * The member replaced its store with a snapshot from the leader. Changes the snapshot
+   * carries fire no watch here, so the connection must end, as a ZooKeeper follower that
+   * resyncs with its leader drops its clients: the client resumes its session, sets its
+   * watches again with the last zxid it saw, and hears what changed.
+   */
+  storeClosed(): void;
 }
+
+/** How often the hub looks for the member's new store after its old one closed. */
+const REOPEN_POLL_MS = 20;
 
 /**
  * A member's one watch on ZooKeeper's part of the keyspace, turned into
@@ -25,6 +35,7 @@ export class ZkWatchHub {
   private readonly listeners = new Set<ZkWatchListener>();
   private stream: WatchStream | undefined;
   private store: WatchableStore | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly currentStore: () => WatchableStore) {}
 
@@ -47,8 +58,11 @@ export class ZkWatchHub {
   }
 
   close(): void {
-    this.stream?.close();
+    clearInterval(this.reopenTimer);
+    this.reopenTimer = undefined;
+    const stream = this.stream;
     this.stream = undefined;
+    stream?.close();
     this.listeners.clear();
   }
 
@@ -67,8 +81,29 @@ export class ZkWatchHub {
     stream.watch({key: start, rangeEnd: prefixEnd(start)});
     stream.onReadable(() => {
       for (const resp of stream.drain()) this.dispatch(resp.events);
+      if (stream.isClosed && this.stream === stream) this.storeClosed(store);
     });
     this.stream = stream;
+  }
+
+  /**
+   * The store closed while this hub watched it (the hub closes its own streams only after
+   * forgetting them). Once the member has opened its next store, every connection is told to
+   * end, so that its client resumes its session on a member whose store has it (a handshake
+   * in between would find no session and be told it expired), and the hub watches the new
+   * store for the connections to come.
+   */
+  private storeClosed(closed: WatchableStore): void {
+    this.stream = undefined;
+    clearInterval(this.reopenTimer);
+    this.reopenTimer = setInterval(() => {
+      if (this.currentStore() === closed) return;
+      clearInterval(this.reopenTimer);
+      this.reopenTimer = undefined;
+      for (const l of [...this.listeners]) l.storeClosed();
+      if (this.listeners.size > 0) this.ensureWatching();
+    }, REOPEN_POLL_MS);
+    this.reopenTimer.unref();
   }
 
   private dispatch(events: readonly KvEvent[]): void {
