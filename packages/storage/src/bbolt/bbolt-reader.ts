@@ -6,6 +6,7 @@ import {
   BRANCH_PAGE,
   BUCKET_HEADER_BYTES,
   BUCKET_LEAF_FLAG,
+  compareBytes,
   decodeMeta,
   ELEMENT_BYTES,
   FREELIST_COUNT_OVERFLOW,
@@ -695,27 +696,4 @@ function printable(name: Buffer): string {
   return /^[\x20-\x7e]*$/.test(name.toString('latin1'))
     ? name.toString('latin1')
     : `0x${name.toString('hex')}`;
-}
-
-/**
- * Compares `a[aStart, aEnd)` with `b[bStart, bEnd)` as bytes, like `Buffer.compare`: in JS,
- * which for keys of a few dozen bytes costs a fraction of a call into Node's native compare,
- * made here for every entry of a file.
- */
-function compareBytes(
-  a: Buffer,
-  aStart: number,
-  aEnd: number,
-  b: Buffer,
-  bStart: number,
-  bEnd: number,
-): number {
-  const aLength = aEnd - aStart;
-  const bLength = bEnd - bStart;
-  const n = aLength < bLength ? aLength : bLength;
-  for (let i = 0; i < n; i++) {
-    const d = (a[aStart + i] as number) - (b[bStart + i] as number);
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
 }

@@ -4,6 +4,7 @@ import {
   BRANCH_PAGE,
   BUCKET_HEADER_BYTES,
   BUCKET_LEAF_FLAG,
+  compareBytes,
   ELEMENT_BYTES,
   encodeMetaPage,
   FREELIST_PAGE,
@@ -702,11 +703,12 @@ class LeafBuilder {
     let after: boolean;
     if (i > 0) {
       const p = this.starts[i - 1] ?? 0;
-      after = this.bytes.compare(this.bytes, p, p + (this.keyLengths[i - 1] ?? 0), start, end) > 0;
+      after =
+        compareBytes(this.bytes, start, end, this.bytes, p, p + (this.keyLengths[i - 1] ?? 0)) > 0;
     } else {
       after =
         this.lastKey === undefined ||
-        this.bytes.compare(this.lastKey, 0, this.lastKey.length, start, end) > 0;
+        compareBytes(this.bytes, start, end, this.lastKey, 0, this.lastKey.length) > 0;
     }
     if (!after) {
       const p = i > 0 ? (this.starts[i - 1] ?? 0) : 0;
