@@ -31,6 +31,8 @@ export interface ApplyPathHost {
   runBetweenPasses(fn: () => void): void;
   /** Whether the member has stopped (closed or failed). */
   stopped(): boolean;
+  /** Stops the member on `error` (a backend commit that failed). */
+  fail(error: unknown): void;
   /** Index of the last conf change applied, and raft's configuration after it. */
   confChangeIndex(): number;
   confState(): ConfState;
@@ -75,6 +77,9 @@ export class ApplyPath {
       clock,
       config.backendBatchIntervalMs,
       config.backendBatchLimit,
+      error => {
+        host.fail(error);
+      },
     );
     this.snapshots = new RaftSnapshots(
       files,

@@ -26,6 +26,8 @@ export class BackendCommitBatcher {
     private readonly clock: Clock,
     private readonly intervalMs: number,
     private readonly limitWrites: number,
+    /** Told of a commit that failed: the backend is unusable, and the member must stop. */
+    private readonly onFailure: (error: unknown) => void,
   ) {}
 
   /** Called after each apply batch: commits now if the batch is full, else within the interval. */
@@ -40,12 +42,14 @@ export class BackendCommitBatcher {
   }
 
   /**
-   * Commits the buffered writes now; resolves once they are on disk. A rejection means the
-   * backend is unusable; left unhandled it ends the process, which is the intent.
+   * Commits the buffered writes now; resolves once they are on disk. A failed commit goes to
+   * `onFailure` once, and the promise rejects for callers that wait on it.
    */
   commitNow(): Promise<void> {
     this.cancel();
-    return this.store().commit();
+    const committed = this.store().commit();
+    committed.catch(this.onFailure);
+    return committed;
   }
 
   /** Forgets the scheduled commit (the member stops, or discards what is buffered). */

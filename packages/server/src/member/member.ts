@@ -163,6 +163,10 @@ export class MemberCore {
           this.loop.runBetweenPasses(fn);
         },
         stopped: () => this.stopped,
+        fail: error => {
+          // After close, a commit cut off by the store closing changes nothing.
+          if (!this.stopped) this.fail(error);
+        },
         confChangeIndex: () => this.confChanges.lastAppliedIndex,
         confState: () => this.confChanges.confState,
       },

@@ -87,21 +87,27 @@ export class RaftSnapshots {
     const durable = this.settings.skipBackendCommit
       ? Promise.resolve()
       : this.host.commitBackendNow();
-    void durable.then(() => {
-      // Between passes of the raft loop: no WAL write is in flight, raft's log may shrink.
-      this.host.runBetweenPasses(() => {
+    durable.then(
+      () => {
+        // Between passes of the raft loop: no WAL write is in flight, raft's log may shrink.
+        this.host.runBetweenPasses(() => {
+          this.pending = false;
+          // Stopped, or the state was replaced by a snapshot from the leader meanwhile.
+          if (this.host.stopped() || state !== this.host.appliedState()) return;
+          // A membership change applied after `index` would make the snapshot misstate the
+          // configuration at `index`: take it at the current index instead.
+          if (this.host.confChangeIndex() > index) {
+            this.takeWhenDurable(this.host.appliedIndex());
+            return;
+          }
+          this.take(index);
+        });
+      },
+      () => {
+        // The failed commit stopped the member (see BackendCommitBatcher): no snapshot.
         this.pending = false;
-        // Stopped, or the state was replaced by a snapshot from the leader meanwhile.
-        if (this.host.stopped() || state !== this.host.appliedState()) return;
-        // A membership change applied after `index` would make the snapshot misstate the
-        // configuration at `index`: take it at the current index instead.
-        if (this.host.confChangeIndex() > index) {
-          this.takeWhenDurable(this.host.appliedIndex());
-          return;
-        }
-        this.take(index);
-      });
-    });
+      },
+    );
   }
 
   /**
