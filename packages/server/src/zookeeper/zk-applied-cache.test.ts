@@ -10,7 +10,6 @@ import {ZkAppliedCache} from './zk-applied-cache.js';
 import type {ZkApplyRequest} from './zk-state-machine.js';
 import {ZkStateMachine} from './zk-state-machine.js';
 import {ZkKeys, prefixEnd} from './zk-keys.js';
-import type {ZnodeRecord} from './znode-record.js';
 
 const openAcl = [{perms: 31, scheme: 'world', id: 'anyone'}];
 const create = (path: string, mode = 0, data = 'd', ttlMs = 0n): ZkOp => ({
@@ -87,7 +86,7 @@ class Replica {
   }
 }
 
-describe('the state machine with what it has decoded kept', () => {
+describe('the state machine with the sessions it has decoded kept', () => {
   const replicas: Replica[] = [];
   afterEach(async () => {
     for (const r of replicas.splice(0)) await r.close();
@@ -173,34 +172,13 @@ describe('the state machine with what it has decoded kept', () => {
     expect(warm.zk().reader().node('/app/x/e')?.record.ephemeralOwner).toBe(3n);
   });
 
-  it('starts afresh when full and forgets what an ended session held', () => {
-    const cache = new ZkAppliedCache(3);
-    const record = {data: Buffer.alloc(0)} as unknown as ZnodeRecord;
-    const node = (czxid: number) => ({
-      czxid,
-      record,
-      counters: {cversion: 0, pzxid: czxid, numChildren: 0},
-    });
-    cache.setNode('/a', node(1));
-    cache.setNode('/b', node(2));
-    cache.setNode('/c', node(3));
-    cache.setNode('/c', node(4));
-    expect(cache.node('/a')?.czxid).toBe(1);
-    expect(cache.node('/c')?.czxid).toBe(4);
-    cache.setNode('/d', node(5));
-    expect([cache.node('/a'), cache.node('/b'), cache.node('/c')]).toEqual([
-      undefined,
-      undefined,
-      undefined,
-    ]);
-    expect(cache.node('/d')?.czxid).toBe(5);
+  it('forgets what an ended session held', () => {
+    const cache = new ZkAppliedCache();
     cache.setSession(7n, {timeoutMs: 4000, owner: 1n});
     cache.setTurn(7n, {connectionId: 3n, seq: 2, key: Buffer.from('k')});
-    cache.sessionEnded(7n, ['/d']);
-    expect([cache.session(7n), cache.turn(7n), cache.node('/d')]).toEqual([
-      undefined,
-      undefined,
-      undefined,
-    ]);
+    cache.setSession(8n, {timeoutMs: 6000, owner: 2n});
+    cache.sessionEnded(7n);
+    expect([cache.session(7n), cache.turn(7n)]).toEqual([undefined, undefined]);
+    expect(cache.session(8n)).toEqual({timeoutMs: 6000, owner: 2n});
   });
 });

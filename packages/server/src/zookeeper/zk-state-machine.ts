@@ -1,9 +1,9 @@
 // Why this file is still long (about 800 lines): every ZooKeeper operation is checked and
 // applied here in ZooKeeper's order against the same state (the transaction's overlay, the
-// NOSPACE alarm, the TTL and container indexes, what the cache holds), as ZooKeeper's
+// NOSPACE alarm, the TTL and container indexes, the sessions it keeps), as ZooKeeper's
 // PrepRequestProcessor does in one class; pulling the operations apart would spread that
 // order over files that each need all of it. What stands apart is apart: the overlay
-// (zk-txn-overlay.ts), the decoded state it starts from (zk-applied-cache.ts), the reads
+// (zk-txn-overlay.ts), the sessions it has decoded (zk-applied-cache.ts), the reads
 // (zk-tree-reader.ts) and the record format (znode-record.ts). The next seam, if it grows:
 // sessions (create, move, end and their turns), which touch the overlay only to end a session.
 import type {ZkAcl, ZkCreate, ZkOp, ZkRequest, ZkTxn} from '@synod/proto/synodpb';
@@ -129,13 +129,6 @@ class OpFailure extends Error {
 }
 
 /**
- * The most znodes the state machine keeps decoded ({@link ZkAppliedCache}): a few MiB for
- * records of a few hundred bytes, and the hot part of most trees (parents of sequential
- * children, locks, counters, configuration).
- */
-const CACHED_ZNODES = 10_000;
-
-/**
  * ZooKeeper's state machine on Synod's store. A ZooKeeper write is applied here,
  * inside the raft apply batch, as ZooKeeper's leader prepares and applies a
  * transaction: every existence, version, parent and ephemeral check is made
@@ -153,7 +146,7 @@ export class ZkStateMachine {
   private systemReady = false;
   private readonly sessionEndListeners: SessionEndListener[] = [];
   private readonly figures: ZkTreeFigures;
-  private readonly cache = new ZkAppliedCache(CACHED_ZNODES);
+  private readonly cache = new ZkAppliedCache();
 
   constructor(private readonly host: ZkStateHost) {
     this.figures = new ZkTreeFigures(host.store);
@@ -332,7 +325,7 @@ export class ZkStateMachine {
       // Deepest first, though ephemerals have no children; ZooKeeper sorts them too.
       .sort();
     const tw = this.host.store.write();
-    const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
+    const overlay = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
     try {
       for (const path of paths) {
         const node = overlay.node(path);
@@ -340,13 +333,11 @@ export class ZkStateMachine {
         this.deleteNode(overlay, path);
       }
       overlay.flush(tw, this.figures);
-      overlay.publish();
       tw.deleteRange(ZkKeys.session(id), undefined);
     } finally {
       tw.end();
     }
-    // Every key on the session's lease goes with it, ephemeral or not.
-    this.cache.sessionEnded(id, paths);
+    this.cache.sessionEnded(id);
     // Debt: the meta bucket offers no delete here, so an ended session's turn record stays
     // as 0 bytes (its key, ~30 bytes, per session that wrote through a connection).
     if (this.host.meta.get(orderKey(id)) !== undefined)
@@ -394,13 +385,12 @@ export class ZkStateMachine {
       if (SPECIAL_PATHS.has(path)) continue;
       const tw = this.host.store.write();
       try {
-        const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
+        const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
         const node = o.node(path);
         if (node === undefined || !node.record.container) continue;
         if (o.childCounters(path, node.czxid).numChildren > 0) continue;
         this.deleteNode(o, path);
         o.flush(tw, this.figures);
-        o.publish();
       } finally {
         tw.end();
       }
@@ -435,7 +425,7 @@ export class ZkStateMachine {
           return {kind: 'failed', error: 'sessionMoved'};
         }
       }
-      const overlay = new TxnOverlay(reader, tw.rev() + 1, this.cache);
+      const overlay = new TxnOverlay(reader, tw.rev() + 1);
       const results: ZkOpResult[] = [];
       let failedAt = -1;
       let failure: ZkError | undefined;
@@ -460,7 +450,6 @@ export class ZkStateMachine {
         return {kind: 'txn', results: errs, error: failure};
       }
       overlay.flush(tw, this.figures);
-      overlay.publish();
       return {kind: 'txn', results, zxid: overlay.zxid};
     } finally {
       tw.end();
@@ -637,7 +626,7 @@ export class ZkStateMachine {
   private expireTtl(paths: readonly string[], nowMs: number): void {
     const tw = this.host.store.write();
     try {
-      const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1, this.cache);
+      const o = new TxnOverlay(new ZkTreeReader(tw), tw.rev() + 1);
       for (const path of paths) {
         const node = o.node(path);
         if (node === undefined || node.record.ttlMs === 0) continue;
@@ -646,7 +635,6 @@ export class ZkStateMachine {
         this.deleteNode(o, path);
       }
       o.flush(tw, this.figures);
-      o.publish();
     } finally {
       tw.end();
     }
@@ -689,7 +677,6 @@ export class ZkStateMachine {
       tw.put(ZkKeys.node(path), encodeZnode(record), 0n);
       this.figures.changed(path, undefined, record);
     }
-    this.cache.clearNodes();
     tw.put(ZkKeys.meta('/'), encodeCounters({cversion: -1, pzxid: 0, numChildren: 1}), 0n);
     tw.put(ZkKeys.meta('/zookeeper'), encodeCounters({cversion: -2, pzxid: 0, numChildren: 2}), 0n);
     this.systemReady = true;

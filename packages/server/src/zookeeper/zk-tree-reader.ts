@@ -1,6 +1,6 @@
 import type {ReadView} from '@synod/storage';
 
-import type {CachedSession, CachedZnode} from './zk-applied-cache.js';
+import type {CachedSession} from './zk-applied-cache.js';
 import {ZkKeys} from './zk-keys.js';
 import type {ChildCounters, ZkStat, ZnodeRecord} from './znode-record.js';
 import {decodeCounters, decodeZnode, statOf} from './znode-record.js';
@@ -12,6 +12,13 @@ export const SYSTEM_PATHS: ReadonlySet<string> = new Set([
   '/zookeeper/config',
   '/zookeeper/quota',
 ]);
+
+/** A znode's key and counters as read from the store, without its Stat. */
+export interface ZnodeEntry {
+  readonly czxid: number;
+  readonly record: ZnodeRecord;
+  readonly counters: ChildCounters;
+}
 
 /** A znode as read from the store. */
 export interface Znode {
@@ -38,7 +45,7 @@ export class ZkTreeReader {
   }
 
   /** A node without its Stat: what the state machine's writes start from. */
-  entry(path: string): CachedZnode | undefined {
+  entry(path: string): ZnodeEntry | undefined {
     const kv = this.view.range(ZkKeys.node(path), undefined).kvs[0];
     if (kv === undefined) return undefined;
     const record = decodeZnode(kv.value);

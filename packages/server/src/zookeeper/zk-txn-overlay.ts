@@ -1,6 +1,5 @@
 import type {TxnWrite} from '@synod/storage';
 
-import type {CachedZnode, ZkAppliedCache} from './zk-applied-cache.js';
 import {ZkKeys} from './zk-keys.js';
 import type {ZkTreeReader} from './zk-tree-reader.js';
 import type {ZkTreeFigures} from './zk-tree-figures.js';
@@ -31,13 +30,12 @@ export class TxnOverlay {
   constructor(
     private readonly reader: ZkTreeReader,
     readonly zxid: number,
-    private readonly cache: ZkAppliedCache,
   ) {}
 
   node(path: string): PendingNode | undefined {
     const pending = this.nodes.get(path);
     if (pending !== undefined) return pending ?? undefined;
-    const n = this.cache.node(path) ?? this.readNode(path);
+    const n = this.reader.entry(path);
     if (!this.existedBefore.has(path)) this.existedBefore.set(path, n !== undefined);
     if (n === undefined) return undefined;
     const found = {czxid: n.czxid, record: n.record, created: false};
@@ -48,13 +46,6 @@ export class TxnOverlay {
       this.countersBefore.set(path, n.counters.pzxid !== n.czxid || n.counters.cversion !== 0);
     }
     return found;
-  }
-
-  /** A node from the store, kept in the cache as the store's state. */
-  private readNode(path: string): CachedZnode | undefined {
-    const n = this.reader.entry(path);
-    if (n !== undefined) this.cache.setNode(path, n);
-    return n;
   }
 
   childCounters(path: string, czxid: number): ChildCounters {
@@ -111,15 +102,4 @@ export class TxnOverlay {
 
   readonly changed = new Set<string>();
   readonly countersChanged = new Set<string>();
-
-  /** After {@link flush}: the cache takes every node's state as the store now holds it. */
-  publish(): void {
-    for (const [path, node] of this.nodes) {
-      if (node === null) this.cache.deleteNode(path);
-      else {
-        const {czxid, record} = node;
-        this.cache.setNode(path, {czxid, record, counters: this.childCounters(path, czxid)});
-      }
-    }
-  }
 }
