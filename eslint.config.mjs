@@ -240,32 +240,12 @@ export default tseslint.config(
   },
   {
     // No import cycles between files of a package, nor between the top folders of its src/
-    // (tools/lint/no-import-cycles.mjs). Each allowed folder edge below is a known debt in a
-    // file being rewritten by its owner; remove the entry when the edge goes.
+    // (tools/lint/no-import-cycles.mjs).
     name: 'no-import-cycles',
     files: ['packages/**/*.ts'],
     plugins: {synod},
     rules: {
-      'synod/no-import-cycles': [
-        'error',
-        {
-          allow: [
-            // The transport reads the HttpEndpoints/HttpAnswer types from api/http-handler.ts
-            // and builds the Gateway; both belong below the API (the API imports the
-            // transport's encodedTail and verifiedCommonName).
-            ['packages/server/src/transport', 'packages/server/src/api'],
-            ['packages/server/src/transport', 'packages/server/src/gateway'],
-            // The transport reports to MemberMetrics (and grpc-metrics.ts reads the transport's
-            // method table back), which reads MemberCore: the transport should own a small
-            // observer interface that metrics implements.
-            ['packages/server/src/transport', 'packages/server/src/metrics'],
-            // metrics/ (health-endpoints.ts, metrics-listener.ts) takes the HttpAnswer and
-            // HttpEndpoints types from api/http-handler.ts, which serves the health endpoints
-            // through metrics/: the types belong below both.
-            ['packages/server/src/metrics', 'packages/server/src/api/http-handler.ts'],
-          ],
-        },
-      ],
+      'synod/no-import-cycles': 'error',
     },
   },
   {

@@ -4,23 +4,12 @@ import {ServerError} from 'nice-grpc-common';
 import type {HealthSource} from '../metrics/health-endpoints.js';
 import {answerHealth, isHealthPath} from '../metrics/health-endpoints.js';
 import type {MemberMetrics} from '../metrics/member-metrics.js';
+import type {HttpAnswer, HttpEndpoints} from '../transport/http-answer.js';
 import {corsHeaders} from '../util/cors-headers.js';
 import {etcdApiVersion} from './maintenance-service.js';
 import type {HealthHost} from './member-ports.js';
 
-/** One answer of the member's HTTP endpoints, whatever HTTP version carries it. */
-export interface HttpAnswer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
-/** The member's HTTP endpoints: the answer to a method, a path and its query. */
-export type HttpEndpoints = (
-  method: string,
-  path: string,
-  query?: URLSearchParams,
-) => HttpAnswer | Promise<HttpAnswer>;
+export type {HttpAnswer, HttpEndpoints} from '../transport/http-answer.js';
 
 const json = (status: number, value: unknown): HttpAnswer => ({
   status,

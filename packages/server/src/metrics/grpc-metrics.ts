@@ -1,6 +1,7 @@
 import type {Registry} from 'prom-client';
 import {Counter, Histogram} from 'prom-client';
 
+import type {GrpcCallObserver, GrpcCallType} from '../transport/grpc-call-observer.js';
 import type {MethodTable, ServedMethod} from '../transport/grpc-service.js';
 
 /** gRPC status codes by the names Go's grpc (and so etcd's metrics) give them. */
@@ -24,22 +25,7 @@ export const grpcCodeNames = [
   'Unauthenticated',
 ] as const;
 
-export type GrpcCallType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
-
-/**
- * What the gRPC server and the JSON gateway report about each call: its start and its status.
- * Messages and handling time are counted around the handlers ({@link GrpcMetrics.observed}),
- * whatever carries the call; the bytes by the transport that reads and writes them.
- */
-export interface GrpcCallObserver {
-  /** A call started; `clientApiVersion` is its `client-api-version` metadata, if it has one. */
-  started(service: string, method: string, type: GrpcCallType, clientApiVersion?: string): void;
-  handled(service: string, method: string, type: GrpcCallType, code: number): void;
-  /** A request message of `bytes` (its protobuf encoding) was read from a client. */
-  receivedBytes?(bytes: number): void;
-  /** A response message of `bytes` was written to a client. */
-  sentBytes?(bytes: number): void;
-}
+export type {GrpcCallObserver, GrpcCallType} from '../transport/grpc-call-observer.js';
 
 /** A method the server serves, as the labels of its metrics name it. */
 export interface GrpcMethodLabels {

@@ -1,7 +1,7 @@
 import {AlarmType} from '@synod/proto';
 import {ServerError} from 'nice-grpc-common';
 
-import type {HttpAnswer} from '../api/http-handler.js';
+import type {HttpAnswer} from '../transport/http-answer.js';
 import type {HealthCheckType} from './member-metrics.js';
 
 /** What the health endpoints read of a member. */

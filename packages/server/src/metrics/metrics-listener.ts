@@ -1,6 +1,6 @@
 import http from 'node:http';
 
-import type {HttpEndpoints} from '../api/http-handler.js';
+import type {HttpEndpoints} from '../transport/http-answer.js';
 import type {BoundAddress, ListenerTls} from '../transport/socket-listener.js';
 import {SocketListener} from '../transport/socket-listener.js';
 

@@ -2,14 +2,14 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 
-import type {HttpEndpoints} from '../api/http-handler.js';
-import type {Gateway} from '../gateway/gateway.js';
 import {AuthorityRewriter, showClientSockets} from './authority-rewriter.js';
 import type {ConsoleSite} from './console-site.js';
 import type {GrpcServer} from './grpc-server.js';
 import {H2Connection} from './h2/h2-connection.js';
 import {h2Exchange} from './h2/h2-exchange.js';
 import type {H2Stream} from './h2/h2-stream.js';
+import type {HttpEndpoints} from './http-answer.js';
+import type {HttpGateway} from './http-gateway.js';
 import {serveExchange, serveHttp1, serveHttp2} from './http-endpoints-server.js';
 import {http2ClientPreface, readHttp2Opening} from './http2-opening.js';
 import type {BoundAddress, ListenerTls} from './socket-listener.js';
@@ -23,7 +23,7 @@ export interface ClientServices {
   /** gRPC calls: HTTP/2 requests of `application/grpc`. */
   readonly grpc: GrpcServer;
   /** The JSON gateway's `/v3/...` paths, over HTTP/1.1 and HTTP/2. */
-  readonly gateway: Gateway;
+  readonly gateway: HttpGateway;
   /** `/health`, `/version`, `/metrics` and the rest. */
   readonly endpoints: HttpEndpoints;
   /** The web console's files under `/ui`; undefined when it is turned off. */

@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls';
 
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
 
-import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import type {GrpcCallObserver, GrpcCallType} from './grpc-call-observer.js';
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {GrpcMessageReader} from './grpc-message-reader.js';

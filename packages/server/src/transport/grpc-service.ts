@@ -6,7 +6,7 @@ import type {ServiceImplementation, TsProtoServiceDefinition} from 'nice-grpc';
 import {Metadata, ServerError, Status} from 'nice-grpc-common';
 import type {CallContext} from 'nice-grpc-common';
 
-import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import type {GrpcCallObserver, GrpcCallType} from './grpc-call-observer.js';
 import {commonNameOf} from '../tls/tls-credentials.js';
 import {AsyncQueue} from '../util/async-queue.js';
 import {LazyCallContext} from './lazy-call-context.js';

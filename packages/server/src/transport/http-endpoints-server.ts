@@ -2,16 +2,17 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type {Writable} from 'node:stream';
 
-import type {HttpAnswer, HttpEndpoints} from '../api/http-handler.js';
-import type {Gateway, HttpExchange} from '../gateway/gateway.js';
 import type {ConsoleAnswer, ConsoleSite} from './console-site.js';
 import type {BodyExchange} from './h2/h2-exchange.js';
+import type {HttpAnswer, HttpEndpoints} from './http-answer.js';
+import type {HttpExchange} from './http-exchange.js';
+import type {HttpGateway} from './http-gateway.js';
 import {pathOf, queryOf} from './request-target.js';
 
 /** Answers an HTTP/1.1 request: the JSON gateway's paths, else the member's HTTP endpoints. */
 export function serveHttp1(
   endpoints: HttpEndpoints,
-  gateway: Gateway,
+  gateway: HttpGateway,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   site?: ConsoleSite,
@@ -161,7 +162,7 @@ function http2Exchange(
  */
 export function serveHttp2(
   endpoints: HttpEndpoints,
-  gateway: Gateway,
+  gateway: HttpGateway,
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   site?: ConsoleSite,
@@ -189,7 +190,7 @@ export function serveHttp2(
  */
 export function serveExchange(
   endpoints: HttpEndpoints,
-  gateway: Gateway,
+  gateway: HttpGateway,
   exchange: BodyExchange,
   site?: ConsoleSite,
 ): void {

@@ -1,4 +1,4 @@
-import type {HttpExchange} from '../../gateway/gateway.js';
+import type {HttpExchange} from '../http-exchange.js';
 import {AsyncQueue} from '../../util/async-queue.js';
 import {pathOf, queryOf} from '../request-target.js';
 import {encodeHeaderField} from './hpack-encoder.js';
