@@ -15,7 +15,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
  * chunks already built and then UNAVAILABLE instead of a file.
  */
 
-const stallMs = 1500;
+const stallMs = 3000;
 /** About 6 MiB of values: several 1 MiB chunks, far more than a stream's flow-control window. */
 const keys = 3000;
 const valueBytes = 2048;
