@@ -1,6 +1,7 @@
 import {ServerError, Status} from 'nice-grpc-common';
 
-import type {GrpcCallObserver, GrpcCallType} from '../metrics/member-metrics.js';
+import type {GrpcCallObserver} from '../transport/grpc-call-observer.js';
+import {grpcCallType} from '../transport/grpc-call-observer.js';
 import type {Handler, ServedMethod} from '../transport/grpc-service.js';
 
 /**
@@ -14,13 +15,7 @@ export function observedMethod(
 ): ServedMethod {
   const [, service = '', name = ''] = grpcPath.split('/');
   const {method} = served;
-  const type: GrpcCallType = method.requestStream
-    ? method.responseStream
-      ? 'bidi_stream'
-      : 'client_stream'
-    : method.responseStream
-      ? 'server_stream'
-      : 'unary';
+  const type = grpcCallType(method);
   const codeOf = (error: unknown) => (error instanceof ServerError ? error.code : Status.UNKNOWN);
   const handler: Handler = (request, context) => {
     observer.started(service, name, type);

@@ -2,6 +2,7 @@ import type {Registry} from 'prom-client';
 import {Counter, Histogram} from 'prom-client';
 
 import type {GrpcCallObserver, GrpcCallType} from '../transport/grpc-call-observer.js';
+import {grpcCallType} from '../transport/grpc-call-observer.js';
 import type {MethodTable, ServedMethod} from '../transport/grpc-service.js';
 
 /** gRPC status codes by the names Go's grpc (and so etcd's metrics) give them. */
@@ -209,12 +210,5 @@ function methodLabels(
   method: {readonly requestStream: boolean; readonly responseStream: boolean},
 ): GrpcMethodLabels {
   const [, service = '', name = ''] = path.split('/');
-  const type: GrpcCallType = method.requestStream
-    ? method.responseStream
-      ? 'bidi_stream'
-      : 'client_stream'
-    : method.responseStream
-      ? 'server_stream'
-      : 'unary';
-  return {service, method: name, type};
+  return {service, method: name, type: grpcCallType(method)};
 }

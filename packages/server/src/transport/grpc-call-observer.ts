@@ -1,6 +1,15 @@
 /** How a gRPC call is shaped: which of its sides stream. */
 export type GrpcCallType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
 
+/** A method's call type, by which of its sides stream, as grpc's metrics name it. */
+export function grpcCallType(method: {
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+}): GrpcCallType {
+  if (method.requestStream) return method.responseStream ? 'bidi_stream' : 'client_stream';
+  return method.responseStream ? 'server_stream' : 'unary';
+}
+
 /**
  * What the gRPC server and the JSON gateway report about each call: its start and its status.
  * Messages and handling time are counted around the handlers ({@link GrpcMetrics.observed}),
