@@ -57,7 +57,11 @@ export const reliableNetwork: SimNetworkOptions = {
  */
 export class SimNetwork<M extends Addressed> {
   private options: SimNetworkOptions;
-  private readonly blocked = new Set<number>();
+  /**
+   * The cut directed links: the receivers cut off from each sender. Keyed by ids as they are,
+   * since real members' ids use up to 53 bits and leave no room to pack a pair in one number.
+   */
+  private readonly blocked = new Map<number, Set<number>>();
   readonly stats: SimNetworkStats = {
     sent: 0,
     delivered: 0,
@@ -143,12 +147,14 @@ export class SimNetwork<M extends Addressed> {
 
   /** isCut reports whether messages from `from` to `to` are currently lost. */
   isCut(from: number, to: number): boolean {
-    return this.blocked.size > 0 && this.blocked.has(linkKey(from, to));
+    return this.blocked.size > 0 && this.blocked.get(from)?.has(to) === true;
   }
 
   /** cutOneWay loses messages from `from` to `to` while the reverse direction still works. */
   cutOneWay(from: number, to: number): void {
-    this.blocked.add(linkKey(from, to));
+    const cut = this.blocked.get(from);
+    if (cut === undefined) this.blocked.set(from, new Set([to]));
+    else cut.add(to);
   }
 
   /** cut loses messages between `a` and `b` in both directions. */
@@ -200,11 +206,8 @@ export class SimNetwork<M extends Addressed> {
 
   /** cutLinks lists the cut directed links as `[from, to]` pairs, for traces. */
   cutLinks(): [number, number][] {
-    return [...this.blocked].map(k => [Math.floor(k / 4096), k % 4096]);
+    return [...this.blocked].flatMap(([from, to]) =>
+      [...to].map((t): [number, number] => [from, t]),
+    );
   }
-}
-
-function linkKey(from: number, to: number): number {
-  // Node ids in a simulation are small; 4096 leaves room for any cluster we simulate.
-  return from * 4096 + to;
 }
