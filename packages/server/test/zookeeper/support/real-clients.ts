@@ -73,13 +73,27 @@ export async function runZkCli(
     [...commands, 'quit', ''].join('\n'),
     30_000,
   );
-  const lines = `${stdout}\n${stderr}`
+  const printed = `${stdout}\n${stderr}`
     .split('\n')
     .map(line => line.trimEnd())
     .filter(
       line =>
         line !== '' && !/^(SLF4J:|Connecting to |Welcome to ZooKeeper|JLine support)/.test(line),
     );
+  // zkCli's event thread prints the session's state changes (`WATCHER::`, then `WatchedEvent
+  // state:SyncConnected type:None ...`) whenever they come, between the lines of a command's
+  // output or not: they go first, in the order they came.
+  const stateEvents: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < printed.length; i++) {
+    const line = printed[i] ?? '';
+    const next = printed[i + 1] ?? '';
+    if (line === 'WATCHER::' && /^WatchedEvent state:\w+ type:None /.test(next)) {
+      stateEvents.push(line, next);
+      i++;
+    } else rest.push(line);
+  }
+  const lines = [...stateEvents, ...rest];
   const zxids = [
     ...new Set(lines.flatMap(line => /^[cmp]Zxid = (0x[0-9a-f]+)$/.exec(line)?.[1] ?? [])),
   ].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
