@@ -24,6 +24,17 @@ describe('self-signed certificates for --auto-tls', () => {
     expect(cert.verify(cert.publicKey)).toBe(true);
   });
 
+  it("encodes every random serial as DER's minimal INTEGER, so every certificate parses", () => {
+    // A serial drawn as 00 0x... was written with its leading zero, which OpenSSL refuses: one
+    // certificate in 256 stopped a member started with --auto-tls.
+    const serials = new Set<string>();
+    for (let i = 0; i < 1500; i++) {
+      const cert = new X509Certificate(makeSelfSignedCertificate(['127.0.0.1'], 1).certPem);
+      serials.add(cert.serialNumber);
+    }
+    expect(serials.size).toBe(1500);
+  });
+
   it('serves a TLS handshake that a client skipping verification completes', async () => {
     const {certPem, keyPem} = makeSelfSignedCertificate(['127.0.0.1'], 1);
     const server = tls.createServer({cert: certPem, key: keyPem}, socket => socket.end('hello'));

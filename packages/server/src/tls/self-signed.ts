@@ -129,8 +129,15 @@ function utf8(text: string): Buffer {
 }
 
 function integer(bytes: Buffer): Buffer {
-  // A positive INTEGER whose top bit is set needs a leading zero byte.
-  const body = (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
+  // DER's INTEGER is minimal: no leading zero byte before one whose top bit is clear (OpenSSL
+  // refuses a certificate whose random serial began 00 0x), and one before a top bit that is
+  // set, so the number stays positive.
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && ((bytes[start + 1] ?? 0) & 0x80) === 0) {
+    start++;
+  }
+  const trimmed = bytes.subarray(start);
+  const body = (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed;
   return tagged(0x02, body);
 }
 
